@@ -1,0 +1,176 @@
+/**
+ * Functional `dot`: acc(M,N) += a(M,K) · b(K,N) with the semantics documented in `wasm-dot.ts`:
+ * per output element, products and sums each round to float32 (int32 for integer inputs) in ascending k.
+ * The WebAssembly SIMD path and the plain-JS path give identical bits; `TESSERA_NO_WASM=1` forces plain JS.
+ */
+import { wasmDot } from './wasm-dot';
+
+const fround = Math.fround;
+
+/** Plain-JS reference path: 4×4 register blocking, rounding after every multiply and add. */
+export function dotF32Js(a: Float32Array, b: Float32Array, c: Float32Array, M: number, N: number, K: number): void {
+  const M4 = M - (M % 4);
+  const N4 = N - (N % 4);
+  for (let i = 0; i < M4; i += 4) {
+    const r0 = i * K;
+    const r1 = r0 + K;
+    const r2 = r1 + K;
+    const r3 = r2 + K;
+    for (let j = 0; j < N4; j += 4) {
+      const o0 = i * N + j;
+      const o1 = o0 + N;
+      const o2 = o1 + N;
+      const o3 = o2 + N;
+      let c00 = c[o0]!,
+        c01 = c[o0 + 1]!,
+        c02 = c[o0 + 2]!,
+        c03 = c[o0 + 3]!;
+      let c10 = c[o1]!,
+        c11 = c[o1 + 1]!,
+        c12 = c[o1 + 2]!,
+        c13 = c[o1 + 3]!;
+      let c20 = c[o2]!,
+        c21 = c[o2 + 1]!,
+        c22 = c[o2 + 2]!,
+        c23 = c[o2 + 3]!;
+      let c30 = c[o3]!,
+        c31 = c[o3 + 1]!,
+        c32 = c[o3 + 2]!,
+        c33 = c[o3 + 3]!;
+      for (let k = 0; k < K; k++) {
+        const bk = k * N + j;
+        const b0 = b[bk]!,
+          b1 = b[bk + 1]!,
+          b2 = b[bk + 2]!,
+          b3 = b[bk + 3]!;
+        const a0 = a[r0 + k]!,
+          a1 = a[r1 + k]!,
+          a2 = a[r2 + k]!,
+          a3 = a[r3 + k]!;
+        c00 = fround(c00 + fround(a0 * b0));
+        c01 = fround(c01 + fround(a0 * b1));
+        c02 = fround(c02 + fround(a0 * b2));
+        c03 = fround(c03 + fround(a0 * b3));
+        c10 = fround(c10 + fround(a1 * b0));
+        c11 = fround(c11 + fround(a1 * b1));
+        c12 = fround(c12 + fround(a1 * b2));
+        c13 = fround(c13 + fround(a1 * b3));
+        c20 = fround(c20 + fround(a2 * b0));
+        c21 = fround(c21 + fround(a2 * b1));
+        c22 = fround(c22 + fround(a2 * b2));
+        c23 = fround(c23 + fround(a2 * b3));
+        c30 = fround(c30 + fround(a3 * b0));
+        c31 = fround(c31 + fround(a3 * b1));
+        c32 = fround(c32 + fround(a3 * b2));
+        c33 = fround(c33 + fround(a3 * b3));
+      }
+      c[o0] = c00;
+      c[o0 + 1] = c01;
+      c[o0 + 2] = c02;
+      c[o0 + 3] = c03;
+      c[o1] = c10;
+      c[o1 + 1] = c11;
+      c[o1 + 2] = c12;
+      c[o1 + 3] = c13;
+      c[o2] = c20;
+      c[o2 + 1] = c21;
+      c[o2 + 2] = c22;
+      c[o2 + 3] = c23;
+      c[o3] = c30;
+      c[o3 + 1] = c31;
+      c[o3 + 2] = c32;
+      c[o3 + 3] = c33;
+    }
+  }
+  // Edges: the same per-element recurrence, one element at a time.
+  for (let i = 0; i < M; i++) {
+    for (let j = i < M4 ? N4 : 0; j < N; j++) {
+      let s = c[i * N + j]!;
+      for (let k = 0; k < K; k++) s = fround(s + fround(a[i * K + k]! * b[k * N + j]!));
+      c[i * N + j] = s;
+    }
+  }
+}
+
+/** Plain-JS integer path: int32 products and wrapping int32 sums. */
+export function dotI32Js(a: Int32Array, b: Int32Array, c: Int32Array, M: number, N: number, K: number): void {
+  for (let i = 0; i < M; i++) {
+    for (let k = 0; k < K; k++) {
+      const av = a[i * K + k]!;
+      if (av === 0) continue; // adding 0 leaves an int32 sum unchanged, so skipping is exact
+      const bk = k * N;
+      const ci = i * N;
+      for (let j = 0; j < N; j++) c[ci + j] = (c[ci + j]! + Math.imul(av, b[bk + j]!)) | 0;
+    }
+  }
+}
+
+/** Smallest M·N·K for which packing into WebAssembly memory pays for itself. */
+const WASM_MIN_WORK = 4 * 8 * 8;
+
+/** acc += a·b on float32 storage (values already rounded to their dtype). */
+export function dotF32(a: Float32Array, b: Float32Array, c: Float32Array, M: number, N: number, K: number): void {
+  const w = M * N * K >= WASM_MIN_WORK ? wasmDot() : null;
+  if (w) runWasm(w, 'f32', a, b, c, M, N, K);
+  else dotF32Js(a, b, c, M, N, K);
+}
+
+export function dotI32(a: Int32Array, b: Int32Array, c: Int32Array, M: number, N: number, K: number): void {
+  const w = M * N * K >= WASM_MIN_WORK ? wasmDot() : null;
+  if (w) runWasm(w, 'i32', a, b, c, M, N, K);
+  else dotI32Js(a, b, c, M, N, K);
+}
+
+function runWasm(
+  w: NonNullable<ReturnType<typeof wasmDot>>,
+  kind: 'f32' | 'i32',
+  a: Float32Array | Int32Array,
+  b: Float32Array | Int32Array,
+  c: Float32Array | Int32Array,
+  M: number,
+  N: number,
+  K: number,
+): void {
+  const panels = (M + 3) >> 2;
+  const ld = (N + 7) & ~7; // B and C row stride, padded to whole 8-column blocks
+  const aWords = panels * K * 4;
+  const bWords = K * ld;
+  const cWords = panels * 4 * ld;
+  const need = (aWords + bWords + cWords) * 4;
+  const mem = w.memory;
+  if (mem.buffer.byteLength < need) mem.grow(Math.ceil((need - mem.buffer.byteLength) / 65536));
+  const heap = kind === 'f32' ? new Float32Array(mem.buffer) : new Int32Array(mem.buffer);
+  const aOff = 0;
+  const bOff = aWords;
+  const cOff = aWords + bWords;
+  // Pack A into 4-row panels: Ap[p][k][r] = A[4p + r][k] (rows past M are zero).
+  for (let p = 0; p < panels; p++) {
+    const base = aOff + p * K * 4;
+    for (let r = 0; r < 4; r++) {
+      const row = p * 4 + r;
+      if (row < M) {
+        const src = row * K;
+        for (let k = 0; k < K; k++) heap[base + k * 4 + r] = a[src + k]!;
+      } else {
+        for (let k = 0; k < K; k++) heap[base + k * 4 + r] = 0;
+      }
+    }
+  }
+  if (ld === N) heap.set(b.subarray(0, K * N), bOff);
+  else {
+    for (let k = 0; k < K; k++) {
+      heap.set(b.subarray(k * N, k * N + N), bOff + k * ld);
+      heap.fill(0, bOff + k * ld + N, bOff + (k + 1) * ld);
+    }
+  }
+  const rowsPadded = panels * 4;
+  if (ld === N && rowsPadded === M) heap.set(c.subarray(0, M * N), cOff);
+  else {
+    heap.fill(0, cOff, cOff + cWords);
+    for (let i = 0; i < M; i++) heap.set(c.subarray(i * N, i * N + N), cOff + i * ld);
+  }
+  const fn = kind === 'f32' ? w.dotF32 : w.dotI32;
+  fn(aOff * 4, bOff * 4, cOff * 4, panels, ld >> 3, K, ld, ld);
+  if (ld === N) c.set(heap.subarray(cOff, cOff + M * N));
+  else for (let i = 0; i < M; i++) c.set(heap.subarray(cOff + i * ld, cOff + i * ld + N), i * N);
+}

@@ -1,0 +1,211 @@
+/**
+ * Kernel definitions. A kernel declares its parameters, so that a launch can check every argument (a missing buffer,
+ * a buffer of the wrong dtype, a non-integer size) before anything runs, and so that a future lowering knows
+ * which arguments are buffers, scalars or compile-time constants.
+ *
+ * Parameter specs:
+ *   'ptr'                 any device buffer          'ptr<f32>'  a buffer of one dtype   'ptr<f16|bf16>'  one of several
+ *   'i32' | 'u32'         an integer scalar          'f32'       a number
+ *   'constexpr'           a number that shapes the kernel (tile sizes): part of its specialisation key
+ *   'i32[]' | 'f32[]'     a small array of numbers passed by value (e.g. per-sequence lengths)
+ */
+import { DTYPE_INFO, type DType, isDType } from '../dtype/dtype';
+import { TesseraError } from '../errors';
+import { DeviceBuffer } from '../memory/buffer';
+import type { TileContext } from './context';
+import type { GlobalArray, SimtContext } from './simt';
+
+export type ParamSpec = 'ptr' | `ptr<${string}>` | 'i32' | 'u32' | 'f32' | 'constexpr' | 'i32[]' | 'f32[]';
+export type ParamSpecs = Record<string, ParamSpec>;
+
+type ArgOf<S> = S extends `ptr${string}` ? DeviceBuffer : S extends `${string}[]` ? readonly number[] : number;
+export type ArgsOf<P extends ParamSpecs> = { [K in keyof P]: ArgOf<P[K]> };
+type SimtArgOf<S> = S extends `ptr${string}` ? GlobalArray : S extends `${string}[]` ? readonly number[] : number;
+export type SimtArgsOf<P extends ParamSpecs> = { [K in keyof P]: SimtArgOf<P[K]> };
+
+let nextKernelId = 1;
+
+export interface TileKernel<P extends ParamSpecs = ParamSpecs> {
+  readonly style: 'tile';
+  readonly id: number;
+  readonly name: string;
+  readonly params: P;
+  readonly body: (t: TileContext, args: ArgsOf<P>) => void;
+}
+
+export type SharedDecl = readonly [SharedDType, number];
+export type SharedDType = 'f32' | 'i32' | 'i16' | 'i8' | 'u8';
+
+export interface SimtKernel<P extends ParamSpecs = ParamSpecs> {
+  readonly style: 'simt';
+  readonly id: number;
+  readonly name: string;
+  readonly params: P;
+  /** Static shared-memory arrays per block: `{ partial: ['f32', 256] }` is `__shared__ float partial[256]`. */
+  readonly shared: Readonly<Record<string, SharedDecl>>;
+  /** Arithmetic per thread, for the cost model (SIMT code is plain JS, so FLOPs cannot be counted for you). */
+  readonly flopsPerThread: number;
+  readonly body: (k: SimtContext, args: SimtArgsOf<P>) => Generator<unknown, void, unknown> | void;
+  /** Per-block dynamic shared memory this kernel may use beyond the default limit (set with setMaxDynamicSharedMemory). */
+  maxDynamicSharedBytes: number;
+  /** Opt in to more than the default 48 KiB of dynamic shared memory, as `cudaFuncSetAttribute` does. */
+  setMaxDynamicSharedMemory(bytes: number): void;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: a launch accepts kernels of any parameter list; args are checked at run time
+export type Kernel = TileKernel<any> | SimtKernel<any>;
+
+function checkSpecs(name: string, params: ParamSpecs): void {
+  if (typeof name !== 'string' || name.trim() === '') {
+    throw new TesseraError('InvalidValue', 'A kernel needs a non-empty name (it appears in traces and errors).');
+  }
+  for (const [p, spec] of Object.entries(params)) {
+    const ok =
+      ['ptr', 'i32', 'u32', 'f32', 'constexpr', 'i32[]', 'f32[]'].includes(spec) ||
+      (/^ptr<([a-z0-9|]+)>$/.test(spec) && allowedDTypes(spec)!.every((d) => isDType(d)));
+    if (!ok) {
+      throw new TesseraError('InvalidValue', `Kernel '${name}': parameter '${p}' has an unknown spec '${spec}'.`, {
+        hint: "Use 'ptr', 'ptr<f32>', 'ptr<f16|bf16>', 'i32', 'u32', 'f32', 'constexpr', 'i32[]' or 'f32[]'.",
+      });
+    }
+  }
+}
+
+function allowedDTypes(spec: string): string[] | null {
+  const m = /^ptr<(.+)>$/.exec(spec);
+  return m ? m[1]!.split('|') : null;
+}
+
+/** Defines a tile kernel: `body(t, args)` runs once per program instance of the grid. */
+export function tileKernel<const P extends ParamSpecs>(
+  def: { name: string; params: P },
+  body: (t: TileContext, args: ArgsOf<P>) => void,
+): TileKernel<P> {
+  checkSpecs(def.name, def.params);
+  return Object.freeze({ style: 'tile' as const, id: nextKernelId++, name: def.name, params: def.params, body });
+}
+
+/** Defines a SIMT kernel: `body(k, args)` runs once per thread; `yield` in a generator body is `__syncthreads()`. */
+export function simtKernel<const P extends ParamSpecs>(
+  def: { name: string; params: P; shared?: Record<string, SharedDecl>; flopsPerThread?: number },
+  body: (k: SimtContext, args: SimtArgsOf<P>) => Generator<unknown, void, unknown> | void,
+): SimtKernel<P> {
+  checkSpecs(def.name, def.params);
+  const shared = def.shared ?? {};
+  for (const [n, [dt, len]] of Object.entries(shared)) {
+    if (!['f32', 'i32', 'i16', 'i8', 'u8'].includes(dt) || !Number.isInteger(len) || len <= 0) {
+      throw new TesseraError(
+        'InvalidValue',
+        `Kernel '${def.name}': shared array '${n}' must be [f32|i32|i16|i8|u8, length > 0].`,
+      );
+    }
+  }
+  const k: SimtKernel<P> = {
+    style: 'simt',
+    id: nextKernelId++,
+    name: def.name,
+    params: def.params,
+    shared,
+    flopsPerThread: def.flopsPerThread ?? 0,
+    body,
+    maxDynamicSharedBytes: 0,
+    setMaxDynamicSharedMemory(bytes: number) {
+      if (!Number.isInteger(bytes) || bytes < 0) {
+        throw new TesseraError('InvalidValue', `setMaxDynamicSharedMemory(${bytes}): bytes must be an integer ≥ 0.`);
+      }
+      k.maxDynamicSharedBytes = bytes;
+    },
+  };
+  return k;
+}
+
+/** Bytes of a SIMT kernel's static shared arrays. */
+export function staticSharedBytes(k: SimtKernel<ParamSpecs>): number {
+  let b = 0;
+  for (const [dt, len] of Object.values(k.shared)) b += DTYPE_INFO[dt].bytes * len;
+  return b;
+}
+
+/**
+ * Checks launch arguments against the kernel's parameter specs: all present, none extra, buffers live, on this
+ * device and of an accepted dtype, scalars finite (and integral where declared). Throws `InvalidValue` naming the
+ * parameter; nothing has run yet, so nothing is corrupted.
+ */
+export function validateArgs(kernel: Kernel, args: Record<string, unknown>, ownerLabel: string, owner: unknown): void {
+  const where = `launch of '${kernel.name}'`;
+  if (args === null || typeof args !== 'object') {
+    throw new TesseraError('InvalidValue', `${where}: arguments must be an object keyed by parameter name.`);
+  }
+  for (const key of Object.keys(args)) {
+    if (!(key in kernel.params)) {
+      throw new TesseraError('InvalidValue', `${where}: unexpected argument '${key}'.`, {
+        hint: `The kernel takes: ${Object.keys(kernel.params).join(', ')}.`,
+      });
+    }
+  }
+  for (const [p, spec] of Object.entries(kernel.params as ParamSpecs)) {
+    const v = args[p];
+    if (v === undefined) {
+      throw new TesseraError('InvalidValue', `${where}: missing argument '${p}' (${spec}).`);
+    }
+    if (spec.startsWith('ptr')) {
+      if (!(v instanceof DeviceBuffer)) {
+        throw new TesseraError(
+          'InvalidValue',
+          `${where}: '${p}' must be a device buffer (${spec}), got ${describe(v)}.`,
+          {
+            hint: 'Allocate with device.alloc(dtype, n) and copy host data in with device.upload().',
+          },
+        );
+      }
+      v.assertLive(`${where}: '${p}'`);
+      if (v.owner !== owner) {
+        throw new TesseraError('InvalidValue', `${where}: '${p}' is ${v.describe()}, not memory of ${ownerLabel}.`, {
+          hint: "A kernel can only use its own device's memory: copy the data over first (memcpyPeer or a collective).",
+        });
+      }
+      const allowed = allowedDTypes(spec);
+      if (allowed && !allowed.includes(v.dtype)) {
+        throw new TesseraError(
+          'InvalidValue',
+          `${where}: '${p}' must hold ${allowed.join(' or ')}, but ${v.describe()} holds ${v.dtype}.`,
+          {
+            hint: `Convert the data (e.g. a cast kernel) or allocate the buffer as ${allowed[0]}.`,
+          },
+        );
+      }
+    } else if (spec.endsWith('[]')) {
+      if (!Array.isArray(v) || v.some((x) => typeof x !== 'number' || !Number.isFinite(x))) {
+        throw new TesseraError('InvalidValue', `${where}: '${p}' must be an array of finite numbers (${spec}).`);
+      }
+      if (spec === 'i32[]' && v.some((x) => !Number.isInteger(x))) {
+        throw new TesseraError('InvalidValue', `${where}: '${p}' must hold integers (${spec}).`);
+      }
+    } else {
+      if (typeof v !== 'number' || !Number.isFinite(v)) {
+        throw new TesseraError(
+          'InvalidValue',
+          `${where}: '${p}' must be a finite number (${spec}), got ${describe(v)}.`,
+        );
+      }
+      if ((spec === 'i32' || spec === 'u32' || spec === 'constexpr') && !Number.isInteger(v)) {
+        throw new TesseraError('InvalidValue', `${where}: '${p}' must be an integer (${spec}), got ${v}.`);
+      }
+      if (spec === 'i32' && (v < -(2 ** 31) || v >= 2 ** 31)) {
+        throw new TesseraError('InvalidValue', `${where}: '${p}' = ${v} does not fit in int32.`);
+      }
+      if (spec === 'u32' && (v < 0 || v >= 2 ** 32)) {
+        throw new TesseraError('InvalidValue', `${where}: '${p}' = ${v} does not fit in uint32.`);
+      }
+    }
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (ArrayBuffer.isView(v)) return `a host ${v.constructor.name} (host memory)`;
+  return typeof v === 'object' ? ((v as object).constructor?.name ?? 'an object') : `${typeof v} ${String(v)}`;
+}
+
+export type { DType };

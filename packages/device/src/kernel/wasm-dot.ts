@@ -1,0 +1,218 @@
+/**
+ * A WebAssembly SIMD micro-kernel for `dot`, assembled here from opcodes (no toolchain, nothing downloaded).
+ *
+ * It computes C += A·B for one tile, 4 rows × 8 columns of C at a time held in eight f32x4 registers, with A packed
+ * in 4-row panels and B row-major. Each multiply and each add rounds to float32 separately (no fused multiply-add),
+ * and k runs in ascending order, so every output element is exactly
+ *   acc ← fl32(acc + fl32(a[i,k]·b[k,j])),  k = 0, 1, …, K−1
+ * — the same bits as the plain-JS path in `dot.ts`, whatever the tile sizes.
+ */
+
+// --- a minimal WebAssembly binary writer -------------------------------------------------------------------------
+
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+}
+
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  let more = true;
+  while (more) {
+    let b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) more = false;
+    else b |= 0x80;
+    out.push(b);
+  }
+  return out;
+}
+
+function section(id: number, body: number[]): number[] {
+  return [id, ...uleb(body.length), ...body];
+}
+
+function vec(items: number[][]): number[] {
+  return [...uleb(items.length), ...items.flat()];
+}
+
+const I32 = 0x7f;
+const V128 = 0x7b;
+
+// Core opcodes.
+const op = {
+  block: 0x02,
+  loop: 0x03,
+  end: 0x0b,
+  br: 0x0c,
+  brIf: 0x0d,
+  localGet: 0x20,
+  localSet: 0x21,
+  localTee: 0x22,
+  i32Const: 0x41,
+  i32Eqz: 0x45,
+  i32Add: 0x6a,
+  i32Sub: 0x6b,
+  i32Mul: 0x6c,
+  i32Shl: 0x74,
+};
+const EMPTY_BLOCK = 0x40;
+
+// SIMD opcodes (0xFD prefix, LEB128 sub-opcode).
+const simd = (sub: number): number[] => [0xfd, ...uleb(sub)];
+const V128_LOAD = 0x00;
+const V128_LOAD32_SPLAT = 0x09;
+const V128_STORE = 0x0b;
+const F32X4_ADD = 0xe4;
+const F32X4_MUL = 0xe6;
+const I32X4_ADD = 0xae;
+const I32X4_MUL = 0xb5;
+
+const memarg = (align: number, offset: number): number[] => [...uleb(align), ...uleb(offset)];
+
+/**
+ * Emits `dot(a, b, c, panels, colBlocks, K, ldb, ldc)`:
+ *   for p < panels, jb < colBlocks: C[4p..4p+3][8jb..8jb+7] += Σ_k Apacked[p][k][0..3] ⊗ B[k][8jb..8jb+7]
+ * Pointers are byte addresses; ldb/ldc are row strides in elements.
+ */
+function dotFunction(mul: number, add: number): number[] {
+  // Params 0..7: a b c panels colBlocks K ldb ldc.  Locals: 8 p, 9 jb, 10 k, 11 ap, 12 bp, 13 cp, then v128 14..23.
+  const [A, B, C, PANELS, CB, K, LDB, LDC] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [P, JB, KK, AP, BP, CP] = [8, 9, 10, 11, 12, 13];
+  const acc = (r: number, h: number) => 14 + r * 2 + h; // 14..21
+  const [B0, B1] = [22, 23];
+  const get = (l: number) => [op.localGet, ...uleb(l)];
+  const set = (l: number) => [op.localSet, ...uleb(l)];
+  const i32c = (v: number) => [op.i32Const, ...sleb(v)];
+  const code: number[] = [];
+  const emit = (...parts: number[][]) => {
+    for (const p of parts) code.push(...p);
+  };
+  // row r of the C block starts at cp + r*ldc*4
+  const cRowAddr = (r: number) => [...get(CP), ...get(LDC), ...i32c(r * 4), op.i32Mul, op.i32Add];
+
+  emit(i32c(0), set(P));
+  emit([op.block, EMPTY_BLOCK, op.loop, EMPTY_BLOCK]); // panels loop
+  emit(get(P), get(PANELS), [0x4e /* i32.ge_s */], [op.brIf, 1]);
+  emit(i32c(0), set(JB));
+  emit([op.block, EMPTY_BLOCK, op.loop, EMPTY_BLOCK]); // column blocks loop
+  emit(get(JB), get(CB), [0x4e], [op.brIf, 1]);
+  // cp = c + (p*4*ldc + jb*8) * 4
+  emit(get(C), get(P), get(LDC), [op.i32Mul], i32c(16), [op.i32Mul], [op.i32Add], get(JB), i32c(32), [op.i32Mul]);
+  emit([op.i32Add], set(CP));
+  for (let r = 0; r < 4; r++) {
+    emit(cRowAddr(r), simd(V128_LOAD), memarg(2, 0), set(acc(r, 0)));
+    emit(cRowAddr(r), simd(V128_LOAD), memarg(2, 16), set(acc(r, 1)));
+  }
+  // ap = a + p*K*16 ; bp = b + jb*32
+  emit(get(A), get(P), get(K), [op.i32Mul], i32c(16), [op.i32Mul], [op.i32Add], set(AP));
+  emit(get(B), get(JB), i32c(32), [op.i32Mul], [op.i32Add], set(BP));
+  emit(get(K), set(KK));
+  emit([op.block, EMPTY_BLOCK, op.loop, EMPTY_BLOCK]); // k loop
+  emit(get(KK), [op.i32Eqz], [op.brIf, 1]);
+  emit(get(BP), simd(V128_LOAD), memarg(2, 0), set(B0));
+  emit(get(BP), simd(V128_LOAD), memarg(2, 16), set(B1));
+  for (let r = 0; r < 4; r++) {
+    for (let h = 0; h < 2; h++) {
+      emit(get(acc(r, h)), get(AP), simd(V128_LOAD32_SPLAT), memarg(2, r * 4), get(h === 0 ? B0 : B1));
+      emit(simd(mul), simd(add), set(acc(r, h)));
+    }
+  }
+  emit(get(AP), i32c(16), [op.i32Add], set(AP));
+  emit(get(BP), get(LDB), i32c(4), [op.i32Mul], [op.i32Add], set(BP));
+  emit(get(KK), i32c(1), [op.i32Sub], set(KK));
+  emit([op.br, 0, op.end, op.end]);
+  for (let r = 0; r < 4; r++) {
+    emit(cRowAddr(r), get(acc(r, 0)), simd(V128_STORE), memarg(2, 0));
+    emit(cRowAddr(r), get(acc(r, 1)), simd(V128_STORE), memarg(2, 16));
+  }
+  emit(get(JB), i32c(1), [op.i32Add], set(JB), [op.br, 0, op.end, op.end]);
+  emit(get(P), i32c(1), [op.i32Add], set(P), [op.br, 0, op.end, op.end]);
+  code.push(op.end);
+  const locals = vec([
+    [...uleb(6), I32],
+    [...uleb(10), V128],
+  ]);
+  const body = [...locals, ...code];
+  return [...uleb(body.length), ...body];
+}
+
+function buildModule(): Uint8Array {
+  const type = [0x60, ...vec(Array.from({ length: 8 }, () => [I32])), 0x00];
+  const bytes = [
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
+    ...section(1, vec([type])),
+    ...section(3, vec([[0x00], [0x00]])), // two functions of type 0
+    ...section(5, vec([[0x00, ...uleb(1)]])), // one memory, min 1 page, no max
+    ...section(
+      7,
+      vec([
+        [...vec(Array.from('mem', (c) => [c.charCodeAt(0)])), 0x02, 0x00],
+        [...vec(Array.from('dot_f32', (c) => [c.charCodeAt(0)])), 0x00, 0x00],
+        [...vec(Array.from('dot_i32', (c) => [c.charCodeAt(0)])), 0x00, 0x01],
+      ]),
+    ),
+    ...section(10, vec([dotFunction(F32X4_MUL, F32X4_ADD), dotFunction(I32X4_MUL, I32X4_ADD)])),
+  ];
+  return Uint8Array.from(bytes);
+}
+
+type DotFn = (
+  a: number,
+  b: number,
+  c: number,
+  panels: number,
+  colBlocks: number,
+  k: number,
+  ldb: number,
+  ldc: number,
+) => void;
+
+/** The slice of the WebAssembly JS API we use (the ES lib we compile against does not declare it). */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
+
+export interface WasmDot {
+  memory: WasmMemory;
+  dotF32: DotFn;
+  dotI32: DotFn;
+}
+
+let instance: WasmDot | null | undefined;
+
+/** The SIMD dot kernel, or null where WebAssembly SIMD is unavailable (then the plain-JS path runs). */
+export function wasmDot(): WasmDot | null {
+  if (instance !== undefined) return instance;
+  try {
+    const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+    if (!wasm || process.env.TESSERA_NO_WASM === '1') {
+      instance = null;
+      return instance;
+    }
+    const inst = new wasm.Instance(new wasm.Module(buildModule()), {});
+    const ex = inst.exports as unknown as { mem: WasmMemory; dot_f32: DotFn; dot_i32: DotFn };
+    instance = { memory: ex.mem, dotF32: ex.dot_f32, dotI32: ex.dot_i32 };
+  } catch {
+    instance = null;
+  }
+  return instance;
+}

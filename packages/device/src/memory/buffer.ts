@@ -1,0 +1,183 @@
+/**
+ * Device memory. An allocation owns (lazily) the bytes; a DeviceBuffer is a typed window onto an allocation, like a
+ * `T*` plus a length. Views share their parent's allocation. In timing-only mode allocations never get bytes, so a
+ * model can "allocate" 80 GB on an H100 without touching host memory.
+ */
+import { DTYPE_INFO, type DType, type StorageArray, storageView } from '../dtype/dtype';
+import { formatBytes, TesseraError } from '../errors';
+
+/** Host bytes a functional-mode allocation may hold before we refuse with advice to use timing-only mode. */
+export const DEFAULT_FUNCTIONAL_HOST_LIMIT = 4 * 1024 ** 3;
+
+export class Allocation {
+  /** Lazily created backing store; stays null in timing-only mode. */
+  private bytes: SharedArrayBuffer | null = null;
+  freed = false;
+  /** Why the allocation is gone (for use-after-free messages). */
+  freedBy: 'free' | 'reset' | null = null;
+
+  constructor(
+    readonly id: number,
+    readonly byteLength: number,
+    /** Bytes charged against the device's capacity (rounded up to the allocation granularity). */
+    readonly chargedBytes: number,
+    readonly hasData: boolean,
+  ) {}
+
+  /** The backing store, created zero-filled on first use. */
+  store(): SharedArrayBuffer {
+    if (!this.hasData) {
+      throw new TesseraError('Unsupported', 'This allocation holds no data: the runtime is in timing-only mode.', {
+        hint: "Create the runtime with mode: 'functional' to read or write values.",
+      });
+    }
+    this.bytes ??= new SharedArrayBuffer(this.byteLength);
+    return this.bytes;
+  }
+
+  /** True once bytes exist (a never-written allocation reads as zeros without being materialised). */
+  get materialized(): boolean {
+    return this.bytes !== null;
+  }
+}
+
+/** Identifies the device a buffer belongs to without importing Device (avoids a cycle). */
+export interface BufferOwner {
+  readonly ordinal: number;
+  readonly label: string;
+}
+
+let nextBufferId = 1;
+
+export class DeviceBuffer<D extends DType = DType> {
+  readonly id: number;
+  private cached: StorageArray | null = null;
+
+  constructor(
+    readonly owner: BufferOwner,
+    readonly allocation: Allocation,
+    readonly dtype: D,
+    /** Offset of element 0 from the start of the allocation, in bytes. */
+    readonly byteOffset: number,
+    /** Length in elements. */
+    readonly length: number,
+    /** Shape the buffer was allocated with (for messages and helpers); `[length]` if none was given. */
+    readonly shape: readonly number[],
+    readonly parent: DeviceBuffer | null = null,
+  ) {
+    this.id = nextBufferId++;
+  }
+
+  get byteLength(): number {
+    return this.length * DTYPE_INFO[this.dtype].bytes;
+  }
+
+  get freed(): boolean {
+    return this.allocation.freed;
+  }
+
+  get isView(): boolean {
+    return this.parent !== null;
+  }
+
+  /** "buffer #7 (bf16[1024], device 0)" — used in every message about this buffer. */
+  describe(): string {
+    const view = this.parent ? ` view of #${this.parent.id}` : '';
+    return `buffer #${this.id} (${this.dtype}[${this.shape.join('×')}]${view}, ${this.owner.label})`;
+  }
+
+  /** Throws the use-after-free error if the buffer's allocation is gone. */
+  assertLive(op: string): void {
+    if (this.allocation.freed) {
+      const how = this.allocation.freedBy === 'reset' ? 'device.reset() released it' : 'it was freed';
+      throw new TesseraError('InvalidValue', `${op}: ${this.describe()} can no longer be used: ${how}.`, {
+        hint: 'Allocate a new buffer; keep buffers alive until the work that uses them is done.',
+        device: this.owner.label,
+      });
+    }
+  }
+
+  /**
+   * A sub-range of this buffer, in elements: `buf.view(128, 64)` is elements 128..191. Shares memory with the parent;
+   * freeing the parent invalidates it.
+   */
+  view(offset: number, length = this.length - offset, shape?: readonly number[]): DeviceBuffer<D> {
+    this.assertLive('view');
+    if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0) {
+      throw new TesseraError('InvalidValue', `view(${offset}, ${length}): offset and length must be integers ≥ 0.`);
+    }
+    if (offset + length > this.length) {
+      throw new TesseraError(
+        'InvalidValue',
+        `view(${offset}, ${length}) runs past the end of ${this.describe()}: it has ${this.length} elements.`,
+        { hint: `Use offset + length ≤ ${this.length}.` },
+      );
+    }
+    const s = shape ?? [length];
+    if (s.reduce((a, b) => a * b, 1) !== length) {
+      throw new TesseraError('InvalidValue', `view shape [${s.join(', ')}] does not hold ${length} elements.`);
+    }
+    return new DeviceBuffer(
+      this.owner,
+      this.allocation,
+      this.dtype,
+      this.byteOffset + offset * DTYPE_INFO[this.dtype].bytes,
+      length,
+      s,
+      this,
+    );
+  }
+
+  /** Reinterprets the same bytes as another dtype (a bitcast view), like `reinterpret_cast`. */
+  as<E extends DType>(dtype: E): DeviceBuffer<E> {
+    this.assertLive('as');
+    const eb = DTYPE_INFO[dtype].bytes;
+    if (this.byteLength % eb !== 0 || this.byteOffset % eb !== 0) {
+      throw new TesseraError(
+        'InvalidValue',
+        `Cannot view ${this.describe()} (${this.byteLength} bytes at offset ${this.byteOffset}) as ${dtype}: ` +
+          `size and offset must be multiples of ${eb} bytes.`,
+      );
+    }
+    return new DeviceBuffer(
+      this.owner,
+      this.allocation,
+      dtype,
+      this.byteOffset,
+      this.byteLength / eb,
+      [this.byteLength / eb],
+      this,
+    );
+  }
+
+  /** @internal Typed storage (bit patterns) for this window; materialises the allocation. */
+  storage(): StorageArray {
+    if (this.cached) return this.cached;
+    const s = storageView(this.dtype, this.allocation.store(), this.byteOffset, this.length);
+    this.cached = s;
+    return s;
+  }
+
+  /** @internal Raw bytes of this window. */
+  bytes(): Uint8Array {
+    return new Uint8Array(this.allocation.store(), this.byteOffset, this.byteLength);
+  }
+
+  toString(): string {
+    return this.describe();
+  }
+}
+
+export function checkHostLimit(bytes: number, limit: number, label: string): void {
+  if (bytes > limit) {
+    throw new TesseraError(
+      'OutOfMemory',
+      `Functional mode keeps real data in host memory, and ${formatBytes(bytes)} on ${label} is over this ` +
+        `runtime's host limit of ${formatBytes(limit)}.`,
+      {
+        hint: "Model large sizes with mode: 'timing' (buffers then carry shape and dtype but no data), or raise hostMemoryLimit.",
+        device: label,
+      },
+    );
+  }
+}

@@ -1,0 +1,700 @@
+/**
+ * A simulated device: memory with capacity accounting, streams and events on a modelled timeline, copies, and kernel
+ * launches. Names follow the CUDA runtime (and AscendCL, which mirrors it): `malloc`/`free`, `memcpyHtoD`,
+ * `memset`, `createStream`, `createEvent`, `synchronize`, `getLastError`.
+ *
+ * Error model: host-side misuse throws at once and changes nothing. A fault inside a kernel (illegal address,
+ * launch failure) is sticky: every later call on this device throws until `reset()`, as a CUDA context does.
+ */
+import { bitsDecoder, bitsEncoder, castScalar, DTYPE_INFO, type DType, type HostArray, isFloat } from '../dtype/dtype';
+import { formatBytes, isTesseraError, TesseraError } from '../errors';
+import type { ExecMode } from '../kernel/context';
+import type { CostRecord } from '../kernel/cost';
+import { executeLaunch } from '../kernel/execute';
+import { type Kernel, staticSharedBytes, validateArgs } from '../kernel/kernel';
+import { Allocation, checkHostLimit, DeviceBuffer } from '../memory/buffer';
+import type { Backend, CopyKind, KernelTiming } from './backend';
+import type { Activity } from './profiler';
+import type { DeviceProperties } from './properties';
+import { Event, Stream, type TimelineOwner } from './stream';
+
+/** What a device needs from its runtime. */
+export interface DeviceHost {
+  readonly backend: Backend;
+  readonly mode: ExecMode;
+  readonly hostMemoryLimit: number;
+  hostTimeMs: number;
+  isPinned(a: ArrayBufferView): boolean;
+  recordActivity(a: Activity): void;
+  /** Total host bytes held by functional-mode allocations across devices. */
+  hostBytesInUse: number;
+}
+
+export interface LaunchConfig {
+  /** Programs (tile) or blocks (SIMT): a number or up to three dimensions. */
+  grid: number | readonly number[];
+  /** Threads per block, SIMT kernels only. */
+  block?: number | readonly number[];
+  /** Dynamic shared memory per block in bytes (SIMT). */
+  sharedMemBytes?: number;
+  stream?: Stream;
+  /** Timing-only mode: trace every program instead of sampling (see execute.ts). */
+  exact?: boolean;
+}
+
+export interface LaunchResult {
+  kernel: string;
+  startMs: number;
+  endMs: number;
+  /** Modelled duration. */
+  ms: number;
+  timing: KernelTiming;
+  cost: CostRecord;
+}
+
+export interface CopyOptions {
+  stream?: Stream;
+}
+
+type Dim3 = [number, number, number];
+
+function dim3(v: number | readonly number[], what: string): Dim3 {
+  const arr = typeof v === 'number' ? [v] : [...v];
+  if (arr.length < 1 || arr.length > 3 || arr.some((d) => !Number.isInteger(d) || d < 1)) {
+    throw new TesseraError('InvalidConfiguration', `${what} must be 1 to 3 integers ≥ 1, got ${JSON.stringify(v)}.`, {
+      hint: 'A zero-sized grid launches nothing: skip the launch instead.',
+    });
+  }
+  return [arr[0]!, arr[1] ?? 1, arr[2] ?? 1];
+}
+
+/** Which typed array carries each dtype's bits. */
+const HOST_VIEW: Record<DType, string> = {
+  f32: 'Float32Array',
+  f16: 'Uint16Array',
+  bf16: 'Uint16Array',
+  i32: 'Int32Array',
+  i16: 'Int16Array',
+  i8: 'Int8Array',
+  u8: 'Uint8Array',
+  fp8e4m3: 'Uint8Array',
+  fp8e5m2: 'Uint8Array',
+};
+
+export class Device implements TimelineOwner {
+  readonly label: string;
+  readonly defaultStream: Stream;
+  private readonly engines: Record<string, number> = {};
+  private readonly allocations = new Set<Allocation>();
+  private usedBytes = 0;
+  private nextAllocationId = 1;
+  private sticky: TesseraError | null = null;
+  private lastError: TesseraError | null = null;
+  private readonly streams = new Set<Stream>();
+  private readonly timingCache = new Map<string, { cost: CostRecord; timing: KernelTiming }>();
+
+  constructor(
+    private readonly host: DeviceHost,
+    readonly ordinal: number,
+    readonly properties: DeviceProperties,
+  ) {
+    this.label = `${properties.id}:${ordinal}`;
+    this.defaultStream = new Stream(this, 0);
+    this.streams.add(this.defaultStream);
+  }
+
+  get backend(): Backend {
+    return this.host.backend;
+  }
+
+  get mode(): ExecMode {
+    return this.host.mode;
+  }
+
+  // ------------------------------------------------------------------ error state
+
+  /** Runs `fn`, recording any TesseraError as the last error and making kernel faults sticky. */
+  private guard<T>(op: string, fn: () => T): T {
+    this.assertUsable(op);
+    try {
+      return fn();
+    } catch (e) {
+      if (isTesseraError(e)) {
+        this.lastError = e;
+        if (e.sticky) this.sticky = e;
+      }
+      throw e;
+    }
+  }
+
+  /** @internal Throws if a kernel fault has left the device unusable. */
+  assertUsable(op: string): void {
+    if (this.sticky) {
+      throw new TesseraError(
+        this.sticky.code,
+        `${op}: ${this.label} is unusable after an earlier fault (${this.sticky.message.split('. ')[0]}).`,
+        {
+          hint: 'Call device.reset() to recover; it releases every allocation on the device, as cudaDeviceReset does.',
+          device: this.label,
+        },
+      );
+    }
+  }
+
+  /** Returns and clears the last error (`cudaGetLastError`); a sticky fault stays until reset. */
+  getLastError(): TesseraError | null {
+    const e = this.lastError;
+    this.lastError = this.sticky;
+    return e;
+  }
+
+  /** Returns the last error without clearing it (`cudaPeekAtLastError`). */
+  peekAtLastError(): TesseraError | null {
+    return this.lastError;
+  }
+
+  /** Destroys all state: frees every allocation, streams and the sticky error (`cudaDeviceReset`). */
+  reset(): void {
+    for (const a of this.allocations) {
+      a.freed = true;
+      a.freedBy = 'reset';
+      if (a.hasData) this.host.hostBytesInUse -= a.byteLength;
+    }
+    this.allocations.clear();
+    this.usedBytes = 0;
+    for (const s of this.streams) if (s.id !== 0) s.destroyed = true;
+    this.streams.clear();
+    this.streams.add(this.defaultStream);
+    this.sticky = null;
+    this.lastError = null;
+    this.timingCache.clear();
+  }
+
+  // ------------------------------------------------------------------ timeline
+
+  hostTime(): number {
+    return this.host.hostTimeMs;
+  }
+
+  waitHost(ms: number): void {
+    if (ms > this.host.hostTimeMs) this.host.hostTimeMs = ms;
+  }
+
+  private streamOf(s: Stream | undefined, op: string): Stream {
+    const st = s ?? this.defaultStream;
+    st.assertUsable(op, this);
+    return st;
+  }
+
+  private schedule(
+    stream: Stream,
+    engine: string,
+    ms: number,
+    a: Omit<Activity, 'device' | 'deviceOrdinal' | 'stream' | 'startMs' | 'endMs'>,
+  ) {
+    const startMs = Math.max(stream.timeMs, this.engines[engine] ?? 0, this.host.hostTimeMs);
+    const endMs = startMs + ms;
+    stream.timeMs = endMs;
+    this.engines[engine] = endMs;
+    this.host.recordActivity({
+      ...a,
+      device: this.label,
+      deviceOrdinal: this.ordinal,
+      stream: stream.id,
+      startMs,
+      endMs,
+    });
+    return { startMs, endMs };
+  }
+
+  /** Blocks the modelled host until all work on every stream of this device is done: `cudaDeviceSynchronize`. */
+  synchronize(): void {
+    this.guard('device.synchronize', () => {
+      let t = 0;
+      for (const s of this.streams) t = Math.max(t, s.timeMs);
+      this.waitHost(t);
+    });
+  }
+
+  createStream(): Stream {
+    return this.guard('createStream', () => {
+      const s = new Stream(this);
+      this.streams.add(s);
+      return s;
+    });
+  }
+
+  /** `timing: false` makes a lighter event that cannot measure time, as `cudaEventDisableTiming`. */
+  createEvent(options: { timing?: boolean } = {}): Event {
+    return this.guard('createEvent', () => new Event(this, options.timing ?? true));
+  }
+
+  // ------------------------------------------------------------------ memory
+
+  /** Free and total device memory in bytes (`cudaMemGetInfo`). */
+  memGetInfo(): { free: number; total: number } {
+    return { free: this.properties.memoryBytes - this.usedBytes, total: this.properties.memoryBytes };
+  }
+
+  /** Allocates `shape` (or `count`) elements of `dtype`. Contents start zeroed. */
+  alloc<D extends DType>(dtype: D, shape: number | readonly number[]): DeviceBuffer<D> {
+    return this.guard('alloc', () => {
+      if (!(dtype in DTYPE_INFO)) {
+        throw new TesseraError('InvalidValue', `alloc: unknown dtype '${String(dtype)}'.`, {
+          hint: `Use one of ${Object.keys(DTYPE_INFO).join(', ')}.`,
+        });
+      }
+      const s = typeof shape === 'number' ? [shape] : [...shape];
+      if (s.some((d) => !Number.isInteger(d) || d < 0)) {
+        throw new TesseraError('InvalidValue', `alloc: shape ${JSON.stringify(shape)} must hold integers ≥ 0.`);
+      }
+      const count = s.reduce((a, b) => a * b, 1);
+      const bytes = count * DTYPE_INFO[dtype].bytes;
+      const gran = this.backend.allocationGranularity(this.properties);
+      const charged = Math.max(gran, Math.ceil(bytes / gran) * gran);
+      const free = this.properties.memoryBytes - this.usedBytes;
+      if (charged > free) {
+        throw new TesseraError(
+          'OutOfMemory',
+          `Out of memory on ${this.label} (${this.properties.name}): requested ${formatBytes(bytes)}, ` +
+            `${formatBytes(free)} free of ${formatBytes(this.properties.memoryBytes)}.`,
+          {
+            hint: 'Free buffers you no longer need, use a smaller batch or shard the tensor across devices, or pick a device with more memory.',
+            device: this.label,
+            requested: bytes,
+            free,
+          },
+        );
+      }
+      const hasData = this.host.mode === 'functional';
+      if (hasData) checkHostLimit(this.host.hostBytesInUse + bytes, this.host.hostMemoryLimit, this.label);
+      const a = new Allocation(this.nextAllocationId++, bytes, charged, hasData);
+      this.allocations.add(a);
+      this.usedBytes += charged;
+      if (hasData) this.host.hostBytesInUse += bytes;
+      return new DeviceBuffer(this, a, dtype, 0, count, s);
+    });
+  }
+
+  /** Allocates `bytes` untyped bytes (a `u8` buffer; reinterpret with `.as(dtype)`), like `cudaMalloc`. */
+  malloc(bytes: number): DeviceBuffer<'u8'> {
+    return this.alloc('u8', bytes);
+  }
+
+  /** Frees an allocation (`cudaFree`). Freeing twice, or freeing a view, is an error. */
+  free(buffer: DeviceBuffer): void {
+    this.guard('free', () => {
+      this.checkOwn(buffer, 'free');
+      if (buffer.allocation.freed) {
+        throw new TesseraError('InvalidValue', `free: ${buffer.describe()} was already freed (double free).`, {
+          hint: 'Free each allocation once; set your reference to null after freeing it.',
+        });
+      }
+      if (buffer.isView) {
+        throw new TesseraError(
+          'InvalidValue',
+          `free: ${buffer.describe()} is a view; free the allocation it came from.`,
+        );
+      }
+      const a = buffer.allocation;
+      a.freed = true;
+      a.freedBy = 'free';
+      this.allocations.delete(a);
+      this.usedBytes -= a.chargedBytes;
+      if (a.hasData) this.host.hostBytesInUse -= a.byteLength;
+    });
+  }
+
+  private checkOwn(buffer: DeviceBuffer, op: string): void {
+    if (!(buffer instanceof DeviceBuffer)) {
+      throw new TesseraError(
+        'InvalidValue',
+        `${op}: expected a device buffer, got ${buffer === null ? 'null' : typeof buffer}.`,
+      );
+    }
+    if (buffer.owner !== this) {
+      throw new TesseraError(
+        'InvalidValue',
+        `${op}: ${buffer.describe()} belongs to another device than ${this.label}.`,
+        {
+          hint: 'Call this on the device that owns the buffer.',
+        },
+      );
+    }
+  }
+
+  private checkLive(buffer: DeviceBuffer, op: string): void {
+    this.checkOwn(buffer, op);
+    buffer.assertLive(op);
+  }
+
+  private checkHostView(host: ArrayBufferView, buffer: DeviceBuffer, op: string): void {
+    if (!ArrayBuffer.isView(host)) {
+      throw new TesseraError('InvalidValue', `${op}: the host side must be a typed array, got ${typeof host}.`, {
+        hint: 'For plain number arrays use device.upload(buffer, values), which converts values to the buffer dtype.',
+      });
+    }
+    const want = HOST_VIEW[buffer.dtype];
+    const got = host.constructor.name;
+    if (got !== 'Uint8Array' && got !== want) {
+      throw new TesseraError(
+        'InvalidValue',
+        `${op}: host ${got} does not match ${buffer.describe()}: a ${buffer.dtype} buffer copies to/from a ${want} (or raw bytes as a Uint8Array).`,
+        {
+          hint: 'Use device.upload()/download() to convert values between dtypes, or copy raw bytes through a Uint8Array.',
+        },
+      );
+    }
+    if (host.byteLength > buffer.byteLength) {
+      throw new TesseraError(
+        'InvalidValue',
+        `${op}: ${host.byteLength} bytes do not fit in ${buffer.describe()}, which holds ${buffer.byteLength} bytes.`,
+        { hint: 'Copy a smaller range or allocate a larger buffer; nothing was copied.' },
+      );
+    }
+  }
+
+  private copy(
+    kind: CopyKind,
+    bytes: number,
+    pinned: boolean,
+    stream: Stream,
+    engine: string,
+    name: string,
+    blocking: boolean,
+  ) {
+    const ms = this.backend.copyTime(this.properties, { kind, bytes, pinned });
+    const t = this.schedule(stream, engine, ms, {
+      kind: kind === 'memset' ? 'memset' : 'memcpy',
+      name,
+      bytes,
+      args: { pinned },
+    });
+    if (blocking) this.waitHost(t.endMs);
+    return t;
+  }
+
+  /**
+   * Copies host bytes to the device (`cudaMemcpy(..., HostToDevice)`). The host array's type must match the
+   * buffer's storage (Float32Array for f32, Uint16Array for f16/bf16 bits, …) or be raw bytes (Uint8Array).
+   * Blocks the host unless `async` with pinned memory (from `runtime.hostAlloc`).
+   */
+  memcpyHtoD(dst: DeviceBuffer, src: ArrayBufferView, options: CopyOptions & { async?: boolean } = {}): void {
+    this.guard('memcpyHtoD', () => {
+      this.checkLive(dst, 'memcpyHtoD');
+      this.checkHostView(src, dst, 'memcpyHtoD');
+      const stream = this.streamOf(options.stream, 'memcpyHtoD');
+      if (this.mode === 'functional') dst.bytes().set(new Uint8Array(src.buffer, src.byteOffset, src.byteLength));
+      const pinned = this.host.isPinned(src);
+      this.copy('HtoD', src.byteLength, pinned, stream, 'h2d', 'memcpy HtoD', !(options.async && pinned));
+    });
+  }
+
+  /** `cudaMemcpyAsync(..., HostToDevice, stream)`: overlaps with other work only from pinned host memory. */
+  memcpyHtoDAsync(dst: DeviceBuffer, src: ArrayBufferView, stream?: Stream): void {
+    this.memcpyHtoD(dst, src, { stream, async: true });
+  }
+
+  /** Copies device bytes to the host (`cudaMemcpy(..., DeviceToHost)`); `bytes` defaults to the host array's size. */
+  memcpyDtoH(dst: ArrayBufferView, src: DeviceBuffer, options: CopyOptions & { async?: boolean } = {}): void {
+    this.guard('memcpyDtoH', () => {
+      this.checkLive(src, 'memcpyDtoH');
+      this.checkHostView(dst, src, 'memcpyDtoH');
+      const stream = this.streamOf(options.stream, 'memcpyDtoH');
+      if (this.mode === 'functional') {
+        new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength).set(src.bytes().subarray(0, dst.byteLength));
+      }
+      const pinned = this.host.isPinned(dst);
+      this.copy('DtoH', dst.byteLength, pinned, stream, 'd2h', 'memcpy DtoH', !(options.async && pinned));
+    });
+  }
+
+  memcpyDtoHAsync(dst: ArrayBufferView, src: DeviceBuffer, stream?: Stream): void {
+    this.memcpyDtoH(dst, src, { stream, async: true });
+  }
+
+  /**
+   * Copies `bytes` (default: all of `src`) from `src` to `dst` on the stream (`cudaMemcpyAsync(..., DeviceToDevice)`).
+   * `src` may live on another device of the same runtime; without a peer link that copy is staged through the host.
+   */
+  memcpyDtoD(dst: DeviceBuffer, src: DeviceBuffer, options: CopyOptions & { bytes?: number } = {}): void {
+    this.guard('memcpyDtoD', () => {
+      this.checkLive(dst, 'memcpyDtoD');
+      if (!(src instanceof DeviceBuffer))
+        throw new TesseraError('InvalidValue', 'memcpyDtoD: src must be a device buffer.');
+      src.assertLive('memcpyDtoD');
+      const bytes = options.bytes ?? src.byteLength;
+      if (!Number.isInteger(bytes) || bytes < 0 || bytes > src.byteLength || bytes > dst.byteLength) {
+        throw new TesseraError(
+          'InvalidValue',
+          `memcpyDtoD: ${bytes} bytes is more than ${bytes > src.byteLength ? src.describe() : dst.describe()} holds ` +
+            `(${Math.min(src.byteLength, dst.byteLength)} bytes available in both).`,
+          { hint: 'Copy at most min(src.byteLength, dst.byteLength) bytes; nothing was copied.' },
+        );
+      }
+      const stream = this.streamOf(options.stream, 'memcpyDtoD');
+      if (this.mode === 'functional') dst.bytes().set(src.bytes().subarray(0, bytes));
+      const peer = src.owner !== this;
+      this.copy(
+        peer ? 'PeerViaHost' : 'DtoD',
+        bytes,
+        false,
+        stream,
+        peer ? 'h2d' : 'copy',
+        peer ? 'memcpy Peer' : 'memcpy DtoD',
+        false,
+      );
+    });
+  }
+
+  /** Sets every byte of `buffer` to `byte` (`cudaMemsetAsync`). */
+  memset(buffer: DeviceBuffer, byte: number, options: CopyOptions = {}): void {
+    this.guard('memset', () => {
+      this.checkLive(buffer, 'memset');
+      if (!Number.isInteger(byte) || byte < 0 || byte > 255) {
+        throw new TesseraError('InvalidValue', `memset: value ${byte} is not a byte (0..255).`, {
+          hint: 'To fill with a typed value (e.g. 1.5 or NaN) use device.fill(buffer, value).',
+        });
+      }
+      const stream = this.streamOf(options.stream, 'memset');
+      if (this.mode === 'functional') buffer.bytes().fill(byte);
+      this.copy('memset', buffer.byteLength, false, stream, 'copy', 'memset', false);
+    });
+  }
+
+  /** Fills `buffer` with `value` converted to its dtype (a typed memset; NaN works for float buffers). */
+  fill(buffer: DeviceBuffer, value: number, options: CopyOptions = {}): void {
+    this.guard('fill', () => {
+      this.checkLive(buffer, 'fill');
+      if (typeof value !== 'number')
+        throw new TesseraError('InvalidValue', `fill: value must be a number, got ${typeof value}.`);
+      const stream = this.streamOf(options.stream, 'fill');
+      if (this.mode === 'functional') {
+        const x = castScalar(value, buffer.dtype);
+        const enc = bitsEncoder(buffer.dtype);
+        buffer.storage().fill(enc ? enc(x) : x);
+      }
+      this.copy('memset', buffer.byteLength, false, stream, 'copy', 'fill', false);
+    });
+  }
+
+  /**
+   * Converts `values` to the buffer's dtype (round-to-nearest-even for floats) and copies them in, starting at
+   * element `offset`. Blocking, like a pageable `cudaMemcpy`.
+   */
+  upload(
+    buffer: DeviceBuffer,
+    values: HostArray | ArrayLike<number>,
+    options: CopyOptions & { offset?: number } = {},
+  ): void {
+    this.guard('upload', () => {
+      this.checkLive(buffer, 'upload');
+      const offset = options.offset ?? 0;
+      const n = values?.length;
+      if (typeof n !== 'number')
+        throw new TesseraError('InvalidValue', 'upload: values must be an array or typed array of numbers.');
+      if (!Number.isInteger(offset) || offset < 0 || offset + n > buffer.length) {
+        throw new TesseraError(
+          'InvalidValue',
+          `upload: ${n} values at offset ${offset} run past the end of ${buffer.describe()} (${buffer.length} elements).`,
+          { hint: 'Upload fewer values or allocate a larger buffer; nothing was copied.' },
+        );
+      }
+      const stream = this.streamOf(options.stream, 'upload');
+      if (this.mode === 'functional') {
+        const st = buffer.storage();
+        const enc = bitsEncoder(buffer.dtype);
+        const dt = buffer.dtype;
+        for (let i = 0; i < n; i++) {
+          const x = castScalar(Number(values[i]), dt);
+          st[offset + i] = enc ? enc(x) : x;
+        }
+      }
+      this.copy('HtoD', n * DTYPE_INFO[buffer.dtype].bytes, false, stream, 'h2d', 'upload', true);
+    });
+  }
+
+  /** Copies the buffer out and decodes it: Float32Array for float dtypes, Int32Array for integers. Blocking. */
+  download(buffer: DeviceBuffer, options: CopyOptions = {}): Float32Array | Int32Array {
+    return this.guard('download', () => {
+      this.checkLive(buffer, 'download');
+      if (this.mode !== 'functional') {
+        throw new TesseraError('Unsupported', 'download: buffers hold no data in timing-only mode.', {
+          hint: "Use mode: 'functional' to read results; timing-only mode models time only.",
+        });
+      }
+      const stream = this.streamOf(options.stream, 'download');
+      const st = buffer.storage();
+      const dec = bitsDecoder(buffer.dtype);
+      let out: Float32Array | Int32Array;
+      if (isFloat(buffer.dtype)) {
+        out = new Float32Array(buffer.length);
+        if (dec) for (let i = 0; i < out.length; i++) out[i] = dec(st[i]!);
+        else out.set(st as Float32Array);
+      } else out = Int32Array.from(st as Int32Array);
+      this.copy('DtoH', buffer.byteLength, false, stream, 'd2h', 'download', true);
+      return out;
+    });
+  }
+
+  // ------------------------------------------------------------------ kernels
+
+  /**
+   * Launches `kernel` over `config.grid` with `args` (keyed by parameter name) on `config.stream`. Validates the
+   * configuration and arguments first, runs the kernel (functional mode) or traces it (timing-only mode), and
+   * schedules it on the modelled timeline. Returns the modelled time and the cost record.
+   */
+  launch(kernel: Kernel, config: LaunchConfig, args: Record<string, unknown>): LaunchResult {
+    return this.guard(`launch of '${kernel?.name ?? '?'}'`, () => {
+      if (!kernel || (kernel.style !== 'tile' && kernel.style !== 'simt')) {
+        throw new TesseraError('InvalidValue', 'launch: not a kernel; define one with tileKernel() or simtKernel().');
+      }
+      const p = this.properties;
+      const where = `launch of '${kernel.name}' on ${this.label}`;
+      const grid = dim3(config.grid, `${where}: grid`);
+      for (let i = 0; i < 3; i++) {
+        if (grid[i]! > p.maxGridDim[i]!) {
+          throw new TesseraError(
+            'InvalidConfiguration',
+            `${where}: grid dimension ${i} is ${grid[i]}, above the device limit ${p.maxGridDim[i]}.`,
+            {
+              hint: 'Loop inside the kernel (a persistent kernel) or split the launch.',
+            },
+          );
+        }
+      }
+      let block: Dim3 | null = null;
+      let dynamic = 0;
+      if (kernel.style === 'simt') {
+        block = dim3(config.block ?? 1, `${where}: block`);
+        const threads = block[0] * block[1] * block[2];
+        for (let i = 0; i < 3; i++) {
+          if (block[i]! > p.maxBlockDim[i]!) {
+            throw new TesseraError(
+              'InvalidConfiguration',
+              `${where}: block dimension ${i} is ${block[i]}, above the limit ${p.maxBlockDim[i]}.`,
+            );
+          }
+        }
+        if (threads > p.maxThreadsPerBlock) {
+          throw new TesseraError(
+            'InvalidConfiguration',
+            `${where}: ${threads} threads per block is above the device limit of ${p.maxThreadsPerBlock}.`,
+            { hint: `Use at most ${p.maxThreadsPerBlock} threads per block and more blocks.` },
+          );
+        }
+        dynamic = config.sharedMemBytes ?? 0;
+        if (!Number.isInteger(dynamic) || dynamic < 0) {
+          throw new TesseraError('InvalidConfiguration', `${where}: sharedMemBytes must be an integer ≥ 0.`);
+        }
+        const total = dynamic + staticSharedBytes(kernel);
+        const limit = Math.max(
+          p.onChip.sharedPerBlock,
+          Math.min(kernel.maxDynamicSharedBytes, p.onChip.sharedPerBlockOptin),
+        );
+        if (total > limit) {
+          const canOptIn = total <= p.onChip.sharedPerBlockOptin;
+          throw new TesseraError(
+            'InvalidConfiguration',
+            `${where}: ${formatBytes(total)} of shared memory per block is above the ${formatBytes(limit)} allowed.`,
+            {
+              hint: canOptIn
+                ? `Opt in first with kernel.setMaxDynamicSharedMemory(${dynamic}) (cudaFuncSetAttribute), up to ${formatBytes(p.onChip.sharedPerBlockOptin)} on this device.`
+                : `This device allows at most ${formatBytes(p.onChip.sharedPerBlockOptin)} per block: use smaller tiles.`,
+            },
+          );
+        }
+      } else if (config.block !== undefined || config.sharedMemBytes !== undefined) {
+        throw new TesseraError(
+          'InvalidConfiguration',
+          `${where}: tile kernels take only a grid; block and sharedMemBytes are for SIMT kernels.`,
+          {
+            hint: 'The backend maps each program onto a block / AI core itself.',
+          },
+        );
+      }
+      validateArgs(kernel, args, this.label, this);
+      const stream = this.streamOf(config.stream, where);
+      const key = this.mode === 'timing' ? cacheKey(kernel, grid, block, dynamic, args, config.exact) : null;
+      let hit = key ? this.timingCache.get(key) : undefined;
+      if (!hit) {
+        const cost = executeLaunch({
+          kernel,
+          args,
+          grid,
+          block,
+          dynamicSharedBytes: dynamic,
+          mode: this.mode,
+          owner: this,
+          exact: config.exact,
+          check: (probe) => {
+            this.checkDTypes(probe, where);
+            this.backend.checkLaunch(p, {
+              kernel: kernel.name,
+              style: kernel.style,
+              grid,
+              block,
+              dynamicSharedBytes: dynamic,
+              sharedOptinBytes: kernel.style === 'simt' ? kernel.maxDynamicSharedBytes : 0,
+              probe,
+            });
+          },
+        });
+        hit = { cost, timing: this.backend.kernelTime(p, cost) };
+        if (key) {
+          if (this.timingCache.size > 4096) this.timingCache.clear();
+          this.timingCache.set(key, hit);
+        }
+      }
+      const t = this.schedule(stream, 'compute', hit.timing.ms, {
+        kind: 'kernel',
+        name: kernel.name,
+        cost: hit.cost,
+        timing: hit.timing,
+      });
+      return {
+        kernel: kernel.name,
+        startMs: t.startMs,
+        endMs: t.endMs,
+        ms: hit.timing.ms,
+        timing: hit.timing,
+        cost: hit.cost,
+      };
+    });
+  }
+
+  private checkDTypes(probe: CostRecord, where: string): void {
+    for (const d of probe.dtypes) {
+      if (d === 'bool') continue;
+      if (!this.properties.dtypes.includes(d)) {
+        const alt = d.startsWith('fp8') ? 'int8 (W8A8 with per-channel scales) or bf16' : 'a supported dtype';
+        throw new TesseraError(
+          'Unsupported',
+          `${where}: ${this.properties.name} does not support ${DTYPE_INFO[d].label} (${d}).`,
+          {
+            hint: `Use ${alt}; this device supports ${this.properties.dtypes.join(', ')}.`,
+            device: this.label,
+          },
+        );
+      }
+    }
+  }
+}
+
+function cacheKey(
+  kernel: Kernel,
+  grid: Dim3,
+  block: Dim3 | null,
+  dynamic: number,
+  args: Record<string, unknown>,
+  exact?: boolean,
+): string {
+  let k = `${kernel.id}|${grid.join(',')}|${block ? block.join(',') : '-'}|${dynamic}|${exact ? 1 : 0}`;
+  for (const name of Object.keys(kernel.params)) {
+    const v = args[name];
+    if (v instanceof DeviceBuffer) k += `|${v.dtype}:${v.length}`;
+    else if (Array.isArray(v)) k += `|[${v.join(',')}]`;
+    else k += `|${String(v)}`;
+  }
+  return k;
+}

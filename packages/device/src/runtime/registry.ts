@@ -1,0 +1,75 @@
+/**
+ * One registry of backends, as TF.js has: backends register a lazy factory under a name; the first use creates the
+ * backend. The default is `TESSERA_BACKEND` if set, else the registered backend with the highest priority.
+ */
+import { TesseraError } from '../errors';
+import type { Backend } from './backend';
+import type { DeviceProperties } from './properties';
+
+type Factory = () => Backend | Promise<Backend>;
+
+interface Entry {
+  factory: Factory;
+  priority: number;
+  instance?: Promise<Backend>;
+}
+
+const registry = new Map<string, Entry>();
+
+/** Registers a backend factory. Re-registering a name replaces it (and drops its instance). */
+export function registerBackend(name: string, factory: Factory, options: { priority?: number } = {}): void {
+  registry.set(name.toLowerCase(), { factory, priority: options.priority ?? 0 });
+}
+
+export function removeBackend(name: string): boolean {
+  return registry.delete(name.toLowerCase());
+}
+
+/** Names of registered backends, highest priority first. */
+export function listBackends(): string[] {
+  return [...registry.entries()].sort((a, b) => b[1].priority - a[1].priority).map(([n]) => n);
+}
+
+function defaultBackendName(): string {
+  const env = typeof process !== 'undefined' ? process.env.TESSERA_BACKEND : undefined;
+  if (env && env.trim() !== '') return env.trim().toLowerCase();
+  const names = listBackends();
+  if (names.length === 0) {
+    throw new TesseraError('NoBackend', 'No backend is registered.', {
+      hint: "Import one first, e.g. `import '@tessera/backend-nvidia-sim'` or `import '@tessera/backend-ascend-sim'`.",
+    });
+  }
+  return names[0]!;
+}
+
+/** Returns the named backend (or the default), creating it on first use. */
+export async function getBackend(name?: string): Promise<Backend> {
+  const key = (name ?? defaultBackendName()).toLowerCase();
+  const entry = registry.get(key);
+  if (!entry) {
+    const known = listBackends();
+    throw new TesseraError('NoBackend', `No backend named '${key}' is registered.`, {
+      hint: known.length
+        ? `Registered backends: ${known.join(', ')}. Import the package that provides '${key}' before using it.`
+        : "Import a backend package first, e.g. `import '@tessera/backend-nvidia-sim'`.",
+    });
+  }
+  entry.instance ??= Promise.resolve().then(entry.factory);
+  try {
+    return await entry.instance;
+  } catch (e) {
+    entry.instance = undefined; // let a later call retry a factory that failed
+    throw e;
+  }
+}
+
+/** Finds a device model in a backend's catalogue by id, case-insensitively, with a helpful error if absent. */
+export function findDeviceModel(backend: Backend, id: string): DeviceProperties {
+  const want = id.trim().toLowerCase();
+  const all = backend.catalog();
+  const hit = all.find((d) => d.id === want);
+  if (hit) return hit;
+  throw new TesseraError('InvalidDevice', `Backend '${backend.name}' has no device '${id}'.`, {
+    hint: `Known devices: ${all.map((d) => d.id).join(', ')}. Add your own with backend.addDevice(spec).`,
+  });
+}

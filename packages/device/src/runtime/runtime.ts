@@ -1,0 +1,148 @@
+/**
+ * The runtime: one host, one backend, and the devices it simulates. `createRuntime` is `cudaSetDevice` +
+ * `cudaGetDeviceCount` + `aclInit` in one call: it picks the backend (by name, `TESSERA_BACKEND`, or the default),
+ * instantiates the requested devices from the backend's catalogue, and sets the execution mode.
+ */
+import type { DType, StorageArray } from '../dtype/dtype';
+import { allocStorage } from '../dtype/dtype';
+import { TesseraError } from '../errors';
+import type { ExecMode } from '../kernel/context';
+import { DEFAULT_FUNCTIONAL_HOST_LIMIT } from '../memory/buffer';
+import type { Backend } from './backend';
+import { Device, type DeviceHost } from './device';
+import { type Activity, Profiler } from './profiler';
+import type { DeviceProperties } from './properties';
+import { findDeviceModel, getBackend } from './registry';
+
+export interface RuntimeOptions {
+  /** Backend name (`nvidia-sim`, `ascend-sim`) or instance; default `TESSERA_BACKEND`, else the default backend. */
+  backend?: string | Backend;
+  /** Catalogue ids of the devices, one per device (`['h100', 'h100']`), or one id repeated `count` times. */
+  devices?: string | readonly string[];
+  count?: number;
+  /** `functional` (default): real data, computed on the CPU. `timing`: shapes and dtypes only, for modelling. */
+  mode?: ExecMode;
+  /** Host bytes functional-mode allocations may hold in total (default 4 GiB). */
+  hostMemoryLimit?: number;
+  /** Record every launch and copy for `profiler.toChromeTrace()` (default false). */
+  profile?: boolean;
+}
+
+export class Runtime implements DeviceHost {
+  readonly profiler: Profiler;
+  readonly mode: ExecMode;
+  readonly hostMemoryLimit: number;
+  /** Modelled host clock, ms: advances when the host waits for a device. */
+  hostTimeMs = 0;
+  hostBytesInUse = 0;
+  private readonly devices: Device[];
+  private current = 0;
+  private readonly pinned = new WeakSet<ArrayBufferLike>();
+
+  constructor(
+    readonly backend: Backend,
+    models: readonly DeviceProperties[],
+    options: Pick<RuntimeOptions, 'mode' | 'hostMemoryLimit' | 'profile'> = {},
+  ) {
+    this.mode = options.mode ?? 'functional';
+    if (this.mode !== 'functional' && this.mode !== 'timing') {
+      throw new TesseraError('InvalidValue', `Unknown mode '${String(this.mode)}'.`, {
+        hint: "Use 'functional' or 'timing'.",
+      });
+    }
+    this.hostMemoryLimit = options.hostMemoryLimit ?? DEFAULT_FUNCTIONAL_HOST_LIMIT;
+    this.profiler = new Profiler(options.profile ?? false);
+    this.devices = models.map((m, i) => new Device(this, i, m));
+  }
+
+  /** `cudaGetDeviceCount`. */
+  getDeviceCount(): number {
+    return this.devices.length;
+  }
+
+  /** The device with ordinal `i`. */
+  device(i: number): Device {
+    const d = this.devices[i];
+    if (!Number.isInteger(i) || !d) {
+      throw new TesseraError(
+        'InvalidDevice',
+        `No device ${i}: this runtime has ${this.devices.length} (ordinals 0..${this.devices.length - 1}).`,
+        {
+          hint: 'Ask for more devices with createRuntime({ devices, count }).',
+        },
+      );
+    }
+    return d;
+  }
+
+  /** All devices, by ordinal. */
+  get allDevices(): readonly Device[] {
+    return this.devices;
+  }
+
+  /** `cudaSetDevice`: makes device `i` the current one. */
+  setDevice(i: number): void {
+    this.device(i);
+    this.current = i;
+  }
+
+  /** The current device (`cudaGetDevice`). */
+  getDevice(): Device {
+    return this.devices[this.current]!;
+  }
+
+  /** Page-locked host memory (`cudaMallocHost` / `aclrtMallocHost`): async copies from it overlap other work. */
+  hostAlloc(dtype: DType, count: number): StorageArray {
+    if (!Number.isInteger(count) || count < 0)
+      throw new TesseraError('InvalidValue', `hostAlloc: count ${count} must be an integer ≥ 0.`);
+    const a = allocStorage(dtype, count);
+    this.pinned.add(a.buffer);
+    return a;
+  }
+
+  isPinned(a: ArrayBufferView): boolean {
+    return this.pinned.has(a.buffer);
+  }
+
+  recordActivity(a: Activity): void {
+    this.profiler.record(a);
+  }
+
+  /** Synchronises every device. */
+  synchronize(): void {
+    for (const d of this.devices) d.synchronize();
+  }
+
+  /** Modelled host time in ms. */
+  now(): number {
+    return this.hostTimeMs;
+  }
+}
+
+/** Creates a runtime over a registered backend. */
+export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+  const backend = typeof options.backend === 'object' ? options.backend : await getBackend(options.backend);
+  const env = typeof process !== 'undefined' ? process.env.TESSERA_DEVICE : undefined;
+  let ids: string[];
+  if (options.devices === undefined) {
+    const first = backend.catalog()[0];
+    if (!env && !first)
+      throw new TesseraError('InvalidDevice', `Backend '${backend.name}' has no devices in its catalogue.`);
+    ids = [env?.trim() || first!.id];
+  } else ids = typeof options.devices === 'string' ? [options.devices] : [...options.devices];
+  const count = options.count ?? 1;
+  if (!Number.isInteger(count) || count < 1) {
+    throw new TesseraError('InvalidValue', `count must be an integer ≥ 1, got ${count}.`);
+  }
+  if (ids.length === 0) throw new TesseraError('InvalidValue', 'devices must name at least one device.');
+  if (count > 1) {
+    if (ids.length !== 1)
+      throw new TesseraError(
+        'InvalidValue',
+        'count repeats a single device id; pass either devices: [ids…] or one id with count.',
+      );
+    ids = Array.from({ length: count }, () => ids[0]!);
+  }
+  const models = ids.map((id) => findDeviceModel(backend, id));
+  return new Runtime(backend, models, options);
+}

@@ -1,0 +1,9 @@
+/**
+ * Test support for backend authors: the conformance suite, the kernels it runs, reference helpers, and a tiny
+ * fictional backend. Importing this entry point needs vitest (a peer dependency).
+ */
+
+export { type ConformanceOptions, runConformanceSuite } from './conformance';
+export * as conformanceKernels from './kernels';
+export * from './reference';
+export { createTestBackend } from './test-backend';

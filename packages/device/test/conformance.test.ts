@@ -1,0 +1,3 @@
+import { createTestBackend, runConformanceSuite } from '../src/testing/index';
+
+runConformanceSuite({ backend: () => createTestBackend() });
