@@ -214,6 +214,8 @@ export class TileContext {
     const what = `${this.location()}: ${op}`;
     const ta = a instanceof Tile ? a : null;
     const tb = b instanceof Tile ? b : null;
+    if (ta && isFp8(ta.dtype)) promoteFp8Error(what, ta);
+    if (tb && isFp8(tb.dtype)) promoteFp8Error(what, tb);
     const weak = (x: number): Weak => (Number.isInteger(x) ? 'int-scalar' : 'float-scalar');
     let cd = promote(ta ? ta.dtype : weak(a as number), tb ? tb.dtype : weak(b as number), what);
     if (def.result === 'float' && !isFloat(cd)) cd = 'f32';
@@ -332,7 +334,7 @@ export class TileContext {
   unary(op: UnaryOp, x: Tile): Tile {
     const def: UnaryOpDef = UNARY_OPS[op];
     const what = `${this.location()}: ${op}`;
-    if (isFp8(x.dtype)) return this.unary(op, promoteFp8Error(what, x));
+    if (isFp8(x.dtype)) promoteFp8Error(what, x);
     let cd: TileDType = x.dtype;
     let kind = kindOf(cd);
     if (def[kind] === undefined) {

@@ -1,0 +1,4 @@
+import { createTestBackend } from '@tessera/device/reference-backend';
+import { tour } from './tour';
+
+await tour([createTestBackend()]);

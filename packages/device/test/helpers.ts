@@ -1,0 +1,71 @@
+import type { DType } from '../src/dtype/dtype';
+import { createRuntime, type Device, type Runtime } from '../src/index';
+import type { TileContext } from '../src/kernel/context';
+import { tileKernel } from '../src/kernel/kernel';
+import type { TensorDesc } from '../src/kernel/memory-ops';
+import type { Tile } from '../src/kernel/tile';
+import { createTestBackend } from '../src/testing/test-backend';
+
+export async function testRuntime(mode: 'functional' | 'timing' = 'functional', count = 1): Promise<Runtime> {
+  return createRuntime({ backend: createTestBackend(), mode, count, devices: 'testchip' });
+}
+
+export interface Input {
+  dtype: DType;
+  shape: number[];
+  values: ArrayLike<number>;
+}
+
+/**
+ * Runs `body` as a one-program tile kernel: each input is loaded whole as a tile; the returned tile is stored to an
+ * output of `outDType` (poisoned with NaN / -1 first) and read back.
+ */
+export function runTile(
+  dev: Device,
+  inputs: Input[],
+  body: (t: TileContext, tiles: Tile[], descs: TensorDesc[]) => Tile,
+  outDType: DType = 'f32',
+): { values: number[]; shape: readonly number[]; dtype: string } {
+  const bufs = inputs.map((i) => {
+    const b = dev.alloc(i.dtype, i.shape);
+    dev.upload(b, i.values);
+    return b;
+  });
+  let shape: readonly number[] = [];
+  let dtype = '';
+  const out = dev.alloc(outDType, 4096);
+  dev.fill(out, outDType.startsWith('i') || outDType === 'u8' ? -1 : Number.NaN);
+  const k = tileKernel({ name: 'test_body', params: { out: 'ptr' } }, (t, { out: o }) => {
+    const descs = bufs.map((b, i) => t.tensor(b, inputs[i]!.shape));
+    const tiles = descs.map((d, i) =>
+      t.loadBlock(
+        d,
+        inputs[i]!.shape.map(() => 0),
+        inputs[i]!.shape,
+      ),
+    );
+    const r = body(t, tiles, descs);
+    shape = r.shape;
+    dtype = r.dtype;
+    const flat = t.reshape(r, [r.size]);
+    t.store(o, t.arange(0, r.size), flat);
+  });
+  dev.launch(k, { grid: 1 }, { out });
+  const size = shape.reduce((a, b) => a * b, 1);
+  const values = Array.from(dev.download(out)).slice(0, size);
+  for (const b of bufs) dev.free(b);
+  dev.free(out);
+  return { values, shape, dtype };
+}
+
+export function expectThrowCode(fn: () => unknown, code: string, text?: RegExp): void {
+  try {
+    fn();
+  } catch (e) {
+    const err = e as { code?: string; message: string };
+    if (err.code !== code) throw new Error(`expected ${code}, got ${err.code}: ${err.message}`);
+    if (text && !text.test(err.message)) throw new Error(`message "${err.message}" does not match ${text}`);
+    return;
+  }
+  throw new Error(`expected a ${code} error, but nothing was thrown`);
+}

@@ -1,0 +1,105 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createRuntime, getBackend, listBackends, registerBackend, removeBackend, tileKernel } from '../src/index';
+import { createTestBackend } from '../src/testing/test-backend';
+import { expectThrowCode, testRuntime } from './helpers';
+
+afterEach(() => {
+  removeBackend('lazy-test');
+  removeBackend('other-test');
+  delete process.env.TESSERA_BACKEND;
+});
+
+describe('backend registry', () => {
+  it('creates a registered backend lazily, once, and picks TESSERA_BACKEND or the highest priority', async () => {
+    let calls = 0;
+    registerBackend(
+      'lazy-test',
+      () => {
+        calls++;
+        return createTestBackend();
+      },
+      { priority: 100 },
+    );
+    registerBackend('other-test', () => ({ ...createTestBackend(), name: 'other-test' }), { priority: 1 });
+    expect(calls).toBe(0);
+    expect(listBackends().slice(0, 2)).toEqual(['lazy-test', 'other-test']);
+    const a = await getBackend();
+    const b = await getBackend('LAZY-TEST');
+    expect(a).toBe(b);
+    expect(calls).toBe(1);
+    process.env.TESSERA_BACKEND = 'other-test';
+    expect((await getBackend()).name).toBe('other-test');
+    await expect(getBackend('cuda')).rejects.toThrow(/No backend named 'cuda'.*Registered backends: .*lazy-test/);
+  });
+});
+
+describe('runtime', () => {
+  it('selects devices like cudaSetDevice and rejects bad ordinals', async () => {
+    const rt = await testRuntime('functional', 3);
+    expect(rt.getDeviceCount()).toBe(3);
+    rt.setDevice(2);
+    expect(rt.getDevice().ordinal).toBe(2);
+    expectThrowCode(() => rt.setDevice(3), 'InvalidDevice', /ordinals 0..2/);
+  });
+
+  it('refuses functional allocations past the host limit and points to timing-only mode', async () => {
+    const rt = await createRuntime({ backend: createTestBackend(), hostMemoryLimit: 1 << 20 });
+    const dev = rt.device(0);
+    const a = dev.alloc('f32', 200_000);
+    expectThrowCode(() => dev.alloc('f32', 100_000), 'OutOfMemory', /timing/);
+    dev.free(a);
+    dev.alloc('f32', 100_000);
+  });
+
+  it('validates user device specs, naming the bad field', async () => {
+    const backend = createTestBackend();
+    const base = backend.catalog()[0]!;
+    expectThrowCode(
+      () => backend.addDevice({ ...base, id: 'x1', memoryBytes: -5 }, 'my.json'),
+      'InvalidValue',
+      /my.json: field 'memoryBytes'/,
+    );
+    expectThrowCode(() => backend.addDevice({ ...base, id: 'x2', dtypes: ['f32', 'f64'] }), 'InvalidValue', /'dtypes'/);
+    expectThrowCode(
+      () => backend.addDevice({ ...base, id: 'x3', onChip: { ...base.onChip, sharedPerBlock: 'big' } }),
+      'InvalidValue',
+      /sharedPerBlock/,
+    );
+    const d = backend.addDevice({ ...base, id: 'My-Chip', computeUnits: 4 });
+    expect(d.id).toBe('my-chip');
+    const rt = await createRuntime({ backend, devices: 'MY-CHIP' });
+    expect(rt.device(0).properties.computeUnits).toBe(4);
+  });
+
+  it('getLastError returns and clears; peekAtLastError does not clear', async () => {
+    const dev = (await testRuntime()).device(0);
+    expect(() => dev.alloc('f32', -1)).toThrow();
+    expect(dev.peekAtLastError()?.code).toBe('InvalidValue');
+    expect(dev.getLastError()?.code).toBe('InvalidValue');
+    expect(dev.getLastError()).toBeNull();
+  });
+});
+
+describe('profiler', () => {
+  it('exports launches and copies as Chrome trace events on the modelled timeline', async () => {
+    const rt = await createRuntime({ backend: createTestBackend(), profile: true });
+    const dev = rt.device(0);
+    const x = dev.alloc('f32', 1024);
+    dev.upload(x, new Float32Array(1024).fill(1));
+    const s = dev.createStream();
+    const k = tileKernel({ name: 'scale', params: { x: 'ptr' } }, (t, { x }) => {
+      const o = t.arange(0, 1024);
+      t.store(x, o, t.load(x, o).mul(2));
+    });
+    dev.launch(k, { grid: 1, stream: s }, { x });
+    const trace = rt.profiler.toChromeTrace();
+    const spans = trace.traceEvents.filter((e) => e.ph === 'X');
+    expect(spans.map((e) => e.name)).toEqual(['upload', 'scale']);
+    const kernel = spans[1]!;
+    expect(kernel.tid).toBe(s.id);
+    expect(kernel.ts as number).toBeGreaterThanOrEqual((spans[0]!.ts as number) + (spans[0]!.dur as number));
+    expect((kernel.args as Record<string, unknown>).bytes_read).toBe(4096);
+    expect(trace.traceEvents.some((e) => e.ph === 'M' && e.name === 'process_name')).toBe(true);
+    expect(JSON.parse(JSON.stringify(trace)).traceEvents.length).toBe(trace.traceEvents.length);
+  });
+});
