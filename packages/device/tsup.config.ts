@@ -5,6 +5,7 @@ export default defineConfig({
     index: 'src/index.ts',
     'testing/index': 'src/testing/index.ts',
     'reference-backend': 'src/testing/test-backend.ts',
+    model: 'src/model/index.ts',
   },
   format: ['esm'],
   dts: true,

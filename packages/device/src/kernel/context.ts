@@ -528,14 +528,14 @@ export class TileContext {
     return this.tile(s, x.dtype, x.raw ? broadcastData(x.raw, x.shape, s) : null, x.fromDot);
   }
 
-  /** Reorders axes: `permute(x, [1, 0])` transposes a matrix. */
+  /** Reorders axes: `permute(x, [1, 0])` transposes a matrix. Costs nothing (a register layout change). */
   permute(x: Tile, perm: readonly number[]): Tile {
     const what = `${this.location()}: permute`;
     if (perm.length !== x.rank || [...perm].sort((a, b) => a - b).some((p, i) => p !== i)) {
       throw new TesseraError('InvalidValue', `${what}: [${perm.join(', ')}] is not a permutation of ${x.rank} axes.`);
     }
     const shape = perm.map((p) => x.shape[p]!);
-    this.cost.addVector(x.dtype, x.size);
+    // No cost: a layout change that compilers fold into the consumer (a transposed MMA operand, a strided store).
     if (!x.raw) return this.tile(shape, x.dtype, null, x.fromDot);
     const src = x.raw;
     const out = allocTileData(x.dtype, x.size);

@@ -5,7 +5,8 @@
  *
  * Parameter specs:
  *   'ptr'                 any device buffer          'ptr<f32>'  a buffer of one dtype   'ptr<f16|bf16>'  one of several
- *   'i32' | 'u32'         an integer scalar          'f32'       a number
+ *   'i32' | 'u32'         an integer scalar          'i64'       a size beyond 2³¹ (exact up to 2⁵³)
+ *   'f32'                 a number
  *   'constexpr'           a number that shapes the kernel (tile sizes): part of its specialisation key
  *   'i32[]' | 'f32[]'     a small array of numbers passed by value (e.g. per-sequence lengths)
  */
@@ -15,7 +16,7 @@ import { DeviceBuffer } from '../memory/buffer';
 import type { TileContext } from './context';
 import type { GlobalArray, SimtContext } from './simt';
 
-export type ParamSpec = 'ptr' | `ptr<${string}>` | 'i32' | 'u32' | 'f32' | 'constexpr' | 'i32[]' | 'f32[]';
+export type ParamSpec = 'ptr' | `ptr<${string}>` | 'i32' | 'u32' | 'i64' | 'f32' | 'constexpr' | 'i32[]' | 'f32[]';
 export type ParamSpecs = Record<string, ParamSpec>;
 
 type ArgOf<S> = S extends `ptr${string}` ? DeviceBuffer : S extends `${string}[]` ? readonly number[] : number;
@@ -61,11 +62,11 @@ function checkSpecs(name: string, params: ParamSpecs): void {
   }
   for (const [p, spec] of Object.entries(params)) {
     const ok =
-      ['ptr', 'i32', 'u32', 'f32', 'constexpr', 'i32[]', 'f32[]'].includes(spec) ||
+      ['ptr', 'i32', 'u32', 'i64', 'f32', 'constexpr', 'i32[]', 'f32[]'].includes(spec) ||
       (/^ptr<([a-z0-9|]+)>$/.test(spec) && allowedDTypes(spec)!.every((d) => isDType(d)));
     if (!ok) {
       throw new TesseraError('InvalidValue', `Kernel '${name}': parameter '${p}' has an unknown spec '${spec}'.`, {
-        hint: "Use 'ptr', 'ptr<f32>', 'ptr<f16|bf16>', 'i32', 'u32', 'f32', 'constexpr', 'i32[]' or 'f32[]'.",
+        hint: "Use 'ptr', 'ptr<f32>', 'ptr<f16|bf16>', 'i32', 'u32', 'i64', 'f32', 'constexpr', 'i32[]' or 'f32[]'.",
       });
     }
   }
@@ -188,11 +189,17 @@ export function validateArgs(kernel: Kernel, args: Record<string, unknown>, owne
           `${where}: '${p}' must be a finite number (${spec}), got ${describe(v)}.`,
         );
       }
-      if ((spec === 'i32' || spec === 'u32' || spec === 'constexpr') && !Number.isInteger(v)) {
+      if ((spec === 'i32' || spec === 'u32' || spec === 'i64' || spec === 'constexpr') && !Number.isInteger(v)) {
         throw new TesseraError('InvalidValue', `${where}: '${p}' must be an integer (${spec}), got ${v}.`);
       }
       if (spec === 'i32' && (v < -(2 ** 31) || v >= 2 ** 31)) {
         throw new TesseraError('InvalidValue', `${where}: '${p}' = ${v} does not fit in int32.`);
+      }
+      if (spec === 'i64' && !Number.isSafeInteger(v)) {
+        throw new TesseraError(
+          'InvalidValue',
+          `${where}: '${p}' = ${v} is beyond 2⁵³, where JS numbers stop being exact.`,
+        );
       }
       if (spec === 'u32' && (v < 0 || v >= 2 ** 32)) {
         throw new TesseraError('InvalidValue', `${where}: '${p}' = ${v} does not fit in uint32.`);

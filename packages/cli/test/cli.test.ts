@@ -1,0 +1,154 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { run } from '../src/index';
+
+async function tessera(...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await run(argv, { out: (t) => out.push(t), err: (t) => err.push(t) });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+describe('tessera devices', () => {
+  it('prints a table and a JSON list with ids, units, memory, bandwidth and peaks by dtype', async () => {
+    const t = await tessera('devices');
+    expect(t.code).toBe(0);
+    expect(t.out).toMatch(/h100.*NVIDIA H100 SXM5.*132 SMs/);
+    expect(t.out).toMatch(/910b2.*Ascend 910B2.*24 AI cores/);
+    const j = await tessera('devices', '--json');
+    const list = JSON.parse(j.out) as Array<Record<string, unknown>>;
+    expect(list.map((d) => d.id)).toEqual(['a100', 'h100', 'h200', 'b200', '910b2', '910b4', '910c']);
+    for (const d of list) {
+      for (const key of [
+        'id',
+        'backend',
+        'name',
+        'compute_units',
+        'memory_bytes',
+        'memory_bandwidth_gbs',
+        'peak_tflops',
+      ])
+        expect(d).toHaveProperty(key);
+    }
+    const nv = JSON.parse((await tessera('devices', '--backend', 'ascend-sim', '--json')).out) as unknown[];
+    expect(nv).toHaveLength(3);
+  });
+});
+
+describe('tessera bench', () => {
+  it('gemm reports the calibrated H100 figure as JSON, case-insensitively', async () => {
+    const t = await tessera(
+      'bench',
+      'gemm',
+      '--device',
+      'H100',
+      '--dtype',
+      'bf16',
+      '--m',
+      '8192',
+      '--n',
+      '8192',
+      '--k',
+      '8192',
+      '--json',
+    );
+    expect(t.code).toBe(0);
+    const r = JSON.parse(t.out);
+    expect(r).toMatchObject({ device: 'h100', op: 'gemm', dtype: 'bf16' });
+    for (const k of ['simulated_ms', 'tflops', 'efficiency']) expect(typeof r[k]).toBe('number');
+    expect(r.tflops).toBeGreaterThan(714);
+    expect(r.tflops).toBeLessThan(874);
+    expect(r.efficiency).toBeCloseTo(r.tflops / 989.4, 6);
+  });
+
+  it('copy counts bytes read plus written and lands in the streaming range', async () => {
+    const t = await tessera('bench', 'copy', '--device', '910c', '--bytes', '4G', '--json');
+    expect(t.code).toBe(0);
+    const r = JSON.parse(t.out);
+    expect(r).toMatchObject({ device: '910c', op: 'copy' });
+    expect(r.gbps).toBeCloseTo((2 * 4 * 1024 ** 3) / (r.simulated_ms * 1e6), 6);
+    expect(r.efficiency).toBeGreaterThan(0.85);
+    expect(r.efficiency).toBeLessThan(0.92);
+  });
+
+  it('prints a readable summary without --json', async () => {
+    const t = await tessera('bench', 'gemm', '--device', 'a100', '--m', '256', '--n', '256', '--k', '256');
+    expect(t.out).toMatch(/modelled time .*µs/);
+    expect(t.out).toMatch(/latency-bound/);
+  });
+
+  it('writes a Chrome trace with --trace', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'tessera-')), 'trace.json');
+    const t = await tessera('--trace', file, 'bench', 'copy', '--device', 'h100', '--bytes', '64M');
+    expect(t.code).toBe(0);
+    const trace = JSON.parse(readFileSync(file, 'utf8'));
+    expect(trace.traceEvents.some((e: { ph: string; name: string }) => e.ph === 'X' && e.name === 'copy')).toBe(true);
+  });
+});
+
+describe('errors', () => {
+  it('exit non-zero with one line that says what is wrong', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['bench', 'gemm', '--device', 'h100', '--m', '1', '--n', 'x', '--k', '1'], /--n must be a positive integer/],
+      [['bench', 'gemm', '--device', 'tpu', '--m', '1', '--n', '1', '--k', '1'], /Unknown device 'tpu'.*Known devices/],
+      [
+        ['bench', 'gemm', '--device', '910b2', '--dtype', 'fp8', '--m', '64', '--n', '64', '--k', '64'],
+        /does not support float8.*int8/,
+      ],
+      [['bench', 'copy', '--device', 'h100', '--bytes', 'lots'], /is not a size/],
+      [['bench', 'gemm', '--device', 'h100', '--m', '1', '--k', '1'], /required option '--n/],
+      [['bench', 'gemm', '--device', 'h100', '--dtype', 'f64', '--m', '1', '--n', '1', '--k', '1'], /Allowed choices/],
+      [['frobnicate'], /unknown command/],
+    ];
+    for (const [argv, re] of cases) {
+      const t = await tessera(...argv);
+      expect(t.code, argv.join(' ')).not.toBe(0);
+      expect(t.err, argv.join(' ')).toMatch(re);
+    }
+  });
+
+  it('validates --device-spec files and uses the device they add', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-'));
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ id: 'x', vendor: 'nvidia', name: 'X' }));
+    expect((await tessera('--device-spec', bad, 'devices')).err).toMatch(/bad.json: field '.*' must be/);
+    const devs = JSON.parse((await tessera('devices', '--json')).out) as Array<Record<string, unknown>>;
+    const h100 = devs.find((d) => d.id === 'h100')!;
+    const good = join(dir, 'good.json');
+    const { NVIDIA_CATALOG } = await import('@tessera/backend-nvidia-sim');
+    writeFileSync(good, JSON.stringify({ ...NVIDIA_CATALOG[1], id: 'h100-half', name: 'Half H100', computeUnits: 66 }));
+    const t = await tessera(
+      '--device-spec',
+      good,
+      'bench',
+      'gemm',
+      '--device',
+      'h100-half',
+      '--m',
+      '4096',
+      '--n',
+      '4096',
+      '--k',
+      '4096',
+      '--json',
+    );
+    expect(t.code).toBe(0);
+    expect(JSON.parse(t.out).tflops).toBeLessThan(0.6 * (h100.peak_tflops as Record<string, number>).bf16!);
+  });
+
+  it('prints help for every command', async () => {
+    for (const argv of [
+      ['--help'],
+      ['devices', '--help'],
+      ['bench', '--help'],
+      ['bench', 'gemm', '--help'],
+      ['bench', 'copy', '--help'],
+    ]) {
+      const t = await tessera(...argv);
+      expect(t.code).toBe(0);
+      expect(t.out).toMatch(/Usage: tessera/);
+    }
+  });
+});
