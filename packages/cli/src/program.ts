@@ -6,7 +6,15 @@ import { writeFileSync } from 'node:fs';
 import { isTesseraError, TesseraError } from '@tessera/device';
 import { Command, CommanderError, Option } from 'commander';
 import { Backends } from './backends';
-import { benchCopy, benchGemm, formatBench } from './commands/bench';
+import {
+  type BenchResult,
+  benchAttention,
+  benchCopy,
+  benchDecode,
+  benchGemm,
+  benchRmsnorm,
+  formatBench,
+} from './commands/bench';
 import { devicesCommand } from './commands/devices';
 import { parseBytes, parsePositiveInt } from './format';
 
@@ -94,6 +102,108 @@ export function createProgram(io: Io = defaultIo): Command {
       io.out(o.json ? JSON.stringify(result, null, 2) : formatBench(result));
       writeTrace(trace);
     });
+
+  const report = (o: { json?: boolean }, out: { result: BenchResult; trace?: object }) => {
+    io.out(o.json ? JSON.stringify(out.result, null, 2) : formatBench(out.result));
+    writeTrace(out.trace);
+  };
+  const dtypeOption = () => new Option('--dtype <dtype>', 'dtype').choices(['bf16', 'f16', 'f32']).default('bf16');
+
+  bench
+    .command('rmsnorm')
+    .description('RMSNorm over (rows, cols) — bandwidth-bound; GB/s counts bytes read + written')
+    .requiredOption('--device <id>', 'device id')
+    .requiredOption('--rows <n>', 'rows (tokens)')
+    .requiredOption('--cols <n>', 'columns (hidden size)')
+    .addOption(dtypeOption())
+    .option('--json', 'print JSON')
+    .action(async (o: { device: string; rows: string; cols: string; dtype: string; json?: boolean }) => {
+      const { backend, device } = backends.findDevice(o.device);
+      const rows = parsePositiveInt(o.rows, '--rows');
+      const cols = parsePositiveInt(o.cols, '--cols');
+      report(o, await benchRmsnorm(backend, device, { rows, cols, dtype: o.dtype, profile: !!program.opts().trace }));
+    });
+
+  bench
+    .command('attention')
+    .description(
+      'causal prefill attention (FlashAttention-style); TFLOP/s counts 4·headDim FLOPs per causal pair per head',
+    )
+    .requiredOption('--device <id>', 'device id')
+    .requiredOption('--seq <n>', 'tokens per sequence')
+    .option('--batch <n>', 'sequences', '1')
+    .option('--heads <n>', 'query heads', '32')
+    .option('--kv-heads <n>', 'key/value heads (GQA)', '8')
+    .option('--head-dim <n>', 'head dimension', '128')
+    .addOption(dtypeOption())
+    .option('--json', 'print JSON')
+    .action(
+      async (o: {
+        device: string;
+        seq: string;
+        batch: string;
+        heads: string;
+        kvHeads: string;
+        headDim: string;
+        dtype: string;
+        json?: boolean;
+      }) => {
+        const { backend, device } = backends.findDevice(o.device);
+        report(
+          o,
+          await benchAttention(backend, device, {
+            seq: parsePositiveInt(o.seq, '--seq'),
+            batch: parsePositiveInt(o.batch, '--batch'),
+            heads: parsePositiveInt(o.heads, '--heads'),
+            kvHeads: parsePositiveInt(o.kvHeads, '--kv-heads'),
+            headDim: parsePositiveInt(o.headDim, '--head-dim'),
+            dtype: o.dtype,
+            profile: !!program.opts().trace,
+          }),
+        );
+      },
+    );
+
+  bench
+    .command('decode')
+    .description('decode attention over a paged KV cache — bandwidth-bound; GB/s counts K, V, q and out')
+    .requiredOption('--device <id>', 'device id')
+    .requiredOption('--batch <n>', 'sequences decoding one token each')
+    .requiredOption('--context <n>', 'cached tokens per sequence')
+    .option('--heads <n>', 'query heads', '32')
+    .option('--kv-heads <n>', 'key/value heads (GQA)', '8')
+    .option('--head-dim <n>', 'head dimension', '128')
+    .option('--block-size <n>', 'tokens per KV-cache block', '16')
+    .addOption(dtypeOption())
+    .option('--json', 'print JSON')
+    .action(
+      async (o: {
+        device: string;
+        batch: string;
+        context: string;
+        heads: string;
+        kvHeads: string;
+        headDim: string;
+        blockSize: string;
+        dtype: string;
+        json?: boolean;
+      }) => {
+        const { backend, device } = backends.findDevice(o.device);
+        report(
+          o,
+          await benchDecode(backend, device, {
+            batch: parsePositiveInt(o.batch, '--batch'),
+            context: parsePositiveInt(o.context, '--context'),
+            heads: parsePositiveInt(o.heads, '--heads'),
+            kvHeads: parsePositiveInt(o.kvHeads, '--kv-heads'),
+            headDim: parsePositiveInt(o.headDim, '--head-dim'),
+            blockSize: parsePositiveInt(o.blockSize, '--block-size'),
+            dtype: o.dtype,
+            profile: !!program.opts().trace,
+          }),
+        );
+      },
+    );
 
   return program;
 }

@@ -47,6 +47,7 @@ export {
   type TileKernel,
   tileKernel,
 } from './kernel/kernel';
+export { erf, rint } from './kernel/math';
 export type { TensorDesc } from './kernel/memory-ops';
 export { type Dim3, GlobalArray, SimtContext } from './kernel/simt';
 export { type Operand, Tile } from './kernel/tile';

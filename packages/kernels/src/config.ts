@@ -70,3 +70,14 @@ export function streamingGrid(device: DeviceProperties, blocks: number): number 
   const slots = device.vendor === 'huawei' ? 2 * device.computeUnits : 8 * device.computeUnits;
   return Math.max(1, Math.min(blocks, slots));
 }
+
+/**
+ * Largest power-of-two BLOCK (elements) for a vector kernel keeping `liveTiles` tiles of BLOCK `bytes`-byte elements
+ * on chip: within half the register file on a GPU, within the 192 KiB Unified Buffer on Ascend. Capped at 16 384.
+ */
+export function maxVectorBlock(device: DeviceProperties, liveTiles = 3, bytes = 4): number {
+  const budget = device.vendor === 'huawei' ? device.onChip.sharedPerUnit : (device.onChip.registersPerUnit * 4) / 2;
+  let b = 16384;
+  while (b > 32 && liveTiles * b * bytes > budget) b /= 2;
+  return b;
+}

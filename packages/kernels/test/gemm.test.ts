@@ -63,11 +63,11 @@ for (const target of TARGETS) {
         return '';
       };
       expect(msg(() => gemm(dev, { a, b: a, c: a, M: 4, N: 4, K: 5 }))).toMatch(
-        /^gemm: a holds 16 elements, but \(M, K\) = \(4, 5\) needs 20/,
+        /^gemm: 'a' holds 16 elements, but \(M, K\) = \(4, 5\) needs 20/,
       );
-      expect(msg(() => gemm(dev, { a, b, c: a, M: 4, N: 4, K: 4 }))).toMatch(/a is bf16 but b is f16/);
+      expect(msg(() => gemm(dev, { a, b, c: a, M: 4, N: 4, K: 4 }))).toMatch(/'a' is bf16 but 'b' is f16/);
       const i8 = dev.alloc('i8', 16);
-      expect(msg(() => gemm(dev, { a: i8, b: i8, c: a, M: 4, N: 4, K: 4 }))).toMatch(/c must be i32/);
+      expect(msg(() => gemm(dev, { a: i8, b: i8, c: a, M: 4, N: 4, K: 4 }))).toMatch(/'c' must be i32/);
     });
   });
 }

@@ -6,11 +6,12 @@ import {
   type Backend,
   createRuntime,
   type DeviceProperties,
+  DTYPE_INFO,
   type DType,
   type LaunchResult,
   TesseraError,
 } from '@tessera/device';
-import { copy, gemm } from '@tessera/kernels';
+import { copy, flashAttention, gemm, pagedAttention, rmsnorm } from '@tessera/kernels';
 import { fmtBytes } from '../format';
 
 export interface BenchResult {
@@ -114,6 +115,118 @@ export async function benchCopy(
   const gbps = (2 * o.bytes) / (r.ms * 1e-3) / 1e9; // bytes read + bytes written
   return {
     result: result(device, 'copy', 'u8', fmtBytes(o.bytes), r, wall, { gbps }, device.memoryBandwidthGBs),
+    trace: o.profile ? rt.profiler.toChromeTrace() : undefined,
+  };
+}
+
+const FLOAT_BENCH_DTYPES: Record<string, DType> = { bf16: 'bf16', f16: 'f16', f32: 'f32' };
+
+function floatDType(name: string): DType {
+  const d = FLOAT_BENCH_DTYPES[name.toLowerCase()];
+  if (!d)
+    throw new TesseraError(
+      'InvalidValue',
+      `--dtype ${name} is not one of ${Object.keys(FLOAT_BENCH_DTYPES).join(', ')}.`,
+    );
+  return d;
+}
+
+/** RMSNorm over (rows, cols): a bandwidth-bound operator; GB/s counts x and weight read plus y written. */
+export async function benchRmsnorm(
+  backend: Backend,
+  device: DeviceProperties,
+  o: { rows: number; cols: number; dtype: string; profile: boolean },
+): Promise<{ result: BenchResult; trace?: object }> {
+  const dtype = floatDType(o.dtype);
+  const rt = await timingRuntime(backend, device, o.profile);
+  const dev = rt.device(0);
+  const t0 = performance.now();
+  const x = dev.alloc(dtype, o.rows * o.cols);
+  const r = rmsnorm(dev, { x, weight: dev.alloc(dtype, o.cols), out: x, rows: o.rows, cols: o.cols });
+  const wall = performance.now() - t0;
+  const bytes = (2 * o.rows * o.cols + o.cols) * DTYPE_INFO[dtype].bytes;
+  const gbps = bytes / (r.ms * 1e-3) / 1e9;
+  return {
+    result: result(device, 'rmsnorm', dtype, `${o.rows}×${o.cols}`, r, wall, { gbps }, device.memoryBandwidthGBs),
+    trace: o.profile ? rt.profiler.toChromeTrace() : undefined,
+  };
+}
+
+/** Causal prefill attention (FlashAttention-style): TFLOP/s counts 4·D FLOPs per (query, key ≤ query) pair per head. */
+export async function benchAttention(
+  backend: Backend,
+  device: DeviceProperties,
+  o: { batch: number; seq: number; heads: number; kvHeads: number; headDim: number; dtype: string; profile: boolean },
+): Promise<{ result: BenchResult; trace?: object }> {
+  const dtype = floatDType(o.dtype);
+  const rt = await timingRuntime(backend, device, o.profile);
+  const dev = rt.device(0);
+  const t0 = performance.now();
+  const T = o.batch * o.seq;
+  const q = dev.alloc(dtype, T * o.heads * o.headDim);
+  const r = flashAttention(dev, {
+    q,
+    k: dev.alloc(dtype, T * o.kvHeads * o.headDim),
+    v: dev.alloc(dtype, T * o.kvHeads * o.headDim),
+    out: dev.alloc(dtype, T * o.heads * o.headDim),
+    seqLens: new Array(o.batch).fill(o.seq),
+    heads: o.heads,
+    kvHeads: o.kvHeads,
+    headDim: o.headDim,
+  });
+  const wall = performance.now() - t0;
+  const flops = 4 * o.batch * ((o.seq * (o.seq + 1)) / 2) * o.heads * o.headDim;
+  const tflops = flops / (r.ms * 1e-3) / 1e12;
+  const shape = `b${o.batch} s${o.seq} h${o.heads}/${o.kvHeads} d${o.headDim}`;
+  return {
+    result: result(device, 'attention', dtype, shape, r, wall, { tflops }, gemmPeakTflops(device, dtype)),
+    trace: o.profile ? rt.profiler.toChromeTrace() : undefined,
+  };
+}
+
+/** Decode attention over a paged KV cache: GB/s counts the K and V read plus q and out. */
+export async function benchDecode(
+  backend: Backend,
+  device: DeviceProperties,
+  o: {
+    batch: number;
+    context: number;
+    heads: number;
+    kvHeads: number;
+    headDim: number;
+    blockSize: number;
+    dtype: string;
+    profile: boolean;
+  },
+): Promise<{ result: BenchResult; trace?: object }> {
+  const dtype = floatDType(o.dtype);
+  const rt = await timingRuntime(backend, device, o.profile);
+  const dev = rt.device(0);
+  const t0 = performance.now();
+  const maxBlocks = Math.ceil(o.context / o.blockSize);
+  const cacheElems = o.batch * maxBlocks * o.blockSize * o.kvHeads * o.headDim;
+  const q = dev.alloc(dtype, o.batch * o.heads * o.headDim);
+  const r = pagedAttention(dev, {
+    q,
+    keyCache: dev.alloc(dtype, cacheElems),
+    valueCache: dev.alloc(dtype, cacheElems),
+    blockTables: dev.alloc('i32', o.batch * maxBlocks),
+    out: q,
+    queryLens: new Array(o.batch).fill(1),
+    contextLens: new Array(o.batch).fill(o.context),
+    maxBlocksPerSeq: maxBlocks,
+    blockSize: o.blockSize,
+    heads: o.heads,
+    kvHeads: o.kvHeads,
+    headDim: o.headDim,
+  });
+  const wall = performance.now() - t0;
+  const e = DTYPE_INFO[dtype].bytes;
+  const bytes = (2 * o.batch * o.context * o.kvHeads * o.headDim + 2 * o.batch * o.heads * o.headDim) * e;
+  const gbps = bytes / (r.ms * 1e-3) / 1e9;
+  const shape = `b${o.batch} ctx${o.context} h${o.heads}/${o.kvHeads} d${o.headDim} page${o.blockSize}`;
+  return {
+    result: result(device, 'decode-attention', dtype, shape, r, wall, { gbps }, device.memoryBandwidthGBs),
     trace: o.profile ? rt.profiler.toChromeTrace() : undefined,
   };
 }

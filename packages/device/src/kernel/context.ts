@@ -692,11 +692,12 @@ export class TileContext {
     return mem.atomic(this, 'min', ptr, offsets, value, options);
   }
   /**
-   * Describes `ptr` as an n-D tensor (element strides; row-major by default) for block loads and stores, like
-   * Triton's tensor descriptors / cuTile arrays / Ascend C `GlobalTensor` with a shape.
+   * Describes `ptr` as an n-D tensor (element strides; row-major by default) starting `offset` elements in, for block
+   * loads and stores — like Triton's tensor descriptors / cuTile arrays / Ascend C `GlobalTensor` with a shape.
+   * Block accesses pad or clip at this tensor's bounds, so a sub-tensor (one batch, one expert's rows) clips at its own.
    */
-  tensor(ptr: DeviceBuffer, shape: readonly number[], strides?: readonly number[]): mem.TensorDesc {
-    return mem.tensor(this, ptr, shape, strides);
+  tensor(ptr: DeviceBuffer, shape: readonly number[], strides?: readonly number[], offset = 0): mem.TensorDesc {
+    return mem.tensor(this, ptr, shape, strides, offset);
   }
   /** Loads the block at element offsets `at` with shape `block`; elements outside the tensor read `padding` (0). */
   loadBlock(

@@ -3,7 +3,8 @@
  * per output element, products and sums each round to float32 (int32 for integer inputs) in ascending k.
  * The WebAssembly SIMD path and the plain-JS path give identical bits; `TESSERA_NO_WASM=1` forces plain JS.
  */
-import { wasmDot } from './wasm-dot';
+import { dotPool } from './dot-pool';
+import { MAX_PAGES, wasmDot } from './wasm-dot';
 
 const fround = Math.fround;
 
@@ -138,6 +139,12 @@ function runWasm(
   const cWords = panels * 4 * ld;
   const need = (aWords + bWords + cWords) * 4;
   const mem = w.memory;
+  if (need > MAX_PAGES * 65536) {
+    // Bigger than the kernel's memory: the plain-JS path gives the same bits.
+    if (kind === 'f32') dotF32Js(a as Float32Array, b as Float32Array, c as Float32Array, M, N, K);
+    else dotI32Js(a as Int32Array, b as Int32Array, c as Int32Array, M, N, K);
+    return;
+  }
   if (mem.buffer.byteLength < need) mem.grow(Math.ceil((need - mem.buffer.byteLength) / 65536));
   const heap = kind === 'f32' ? new Float32Array(mem.buffer) : new Int32Array(mem.buffer);
   const aOff = 0;
@@ -169,8 +176,9 @@ function runWasm(
     heap.fill(0, cOff, cOff + cWords);
     for (let i = 0; i < M; i++) heap.set(c.subarray(i * N, i * N + N), cOff + i * ld);
   }
-  const fn = kind === 'f32' ? w.dotF32 : w.dotI32;
-  fn(aOff * 4, bOff * 4, cOff * 4, panels, ld >> 3, K, ld, ld);
+  const pool = dotPool(w);
+  if (pool) pool.run(kind, aOff * 4, bOff * 4, cOff * 4, panels, ld >> 3, K, ld);
+  else (kind === 'f32' ? w.dotF32 : w.dotI32)(aOff * 4, bOff * 4, cOff * 4, panels, ld >> 3, K, ld, ld);
   if (ld === N) c.set(heap.subarray(cOff, cOff + M * N));
   else for (let i = 0; i < M; i++) c.set(heap.subarray(cOff + i * ld, cOff + i * ld + N), i * N);
 }

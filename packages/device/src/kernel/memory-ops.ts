@@ -14,6 +14,8 @@ export interface TensorDesc {
   readonly buffer: DeviceBuffer;
   readonly shape: readonly number[];
   readonly strides: readonly number[];
+  /** Element offset of index (0, …, 0) in the buffer. */
+  readonly offset: number;
 }
 
 function checkPtr(ctx: TileContext, ptr: DeviceBuffer, op: string): void {
@@ -105,6 +107,9 @@ function checkLanes(
   m: TileData | null | undefined,
 ): number {
   if (!off) return m ? countTrue(m) : n; // offsets derive from data timing-only mode lacks: assume every lane
+  // A mask computed from loaded data (timing-only mode has none): the active lanes are unknown, so bounds cannot be
+  // checked here; every lane counts. The functional run checks them for real.
+  if (m === null) return n;
   const len = ptr.length;
   let active = 0;
   for (let i = 0; i < n; i++) {
@@ -248,21 +253,25 @@ export function tensor(
   ptr: DeviceBuffer,
   shape: readonly number[],
   strides?: readonly number[],
+  offset = 0,
 ): TensorDesc {
   checkPtr(ctx, ptr, 'tensor');
   const what = `${ctx.location()}: tensor`;
   checkShape(shape, what);
+  if (!Number.isInteger(offset) || offset < 0) {
+    throw new TesseraError('InvalidValue', `${what}: offset ${offset} must be an integer ≥ 0.`);
+  }
   const st = strides ? [...strides] : stridesOf(shape);
   if (st.length !== shape.length || st.some((s) => !Number.isInteger(s) || s < 0)) {
     throw new TesseraError('InvalidValue', `${what}: strides [${st.join(', ')}] must be ${shape.length} integers ≥ 0.`);
   }
   if (sizeOf(shape) > 0) {
-    let last = 0;
+    let last = offset;
     for (let d = 0; d < shape.length; d++) last += (shape[d]! - 1) * st[d]!;
     if (last >= ptr.length) {
       throw new TesseraError(
         'IllegalAddress',
-        `${what}: a [${shape.join(', ')}] view with strides [${st.join(', ')}] reaches element ${last}, past the end of ${ptr.describe()}.`,
+        `${what}: a [${shape.join(', ')}] view with strides [${st.join(', ')}] at offset ${offset} reaches element ${last}, past the end of ${ptr.describe()}.`,
         {
           hint: 'Check the shape and strides against the buffer you allocated; then call device.reset().',
           device: ctx.launch.owner.label,
@@ -270,7 +279,7 @@ export function tensor(
       );
     }
   }
-  return { buffer: ptr, shape: [...shape], strides: st };
+  return { buffer: ptr, shape: [...shape], strides: st, offset };
 }
 
 function checkBlock(ctx: TileContext, desc: TensorDesc, at: readonly number[], block: readonly number[], op: string) {
@@ -319,7 +328,7 @@ function forEachRow(
   const idx = new Array<number>(Math.max(0, r - 1)).fill(0);
   for (let row = 0; row < rows; row++) {
     let inside = true;
-    let base = 0;
+    let base = desc.offset;
     for (let d = 0; d < r - 1; d++) {
       const g = at[d]! + idx[d]!;
       if (g < 0 || g >= desc.shape[d]!) inside = false;

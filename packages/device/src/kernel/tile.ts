@@ -121,6 +121,31 @@ export class Tile {
   not(): Tile {
     return this.ctx.not(this);
   }
+  log2(): Tile {
+    return this.ctx.log2(this);
+  }
+  sin(): Tile {
+    return this.ctx.sin(this);
+  }
+  cos(): Tile {
+    return this.ctx.cos(this);
+  }
+  erf(): Tile {
+    return this.ctx.erf(this);
+  }
+  floor(): Tile {
+    return this.ctx.floor(this);
+  }
+  ceil(): Tile {
+    return this.ctx.ceil(this);
+  }
+  /** Round half to even. */
+  round(): Tile {
+    return this.ctx.round(this);
+  }
+  isnan(): Tile {
+    return this.ctx.isnan(this);
+  }
 
   cast(dtype: TileDType): Tile {
     return this.ctx.cast(this, dtype);
@@ -139,6 +164,9 @@ export class Tile {
   trans(): Tile {
     return this.ctx.trans(this);
   }
+  permute(perm: readonly number[]): Tile {
+    return this.ctx.permute(this, perm);
+  }
 
   // Reductions.
   sum(axis?: number, keepDims = false): Tile {
@@ -152,6 +180,12 @@ export class Tile {
   }
   argmax(axis?: number, keepDims = false): Tile {
     return this.ctx.argmax(this, axis, keepDims);
+  }
+  argmin(axis?: number, keepDims = false): Tile {
+    return this.ctx.argmin(this, axis, keepDims);
+  }
+  cumsum(axis = -1): Tile {
+    return this.ctx.cumsum(this, axis);
   }
 
   toString(): string {

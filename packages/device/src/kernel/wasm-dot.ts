@@ -143,8 +143,15 @@ function dotFunction(mul: number, add: number): number[] {
   return [...uleb(body.length), ...body];
 }
 
-function buildModule(): Uint8Array {
+/** Largest memory the dot kernel may use: 16 384 pages of 64 KiB = 1 GiB (tiles are far smaller). */
+export const MAX_PAGES = 16384;
+
+/** The module imports its memory (env.mem) so that worker threads can share one (see dot-pool.ts). */
+function buildModule(shared: boolean): Uint8Array {
   const type = [0x60, ...vec(Array.from({ length: 8 }, () => [I32])), 0x00];
+  const name = (s: string) => vec(Array.from(s, (c) => [c.charCodeAt(0)]));
+  // Memory limits: flag 0x03 = has maximum + shared, 0x01 = has maximum.
+  const memType = [shared ? 0x03 : 0x01, ...uleb(1), ...uleb(MAX_PAGES)];
   const bytes = [
     0x00,
     0x61,
@@ -155,14 +162,13 @@ function buildModule(): Uint8Array {
     0x00,
     0x00,
     ...section(1, vec([type])),
+    ...section(2, vec([[...name('env'), ...name('mem'), 0x02, ...memType]])),
     ...section(3, vec([[0x00], [0x00]])), // two functions of type 0
-    ...section(5, vec([[0x00, ...uleb(1)]])), // one memory, min 1 page, no max
     ...section(
       7,
       vec([
-        [...vec(Array.from('mem', (c) => [c.charCodeAt(0)])), 0x02, 0x00],
-        [...vec(Array.from('dot_f32', (c) => [c.charCodeAt(0)])), 0x00, 0x00],
-        [...vec(Array.from('dot_i32', (c) => [c.charCodeAt(0)])), 0x00, 0x01],
+        [...name('dot_f32'), 0x00, 0x00],
+        [...name('dot_i32'), 0x00, 0x01],
       ]),
     ),
     ...section(10, vec([dotFunction(F32X4_MUL, F32X4_ADD), dotFunction(I32X4_MUL, I32X4_ADD)])),
@@ -170,7 +176,7 @@ function buildModule(): Uint8Array {
   return Uint8Array.from(bytes);
 }
 
-type DotFn = (
+export type DotFn = (
   a: number,
   b: number,
   c: number,
@@ -182,17 +188,20 @@ type DotFn = (
 ) => void;
 
 /** The slice of the WebAssembly JS API we use (the ES lib we compile against does not declare it). */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
   grow(pages: number): number;
 }
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+  Memory: new (d: { initial: number; maximum: number; shared?: boolean }) => WasmMemory;
 }
 
 export interface WasmDot {
   memory: WasmMemory;
+  /** The compiled module, for worker threads to instantiate over the same shared memory (null if not shared). */
+  sharedModule: object | null;
   dotF32: DotFn;
   dotI32: DotFn;
 }
@@ -202,17 +211,22 @@ let instance: WasmDot | null | undefined;
 /** The SIMD dot kernel, or null where WebAssembly SIMD is unavailable (then the plain-JS path runs). */
 export function wasmDot(): WasmDot | null {
   if (instance !== undefined) return instance;
-  try {
-    const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-    if (!wasm || process.env.TESSERA_NO_WASM === '1') {
-      instance = null;
+  instance = null;
+  const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  if (!wasm || process.env.TESSERA_NO_WASM === '1') return instance;
+  for (const shared of [true, false]) {
+    try {
+      const memory = new wasm.Memory({ initial: 16, maximum: MAX_PAGES, shared });
+      const mod = new wasm.Module(buildModule(shared));
+      const ex = new wasm.Instance(mod, { env: { mem: memory } }).exports as unknown as {
+        dot_f32: DotFn;
+        dot_i32: DotFn;
+      };
+      instance = { memory, sharedModule: shared ? mod : null, dotF32: ex.dot_f32, dotI32: ex.dot_i32 };
       return instance;
+    } catch {
+      // no shared memory (or no SIMD): try the next variant, else fall back to plain JS
     }
-    const inst = new wasm.Instance(new wasm.Module(buildModule()), {});
-    const ex = inst.exports as unknown as { mem: WasmMemory; dot_f32: DotFn; dot_i32: DotFn };
-    instance = { memory: ex.mem, dotF32: ex.dot_f32, dotI32: ex.dot_i32 };
-  } catch {
-    instance = null;
   }
   return instance;
 }

@@ -113,8 +113,15 @@ export function modelKernelTime(
   // What bounds it: memory if the DRAM term wins; otherwise the busiest pipe; latency if overheads dominate.
   const perUnit = (s: number) => s / m.units;
   const pipes = { matrix: perUnit(sumMatrix), vector: perUnit(sumVector + sumSpecial) };
-  let bound: KernelTiming['bound'] = memory >= compute ? 'memory' : pipes.matrix >= pipes.vector ? 'matrix' : 'vector';
-  const busiest = Math.max(memory, pipes.matrix, pipes.vector, perUnit(sumLoad));
+  // The on-chip load path (bytes into each unit) is a memory-side limit too.
+  const load = perUnit(sumLoad);
+  let bound: KernelTiming['bound'] =
+    memory >= compute || (load >= pipes.matrix && load >= pipes.vector)
+      ? 'memory'
+      : pipes.matrix >= pipes.vector
+        ? 'matrix'
+        : 'vector';
+  const busiest = Math.max(memory, pipes.matrix, pipes.vector, load);
   if (busiest < launch + (body - busiest)) bound = 'latency';
   return {
     ms: (launch + body) * 1e3,
@@ -125,7 +132,7 @@ export function modelKernelTime(
       memory: us(memory),
       matrix: us(pipes.matrix),
       vector: us(pipes.vector),
-      load: us(perUnit(sumLoad)),
+      load: us(load),
       waves: waves(cost.programs, slots),
       units: m.units,
       residentPerUnit: m.residentPerUnit,

@@ -1,0 +1,277 @@
+/**
+ * Attention over a paged KV cache (vLLM's PagedAttention): the cache is an array of fixed-size blocks,
+ * key/value cache (numBlocks, blockSize, kvHeads, headDim), and each sequence owns a block table mapping its logical
+ * blocks to physical ones. One kernel serves decode (one query token per sequence) and chunked prefill (a chunk of
+ * query tokens whose keys and values were written to the cache first): sequence s has `queryLens[s]` query tokens at
+ * the end of its `contextLens[s]` tokens, each attending causally to every cached token up to its own position.
+ *
+ * One program per (sequence, block of query tokens, KV head): the query heads sharing that KV head (GQA) are stacked
+ * into the rows of one tile, so a decode step still feeds the matrix unit G rows. K and V pages are gathered through
+ * the block table (data-dependent addresses; the loop count comes from the host-side context lengths).
+ */
+import { type Device, type DeviceBuffer, type LaunchResult, tileKernel } from '@tessera/device';
+import { check, checkBuffer, checkDims, checkSameDType, FLOAT_DTYPES, type OpOptions } from './common';
+import { emptyLaunch } from './gemm';
+
+export const pagedAttentionKernel = tileKernel(
+  {
+    name: 'paged_attention',
+    params: {
+      q: 'ptr',
+      kc: 'ptr',
+      vc: 'ptr',
+      bt: 'ptr<i32>',
+      o: 'ptr',
+      queryStarts: 'i32[]',
+      contextLens: 'i32[]',
+      maxBlocks: 'i32',
+      heads: 'i32',
+      kvHeads: 'i32',
+      scale: 'f32',
+      HD: 'constexpr',
+      BS: 'constexpr',
+      BQ: 'constexpr',
+    },
+  },
+  (t, { q, kc, vc, bt, o, queryStarts, contextLens, maxBlocks, heads, kvHeads, scale, HD, BS, BQ }) => {
+    let blk = t.programId(0);
+    let s = 0;
+    for (; s < contextLens.length; s++) {
+      const nb = Math.ceil((queryStarts[s + 1]! - queryStarts[s]!) / BQ);
+      if (blk < nb) break;
+      blk -= nb;
+    }
+    const qStart = queryStarts[s]!;
+    const qLen = queryStarts[s + 1]! - qStart;
+    const ctx = contextLens[s]!;
+    const g = t.programId(1); // KV head
+    const G = heads / kvHeads; // query heads per KV head
+    const R = BQ * G; // rows of the query tile: (token i, head j) → row i·G + j
+    const r = t.arange(0, R);
+    const ti = r.idiv(G); // query token within the block
+    const hj = r.rem(G).add(g * G); // query head
+    const tok = ti.add(blk * BQ); // query token within the sequence
+    const rowValid = tok.lt(qLen).expandDims(1); // (R, 1)
+    const qpos = tok.add(ctx - qLen).expandDims(1); // (R, 1) absolute position of each query
+    const dcol = t.arange(0, HD).expandDims(0); // (1, HD)
+    const qOff = tok.add(qStart).mul(heads).add(hj).mul(HD).expandDims(1).add(dcol); // (R, HD)
+    const qt = t.load(q, qOff, { mask: rowValid }); // (R, HD)
+    let mi = t.full([R, 1], Number.NEGATIVE_INFINITY);
+    let li = t.zeros([R, 1]);
+    let acc = t.zeros([R, HD]);
+    const pages = Math.ceil(Math.min(ctx, ctx - qLen + (blk + 1) * BQ) / BS); // causal: later pages are all masked
+    const slot = t.arange(0, BS).expandDims(1); // (BS, 1)
+    for (let p = 0; p < pages; p++) {
+      const phys = t.load(bt, s * maxBlocks + p); // () the page's physical block number
+      const kvOff = phys.mul(BS).add(slot).mul(kvHeads).add(g).mul(HD).add(dcol); // (BS, HD)
+      const kpos = t.arange(p * BS, p * BS + BS).expandDims(0); // (1, BS)
+      const inCtx = slot.add(p * BS).lt(ctx); // (BS, 1): slots past the context hold stale data; never read them
+      const kt = t.load(kc, kvOff, { mask: inCtx }); // (BS, HD)
+      let sc = t.dot(qt, kt.trans()).mul(scale); // (R, BS)
+      sc = t.where(kpos.lt(ctx).and(kpos.le(qpos)), sc, Number.NEGATIVE_INFINITY);
+      const mNew = mi.maximum(sc.max(1, true));
+      const mSafe = t.where(mNew.eq(Number.NEGATIVE_INFINITY), 0, mNew);
+      const pr = sc.sub(mSafe).exp();
+      const alpha = mi.sub(mSafe).exp();
+      li = li.mul(alpha).add(pr.sum(1, true));
+      const vt = t.load(vc, kvOff, { mask: inCtx });
+      acc = t.dot(pr.cast(vt.dtype), vt, acc.mul(alpha));
+      mi = mNew;
+    }
+    t.store(o, qOff, acc.div(t.where(li.eq(0), 1, li)), { mask: rowValid });
+  },
+);
+
+export interface PagedAttentionArgs {
+  /** (totalQueryTokens, heads, headDim): every sequence's query tokens, packed. */
+  q: DeviceBuffer;
+  /** (numBlocks, blockSize, kvHeads, headDim). */
+  keyCache: DeviceBuffer;
+  valueCache: DeviceBuffer;
+  /** i32 (sequences, maxBlocksPerSeq): physical block of each logical block. */
+  blockTables: DeviceBuffer;
+  /** (totalQueryTokens, heads, headDim). */
+  out: DeviceBuffer;
+  /** Query tokens per sequence (1 for decode), host. */
+  queryLens: readonly number[];
+  /** Tokens in the cache per sequence, including this step's (host). */
+  contextLens: readonly number[];
+  maxBlocksPerSeq: number;
+  blockSize: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  scale?: number;
+}
+
+export function pagedAttention(
+  dev: Device,
+  a: PagedAttentionArgs,
+  options: OpOptions & { config?: { BQ?: number } } = {},
+): LaunchResult {
+  const op = 'pagedAttention';
+  checkDims(
+    op,
+    {
+      heads: a.heads,
+      kvHeads: a.kvHeads,
+      headDim: a.headDim,
+      blockSize: a.blockSize,
+      maxBlocksPerSeq: a.maxBlocksPerSeq,
+    },
+    1,
+  );
+  check(a.heads % a.kvHeads === 0, op, `heads (${a.heads}) must be a multiple of kvHeads (${a.kvHeads}).`);
+  const seqs = a.contextLens.length;
+  check(
+    a.queryLens.length === seqs,
+    op,
+    `queryLens has ${a.queryLens.length} entries but contextLens has ${seqs}; give one per sequence.`,
+  );
+  for (let s = 0; s < seqs; s++) {
+    const [ql, cl] = [a.queryLens[s]!, a.contextLens[s]!];
+    check(
+      Number.isInteger(ql) && ql >= 0 && Number.isInteger(cl) && cl >= ql,
+      op,
+      `sequence ${s}: queryLen ${ql} and contextLen ${cl} must be integers with 0 ≤ queryLen ≤ contextLen.`,
+    );
+    check(
+      cl <= a.maxBlocksPerSeq * a.blockSize,
+      op,
+      `sequence ${s}: contextLen ${cl} needs more than maxBlocksPerSeq (${a.maxBlocksPerSeq}) blocks of ${a.blockSize}.`,
+    );
+  }
+  const tokens = a.queryLens.reduce((x, y) => x + y, 0);
+  const qText = `(tokens, heads, headDim) = (${tokens}, ${a.heads}, ${a.headDim})`;
+  checkBuffer(op, 'q', a.q, { shape: [tokens, a.heads, a.headDim], shapeText: qText, dtypes: FLOAT_DTYPES });
+  checkBuffer(op, 'out', a.out, { shape: [tokens, a.heads, a.headDim], shapeText: qText, dtypes: FLOAT_DTYPES });
+  checkBuffer(op, 'keyCache', a.keyCache, {
+    shape: [1, a.blockSize, a.kvHeads, a.headDim],
+    shapeText: `(numBlocks, ${a.blockSize}, ${a.kvHeads}, ${a.headDim})`,
+    dtypes: FLOAT_DTYPES,
+  });
+  checkBuffer(op, 'valueCache', a.valueCache, {
+    shape: [1, a.blockSize, a.kvHeads, a.headDim],
+    shapeText: `(numBlocks, ${a.blockSize}, ${a.kvHeads}, ${a.headDim})`,
+    dtypes: FLOAT_DTYPES,
+  });
+  checkBuffer(op, 'blockTables', a.blockTables, {
+    shape: [seqs, a.maxBlocksPerSeq],
+    shapeText: `(sequences, maxBlocksPerSeq) = (${seqs}, ${a.maxBlocksPerSeq})`,
+    dtypes: ['i32'],
+  });
+  checkSameDType(op, ['q', a.q], ['keyCache', a.keyCache]);
+  checkSameDType(op, ['keyCache', a.keyCache], ['valueCache', a.valueCache]);
+  const scale = a.scale ?? 1 / Math.sqrt(a.headDim);
+  const G = a.heads / a.kvHeads;
+  // Enough query tokens per program to give the matrix unit ~16+ rows, but no more than the longest chunk needs.
+  const maxQ = Math.max(1, ...a.queryLens);
+  const BQ = options.config?.BQ ?? Math.min(Math.max(1, Math.ceil(16 / G)), 2 ** Math.ceil(Math.log2(maxQ)), 64);
+  const queryStarts = [0];
+  let blocks = 0;
+  for (const ql of a.queryLens) {
+    queryStarts.push(queryStarts[queryStarts.length - 1]! + ql);
+    blocks += Math.ceil(ql / BQ);
+  }
+  if (blocks === 0) return emptyLaunch(dev, 'paged_attention', options.stream);
+  return dev.launch(
+    pagedAttentionKernel,
+    { grid: [blocks, a.kvHeads], stream: options.stream },
+    {
+      q: a.q,
+      kc: a.keyCache,
+      vc: a.valueCache,
+      bt: a.blockTables,
+      o: a.out,
+      queryStarts,
+      contextLens: [...a.contextLens],
+      maxBlocks: a.maxBlocksPerSeq,
+      heads: a.heads,
+      kvHeads: a.kvHeads,
+      scale,
+      HD: a.headDim,
+      BS: a.blockSize,
+      BQ,
+    },
+  );
+}
+
+export const reshapeAndCacheKernel = tileKernel(
+  {
+    name: 'reshape_and_cache',
+    params: {
+      k: 'ptr',
+      v: 'ptr',
+      kc: 'ptr',
+      vc: 'ptr',
+      slots: 'ptr<i32>',
+      tokens: 'i32',
+      W: 'constexpr',
+      BT: 'constexpr',
+    },
+  },
+  (t, { k, v, kc, vc, slots, tokens, W, BT }) => {
+    for (let t0 = t.programId(0) * BT; t0 < tokens; t0 += t.numPrograms(0) * BT) {
+      const tok = t.arange(t0, t0 + BT).expandDims(1); // (BT, 1)
+      const valid = tok.lt(tokens);
+      const slot = t.load(slots, tok, { mask: valid }); // (BT, 1) flat cache slot = block · blockSize + offset
+      const col = t.arange(0, W).expandDims(0); // (1, W) with W = kvHeads · headDim
+      const src = tok.mul(W).add(col);
+      const dst = slot.mul(W).add(col);
+      const keep = valid.and(slot.ge(0)); // slot −1 marks padding tokens (as in vLLM)
+      t.store(kc, dst, t.load(k, src, { mask: valid }), { mask: keep });
+      t.store(vc, dst, t.load(v, src, { mask: valid }), { mask: keep });
+    }
+  },
+);
+
+/**
+ * Writes this step's keys and values (tokens, kvHeads, headDim) into their cache slots (vLLM's reshape_and_cache):
+ * token i goes to slot slotMapping[i] = physicalBlock · blockSize + offset; slot −1 skips the token.
+ */
+export function reshapeAndCache(
+  dev: Device,
+  a: {
+    key: DeviceBuffer;
+    value: DeviceBuffer;
+    keyCache: DeviceBuffer;
+    valueCache: DeviceBuffer;
+    slotMapping: DeviceBuffer;
+    tokens: number;
+    kvHeads: number;
+    headDim: number;
+  },
+  options: OpOptions = {},
+): LaunchResult {
+  const op = 'reshapeAndCache';
+  checkDims(op, { tokens: a.tokens });
+  checkDims(op, { kvHeads: a.kvHeads, headDim: a.headDim }, 1);
+  const W = a.kvHeads * a.headDim;
+  const text = `(tokens, kvHeads, headDim) = (${a.tokens}, ${a.kvHeads}, ${a.headDim})`;
+  checkBuffer(op, 'key', a.key, { shape: [a.tokens, W], shapeText: text, dtypes: FLOAT_DTYPES });
+  checkBuffer(op, 'value', a.value, { shape: [a.tokens, W], shapeText: text, dtypes: FLOAT_DTYPES });
+  checkBuffer(op, 'slotMapping', a.slotMapping, {
+    shape: [a.tokens],
+    shapeText: `(tokens,) = (${a.tokens},)`,
+    dtypes: ['i32'],
+  });
+  checkSameDType(op, ['key', a.key], ['keyCache', a.keyCache]);
+  checkSameDType(op, ['value', a.value], ['valueCache', a.valueCache]);
+  check(
+    a.keyCache.length % W === 0,
+    op,
+    `keyCache holds ${a.keyCache.length} elements, not a whole number of slots of kvHeads·headDim = ${W}.`,
+  );
+  if (a.tokens === 0) return emptyLaunch(dev, 'reshape_and_cache', options.stream);
+  const BT = Math.max(1, Math.min(64, Math.floor(4096 / W)));
+  const blocks = Math.ceil(a.tokens / BT);
+  const grid = Math.min(
+    blocks,
+    dev.properties.vendor === 'huawei' ? 2 * dev.properties.computeUnits : 4 * dev.properties.computeUnits,
+  );
+  return dev.launch(
+    reshapeAndCacheKernel,
+    { grid, stream: options.stream },
+    { k: a.key, v: a.value, kc: a.keyCache, vc: a.valueCache, slots: a.slotMapping, tokens: a.tokens, W, BT },
+  );
+}

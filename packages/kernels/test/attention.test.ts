@@ -1,0 +1,229 @@
+import { randomArray, relativeError, rng, TOLERANCE } from '@tessera/device/testing';
+import { describe, expect, it } from 'vitest';
+import { flashAttention } from '../src/attention';
+import { pagedAttention, reshapeAndCache } from '../src/paged-attention';
+import { openDevice, TARGETS } from './setup';
+
+/**
+ * float64 reference: for each sequence, query token i (absolute position ctx − qLen + i) attends to keys
+ * 0..position (or every key when not causal). q (qTokens, H, D); k, v (kvTokens, KH, D) per sequence.
+ */
+function refAttention(
+  q: ArrayLike<number>,
+  k: ArrayLike<number>,
+  v: ArrayLike<number>,
+  seqs: Array<{ qStart: number; qLen: number; kStart: number; ctx: number }>,
+  H: number,
+  KH: number,
+  D: number,
+  causal: boolean,
+): Float64Array {
+  const total = seqs.reduce((n, s) => n + s.qLen, 0);
+  const out = new Float64Array(total * H * D);
+  const scale = 1 / Math.sqrt(D);
+  for (const s of seqs) {
+    for (let i = 0; i < s.qLen; i++) {
+      const pos = s.ctx - s.qLen + i;
+      for (let h = 0; h < H; h++) {
+        const g = Math.floor(h / (H / KH));
+        const last = causal ? pos : s.ctx - 1;
+        const sc: number[] = [];
+        for (let j = 0; j <= last; j++) {
+          let d = 0;
+          for (let x = 0; x < D; x++) d += q[((s.qStart + i) * H + h) * D + x]! * k[((s.kStart + j) * KH + g) * D + x]!;
+          sc.push(d * scale);
+        }
+        const m = Math.max(...sc);
+        const e = sc.map((x) => Math.exp(x - m));
+        const z = e.reduce((a, b) => a + b, 0);
+        for (let x = 0; x < D; x++) {
+          let acc = 0;
+          for (let j = 0; j <= last; j++) acc += e[j]! * v[((s.kStart + j) * KH + g) * D + x]!;
+          out[((s.qStart + i) * H + h) * D + x] = acc / z;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+for (const target of TARGETS) {
+  describe(`flash attention (prefill) on ${target.device}`, () => {
+    for (const dtype of ['f32', 'bf16', 'f16'] as const) {
+      it(`matches the reference on packed sequences with GQA (${dtype})`, async () => {
+        const dev = await openDevice(target);
+        const [H, KH, D] = [4, 2, 32];
+        const seqLens = [1, 37, 70];
+        const T = seqLens.reduce((a, b) => a + b, 0);
+        for (const causal of [true, false]) {
+          const q = dev.alloc(dtype, T * H * D);
+          const k = dev.alloc(dtype, T * KH * D);
+          const v = dev.alloc(dtype, T * KH * D);
+          const o = dev.alloc(dtype, T * H * D);
+          dev.upload(q, randomArray(T * H * D, 1, -2, 2));
+          dev.upload(k, randomArray(T * KH * D, 2, -2, 2));
+          dev.upload(v, randomArray(T * KH * D, 3));
+          dev.fill(o, Number.NaN);
+          flashAttention(
+            dev,
+            { q, k, v, out: o, seqLens, heads: H, kvHeads: KH, headDim: D, causal },
+            { config: { BM: 16, BN: 32 } },
+          );
+          let start = 0;
+          const seqs = seqLens.map((l) => {
+            const s = { qStart: start, qLen: l, kStart: start, ctx: l };
+            start += l;
+            return s;
+          });
+          const ref = refAttention(dev.download(q), dev.download(k), dev.download(v), seqs, H, KH, D, causal);
+          expect(relativeError(dev.download(o), ref), `causal=${causal}`).toBeLessThan(TOLERANCE[dtype]);
+        }
+      });
+    }
+
+    it('keeps the score matrix on chip and is compute-bound at long sequences (timing-only)', async () => {
+      const dev = await openDevice(target, 'timing');
+      const [T, H, D] = [4096, 32, 128];
+      const q = dev.alloc('bf16', T * H * D);
+      const k = dev.alloc('bf16', T * 8 * D);
+      const r = flashAttention(dev, { q, k, v: k, out: q, seqLens: [T], heads: H, kvHeads: 8, headDim: D });
+      expect(r.cost.total.bytesWritten).toBe(T * H * D * 2); // only the output: no T×T score matrix in memory
+      expect(r.timing.bound).not.toBe('memory');
+      const flops = ((4 * (T * T)) / 2) * H * D; // causal: half of QKᵀ and PV
+      expect(r.cost.total.totalMatrixFlops).toBeGreaterThan(flops * 0.9);
+    });
+  });
+
+  describe(`paged attention on ${target.device}`, () => {
+    it('decodes and prefills in chunks over a shuffled block table, matching contiguous attention', async () => {
+      const dev = await openDevice(target);
+      const [H, KH, D, BS] = [8, 2, 16, 4];
+      const ctxLens = [1, 9, 23];
+      const maxBlocks = 8;
+      const numBlocks = 24;
+      const r = rng(5);
+      // Each sequence gets random physical blocks from a shuffled pool.
+      const pool = Array.from({ length: numBlocks }, (_, i) => i).sort(() => r() - 0.5);
+      const tables = new Int32Array(ctxLens.length * maxBlocks).fill(0);
+      let next = 0;
+      ctxLens.forEach((l, s) => {
+        for (let b = 0; b < Math.ceil(l / BS); b++) tables[s * maxBlocks + b] = pool[next++]!;
+      });
+      const T = ctxLens.reduce((a, b) => a + b, 0);
+      const kAll = randomArray(T * KH * D, 11, -2, 2);
+      const vAll = randomArray(T * KH * D, 12);
+      const keyCache = dev.alloc('f32', numBlocks * BS * KH * D);
+      const valueCache = dev.alloc('f32', numBlocks * BS * KH * D);
+      dev.fill(keyCache, Number.NaN); // unused slots must never be read
+      dev.fill(valueCache, Number.NaN);
+      // Write every token's K/V through reshapeAndCache with the slot mapping of its sequence.
+      const slots = new Int32Array(T);
+      let tIdx = 0;
+      ctxLens.forEach((l, s) => {
+        for (let p = 0; p < l; p++) slots[tIdx++] = tables[s * maxBlocks + Math.floor(p / BS)]! * BS + (p % BS);
+      });
+      const [kd, vd, sd] = [dev.alloc('f32', T * KH * D), dev.alloc('f32', T * KH * D), dev.alloc('i32', T)];
+      dev.upload(kd, kAll);
+      dev.upload(vd, vAll);
+      dev.upload(sd, slots);
+      reshapeAndCache(dev, {
+        key: kd,
+        value: vd,
+        keyCache,
+        valueCache,
+        slotMapping: sd,
+        tokens: T,
+        kvHeads: KH,
+        headDim: D,
+      });
+      const bt = dev.alloc('i32', tables.length);
+      dev.upload(bt, tables);
+      for (const queryLens of [
+        [1, 1, 1],
+        [1, 5, 23],
+      ]) {
+        const Q = queryLens.reduce((a, b) => a + b, 0);
+        const q = dev.alloc('f32', Q * H * D);
+        const o = dev.alloc('f32', Q * H * D);
+        dev.upload(q, randomArray(Q * H * D, 13, -2, 2));
+        dev.fill(o, Number.NaN);
+        pagedAttention(dev, {
+          q,
+          keyCache,
+          valueCache,
+          blockTables: bt,
+          out: o,
+          queryLens,
+          contextLens: ctxLens,
+          maxBlocksPerSeq: maxBlocks,
+          blockSize: BS,
+          heads: H,
+          kvHeads: KH,
+          headDim: D,
+        });
+        let qs = 0;
+        let ks = 0;
+        const seqs = ctxLens.map((ctx, s) => {
+          const x = { qStart: qs, qLen: queryLens[s]!, kStart: ks, ctx };
+          qs += queryLens[s]!;
+          ks += ctx;
+          return x;
+        });
+        const ref = refAttention(dev.download(q), kAll, vAll, seqs, H, KH, D, true);
+        expect(relativeError(dev.download(o), ref), `queryLens ${queryLens}`).toBeLessThan(TOLERANCE.f32);
+      }
+    });
+
+    it('is memory-bound at decode (timing-only, long contexts)', async () => {
+      const dev = await openDevice(target, 'timing');
+      const [H, KH, D, BS] = [32, 8, 128, 16];
+      const seqs = 64;
+      const ctx = 4096;
+      const maxBlocks = ctx / BS;
+      const cache = dev.alloc('bf16', seqs * maxBlocks * BS * KH * D);
+      const q = dev.alloc('bf16', seqs * H * D);
+      const r = pagedAttention(dev, {
+        q,
+        keyCache: cache,
+        valueCache: cache,
+        blockTables: dev.alloc('i32', seqs * maxBlocks),
+        out: q,
+        queryLens: new Array(seqs).fill(1),
+        contextLens: new Array(seqs).fill(ctx),
+        maxBlocksPerSeq: maxBlocks,
+        blockSize: BS,
+        heads: H,
+        kvHeads: KH,
+        headDim: D,
+      });
+      expect(r.timing.bound).toBe('memory');
+      const kvBytes = 2 * seqs * ctx * KH * D * 2;
+      expect(r.cost.total.bytesRead).toBeGreaterThanOrEqual(kvBytes);
+    });
+
+    it('rejects inconsistent lengths with the numbers', async () => {
+      const dev = await openDevice(target);
+      const x = dev.alloc('f32', 1024);
+      const bt = dev.alloc('i32', 4);
+      expect(() =>
+        pagedAttention(dev, {
+          q: x,
+          keyCache: x,
+          valueCache: x,
+          blockTables: bt,
+          out: x,
+          queryLens: [2],
+          contextLens: [1],
+          maxBlocksPerSeq: 4,
+          blockSize: 4,
+          heads: 2,
+          kvHeads: 1,
+          headDim: 4,
+        }),
+      ).toThrow(/queryLen 2 and contextLen 1/);
+      expect(() =>
+        flashAttention(dev, { q: x, k: x, v: x, out: x, seqLens: [4], heads: 3, kvHeads: 2, headDim: 4 }),
+      ).toThrow(/multiple of kvHeads/);
+    });
+  });
+}
