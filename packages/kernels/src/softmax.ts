@@ -32,7 +32,8 @@ function makeSoftmaxKernel(log: boolean) {
       const O = t.tensor(out, [rows, cols]);
       /** (BR, BC) scaled logits of the block at (r, c); −∞ past the end of the row, so it adds nothing. */
       const logits = (r: number, c: number): Tile => {
-        const z = t.loadBlock(X, [r, c], [BR, BC]).cast('f32').mul(scale);
+        const raw = t.loadBlock(X, [r, c], [BR, BC]).cast('f32');
+        const z = scale === 1 ? raw : raw.mul(scale);
         const inside = columnMask(t, c, cols, BC);
         return inside ? t.where(inside, z, NEG_INF) : z;
       };
@@ -43,7 +44,12 @@ function makeSoftmaxKernel(log: boolean) {
         if (cols <= BC) {
           const z = logits(r, 0);
           const m = z.max(1, true);
-          t.storeBlock(O, [r, 0], finish(z, m, t.exp(z.sub(m)).sum(1, true)));
+          if (log) {
+            t.storeBlock(O, [r, 0], finish(z, m, t.exp(z.sub(m)).sum(1, true)));
+          } else {
+            const e = t.exp(z.sub(m)); // computed once, reused for the sum and the output
+            t.storeBlock(O, [r, 0], e.mul(t.div(1, e.sum(1, true))));
+          }
           return;
         }
         let m = t.full([BR, 1], NEG_INF);

@@ -23,8 +23,10 @@ import {
   BINARY_OPS,
   type BinaryOp,
   type BinaryOpDef,
+  type BroadcastVariant,
   binaryExpr,
   binaryLoop,
+  broadcastLoop,
   UNARY_OPS,
   type UnaryOp,
   type UnaryOpDef,
@@ -91,6 +93,33 @@ export interface LaunchState {
 
 type Weak = 'int-scalar' | 'float-scalar';
 
+/**
+ * Recognises the broadcasts softmax, norms and attention use — one operand full, the other one value per row
+ * ((…, R, 1) against (…, R, C)) or one per column ((1, …, C) against (…, C)) — so they run without materialising the
+ * small operand. Returns null for other patterns.
+ */
+function broadcastVariant(x: Tile, y: Tile, shape: readonly number[]): BroadcastVariant | null {
+  const n = sizeOf(shape);
+  const cols = shape[shape.length - 1] ?? 1;
+  if (shape.length === 0 || cols === 1) return null;
+  const kindOfSmall = (small: Tile): 'row' | 'col' | null => {
+    const s = small.shape;
+    const last = s[s.length - 1] ?? 1;
+    if (last === 1 && small.size * cols === n) return 'row'; // one value per row, rows in order
+    if (last === cols && small.size === cols) return 'col'; // one value per column
+    return null;
+  };
+  if (x.size === n) {
+    const k = kindOfSmall(y);
+    return k === 'row' ? 'tc' : k === 'col' ? 'tv' : null;
+  }
+  if (y.size === n) {
+    const k = kindOfSmall(x);
+    return k === 'row' ? 'ct' : k === 'col' ? 'vt' : null;
+  }
+  return null;
+}
+
 function promote(x: TileDType | Weak, y: TileDType | Weak, what: string): TileDType {
   if (x === 'int-scalar' || x === 'float-scalar') {
     if (y === 'int-scalar' || y === 'float-scalar') return x === 'float-scalar' || y === 'float-scalar' ? 'f32' : 'i32';
@@ -114,17 +143,86 @@ function promote(x: TileDType | Weak, y: TileDType | Weak, what: string): TileDT
   return 'i32';
 }
 
+/**
+ * Per-program bump allocator for tile storage: tiles live only while their program runs, so each program reuses the
+ * same backing arrays (subarray views) instead of asking the engine for fresh zeroed memory per op. Memory handed out
+ * is NOT zeroed; callers that need zeros fill. When a program outgrows an arena, it falls back to fresh arrays.
+ */
+class Arena {
+  private f = new Float32Array(0);
+  private i = new Int32Array(0);
+  private b = new Uint8Array(0);
+  private fUsed = 0;
+  private iUsed = 0;
+  private bUsed = 0;
+
+  constructor(private readonly capacity: number) {}
+
+  reset(): void {
+    this.fUsed = 0;
+    this.iUsed = 0;
+    this.bUsed = 0;
+  }
+
+  alloc(dtype: TileDType, n: number): TileData {
+    const k = kindOf(dtype);
+    if (k === 'float') {
+      if (this.fUsed + n > this.f.length) {
+        if (this.f.length >= this.capacity || n > this.capacity / 4) return new Float32Array(n);
+        this.f = new Float32Array(this.capacity); // grown once, then reused by every later program
+        this.fUsed = 0;
+      }
+      const v = this.f.subarray(this.fUsed, this.fUsed + n);
+      this.fUsed += n;
+      return v;
+    }
+    if (k === 'int') {
+      if (this.iUsed + n > this.i.length) {
+        if (this.i.length >= this.capacity / 4 || n > this.capacity / 16) return new Int32Array(n);
+        this.i = new Int32Array(this.capacity / 4);
+        this.iUsed = 0;
+      }
+      const v = this.i.subarray(this.iUsed, this.iUsed + n);
+      this.iUsed += n;
+      return v;
+    }
+    if (this.bUsed + n > this.b.length) {
+      if (this.b.length >= this.capacity / 4 || n > this.capacity / 16) return new Uint8Array(n);
+      this.b = new Uint8Array(this.capacity / 4);
+      this.bUsed = 0;
+    }
+    const v = this.b.subarray(this.bUsed, this.bUsed + n);
+    this.bUsed += n;
+    return v;
+  }
+}
+
+/**
+ * One arena for the process: programs run one at a time on this thread, and a program's tiles die when the next
+ * program (of any launch) begins. 4 Mi f32 elements (16 MiB); the int and bool arenas get a quarter.
+ */
+const ARENA = new Arena(1 << 22);
+
 export class TileContext {
   /** Cost of the program now running. */
   cost = new ProgramCost();
   private pid: [number, number, number] = [0, 0, 0];
+  private loc: string | null = null;
+  private readonly arena = ARENA;
 
   constructor(readonly launch: LaunchState) {}
 
-  /** @internal Points the context at program `pid` with a fresh cost record. */
+  /** @internal Points the context at program `pid` with a fresh cost record; the previous program's tiles are dead. */
   begin(pid: readonly [number, number, number]): void {
     this.pid = [pid[0], pid[1], pid[2]];
     this.cost = new ProgramCost();
+    this.loc = null;
+    this.arena.reset();
+  }
+
+  /** @internal Uninitialised tile storage for `n` elements of `dtype`, valid until the program ends. */
+  alloc(dtype: TileDType, n: number): TileData {
+    return this.arena.alloc(dtype, n);
   }
 
   get mode(): ExecMode {
@@ -133,7 +231,8 @@ export class TileContext {
 
   /** "kernel 'matmul' program (3, 0, 0)": how errors name where they happened. */
   location(): string {
-    return `kernel '${this.launch.kernel}' program (${this.pid.join(', ')})`;
+    this.loc ??= `kernel '${this.launch.kernel}' program (${this.pid.join(', ')})`;
+    return this.loc;
   }
 
   // ------------------------------------------------------------------ program identity
@@ -159,7 +258,7 @@ export class TileContext {
       );
     }
     const n = end - start;
-    const d = new Int32Array(n);
+    const d = this.alloc('i32', n);
     for (let i = 0; i < n; i++) d[i] = start + i;
     this.cost.addVector('i32', n);
     return this.tile([n], 'i32', d);
@@ -169,7 +268,7 @@ export class TileContext {
   full(shape: readonly number[], value: number, dtype: TileDType = 'f32'): Tile {
     checkShape(shape, `${this.location()}: full`);
     this.useDType(dtype);
-    const d = allocTileData(dtype, sizeOf(shape));
+    const d = this.alloc(dtype, sizeOf(shape));
     d.fill(castScalar(value, dtype));
     return this.tile(shape, dtype, d);
   }
@@ -201,7 +300,7 @@ export class TileContext {
 
   private asTile(x: Operand, dtype: TileDType): Tile {
     if (x instanceof Tile) return x.dtype === dtype ? x : this.cast(x, dtype);
-    const d = allocTileData(dtype, 1);
+    const d = this.alloc(dtype, 1);
     d[0] = castScalar(x, dtype);
     return this.tile([], dtype, d);
   }
@@ -242,19 +341,25 @@ export class TileContext {
       this.noteVector(out, ...(x ? [x] : []), ...(y ? [y] : []));
       return out;
     }
-    const out = allocTileData(rd, n);
+    const out = this.alloc(rd, n);
     if (x && y) {
-      const xa = x.size === n ? x.raw! : broadcastData(x.raw!, x.shape, shape);
-      const ya = y.size === n ? y.raw! : broadcastData(y.raw!, y.shape, shape);
-      if (y.size === 1 && x.size === n) binaryLoop(op, kind, 'ts')(xa, ya[0]! as never, out, n);
-      else if (x.size === 1 && y.size === n) binaryLoop(op, kind, 'st')(xa[0]! as never, ya, out, n);
-      else binaryLoop(op, kind, 'tt')(xa, ya, out, n);
+      const variant = x.size === n && y.size === n ? null : broadcastVariant(x, y, shape);
+      if (variant) {
+        const cols = shape[shape.length - 1]!;
+        broadcastLoop(op, kind, variant)(x.raw!, y.raw!, out, n / cols, cols);
+      } else if (y.size === 1 && x.size === n) binaryLoop(op, kind, 'ts')(x.raw!, y.raw![0]! as never, out, n);
+      else if (x.size === 1 && y.size === n) binaryLoop(op, kind, 'st')(x.raw![0]! as never, y.raw!, out, n);
+      else {
+        const xa = x.size === n ? x.raw! : broadcastData(x.raw!, x.shape, shape);
+        const ya = y.size === n ? y.raw! : broadcastData(y.raw!, y.shape, shape);
+        binaryLoop(op, kind, 'tt')(xa, ya, out, n);
+      }
     } else if (x) {
       binaryLoop(op, kind, 'ts')(x.raw!, castScalar(b as number, cd) as never, out, n);
     } else if (y) {
       binaryLoop(op, kind, 'st')(castScalar(a as number, cd) as never, y.raw!, out, n);
     } else {
-      const tmp = allocTileData(cd, 1);
+      const tmp = this.alloc(cd, 1);
       tmp[0] = castScalar(b as number, cd);
       binaryLoop(op, kind, 'st')(castScalar(a as number, cd) as never, tmp, out, 1);
     }
@@ -352,7 +457,7 @@ export class TileContext {
       this.noteVector(out, src);
       return out;
     }
-    const out = allocTileData(rd, n);
+    const out = this.alloc(rd, n);
     unaryLoop(op, kind)(src.raw, out, n);
     finishData(out, rd);
     const res = this.tile(x.shape, rd, out, x.fromDot);
@@ -440,7 +545,7 @@ export class TileContext {
     const cd = c.size === n ? c.raw : broadcastData(c.raw, c.shape, shape);
     const ad = ta.size === n ? ta.raw : broadcastData(ta.raw, ta.shape, shape);
     const bd = tb.size === n ? tb.raw : broadcastData(tb.raw, tb.shape, shape);
-    const out = allocTileData(rd, n);
+    const out = this.alloc(rd, n);
     for (let i = 0; i < n; i++) out[i] = cd[i] ? ad[i]! : bd[i]!;
     const res = this.tile(shape, rd, out, fromDot);
     this.noteVector(res, c, ta, tb);
@@ -461,7 +566,7 @@ export class TileContext {
       return out;
     }
     const n = x.size;
-    const out = allocTileData(dtype, n);
+    const out = this.alloc(dtype, n);
     const src = x.raw;
     const fromKind = kindOf(x.dtype);
     const toKind = kindOf(dtype);
@@ -538,7 +643,7 @@ export class TileContext {
     // No cost: a layout change that compilers fold into the consumer (a transposed MMA operand, a strided store).
     if (!x.raw) return this.tile(shape, x.dtype, null, x.fromDot);
     const src = x.raw;
-    const out = allocTileData(x.dtype, x.size);
+    const out = this.alloc(x.dtype, x.size);
     const inStrides = stridesOf(x.shape);
     const strides = perm.map((p) => inStrides[p]!);
     const idx = new Array<number>(shape.length).fill(0);
@@ -656,7 +761,9 @@ export class TileContext {
     if (M * N * 4 > r.accumulatorBytes) r.accumulatorBytes = M * N * 4;
     if (!a.raw || !b.raw || (acc && !acc.raw)) return this.tile([M, N], accType, null, true);
     if (intOps) {
-      const c = acc ? Int32Array.from(acc.raw as Int32Array) : new Int32Array(M * N);
+      const c = this.alloc('i32', M * N) as Int32Array;
+      if (acc) c.set(acc.raw as Int32Array);
+      else c.fill(0);
       dotI32(a.raw as Int32Array, b.raw as Int32Array, c, M, N, K);
       return this.tile([M, N], 'i32', c, true);
     }
@@ -666,7 +773,9 @@ export class TileContext {
       ad = ad.map(roundTf32);
       bd = bd.map(roundTf32);
     }
-    const c = acc ? Float32Array.from(acc.raw as Float32Array) : new Float32Array(M * N);
+    const c = this.alloc('f32', M * N) as Float32Array;
+    if (acc) c.set(acc.raw as Float32Array);
+    else c.fill(0);
     dotF32(ad, bd, c, M, N, K);
     return this.tile([M, N], 'f32', c, true);
   }

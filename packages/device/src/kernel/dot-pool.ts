@@ -4,40 +4,51 @@
  * output element is still computed by exactly one thread with the same instruction sequence, so results are
  * bit-identical to the single-threaded path. `TESSERA_THREADS=1` turns the pool off.
  *
- * Protocol over a small shared Int32Array: [0] job generation (−1: exit), [1] parts finished, [2..9] job arguments,
- * [10] number of parts, [16 + i] part i done. Workers block in Atomics.wait and are unref'd, so they never keep the
- * process alive; the caller waits with a timeout and computes any part a worker failed to finish itself.
+ * Protocol over a small shared Int32Array: [0] job generation, [2..9] job arguments, [10] panels per chunk, [11] the
+ * job's tag (high 16 bits) and next free panel (low 16), [12] panels finished. Every thread, the caller included, takes
+ * chunks with a compare-and-swap that only succeeds while the tag is its job's, so a worker waking late can never
+ * work on a job whose arguments it did not read. Workers spin briefly, then block in Atomics.wait; they are unref'd,
+ * so they never keep the process alive. The caller waits (with a timeout) only for chunks that were taken; if a worker
+ * dies mid-chunk, the pool is retired and the job is recomputed on the calling thread.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { DotFn, WasmDot } from './wasm-dot';
+import { type DotFn, PANEL_ROWS, type WasmDot } from './wasm-dot';
 
 const WORKER_SOURCE = `
+const ROWS4 = ${4 * PANEL_ROWS}; // bytes per element × rows per panel
 const { workerData } = require('node:worker_threads');
-const { memory, module: mod, control, index } = workerData;
+const { memory, module: mod, control } = workerData;
 const ex = new WebAssembly.Instance(mod, { env: { mem: memory } }).exports;
 const ctl = new Int32Array(control);
 let seen = 0;
 for (;;) {
+  // Spin briefly before sleeping: dot calls come in bursts (one per K step), and a futex wake costs tens of µs.
+  for (let i = 0; i < 200000 && Atomics.load(ctl, 0) === seen; i++);
   Atomics.wait(ctl, 0, seen);
   const gen = Atomics.load(ctl, 0);
   if (gen < 0) break;
   seen = gen;
-  const parts = ctl[10];
-  if (index + 1 >= parts) continue;
-  const part = index + 1;
-  const [kind, a, b, c, panels, colBlocks, K, ld] = [ctl[2], ctl[3], ctl[4], ctl[5], ctl[6], ctl[7], ctl[8], ctl[9]];
-  const p0 = Math.floor((part * panels) / parts);
-  const p1 = Math.floor(((part + 1) * panels) / parts);
-  if (p1 > p0) (kind === 0 ? ex.dot_f32 : ex.dot_i32)(a + p0 * K * 16, b, c + p0 * 16 * ld, p1 - p0, colBlocks, K, ld, ld);
-  Atomics.store(ctl, 16 + part, gen);
-  Atomics.add(ctl, 1, 1);
-  Atomics.notify(ctl, 1);
+  const [kind, a, b, c, panels, colBlocks, K, ld, chunk] = [ctl[2], ctl[3], ctl[4], ctl[5], ctl[6], ctl[7], ctl[8], ctl[9], ctl[10]];
+  const fn = kind === 0 ? ex.dot_f32 : ex.dot_i32;
+  const tag = (gen & 0xffff) << 16;
+  for (;;) {
+    // Take the next chunk only while the counter still belongs to this job (its high half is the job's tag).
+    const v = Atomics.load(ctl, 11);
+    if ((v & 0xffff0000) !== tag) break;
+    const p0 = v & 0xffff;
+    if (p0 >= panels) break;
+    if (Atomics.compareExchange(ctl, 11, v, v + chunk) !== v) continue;
+    const p1 = Math.min(panels, p0 + chunk);
+    fn(a + p0 * K * ROWS4, b, c + p0 * ROWS4 * ld, p1 - p0, colBlocks, K, K, ld, ld);
+    Atomics.add(ctl, 12, p1 - p0);
+    Atomics.notify(ctl, 12);
+  }
 }
 `;
 
 /** Smallest M·N·K worth splitting across threads (below it, waking workers costs more than it saves). */
-const MIN_PARALLEL_WORK = 1 << 19;
+const MIN_PARALLEL_WORK = 1 << 16;
 
 function threadCount(): number {
   const env = Number(process.env.TESSERA_THREADS);
@@ -58,7 +69,7 @@ export class DotPool {
     for (let i = 0; i < threads - 1; i++) {
       const w = new Worker(WORKER_SOURCE, {
         eval: true,
-        workerData: { memory: wasm.memory, module: wasm.sharedModule, control: this.control.buffer, index: i },
+        workerData: { memory: wasm.memory, module: wasm.sharedModule, control: this.control.buffer },
       });
       w.unref();
       w.on('error', () => {
@@ -72,7 +83,10 @@ export class DotPool {
     return this.broken ? 1 : this.workers.length + 1;
   }
 
-  /** Runs the kernel over `panels` 4-row panels, splitting them across threads. Offsets are byte addresses. */
+  /**
+   * Runs the kernel over `panels` panels of PANEL_ROWS rows (A row-major with stride K). Threads take chunks of panels from a shared
+   * counter until none are left, so a worker that wakes late simply takes fewer.
+   */
   run(
     kind: 'f32' | 'i32',
     a: number,
@@ -84,36 +98,45 @@ export class DotPool {
     ld: number,
   ): void {
     const fn: DotFn = kind === 'f32' ? this.wasm.dotF32 : this.wasm.dotI32;
-    const parts = Math.min(this.threads, panels);
-    if (parts <= 1 || panels * 4 * colBlocks * 8 * K < MIN_PARALLEL_WORK) {
-      fn(a, b, c, panels, colBlocks, K, ld, ld);
+    const threads = this.threads;
+    if (threads <= 1 || panels < 2 || panels >= 0xffff || panels * PANEL_ROWS * colBlocks * 8 * K < MIN_PARALLEL_WORK) {
+      fn(a, b, c, panels, colBlocks, K, K, ld, ld);
       return;
     }
     const ctl = this.control;
-    const gen = ++this.generation;
-    ctl.set([kind === 'f32' ? 0 : 1, a, b, c, panels, colBlocks, K, ld, parts], 2);
-    Atomics.store(ctl, 1, 0);
+    const chunk = Math.max(1, Math.floor(panels / (4 * threads)));
+    const gen = (this.generation = (this.generation % 0x7fff) + 1);
+    const tag = (gen & 0xffff) << 16;
+    ctl.set([kind === 'f32' ? 0 : 1, a, b, c, panels, colBlocks, K, ld, chunk], 2);
+    Atomics.store(ctl, 12, 0);
+    Atomics.store(ctl, 11, tag);
     Atomics.store(ctl, 0, gen);
     Atomics.notify(ctl, 0);
-    const p1 = Math.floor(panels / parts);
-    fn(a, b, c, p1, colBlocks, K, ld, ld); // part 0 on this thread
-    const deadline = Date.now() + 10_000;
-    while (Atomics.load(ctl, 1) < parts - 1) {
-      const seen = Atomics.load(ctl, 1);
-      if (Atomics.wait(ctl, 1, seen, 100) === 'timed-out' && Date.now() > deadline) {
-        this.broken = true;
-        break;
-      }
+    for (;;) {
+      const v = Atomics.load(ctl, 11);
+      const p0 = v & 0xffff;
+      if (p0 >= panels) break;
+      if (Atomics.compareExchange(ctl, 11, v, v + chunk) !== v) continue;
+      const p1 = Math.min(panels, p0 + chunk);
+      fn(a + p0 * K * 4 * PANEL_ROWS, b, c + p0 * 4 * PANEL_ROWS * ld, p1 - p0, colBlocks, K, K, ld, ld);
+      Atomics.add(ctl, 12, p1 - p0);
     }
-    // Any part a worker did not finish (a crashed or stalled worker) is computed here; recomputing is idempotent.
-    for (let part = 1; part < parts; part++) {
-      if (Atomics.load(ctl, 16 + part) === gen) continue;
-      const q0 = Math.floor((part * panels) / parts);
-      const q1 = Math.floor(((part + 1) * panels) / parts);
-      if (q1 > q0) fn(a + q0 * K * 16, b, c + q0 * 16 * ld, q1 - q0, colBlocks, K, ld, ld);
+    // Every chunk is taken; wait until the ones workers took are done (sleeping workers took none).
+    for (let i = 0; i < 1_000_000 && Atomics.load(ctl, 12) < panels; i++);
+    const deadline = Date.now() + 10_000;
+    while (Atomics.load(ctl, 12) < panels) {
+      const seen = Atomics.load(ctl, 12);
+      if (Atomics.wait(ctl, 12, seen, 100) === 'timed-out' && Date.now() > deadline) {
+        // A worker died or hung mid-chunk: retire the pool; the caller recomputes the job on this thread.
+        this.broken = true;
+        throw new PoolFailure();
+      }
     }
   }
 }
+
+/** Thrown when a worker fails mid-job; the caller recomputes on one thread. */
+export class PoolFailure extends Error {}
 
 let pool: DotPool | null | undefined;
 

@@ -3,8 +3,8 @@
  * per output element, products and sums each round to float32 (int32 for integer inputs) in ascending k.
  * The WebAssembly SIMD path and the plain-JS path give identical bits; `TESSERA_NO_WASM=1` forces plain JS.
  */
-import { dotPool } from './dot-pool';
-import { MAX_PAGES, wasmDot } from './wasm-dot';
+import { dotPool, PoolFailure } from './dot-pool';
+import { MAX_PAGES, PANEL_ROWS, wasmDot } from './wasm-dot';
 
 const fround = Math.fround;
 
@@ -106,6 +106,16 @@ export function dotI32Js(a: Int32Array, b: Int32Array, c: Int32Array, M: number,
   }
 }
 
+let views: { buffer: ArrayBufferLike; f32: Float32Array; i32: Int32Array } | null = null;
+
+/** Typed views of the kernel's memory, rebuilt only when it grows. */
+function heapViews(mem: { buffer: ArrayBufferLike }) {
+  const buf = mem.buffer;
+  if (!views || views.buffer.byteLength !== buf.byteLength)
+    views = { buffer: buf, f32: new Float32Array(buf), i32: new Int32Array(buf) };
+  return views;
+}
+
 /** Smallest M·N·K for which packing into WebAssembly memory pays for itself. */
 const WASM_MIN_WORK = 4 * 8 * 8;
 
@@ -132,11 +142,12 @@ function runWasm(
   N: number,
   K: number,
 ): void {
-  const panels = (M + 3) >> 2;
-  const ld = (N + 7) & ~7; // B and C row stride, padded to whole 8-column blocks
-  const aWords = panels * K * 4;
+  const panels = Math.ceil(M / PANEL_ROWS);
+  const rows = panels * PANEL_ROWS; // the kernel computes whole panels; rows past M are scratch and discarded
+  const ld = (N + 7) & ~7; // B and C row stride, padded to whole 8-column blocks (padding columns are discarded too)
+  const aWords = rows * K;
   const bWords = K * ld;
-  const cWords = panels * 4 * ld;
+  const cWords = rows * ld;
   const need = (aWords + bWords + cWords) * 4;
   const mem = w.memory;
   if (need > MAX_PAGES * 65536) {
@@ -146,39 +157,35 @@ function runWasm(
     return;
   }
   if (mem.buffer.byteLength < need) mem.grow(Math.ceil((need - mem.buffer.byteLength) / 65536));
-  const heap = kind === 'f32' ? new Float32Array(mem.buffer) : new Int32Array(mem.buffer);
+  const heap = kind === 'f32' ? heapViews(mem).f32 : heapViews(mem).i32;
   const aOff = 0;
   const bOff = aWords;
   const cOff = aWords + bWords;
-  // Pack A into 4-row panels: Ap[p][k][r] = A[4p + r][k] (rows past M are zero).
-  for (let p = 0; p < panels; p++) {
-    const base = aOff + p * K * 4;
-    for (let r = 0; r < 4; r++) {
-      const row = p * 4 + r;
-      if (row < M) {
-        const src = row * K;
-        for (let k = 0; k < K; k++) heap[base + k * 4 + r] = a[src + k]!;
-      } else {
-        for (let k = 0; k < K; k++) heap[base + k * 4 + r] = 0;
-      }
-    }
-  }
-  if (ld === N) heap.set(b.subarray(0, K * N), bOff);
-  else {
-    for (let k = 0; k < K; k++) {
-      heap.set(b.subarray(k * N, k * N + N), bOff + k * ld);
-      heap.fill(0, bOff + k * ld + N, bOff + (k + 1) * ld);
-    }
-  }
-  const rowsPadded = panels * 4;
-  if (ld === N && rowsPadded === M) heap.set(c.subarray(0, M * N), cOff);
-  else {
-    heap.fill(0, cOff, cOff + cWords);
+  // Plain copies in: A as is (row-major, stride K); B and C with their rows padded to ld. Scratch rows and padding
+  // columns hold stale values; each output element depends only on its own row and column, so they never leak.
+  heap.set(a.subarray(0, M * K), aOff);
+  if (ld === N) {
+    heap.set(b.subarray(0, K * N), bOff);
+    heap.set(c.subarray(0, M * N), cOff);
+  } else {
+    for (let k = 0; k < K; k++) heap.set(b.subarray(k * N, k * N + N), bOff + k * ld);
     for (let i = 0; i < M; i++) heap.set(c.subarray(i * N, i * N + N), cOff + i * ld);
   }
   const pool = dotPool(w);
-  if (pool) pool.run(kind, aOff * 4, bOff * 4, cOff * 4, panels, ld >> 3, K, ld);
-  else (kind === 'f32' ? w.dotF32 : w.dotI32)(aOff * 4, bOff * 4, cOff * 4, panels, ld >> 3, K, ld, ld);
+  const single = () =>
+    (kind === 'f32' ? w.dotF32 : w.dotI32)(aOff * 4, bOff * 4, cOff * 4, panels, ld >> 3, K, K, ld, ld);
+  if (!pool) single();
+  else {
+    try {
+      pool.run(kind, aOff * 4, bOff * 4, cOff * 4, panels, ld >> 3, K, ld);
+    } catch (e) {
+      if (!(e instanceof PoolFailure)) throw e;
+      // A worker died mid-job: reload C (partly accumulated) and compute everything here.
+      if (ld === N) heap.set(c.subarray(0, M * N), cOff);
+      else for (let i = 0; i < M; i++) heap.set(c.subarray(i * N, i * N + N), cOff + i * ld);
+      single();
+    }
+  }
   if (ld === N) c.set(heap.subarray(cOff, cOff + M * N));
   else for (let i = 0; i < M; i++) c.set(heap.subarray(cOff + i * ld, cOff + i * ld + N), i * N);
 }

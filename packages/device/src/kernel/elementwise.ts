@@ -81,6 +81,10 @@ export type BinaryLoop = (A: Arr, B: Arr, O: Arr, n: number) => void;
 export type BinaryScalarLoop = (A: Arr, b: number, O: Arr, n: number) => void;
 export type ScalarBinaryLoop = (a: number, B: Arr, O: Arr, n: number) => void;
 export type UnaryLoop = (A: Arr, O: Arr, n: number) => void;
+/** Broadcast loops over a (rows, cols) output: one operand full, the other one value per row or per column. */
+export type BroadcastLoop = (A: Arr, B: Arr, O: Arr, rows: number, cols: number) => void;
+/** tc: B holds one value per row; tv: B one per column; ct / vt: the same with A as the small operand. */
+export type BroadcastVariant = 'tc' | 'tv' | 'ct' | 'vt';
 
 function compile<T>(params: string, body: string): T {
   // The helpers erf and rint are the only free names the expressions may use.
@@ -105,6 +109,30 @@ export function binaryLoop(op: BinaryOp, kind: Kind, variant: 'tt' | 'ts' | 'st'
     cache.set(key, f);
   }
   return f as BinaryLoop;
+}
+
+export function broadcastLoop(op: BinaryOp, kind: Kind, variant: BroadcastVariant): BroadcastLoop {
+  const key = `bb:${op}:${kind}:${variant}`;
+  let f = cache.get(key);
+  if (!f) {
+    const expr = binaryExpr(op, kind)!;
+    const a = variant === 'ct' ? 'const a = A[r];' : variant === 'vt' ? '' : '';
+    const b = variant === 'tc' ? 'const b = B[r];' : '';
+    const inner =
+      variant === 'tc'
+        ? 'const a = A[o + c];'
+        : variant === 'tv'
+          ? 'const a = A[o + c]; const b = B[c];'
+          : variant === 'ct'
+            ? 'const b = B[o + c];'
+            : 'const a = A[c]; const b = B[o + c];';
+    f = compile(
+      'A, B, O, rows, cols',
+      `for (let r = 0; r < rows; r++) { ${a} ${b} const o = r * cols; for (let c = 0; c < cols; c++) { ${inner} O[o + c] = ${expr}; } }`,
+    );
+    cache.set(key, f);
+  }
+  return f as BroadcastLoop;
 }
 
 export function unaryLoop(op: UnaryOp, kind: Kind): UnaryLoop {

@@ -6,7 +6,7 @@
 import { bitsDecoder, bitsEncoder, DTYPE_INFO, type DType, dtypeBytes, isFloat } from '../dtype/dtype';
 import { TesseraError } from '../errors';
 import type { DeviceBuffer } from '../memory/buffer';
-import { allocTileData, type TileContext } from './context';
+import type { TileContext } from './context';
 import { broadcastData, broadcastShapes, checkShape, sizeOf, stridesOf } from './shape';
 import { type Operand, Tile, type TileData } from './tile';
 
@@ -121,6 +121,35 @@ function checkLanes(
   return active;
 }
 
+/** Copies the in-bounds part of a (rows, cols) block at (r0, c0) of a 2-D f32 tensor (unit column stride) into out. */
+function copyBlock2dF32(
+  out: Float32Array,
+  st: Float32Array,
+  desc: TensorDesc,
+  r0: number,
+  c0: number,
+  rows: number,
+  cols: number,
+): void {
+  const [R, C] = desc.shape as [number, number];
+  const rs = desc.strides[0]!;
+  const j0 = Math.max(0, -c0);
+  const j1 = Math.min(cols, C - c0);
+  const i0 = Math.max(0, -r0);
+  const i1 = Math.min(rows, R - r0);
+  if (j1 <= j0) return;
+  for (let i = i0; i < i1; i++) {
+    const ob = i * cols;
+    const sb = desc.offset + (r0 + i) * rs + c0;
+    for (let j = j0; j < j1; j++) out[ob + j] = st[sb + j]!;
+  }
+}
+
+/** dst[d..d+n) = src[s..s+n) for float32 arrays: one monomorphic loop the JIT turns into tight code. */
+function copyF32(dst: Float32Array, d: number, src: Float32Array, s: number, n: number): void {
+  for (let j = 0; j < n; j++) dst[d + j] = src[s + j]!;
+}
+
 function countTrue(m: TileData): number {
   let c = 0;
   for (let i = 0; i < m.length; i++) if (m[i]) c++;
@@ -146,7 +175,7 @@ export function load(
     ctx.noteVector(out);
     return out;
   }
-  const out = allocTileData(ptr.dtype, n);
+  const out = ctx.alloc(ptr.dtype, n);
   const store = ptr.storage();
   const dec = bitsDecoder(ptr.dtype);
   const other = opts.other ?? 0;
@@ -231,7 +260,7 @@ export function atomic(
   c.bytesWritten += active * DTYPE_INFO[ptr.dtype].bytes;
   touch(ctx, ptr, true, true);
   if (ctx.mode === 'timing' || !off || m === null || !data) return ctx.tile(shape, ptr.dtype, null);
-  const old = allocTileData(ptr.dtype, n);
+  const old = ctx.alloc(ptr.dtype, n).fill(0);
   const st = ptr.storage();
   const dec = bitsDecoder(ptr.dtype);
   const enc = bitsEncoder(ptr.dtype);
@@ -361,13 +390,25 @@ export function loadBlock(
     ctx.noteVector(t);
     return t;
   }
-  const out = allocTileData(ptr.dtype, sizeOf(block));
-  if (padding !== 0 && n < out.length) out.fill(padding);
+  const out = ctx.alloc(ptr.dtype, sizeOf(block));
+  if (n < out.length) out.fill(padding);
   const st = ptr.storage();
   const dec = bitsDecoder(ptr.dtype);
   const ls = desc.strides[block.length - 1] ?? 1;
+  const f32 = st instanceof Float32Array && out instanceof Float32Array;
+  if (f32 && block.length === 2 && ls === 1) {
+    // The hot case (GEMM and attention operand tiles): a 2-D f32 block with unit inner stride.
+    copyBlock2dF32(out, st, desc, at[0]!, at[1]!, block[0]!, block[1]!);
+    const t = ctx.tile(block, ptr.dtype, out);
+    ctx.noteVector(t);
+    return t;
+  }
   forEachRow(desc, at, block, (ob, sb, j0, j1) => {
-    if (!dec && ls === 1) (out as Float32Array).set(st.subarray(sb + j0, sb + j1) as Float32Array, ob + j0);
+    // Long contiguous rows: one native copy; short ones: a monomorphic loop beats a subarray view per row.
+    if (!dec && ls === 1 && j1 - j0 >= 256)
+      (out as Float32Array).set(st.subarray(sb + j0, sb + j1) as Float32Array, ob + j0);
+    else if (f32 && ls === 1) copyF32(out, ob + j0, st, sb + j0, j1 - j0);
+    else if (!dec && ls === 1) for (let j = j0; j < j1; j++) out[ob + j] = st[sb + j]!;
     else if (!dec) for (let j = j0; j < j1; j++) out[ob + j] = st[sb + j * ls]!;
     else for (let j = j0; j < j1; j++) out[ob + j] = dec(st[sb + j * ls]!);
   });
@@ -391,8 +432,12 @@ export function storeBlock(ctx: TileContext, desc: TensorDesc, at: readonly numb
   const st = ptr.storage();
   const enc = bitsEncoder(ptr.dtype);
   const ls = desc.strides[value.rank - 1] ?? 1;
+  const f32 = st instanceof Float32Array && data instanceof Float32Array;
   forEachRow(desc, at, value.shape, (ob, sb, j0, j1) => {
-    if (!enc && ls === 1) (st as Float32Array).set(data.subarray(ob + j0, ob + j1) as Float32Array, sb + j0);
+    if (!enc && ls === 1 && j1 - j0 >= 256)
+      (st as Float32Array).set(data.subarray(ob + j0, ob + j1) as Float32Array, sb + j0);
+    else if (f32 && ls === 1) copyF32(st, sb + j0, data, ob + j0, j1 - j0);
+    else if (!enc && ls === 1) for (let j = j0; j < j1; j++) st[sb + j] = data[ob + j]!;
     else if (!enc) for (let j = j0; j < j1; j++) st[sb + j * ls] = data[ob + j]!;
     else for (let j = j0; j < j1; j++) st[sb + j * ls] = enc(data[ob + j]!);
   });

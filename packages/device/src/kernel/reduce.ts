@@ -4,7 +4,7 @@
  */
 import { isFloat, isFp8, type TileDType } from '../dtype/dtype';
 import { TesseraError } from '../errors';
-import { allocTileData, finishData, type TileContext } from './context';
+import { finishData, type TileContext } from './context';
 import { normalizeAxis, sizeOf } from './shape';
 import type { Tile, TileData } from './tile';
 
@@ -48,7 +48,7 @@ export function reduce(ctx: TileContext, kind: ReduceKind, x: Tile, axis: number
     return out;
   }
   const a = x.raw;
-  const out = allocTileData(rd, outer * inner);
+  const out = ctx.alloc(rd, outer * inner);
   if (kind === 'sum') sumInto(a, out, outer, n, inner);
   else if (kind === 'max' || kind === 'min') extremeInto(a, out, outer, n, inner, kind === 'max');
   else argInto(a, out, outer, n, inner, kind === 'argmax');
@@ -117,7 +117,7 @@ export function cumsum(ctx: TileContext, x: Tile, axis: number): Tile {
   if (!x.raw) return ctx.tile(x.shape, rd, null, x.fromDot);
   const [outer, n, inner] = split(x.shape, ax);
   const a = x.raw;
-  const out = allocTileData(rd, x.size);
+  const out = ctx.alloc(rd, x.size);
   const tmp = new Float64Array(x.size);
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
@@ -146,7 +146,7 @@ export function sort(ctx: TileContext, x: Tile, axis: number, descending: boolea
   const rd: TileDType = indices ? 'i32' : x.dtype;
   if (!x.raw) return ctx.tile(x.shape, rd, null);
   const a = x.raw;
-  const out = allocTileData(rd, x.size);
+  const out = ctx.alloc(rd, x.size);
   const idx = new Array<number>(n);
   const nanLast = (p: number, q: number): number => {
     const vp = a[p]!;

@@ -1,8 +1,8 @@
 /**
  * A WebAssembly SIMD micro-kernel for `dot`, assembled here from opcodes (no toolchain, nothing downloaded).
  *
- * It computes C += A·B for one tile, 4 rows × 8 columns of C at a time held in eight f32x4 registers, with A packed
- * in 4-row panels and B row-major. Each multiply and each add rounds to float32 separately (no fused multiply-add),
+ * It computes C += A·B for one tile, 6 rows × 8 columns of C at a time held in twelve f32x4 registers, reading A, B
+ * and C row-major in place. Each multiply and each add rounds to float32 separately (no fused multiply-add),
  * and k runs in ascending order, so every output element is exactly
  *   acc ← fl32(acc + fl32(a[i,k]·b[k,j])),  k = 0, 1, …, K−1
  * — the same bits as the plain-JS path in `dot.ts`, whatever the tile sizes.
@@ -76,17 +76,27 @@ const I32X4_MUL = 0xb5;
 
 const memarg = (align: number, offset: number): number[] => [...uleb(align), ...uleb(offset)];
 
+/** Rows of C one pass of the kernel keeps in registers: 6 rows × 8 columns = 12 f32x4 accumulators, + 2 for B and 1
+ * for A's splat: 15 of the 16 SIMD registers x86-64 has, the most reuse per load that fits. */
+export const PANEL_ROWS = 4;
+
 /**
- * Emits `dot(a, b, c, panels, colBlocks, K, ldb, ldc)`:
- *   for p < panels, jb < colBlocks: C[4p..4p+3][8jb..8jb+7] += Σ_k Apacked[p][k][0..3] ⊗ B[k][8jb..8jb+7]
- * Pointers are byte addresses; ldb/ldc are row strides in elements.
+ * Emits `dot(a, b, c, panels, colBlocks, K, lda, ldb, ldc)`, with R = PANEL_ROWS:
+ *   for p < panels, jb < colBlocks: C[Rp..Rp+R−1][8jb..8jb+7] += Σ_k A[Rp..Rp+R−1][k] ⊗ B[k][8jb..8jb+7]
+ * A, B and C are row-major with row strides lda, ldb, ldc (elements); pointers are byte addresses. A is read in place
+ * (four row pointers advance together), so the caller copies tiles in with plain memcpys and never repacks them.
  */
 function dotFunction(mul: number, add: number): number[] {
-  // Params 0..7: a b c panels colBlocks K ldb ldc.  Locals: 8 p, 9 jb, 10 k, 11 ap, 12 bp, 13 cp, then v128 14..23.
-  const [A, B, C, PANELS, CB, K, LDB, LDC] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const [P, JB, KK, AP, BP, CP] = [8, 9, 10, 11, 12, 13];
-  const acc = (r: number, h: number) => 14 + r * 2 + h; // 14..21
-  const [B0, B1] = [22, 23];
+  const R = PANEL_ROWS;
+  // Params 0..8: a b c panels colBlocks K lda ldb ldc.
+  // Locals: 9 p, 10 jb, 11 k, then R row pointers of A, bp, cp, the row stride of A in bytes; then v128: 2R
+  // accumulators (R rows × 8 columns) and the two B vectors.
+  const [A, B, C, PANELS, CB, K, LDA, LDB, LDC] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [P, JB, KK] = [9, 10, 11];
+  const ap = (r: number) => 12 + r;
+  const [BP, CP, ASTRIDE] = [12 + R, 13 + R, 14 + R];
+  const acc = (r: number, h: number) => 15 + R + r * 2 + h;
+  const [B0, B1] = [15 + 3 * R, 16 + 3 * R];
   const get = (l: number) => [op.localGet, ...uleb(l)];
   const set = (l: number) => [op.localSet, ...uleb(l)];
   const i32c = (v: number) => [op.i32Const, ...sleb(v)];
@@ -97,38 +107,52 @@ function dotFunction(mul: number, add: number): number[] {
   // row r of the C block starts at cp + r*ldc*4
   const cRowAddr = (r: number) => [...get(CP), ...get(LDC), ...i32c(r * 4), op.i32Mul, op.i32Add];
 
+  emit(get(LDA), i32c(4), [op.i32Mul], set(ASTRIDE));
   emit(i32c(0), set(P));
   emit([op.block, EMPTY_BLOCK, op.loop, EMPTY_BLOCK]); // panels loop
   emit(get(P), get(PANELS), [0x4e /* i32.ge_s */], [op.brIf, 1]);
   emit(i32c(0), set(JB));
   emit([op.block, EMPTY_BLOCK, op.loop, EMPTY_BLOCK]); // column blocks loop
   emit(get(JB), get(CB), [0x4e], [op.brIf, 1]);
-  // cp = c + (p*4*ldc + jb*8) * 4
-  emit(get(C), get(P), get(LDC), [op.i32Mul], i32c(16), [op.i32Mul], [op.i32Add], get(JB), i32c(32), [op.i32Mul]);
+  // cp = c + (p*R*ldc + jb*8) * 4
+  emit(get(C), get(P), get(LDC), [op.i32Mul], i32c(4 * R), [op.i32Mul], [op.i32Add], get(JB), i32c(32), [op.i32Mul]);
   emit([op.i32Add], set(CP));
-  for (let r = 0; r < 4; r++) {
+  for (let r = 0; r < R; r++) {
     emit(cRowAddr(r), simd(V128_LOAD), memarg(2, 0), set(acc(r, 0)));
     emit(cRowAddr(r), simd(V128_LOAD), memarg(2, 16), set(acc(r, 1)));
   }
-  // ap = a + p*K*16 ; bp = b + jb*32
-  emit(get(A), get(P), get(K), [op.i32Mul], i32c(16), [op.i32Mul], [op.i32Add], set(AP));
+  // ap[r] = a + (R·p + r) * lda * 4 ; bp = b + jb*32
+  for (let r = 0; r < R; r++) {
+    emit(
+      get(A),
+      get(P),
+      i32c(R),
+      [op.i32Mul],
+      i32c(r),
+      [op.i32Add],
+      get(ASTRIDE),
+      [op.i32Mul],
+      [op.i32Add],
+      set(ap(r)),
+    );
+  }
   emit(get(B), get(JB), i32c(32), [op.i32Mul], [op.i32Add], set(BP));
   emit(get(K), set(KK));
   emit([op.block, EMPTY_BLOCK, op.loop, EMPTY_BLOCK]); // k loop
   emit(get(KK), [op.i32Eqz], [op.brIf, 1]);
   emit(get(BP), simd(V128_LOAD), memarg(2, 0), set(B0));
   emit(get(BP), simd(V128_LOAD), memarg(2, 16), set(B1));
-  for (let r = 0; r < 4; r++) {
+  for (let r = 0; r < R; r++) {
     for (let h = 0; h < 2; h++) {
-      emit(get(acc(r, h)), get(AP), simd(V128_LOAD32_SPLAT), memarg(2, r * 4), get(h === 0 ? B0 : B1));
+      emit(get(acc(r, h)), get(ap(r)), simd(V128_LOAD32_SPLAT), memarg(2, 0), get(h === 0 ? B0 : B1));
       emit(simd(mul), simd(add), set(acc(r, h)));
     }
+    emit(get(ap(r)), i32c(4), [op.i32Add], set(ap(r)));
   }
-  emit(get(AP), i32c(16), [op.i32Add], set(AP));
   emit(get(BP), get(LDB), i32c(4), [op.i32Mul], [op.i32Add], set(BP));
   emit(get(KK), i32c(1), [op.i32Sub], set(KK));
   emit([op.br, 0, op.end, op.end]);
-  for (let r = 0; r < 4; r++) {
+  for (let r = 0; r < R; r++) {
     emit(cRowAddr(r), get(acc(r, 0)), simd(V128_STORE), memarg(2, 0));
     emit(cRowAddr(r), get(acc(r, 1)), simd(V128_STORE), memarg(2, 16));
   }
@@ -136,8 +160,8 @@ function dotFunction(mul: number, add: number): number[] {
   emit(get(P), i32c(1), [op.i32Add], set(P), [op.br, 0, op.end, op.end]);
   code.push(op.end);
   const locals = vec([
-    [...uleb(6), I32],
-    [...uleb(10), V128],
+    [...uleb(6 + R), I32],
+    [...uleb(2 * R + 2), V128],
   ]);
   const body = [...locals, ...code];
   return [...uleb(body.length), ...body];
@@ -148,7 +172,7 @@ export const MAX_PAGES = 16384;
 
 /** The module imports its memory (env.mem) so that worker threads can share one (see dot-pool.ts). */
 function buildModule(shared: boolean): Uint8Array {
-  const type = [0x60, ...vec(Array.from({ length: 8 }, () => [I32])), 0x00];
+  const type = [0x60, ...vec(Array.from({ length: 9 }, () => [I32])), 0x00];
   const name = (s: string) => vec(Array.from(s, (c) => [c.charCodeAt(0)]));
   // Memory limits: flag 0x03 = has maximum + shared, 0x01 = has maximum.
   const memType = [shared ? 0x03 : 0x01, ...uleb(1), ...uleb(MAX_PAGES)];
@@ -183,6 +207,7 @@ export type DotFn = (
   panels: number,
   colBlocks: number,
   k: number,
+  lda: number,
   ldb: number,
   ldc: number,
 ) => void;
