@@ -12,7 +12,7 @@ import {
   benchCopy,
   benchDecode,
   benchGemm,
-  benchRmsnorm,
+  benchRowwise,
   formatBench,
 } from './commands/bench';
 import { devicesCommand } from './commands/devices';
@@ -109,20 +109,27 @@ export function createProgram(io: Io = defaultIo): Command {
   };
   const dtypeOption = () => new Option('--dtype <dtype>', 'dtype').choices(['bf16', 'f16', 'f32']).default('bf16');
 
-  bench
-    .command('rmsnorm')
-    .description('RMSNorm over (rows, cols) — bandwidth-bound; GB/s counts bytes read + written')
-    .requiredOption('--device <id>', 'device id')
-    .requiredOption('--rows <n>', 'rows (tokens)')
-    .requiredOption('--cols <n>', 'columns (hidden size)')
-    .addOption(dtypeOption())
-    .option('--json', 'print JSON')
-    .action(async (o: { device: string; rows: string; cols: string; dtype: string; json?: boolean }) => {
-      const { backend, device } = backends.findDevice(o.device);
-      const rows = parsePositiveInt(o.rows, '--rows');
-      const cols = parsePositiveInt(o.cols, '--cols');
-      report(o, await benchRmsnorm(backend, device, { rows, cols, dtype: o.dtype, profile: !!program.opts().trace }));
-    });
+  for (const op of ['rmsnorm', 'softmax'] as const) {
+    bench
+      .command(op)
+      .description(
+        `${op === 'rmsnorm' ? 'RMSNorm' : 'row softmax'} over (rows, cols) — bandwidth-bound; GB/s counts bytes read + written`,
+      )
+      .requiredOption('--device <id>', 'device id')
+      .requiredOption('--rows <n>', 'rows (tokens)')
+      .requiredOption('--cols <n>', op === 'rmsnorm' ? 'columns (hidden size)' : 'columns (e.g. vocabulary or keys)')
+      .addOption(dtypeOption())
+      .option('--json', 'print JSON')
+      .action(async (o: { device: string; rows: string; cols: string; dtype: string; json?: boolean }) => {
+        const { backend, device } = backends.findDevice(o.device);
+        const rows = parsePositiveInt(o.rows, '--rows');
+        const cols = parsePositiveInt(o.cols, '--cols');
+        report(
+          o,
+          await benchRowwise(backend, device, op, { rows, cols, dtype: o.dtype, profile: !!program.opts().trace }),
+        );
+      });
+  }
 
   bench
     .command('attention')

@@ -88,6 +88,31 @@ describe('tessera bench', () => {
   });
 });
 
+describe('tessera bench for the library operators', () => {
+  it('attention prefill is compute-bound near peak; decode, rmsnorm and softmax memory-bound near bandwidth, on both vendors', async () => {
+    for (const device of ['h100', '910b2']) {
+      const run = async (...argv: string[]) => {
+        const t = await tessera('bench', ...argv, '--device', device, '--json');
+        expect(t.code, `${argv.join(' ')} on ${device}: ${t.err}`).toBe(0);
+        return JSON.parse(t.out) as { bound: string; efficiency: number };
+      };
+      const att = await run('attention', '--seq', '4096');
+      expect(['matrix', 'vector']).toContain(att.bound);
+      expect(att.efficiency).toBeGreaterThan(0.6);
+      for (const argv of [
+        ['decode', '--batch', '64', '--context', '4096'],
+        ['rmsnorm', '--rows', '8192', '--cols', '8192'],
+        ['softmax', '--rows', '8192', '--cols', '32768'],
+      ]) {
+        const r = await run(...argv);
+        expect(r.bound, argv[0]).toBe('memory');
+        expect(r.efficiency, argv[0]).toBeGreaterThan(0.75);
+        expect(r.efficiency, argv[0]).toBeLessThan(0.92);
+      }
+    }
+  });
+});
+
 describe('errors', () => {
   it('exit non-zero with one line that says what is wrong', async () => {
     const cases: Array<[string[], RegExp]> = [

@@ -20,6 +20,7 @@ import { flashAttention } from '../src/attention';
 import { gemm } from '../src/gemm';
 import { rmsnorm } from '../src/norm';
 import { softmax } from '../src/softmax';
+import { modelStep } from './model-step';
 import { encodeModel, type ModelSpec, type NodeSpec, type TensorSpec } from './onnx';
 
 const json = process.argv.includes('--json') || process.env.BENCH_JSON === '1';
@@ -479,6 +480,11 @@ async function main(): Promise<void> {
   for (const t of table) console.log(line(t));
   if (notes.length) console.log(`\n${notes.join('\n')}`);
   else console.log(`\nEvery peer's result matches Tessera's (relative error ≤ ${TOLERANCE}).`);
+  const step = await modelStep();
+  console.log(
+    `\nTiming-only mode: one decode step of a 100-layer Llama-shaped model (batch 64, context 2048, H200): ` +
+      `${step.launches} launches modelled in ${step.wallMs.toFixed(0)} ms of wall time (modelled step: ${step.modelledMs.toFixed(2)} ms).`,
+  );
 }
 
 await main();

@@ -102,8 +102,8 @@ export interface FlashAttentionArgs {
  */
 function attentionBlocks(headDim: number, maxLen: number): { BM: number; BN: number } {
   const [bm, bn] = headDim > 128 ? [64, 32] : [128, 64];
-  const fit = (b: number) => Math.min(b, Math.max(16, nextPow2(maxLen)));
-  return { BM: fit(bm), BN: fit(bn) };
+  const clampToLen = (b: number) => Math.min(b, Math.max(16, nextPow2(maxLen)));
+  return { BM: clampToLen(bm), BN: clampToLen(bn) };
 }
 
 export function flashAttention(

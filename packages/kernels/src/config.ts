@@ -23,17 +23,28 @@ const GEMM_TILES: readonly GemmConfig[] = [
   { BM: 16, BN: 64, BK: 32 },
 ];
 
-/** True if a BM×BN×BK tile with `inBytes`-byte operands and an f32/i32 accumulator fits the device. */
-export function gemmTileFits(device: DeviceProperties, t: GemmConfig, inBytes: number): boolean {
+/**
+ * True if a BM×BN×BK tile with `inBytes`-byte operands and an f32/i32 accumulator fits the device. `epilogueBytes` is
+ * what a fused epilogue holds per output element besides the accumulator (a residual tile and its f32 copy: ≈ 8 B).
+ */
+export function gemmTileFits(device: DeviceProperties, t: GemmConfig, inBytes: number, epilogueBytes = 0): boolean {
   const operands = (t.BM * t.BK + t.BK * t.BN) * inBytes;
   const acc = t.BM * t.BN * 4;
   const oc = device.onChip;
   if (device.vendor === 'huawei') {
-    // Cube path: operands double-buffered in L1, accumulator in L0C.
-    return 2 * operands <= (oc.l1 ?? oc.sharedPerUnit) && acc <= (oc.l0c ?? acc);
+    // Cube path: operands double-buffered in L1, accumulator in L0C; the epilogue runs on the vector units from UB.
+    return (
+      2 * operands <= (oc.l1 ?? oc.sharedPerUnit) &&
+      acc <= (oc.l0c ?? acc) &&
+      t.BM * t.BN * epilogueBytes <= oc.sharedPerUnit
+    );
   }
-  // Shared memory holds ≥ 2 pipeline stages; the accumulator must leave room in the register file.
-  return 2 * operands <= oc.sharedPerBlockOptin && acc <= (oc.registersPerUnit * 4) / 2;
+  // Shared memory holds ≥ 2 pipeline stages; accumulator and epilogue tiles share the register file with the
+  // threads' own registers (256 threads × 32).
+  const regs = acc + t.BM * t.BN * epilogueBytes + 256 * 32 * 4;
+  return (
+    2 * operands <= oc.sharedPerBlockOptin && regs <= oc.registersPerUnit * 4 && acc <= (oc.registersPerUnit * 4) / 2
+  );
 }
 
 const nextPow2 = (x: number) => 2 ** Math.ceil(Math.log2(Math.max(1, x)));
@@ -43,12 +54,19 @@ const nextPow2 = (x: number) => 2 ** Math.ceil(Math.log2(Math.max(1, x)));
  * estimated time — waves over the device's units × work per program, where small tiles pay for re-reading operands
  * (relative load cost 32/BM + 32/BN). Large problems get large tiles; small ones get enough programs to fill the units.
  */
-export function chooseGemmConfig(device: DeviceProperties, M: number, N: number, K: number, dtype: DType): GemmConfig {
+export function chooseGemmConfig(
+  device: DeviceProperties,
+  M: number,
+  N: number,
+  K: number,
+  dtype: DType,
+  epilogueBytes = 0,
+): GemmConfig {
   const inBytes = DTYPE_INFO[dtype].bytes;
   let best: GemmConfig = { BM: 16, BN: 16, BK: 16 };
   let bestScore = Number.POSITIVE_INFINITY;
   for (const t of GEMM_TILES) {
-    if (!gemmTileFits(device, t, inBytes)) continue;
+    if (!gemmTileFits(device, t, inBytes, epilogueBytes)) continue;
     // Shrink to the problem: a 1-row GEMM (decode) should not pay for 128 rows.
     const BM = Math.min(t.BM, Math.max(16, nextPow2(M)));
     const BN = Math.min(t.BN, Math.max(16, nextPow2(N)));

@@ -11,6 +11,7 @@ import {
   cdiv,
   type Device,
   type DeviceBuffer,
+  DTYPE_INFO,
   type LaunchResult,
   ProgramCost,
   type Stream,
@@ -209,7 +210,10 @@ export function gemm(dev: Device, args: GemmArgs, options: LaunchOptions = {}): 
       shapeText: `(M, N) = (${M}, ${N})${per}`,
     });
   if (M === 0 || N === 0) return emptyLaunch(dev, op, options.stream);
-  const cfg = { ...chooseGemmConfig(dev.properties, M, N, K, a.dtype), ...options.config };
+  // A fused residual holds a (BM, BN) tile and its f32 copy beside the accumulator; activations need temporaries.
+  const epilogueBytes =
+    (args.residual ? 4 + DTYPE_INFO[args.residual.dtype].bytes : 0) + (activation !== 'none' ? 4 : 0);
+  const cfg = { ...chooseGemmConfig(dev.properties, M, N, K, a.dtype, epilogueBytes), ...options.config };
   return dev.launch(
     gemmKernel,
     { grid: [cdiv(M, cfg.BM), cdiv(N, cfg.BN), batch], stream: options.stream },

@@ -11,7 +11,7 @@ import {
   type LaunchResult,
   TesseraError,
 } from '@tessera/device';
-import { copy, flashAttention, gemm, pagedAttention, rmsnorm } from '@tessera/kernels';
+import { copy, flashAttention, gemm, pagedAttention, rmsnorm, softmax } from '@tessera/kernels';
 import { fmtBytes } from '../format';
 
 export interface BenchResult {
@@ -131,10 +131,14 @@ function floatDType(name: string): DType {
   return d;
 }
 
-/** RMSNorm over (rows, cols): a bandwidth-bound operator; GB/s counts x and weight read plus y written. */
-export async function benchRmsnorm(
+/**
+ * A row-wise bandwidth-bound operator over (rows, cols) — RMSNorm or softmax; GB/s counts x read plus y written
+ * (and RMSNorm's weight).
+ */
+export async function benchRowwise(
   backend: Backend,
   device: DeviceProperties,
+  op: 'rmsnorm' | 'softmax',
   o: { rows: number; cols: number; dtype: string; profile: boolean },
 ): Promise<{ result: BenchResult; trace?: object }> {
   const dtype = floatDType(o.dtype);
@@ -142,12 +146,16 @@ export async function benchRmsnorm(
   const dev = rt.device(0);
   const t0 = performance.now();
   const x = dev.alloc(dtype, o.rows * o.cols);
-  const r = rmsnorm(dev, { x, weight: dev.alloc(dtype, o.cols), out: x, rows: o.rows, cols: o.cols });
+  const y = dev.alloc(dtype, o.rows * o.cols);
+  const r =
+    op === 'rmsnorm'
+      ? rmsnorm(dev, { x, weight: dev.alloc(dtype, o.cols), out: y, rows: o.rows, cols: o.cols })
+      : softmax(dev, { x, out: y, rows: o.rows, cols: o.cols });
   const wall = performance.now() - t0;
-  const bytes = (2 * o.rows * o.cols + o.cols) * DTYPE_INFO[dtype].bytes;
+  const bytes = (2 * o.rows * o.cols + (op === 'rmsnorm' ? o.cols : 0)) * DTYPE_INFO[dtype].bytes;
   const gbps = bytes / (r.ms * 1e-3) / 1e9;
   return {
-    result: result(device, 'rmsnorm', dtype, `${o.rows}×${o.cols}`, r, wall, { gbps }, device.memoryBandwidthGBs),
+    result: result(device, op, dtype, `${o.rows}×${o.cols}`, r, wall, { gbps }, device.memoryBandwidthGBs),
     trace: o.profile ? rt.profiler.toChromeTrace() : undefined,
   };
 }

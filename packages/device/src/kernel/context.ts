@@ -762,9 +762,8 @@ export class TileContext {
     if (!a.raw || !b.raw || (acc && !acc.raw)) return this.tile([M, N], accType, null, true);
     if (intOps) {
       const c = this.alloc('i32', M * N) as Int32Array;
-      if (acc) c.set(acc.raw as Int32Array);
-      else c.fill(0);
-      dotI32(a.raw as Int32Array, b.raw as Int32Array, c, M, N, K);
+      if (acc) dotI32(a.raw as Int32Array, b.raw as Int32Array, c, M, N, K, acc.raw as Int32Array);
+      else dotI32(a.raw as Int32Array, b.raw as Int32Array, c.fill(0), M, N, K);
       return this.tile([M, N], 'i32', c, true);
     }
     let ad = a.raw as Float32Array;
@@ -774,9 +773,8 @@ export class TileContext {
       bd = bd.map(roundTf32);
     }
     const c = this.alloc('f32', M * N) as Float32Array;
-    if (acc) c.set(acc.raw as Float32Array);
-    else c.fill(0);
-    dotF32(ad, bd, c, M, N, K);
+    if (acc) dotF32(ad, bd, c, M, N, K, acc.raw as Float32Array);
+    else dotF32(ad, bd, c.fill(0), M, N, K);
     return this.tile([M, N], 'f32', c, true);
   }
 

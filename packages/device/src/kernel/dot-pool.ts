@@ -104,7 +104,7 @@ export class DotPool {
       return;
     }
     const ctl = this.control;
-    const chunk = Math.max(1, Math.floor(panels / (4 * threads)));
+    const chunk = Math.max(1, Math.floor(panels / (16 * threads))); // small chunks: short wait for the last one
     const gen = (this.generation = (this.generation % 0x7fff) + 1);
     const tag = (gen & 0xffff) << 16;
     ctl.set([kind === 'f32' ? 0 : 1, a, b, c, panels, colBlocks, K, ld, chunk], 2);

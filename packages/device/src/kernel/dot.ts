@@ -120,17 +120,47 @@ function heapViews(mem: { buffer: ArrayBufferLike }) {
 const WASM_MIN_WORK = 4 * 8 * 8;
 
 /** acc += a·b on float32 storage (values already rounded to their dtype). */
-export function dotF32(a: Float32Array, b: Float32Array, c: Float32Array, M: number, N: number, K: number): void {
+/**
+ * c = acc + a·b on float32 storage (values already rounded to their dtype). `acc` defaults to c's own contents; when
+ * given, c may be uninitialised. Passing the previous call's c as `acc` (a K loop) skips copying the accumulator back
+ * into the kernel's memory, where it still is.
+ */
+export function dotF32(
+  a: Float32Array,
+  b: Float32Array,
+  c: Float32Array,
+  M: number,
+  N: number,
+  K: number,
+  acc: Float32Array = c,
+): void {
   const w = M * N * K >= WASM_MIN_WORK ? wasmDot() : null;
-  if (w) runWasm(w, 'f32', a, b, c, M, N, K);
-  else dotF32Js(a, b, c, M, N, K);
+  if (w) runWasm(w, 'f32', a, b, c, M, N, K, acc);
+  else {
+    if (acc !== c) c.set(acc.subarray(0, M * N));
+    dotF32Js(a, b, c, M, N, K);
+  }
 }
 
-export function dotI32(a: Int32Array, b: Int32Array, c: Int32Array, M: number, N: number, K: number): void {
+export function dotI32(
+  a: Int32Array,
+  b: Int32Array,
+  c: Int32Array,
+  M: number,
+  N: number,
+  K: number,
+  acc: Int32Array = c,
+): void {
   const w = M * N * K >= WASM_MIN_WORK ? wasmDot() : null;
-  if (w) runWasm(w, 'i32', a, b, c, M, N, K);
-  else dotI32Js(a, b, c, M, N, K);
+  if (w) runWasm(w, 'i32', a, b, c, M, N, K, acc);
+  else {
+    if (acc !== c) c.set(acc.subarray(0, M * N));
+    dotI32Js(a, b, c, M, N, K);
+  }
 }
+
+/** The output of the last WebAssembly dot and the layout it was computed in: its C region still holds it. */
+let last: { out: Float32Array | Int32Array; M: number; N: number; K: number } | null = null;
 
 function runWasm(
   w: NonNullable<ReturnType<typeof wasmDot>>,
@@ -141,6 +171,7 @@ function runWasm(
   M: number,
   N: number,
   K: number,
+  acc: Float32Array | Int32Array,
 ): void {
   const panels = Math.ceil(M / PANEL_ROWS);
   const rows = panels * PANEL_ROWS; // the kernel computes whole panels; rows past M are scratch and discarded
@@ -164,13 +195,16 @@ function runWasm(
   // Plain copies in: A as is (row-major, stride K); B and C with their rows padded to ld. Scratch rows and padding
   // columns hold stale values; each output element depends only on its own row and column, so they never leak.
   heap.set(a.subarray(0, M * K), aOff);
-  if (ld === N) {
-    heap.set(b.subarray(0, K * N), bOff);
-    heap.set(c.subarray(0, M * N), cOff);
-  } else {
-    for (let k = 0; k < K; k++) heap.set(b.subarray(k * N, k * N + N), bOff + k * ld);
-    for (let i = 0; i < M; i++) heap.set(c.subarray(i * N, i * N + N), cOff + i * ld);
-  }
+  if (ld === N) heap.set(b.subarray(0, K * N), bOff);
+  else for (let k = 0; k < K; k++) heap.set(b.subarray(k * N, k * N + N), bOff + k * ld);
+  const loadC = () => {
+    if (ld === N) heap.set(acc.subarray(0, M * N), cOff);
+    else for (let i = 0; i < M; i++) heap.set(acc.subarray(i * N, i * N + N), cOff + i * ld);
+  };
+  // The accumulator of a K loop is the previous call's output, already in place: skip the copy.
+  const inPlace = last !== null && last.out === acc && last.M === M && last.N === N && last.K === K;
+  if (!inPlace) loadC();
+  last = null;
   const pool = dotPool(w);
   const single = () =>
     (kind === 'f32' ? w.dotF32 : w.dotI32)(aOff * 4, bOff * 4, cOff * 4, panels, ld >> 3, K, K, ld, ld);
@@ -181,11 +215,12 @@ function runWasm(
     } catch (e) {
       if (!(e instanceof PoolFailure)) throw e;
       // A worker died mid-job: reload C (partly accumulated) and compute everything here.
-      if (ld === N) heap.set(c.subarray(0, M * N), cOff);
-      else for (let i = 0; i < M; i++) heap.set(c.subarray(i * N, i * N + N), cOff + i * ld);
+      if (inPlace) throw new Error('dot: a worker died while the accumulator was only in kernel memory');
+      loadC();
       single();
     }
   }
   if (ld === N) c.set(heap.subarray(cOff, cOff + M * N));
   else for (let i = 0; i < M; i++) c.set(heap.subarray(cOff + i * ld, cOff + i * ld + N), i * N);
+  last = { out: c, M, N, K };
 }
