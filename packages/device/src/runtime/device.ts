@@ -153,6 +153,24 @@ export class Device implements TimelineOwner {
     return this.lastError;
   }
 
+  /**
+   * Marks the device as failed (fault injection, `@tessera/cluster`): every later call throws `LaunchFailure` with
+   * `reason` until `reset()`, as a lost GPU or NPU would.
+   */
+  fail(reason: string): void {
+    const e = new TesseraError('LaunchFailure', `${this.label} has failed: ${reason}.`, {
+      hint: 'Leave this device out (split the communicator), or call device.reset() to bring it back.',
+      device: this.label,
+    });
+    this.sticky = e;
+    this.lastError = e;
+  }
+
+  /** True while a fault (a kernel fault or an injected failure) makes the device unusable. */
+  get failed(): boolean {
+    return this.sticky !== null;
+  }
+
   /** Destroys all state: frees every allocation, streams and the sticky error (`cudaDeviceReset`). */
   reset(): void {
     for (const a of this.allocations) {
@@ -184,6 +202,35 @@ export class Device implements TimelineOwner {
     const st = s ?? this.defaultStream;
     st.assertUsable(op, this);
     return st;
+  }
+
+  /**
+   * For runtime extensions that span devices (collectives in `@tessera/cluster`): the earliest modelled time work on
+   * `stream` using `engine` could start. Checks that the device is usable and the stream is its own.
+   */
+  readyTime(stream: Stream | undefined, engine: string, op = 'collective'): number {
+    this.assertUsable(op);
+    const st = this.streamOf(stream, op);
+    return Math.max(st.timeMs, this.engines[engine] ?? 0, this.host.hostTimeMs);
+  }
+
+  /**
+   * For runtime extensions: occupies `engine` and `stream` from `startMs` for `ms` (a collective starts at the same
+   * moment on every rank) and records the activity. Returns the interval.
+   */
+  occupy(
+    stream: Stream | undefined,
+    engine: string,
+    startMs: number,
+    ms: number,
+    a: Omit<Activity, 'device' | 'deviceOrdinal' | 'stream' | 'startMs' | 'endMs'>,
+  ): { startMs: number; endMs: number } {
+    const st = this.streamOf(stream, a.name);
+    const endMs = startMs + ms;
+    st.timeMs = Math.max(st.timeMs, endMs);
+    this.engines[engine] = Math.max(this.engines[engine] ?? 0, endMs);
+    this.host.recordActivity({ ...a, device: this.label, deviceOrdinal: this.ordinal, stream: st.id, startMs, endMs });
+    return { startMs, endMs };
   }
 
   private schedule(

@@ -1,0 +1,29 @@
+/**
+ * @tessera/cluster — topologies up to CloudMatrix384, NCCL/HCCL-style collectives on simulated devices, a flow-level
+ * network model, device meshes with SPMD launch, and fault injection.
+ */
+export { Cluster, type ClusterOptions, createCluster, resolveTopology } from './cluster';
+export {
+  CollectiveCostModel,
+  type CollectiveEstimate,
+  IN_SWITCH_EFFICIENCY,
+  LINK_EFFICIENCY,
+  PROTOCOL_CONSTANTS,
+  PROTOCOLS,
+  type Protocol,
+} from './collectives/cost';
+export { REDUCE_OPS, type ReduceOp } from './collectives/functional';
+export { ALGORITHMS, type Algorithm, buildPlan, type CollectiveOp, candidateAlgorithms } from './collectives/plans';
+export { type CollectiveOptions, type CollectiveResult, Communicator } from './communicator';
+export { type Coords, DeviceMesh, type SpmdContext } from './mesh';
+export { evaluatePhase, type Flow, type PhaseCost } from './network/flows';
+export { type Link, type LinkKind, TopologyGraph } from './topology/graph';
+export {
+  BUILTIN_TOPOLOGIES,
+  builtinTopology,
+  parseTopologySpec,
+  type ScaleOutSpec,
+  type ScaleUpSpec,
+  type TopologySpec,
+  validateTopologySpec,
+} from './topology/spec';

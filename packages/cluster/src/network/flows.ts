@@ -1,0 +1,79 @@
+/**
+ * The flow-level network model. A phase of a collective is a set of concurrent transfers (flows), each with a weight
+ * in bytes per byte of message. Every flow loads each link on its route; the phase's bandwidth term is set by the most
+ * loaded link — load / (bandwidth × efficiency) — so contention, hierarchy and oversubscription show, and a degraded
+ * link slows exactly the phases whose flows cross it. Its latency term is the longest route. Costs are linear in the
+ * message size, so a phase is evaluated once and scaled: a 384-rank sweep over 30 sizes costs one evaluation per
+ * algorithm.
+ */
+import type { Link, TopologyGraph } from '../topology/graph';
+
+export interface Flow {
+  src: number;
+  dst: number;
+  /** Bytes moved per byte of message. */
+  weight: number;
+}
+
+/** Link efficiency by fabric: the fraction of a link's rate a collective's transfers achieve (see docs/model.md). */
+export interface LinkEfficiency {
+  'scale-up': number;
+  'scale-out': number;
+}
+
+export interface PhaseCost {
+  /** Seconds per byte of message. */
+  secondsPerByte: number;
+  /** Longest route latency, µs. */
+  latencyUs: number;
+  /** The route crosses the scale-out network. */
+  crossesNetwork: boolean;
+  /** The busiest link. */
+  bottleneck: Link | null;
+}
+
+/** Extra link loads for in-network operations (bytes per byte of message on a named link id). */
+export type LinkLoads = Map<number, number>;
+
+export function evaluatePhase(
+  graph: TopologyGraph,
+  flows: readonly Flow[],
+  eff: LinkEfficiency,
+  extra?: LinkLoads,
+): PhaseCost {
+  const load = new Float64Array(graph.links.length);
+  let latencyUs = 0;
+  let crossesNetwork = false;
+  for (const f of flows) {
+    if (f.weight === 0 || f.src === f.dst) continue;
+    const route = graph.route(f.src, f.dst);
+    let lat = 0;
+    for (const l of route) {
+      load[l.id]! += f.weight;
+      lat += l.latencyUs;
+      if (l.kind === 'scale-out') crossesNetwork = true;
+    }
+    if (lat > latencyUs) latencyUs = lat;
+  }
+  if (extra) {
+    for (const [id, w] of extra) {
+      load[id]! += w;
+      const l = graph.links[id]!;
+      latencyUs = Math.max(latencyUs, l.latencyUs * 2);
+    }
+  }
+  let worst = 0;
+  let bottleneck: Link | null = null;
+  for (let i = 0; i < load.length; i++) {
+    const w = load[i]!;
+    if (w === 0) continue;
+    const l = graph.links[i]!;
+    const rate = l.bandwidthGBs * 1e9 * l.factor * eff[l.kind];
+    const s = l.cut ? Number.POSITIVE_INFINITY : w / rate;
+    if (s > worst) {
+      worst = s;
+      bottleneck = l;
+    }
+  }
+  return { secondsPerByte: worst, latencyUs, crossesNetwork, bottleneck };
+}

@@ -1,0 +1,257 @@
+/**
+ * Topologies as data: every built-in is a TopologySpec, and users load their own from JSON or YAML with the same
+ * fields (validated, errors name the field). Bandwidths are GB/s (1e9 B/s) per direction.
+ */
+import { TesseraError } from '@tessera/device';
+import { parse as parseYaml } from 'yaml';
+
+export interface ScaleUpSpec {
+  /** `switch`: every device has one link to a switch fabric (NVSwitch, Unified Bus); `mesh`: a link per device pair (HCCS). */
+  kind: 'switch' | 'mesh';
+  /** Per device (switch) or per pair (mesh), per direction. */
+  bandwidthGBs: number;
+  /** Latency of one traversal of the fabric, µs. */
+  latencyUs: number;
+  /** The switches reduce in-network (NVLink SHARP / NVLS). */
+  inSwitchReduction?: boolean;
+  /** Nodes that share one scale-up domain (1: the node; 48: a CloudMatrix384 supernode). */
+  domainNodes?: number;
+  /** Within a multi-node domain, crossing nodes goes through a second switch tier: bandwidth factor and extra latency. */
+  crossNodeBandwidthFactor?: number;
+  crossNodeLatencyUs?: number;
+  /** Dies sharing a package (910C: 2) get a direct on-package link of this bandwidth. */
+  packageLinkGBs?: number;
+}
+
+export interface ScaleOutSpec {
+  /** Rail-optimised fat-tree: device i of every node hangs off leaf i; leaves meet at a non-blocking spine. */
+  kind: 'fat-tree';
+  /** NIC bandwidth per device, per direction. */
+  nicGBs: number;
+  latencyUs: number;
+  /** Leaf-to-spine oversubscription (1 = non-blocking). */
+  oversubscription?: number;
+}
+
+export interface TopologySpec {
+  name: string;
+  description?: string;
+  backend: 'nvidia-sim' | 'ascend-sim';
+  /** Device catalogue id of every rank. */
+  device: string;
+  nodes: number;
+  /** Ranks per node (dies on Ascend 910C, each its own device). */
+  devicesPerNode: number;
+  /** Dies per package (910C: 2); ranks 2k and 2k+1 share a package. */
+  diesPerPackage?: number;
+  scaleUp: ScaleUpSpec;
+  scaleOut?: ScaleOutSpec;
+  /** Source of each figure, keyed by field. */
+  sources?: Record<string, string>;
+}
+
+const GBIT = 1 / 8; // GB/s per Gb/s
+
+const NVIDIA_SOURCES = {
+  dgx: 'NVIDIA DGX A100 / DGX H100 system architecture white papers; NVSwitch: every GPU reaches every other at its full NVLink bandwidth',
+  nvlink:
+    'NVLink bandwidth per GPU is quoted bidirectional (A100 600 GB/s, H100 900 GB/s, B200 1.8 TB/s); per direction is half',
+  nics: 'DGX A100: 8× 200 Gb/s HDR InfiniBand; DGX H100: 8× 400 Gb/s NDR; one NIC per GPU on its own rail',
+  latency:
+    'fabric latencies: ≈ 0.5 µs per NVSwitch traversal and ≈ 1.5 µs per InfiniBand switch path (order of magnitude of published port-to-port latencies); protocol latencies are separate (see the collective model)',
+};
+
+export const BUILTIN_TOPOLOGIES: Readonly<Record<string, TopologySpec>> = {
+  'dgx-a100': {
+    name: 'dgx-a100',
+    description: 'DGX A100: 8× A100-SXM4 on NVLink3 through NVSwitch, 8× 200 Gb/s HDR InfiniBand',
+    backend: 'nvidia-sim',
+    device: 'a100',
+    nodes: 1,
+    devicesPerNode: 8,
+    scaleUp: { kind: 'switch', bandwidthGBs: 300, latencyUs: 0.5 },
+    scaleOut: { kind: 'fat-tree', nicGBs: 200 * GBIT, latencyUs: 1.5 },
+    sources: NVIDIA_SOURCES,
+  },
+  'dgx-h100': {
+    name: 'dgx-h100',
+    description: 'DGX H100: 8× H100-SXM5 on NVLink4 through 4 NVSwitches with NVLink SHARP, 8× 400 Gb/s NDR InfiniBand',
+    backend: 'nvidia-sim',
+    device: 'h100',
+    nodes: 1,
+    devicesPerNode: 8,
+    scaleUp: { kind: 'switch', bandwidthGBs: 450, latencyUs: 0.5, inSwitchReduction: true },
+    scaleOut: { kind: 'fat-tree', nicGBs: 400 * GBIT, latencyUs: 1.5 },
+    sources: NVIDIA_SOURCES,
+  },
+  'hgx-h200': {
+    name: 'hgx-h200',
+    description: 'HGX H200: 8× H200 on NVLink4 through NVSwitch with NVLink SHARP, 8× 400 Gb/s NDR',
+    backend: 'nvidia-sim',
+    device: 'h200',
+    nodes: 1,
+    devicesPerNode: 8,
+    scaleUp: { kind: 'switch', bandwidthGBs: 450, latencyUs: 0.5, inSwitchReduction: true },
+    scaleOut: { kind: 'fat-tree', nicGBs: 400 * GBIT, latencyUs: 1.5 },
+    sources: NVIDIA_SOURCES,
+  },
+  nvl72: {
+    name: 'nvl72',
+    description:
+      'GB200 NVL72: 72 Blackwell GPUs in one NVLink5 domain (1.8 TB/s bidirectional per GPU) with in-switch reduction',
+    backend: 'nvidia-sim',
+    device: 'b200',
+    nodes: 1,
+    devicesPerNode: 72,
+    scaleUp: { kind: 'switch', bandwidthGBs: 900, latencyUs: 0.7, inSwitchReduction: true },
+    scaleOut: { kind: 'fat-tree', nicGBs: 400 * GBIT, latencyUs: 1.5 },
+    sources: {
+      ...NVIDIA_SOURCES,
+      nvl72: 'NVIDIA GB200 NVL72 datasheet: 72 GPUs, 130 TB/s aggregate NVLink bandwidth (1.8 TB/s per GPU)',
+    },
+  },
+  'atlas-800t-a2': {
+    name: 'atlas-800t-a2',
+    description:
+      'Atlas 800T A2: 8× Ascend 910B in an HCCS full mesh (56 GB/s per pair, 392 GB/s per chip), 8× 200 Gb/s RoCE',
+    backend: 'ascend-sim',
+    device: '910b2',
+    nodes: 1,
+    devicesPerNode: 8,
+    scaleUp: { kind: 'mesh', bandwidthGBs: 56, latencyUs: 1 },
+    scaleOut: { kind: 'fat-tree', nicGBs: 200 * GBIT, latencyUs: 2 },
+    sources: {
+      hccs: 'Atlas 800T A2 HCCS: full mesh of 8 NPUs, 56 GB/s per pair, 392 GB/s per chip (Huawei; arXiv 2506.12708 §3)',
+      rdma: '8× 200 Gb/s RoCE NICs per server (one per NPU)',
+      latency: 'HCCS hop latency: no public figure; ≈ 1 µs assumed',
+    },
+  },
+  cloudmatrix384: {
+    name: 'cloudmatrix384',
+    description:
+      'CloudMatrix384: 48 nodes × 8 Ascend 910C (768 dies) on a two-tier non-blocking Unified Bus (196 GB/s per die), plus a 200 Gb/s-per-die RDMA plane',
+    backend: 'ascend-sim',
+    device: '910c',
+    nodes: 48,
+    devicesPerNode: 16,
+    diesPerPackage: 2,
+    scaleUp: {
+      kind: 'switch',
+      bandwidthGBs: 196,
+      latencyUs: 0.5,
+      domainNodes: 48,
+      crossNodeBandwidthFactor: 0.97,
+      crossNodeLatencyUs: 1,
+      packageLinkGBs: 196,
+    },
+    scaleOut: { kind: 'fat-tree', nicGBs: 200 * GBIT, latencyUs: 2 },
+    sources: {
+      supernode:
+        'arXiv 2506.12708 (Serving Large Language Models on Huawei CloudMatrix384): 48 nodes × 8 910C, 7 L1 UB switch chips per node, L2 UB switches in 7 sub-planes, non-blocking',
+      ub: 'Unified Bus: 392 GB/s unidirectional per 910C (7 links per die = 196 GB/s per die); crossing nodes costs < 3 % bandwidth and < 1 µs latency',
+      rdma: 'separate RDMA plane: 200 Gb/s per die (RoCE), used for scale-out',
+      packageLink:
+        'the two dies of a package are linked on-package; no public bandwidth figure: taken equal to a die’s UB bandwidth',
+      latency: 'UB switch traversal: ≈ 0.5 µs assumed (the paper gives the < 1 µs cross-node increment only)',
+    },
+  },
+};
+
+/** Resolves a topology name: a built-in (`dgx-h100`), or a built-in times N nodes (`dgx-h100x4`, `atlas-800t-a2x2`). */
+export function builtinTopology(name: string): TopologySpec {
+  const key = name.trim().toLowerCase();
+  const direct = BUILTIN_TOPOLOGIES[key];
+  if (direct) return direct;
+  const m = /^(.+)x(\d+)$/.exec(key);
+  const base = m ? BUILTIN_TOPOLOGIES[m[1]!] : undefined;
+  if (m && base) {
+    const count = Number(m[2]);
+    if (!Number.isInteger(count) || count < 1 || count > 1024) {
+      throw new TesseraError('InvalidValue', `Topology '${name}': the node count must be 1..1024.`);
+    }
+    if (!base.scaleOut)
+      throw new TesseraError('InvalidValue', `Topology '${m[1]}' has no scale-out network to join ${count} of them.`);
+    const domains = base.nodes * count;
+    return {
+      ...base,
+      name: key,
+      description: `${count}× ${base.description} over a rail-optimised fat-tree`,
+      nodes: domains,
+      // Each copy keeps its own scale-up domain; copies talk over the scale-out network.
+      scaleUp: { ...base.scaleUp, domainNodes: base.scaleUp.domainNodes ?? 1 },
+    };
+  }
+  throw new TesseraError('InvalidValue', `Unknown topology '${name}'.`, {
+    hint: `Built in: ${Object.keys(BUILTIN_TOPOLOGIES).join(', ')} — append xN for N of them on a fat-tree (dgx-h100x4); or load a JSON/YAML spec.`,
+  });
+}
+
+function fail(source: string, field: string, want: string, got: unknown): never {
+  throw new TesseraError('InvalidValue', `${source}: '${field}' must be ${want}, got ${JSON.stringify(got)}.`, {
+    hint: 'See the topology docs of @tessera/cluster for a complete example.',
+  });
+}
+
+function positive(o: Record<string, unknown>, f: string, source: string, int = false): number {
+  const v = o[f];
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || (int && !Number.isInteger(v))) {
+    fail(source, f, int ? 'a positive integer' : 'a positive number', v);
+  }
+  return v;
+}
+
+/** Validates a parsed spec (from JSON or YAML). */
+export function validateTopologySpec(raw: unknown, source = 'topology'): TopologySpec {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new TesseraError('InvalidValue', `${source}: a topology must be an object.`);
+  const o = raw as Record<string, unknown>;
+  if (typeof o.name !== 'string' || !o.name) fail(source, 'name', 'a non-empty string', o.name);
+  if (o.backend !== 'nvidia-sim' && o.backend !== 'ascend-sim')
+    fail(source, 'backend', '"nvidia-sim" or "ascend-sim"', o.backend);
+  if (typeof o.device !== 'string' || !o.device)
+    fail(source, 'device', 'a device id (tessera devices lists them)', o.device);
+  const nodes = positive(o, 'nodes', source, true);
+  const per = positive(o, 'devicesPerNode', source, true);
+  if (o.diesPerPackage !== undefined) {
+    const d = positive(o, 'diesPerPackage', source, true);
+    if (per % d !== 0) fail(source, 'diesPerPackage', `a divisor of devicesPerNode (${per})`, d);
+  }
+  const su = o.scaleUp as Record<string, unknown> | undefined;
+  if (!su || typeof su !== 'object') fail(source, 'scaleUp', 'an object', su);
+  if (su.kind !== 'switch' && su.kind !== 'mesh') fail(source, 'scaleUp.kind', '"switch" or "mesh"', su.kind);
+  positive(su, 'bandwidthGBs', `${source} scaleUp`);
+  positive(su, 'latencyUs', `${source} scaleUp`);
+  if (su.domainNodes !== undefined) {
+    const dn = positive(su, 'domainNodes', `${source} scaleUp`, true);
+    if (nodes % dn !== 0) fail(source, 'scaleUp.domainNodes', `a divisor of nodes (${nodes})`, dn);
+  }
+  if (su.crossNodeBandwidthFactor !== undefined) {
+    const f = su.crossNodeBandwidthFactor;
+    if (typeof f !== 'number' || !(f > 0 && f <= 1))
+      fail(source, 'scaleUp.crossNodeBandwidthFactor', 'a number in (0, 1]', f);
+  }
+  const so = o.scaleOut as Record<string, unknown> | undefined;
+  if (so !== undefined) {
+    if (typeof so !== 'object' || so === null || so.kind !== 'fat-tree')
+      fail(source, 'scaleOut.kind', '"fat-tree"', so?.kind);
+    positive(so, 'nicGBs', `${source} scaleOut`);
+    positive(so, 'latencyUs', `${source} scaleOut`);
+  }
+  const domains = nodes / ((su.domainNodes as number | undefined) ?? 1);
+  if (domains > 1 && !so) fail(source, 'scaleOut', 'present when there is more than one scale-up domain', so);
+  return raw as TopologySpec;
+}
+
+/** Parses a JSON or YAML topology document (YAML is a superset of JSON). */
+export function parseTopologySpec(text: string, source = 'topology'): TopologySpec {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (e) {
+    throw new TesseraError(
+      'InvalidValue',
+      `${source} is not valid JSON or YAML: ${(e as Error).message.split('\n')[0]}`,
+    );
+  }
+  return validateTopologySpec(raw, source);
+}

@@ -1,0 +1,6 @@
+export { type CollectiveOp, createCluster } from '../src/index';
+
+export interface TesseraErrorLike {
+  code: string;
+  message: string;
+}
