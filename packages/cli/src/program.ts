@@ -15,6 +15,7 @@ import {
   benchRowwise,
   formatBench,
 } from './commands/bench';
+import { collPerf, parseCollPerfArgs } from './commands/coll-perf';
 import { devicesCommand } from './commands/devices';
 import { parseBytes, parsePositiveInt } from './format';
 
@@ -209,6 +210,52 @@ export function createProgram(io: Io = defaultIo): Command {
             profile: !!program.opts().trace,
           }),
         );
+      },
+    );
+
+  const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+  program
+    .command('coll-perf')
+    .description(
+      'nccl-tests-style sweep of one collective over a simulated cluster: modelled times, bus bandwidth, and a functional check at small sizes',
+    )
+    .requiredOption('--op <op>', 'allreduce, allgather, reducescatter, alltoall, broadcast or reduce')
+    .requiredOption(
+      '--topology <T>',
+      'dgx-a100, dgx-h100, hgx-h200, nvl72, atlas-800t-a2, cloudmatrix384 (xN for N of them on a fat-tree, e.g. dgx-h100x4), or a JSON/YAML topology file',
+    )
+    .option('--ranks <n>', 'use the first n ranks (default: all of the topology)')
+    .option('--min-bytes <size>', 'smallest size (K, M, G suffixes: powers of 1024)', '8')
+    .option('--max-bytes <size>', 'largest size', '8G')
+    .option('--step-factor <f>', 'multiply the size by f each row (at least 2)', '2')
+    .option('--dtype <type>', 'float, half, bfloat16, int32, int8, uint8, f8e4m3, f8e5m2', 'float')
+    .option('--algo <name>', 'force ring, tree, direct, nvls or hier (default: the tuner picks per size)')
+    .option('--fail-rank <r>', 'fail rank r before the sweep (repeatable, or a comma list)', collect)
+    .option(
+      '--degrade-link <name=factor>',
+      'run a link at factor (0..1] of its bandwidth: "rank3→sw0=0.5" (one direction), or "a-b=0.5" for the direct links between ranks a and b (repeatable)',
+      collect,
+    )
+    .option('--cut-link <name>', 'cut a link (same names as --degrade-link; repeatable)', collect)
+    .option('--json', 'print the rows as JSON: [{ bytes, time_us, algbw_gbs, busbw_gbs, algo }]')
+    .action(
+      async (o: {
+        op: string;
+        topology: string;
+        ranks?: string;
+        minBytes: string;
+        maxBytes: string;
+        stepFactor: string;
+        dtype: string;
+        algo?: string;
+        json?: boolean;
+        failRank?: string[];
+        degradeLink?: string[];
+        cutLink?: string[];
+      }) => {
+        const options = parseCollPerfArgs({ ...o, profile: !!program.opts().trace });
+        const { trace } = await collPerf(options, io.out);
+        writeTrace(trace);
       },
     );
 

@@ -35,6 +35,18 @@ describe('collective cost model', () => {
     );
   });
 
+  it('follows NCCL where it is special: NVLS is Simple-only, zero bytes cost nothing, all-to-all pays per peer', async () => {
+    const h100 = await createCluster({ topology: 'dgx-h100', mode: 'timing' });
+    expect(h100.world.estimateCost('allreduce', 1024, { algorithm: 'nvls' }).protocol).toBe('Simple');
+    expect(() => h100.world.estimateCost('allreduce', 1024, { algorithm: 'nvls', protocol: 'LL' })).toThrow(
+      /Simple protocol only/,
+    );
+    expect(h100.world.estimateCost('allgather', 0).us).toBe(0);
+    const cm = await createCluster({ topology: 'cloudmatrix384', mode: 'timing' });
+    const a2a = (n: number) => cm.communicator([...Array(n).keys()]).estimateCost('alltoall', 8).us;
+    expect(a2a(256)).toBeGreaterThan(8 * a2a(16)); // n−1 point-to-point latencies
+  });
+
   it('shows hierarchy: crossing nodes over NICs is slower than staying on NVLink', async () => {
     const c = await createCluster({ topology: 'dgx-h100x2', mode: 'timing' });
     const intra = c.communicator([0, 1, 2, 3]).estimateCost('allgather', 2 ** 30);

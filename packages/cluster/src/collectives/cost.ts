@@ -98,6 +98,8 @@ export class CollectiveCostModel {
   ): CollectiveEstimate {
     const pc = PROTOCOL_CONSTANTS[protocol];
     const plan = this.planCost(ranks, op, algorithm, root);
+    // NCCL returns at once for a zero-byte call.
+    if (bytes === 0) return { us: 0, algorithm, protocol, bottleneck: null };
     let us = ranks.length > 1 ? pc.baseUs : 0;
     let slowest = -1;
     let bottleneck: string | null = null;
@@ -131,9 +133,17 @@ export class CollectiveCostModel {
         },
       );
     }
+    if (force.algorithm === 'nvls' && force.protocol && force.protocol !== 'Simple') {
+      throw new TesseraError('Unsupported', `NVLS runs with the Simple protocol only, not ${force.protocol}.`, {
+        hint: "Drop the protocol, or pass 'Simple'.",
+      });
+    }
     let best: CollectiveEstimate | null = null;
     for (const a of force.algorithm ? [force.algorithm] : algos) {
-      for (const p of force.protocol ? [force.protocol] : PROTOCOLS) {
+      // NCCL runs NVLS (in-switch reduction) with the Simple protocol only.
+      const protocols = a === 'nvls' ? (['Simple'] as const) : force.protocol ? [force.protocol] : PROTOCOLS;
+      for (const p of protocols) {
+        if (force.protocol && p !== force.protocol) continue;
         const t = this.time(ranks, op, bytes, a, p, root);
         if (!best || t.us < best.us) best = t;
       }

@@ -160,8 +160,12 @@ export function buildPlan(
       if (op === 'allreduce') {
         one(allPairs(ranks, 1 / n), 1); // reduce-scatter
         one(allPairs(ranks, 1 / n), 1); // all-gather
-      } else if (op === 'allgather' || op === 'reducescatter' || op === 'alltoall') {
+      } else if (op === 'allgather' || op === 'reducescatter') {
         one(allPairs(ranks, 1 / n), 1);
+      } else if (op === 'alltoall') {
+        // NCCL's all-to-all is n−1 grouped send/recv pairs: the data moves in one phase, but each peer is its own
+        // point-to-point operation with its own latency.
+        one(allPairs(ranks, 1 / n), 1, n - 1);
       } else if (op === 'broadcast') {
         one(
           ranks.flatMap((r, i) => (i === root ? [] : [{ src: ranks[root]!, dst: r, weight: 1 }])),

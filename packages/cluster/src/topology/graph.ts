@@ -122,7 +122,7 @@ export class TopologyGraph {
       const l = this.links.filter((x) => x.name === nameOrRanks);
       if (l.length === 0) {
         throw new TesseraError('InvalidValue', `No link named '${nameOrRanks}'.`, {
-          hint: `Links are named "from→to", e.g. "${this.links[0]?.name}"; cluster.topology.links lists them.`,
+          hint: `Links are named "from→to", e.g. "${this.links[0]?.name}"; cluster.graph.links lists them.`,
         });
       }
       return l;
