@@ -644,6 +644,14 @@ export class TileContext {
     if (!x.raw) return this.tile(shape, x.dtype, null, x.fromDot);
     const src = x.raw;
     const out = this.alloc(x.dtype, x.size);
+    if (perm.length === 2 && perm[0] === 1) {
+      // The common case (a transposed dot operand): a plain 2-D transpose, row by row of the output.
+      const [R, C] = x.shape as [number, number];
+      for (let c = 0, o = 0; c < C; c++) for (let r = 0; r < R; r++, o++) out[o] = src[r * C + c]!;
+      const res = this.tile(shape, x.dtype, out, x.fromDot);
+      this.noteVector(res, x);
+      return res;
+    }
     const inStrides = stridesOf(x.shape);
     const strides = perm.map((p) => inStrides[p]!);
     const idx = new Array<number>(shape.length).fill(0);

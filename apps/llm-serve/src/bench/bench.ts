@@ -1,0 +1,233 @@
+/**
+ * `runBench`: the serving benchmark (after `vllm bench serve` with its random dataset), in-process. Prompts are
+ * random token ids sent to /v1/completions with stream, ignore_eos and max_tokens = the sampled output length, so
+ * input and output lengths are exact. Results come in two columns: wall clock on this machine, and modelled time on
+ * the simulated hardware.
+ *
+ * Modelled duration: each chunk reports modelled ms since its request arrived, but requests arrive in wall time. The
+ * makespan is therefore replayed: requests arrive at their scheduled offsets, wait for a concurrency slot, and hold it
+ * for their modelled E2E latency; the modelled duration is the last finish. With every request sent at once it is
+ * exactly the longest modelled E2E.
+ */
+import { type RequestRecord, sendStreamingRequest } from './client';
+import { arrivalTimes, randomPrompt, sampleLengths, seededRandom } from './random';
+import { type Stats, summarize } from './stats';
+
+export interface BenchOptions {
+  baseUrl: string;
+  /** Default: the first model the server lists. */
+  model?: string;
+  numPrompts: number;
+  /** Requests per second; Infinity sends all at once. */
+  requestRate: number;
+  /** Gamma shape of the inter-arrival times; 1 = Poisson. */
+  burstiness: number;
+  /** At most this many requests in flight; null = no limit. */
+  maxConcurrency: number | null;
+  inputLen: number;
+  outputLen: number;
+  /** Lengths uniform in [L(1−r), L(1+r)]. */
+  rangeRatio: number;
+  seed: number;
+  apiKey?: string;
+  /** Vocabulary to draw prompt ids from; default: /v1/models' tessera.vocab_size. */
+  vocabSize?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface BenchSummary {
+  durationS: number;
+  requestThroughput: number;
+  outputThroughput: number;
+  totalTokenThroughput: number;
+  ttftMs: Stats;
+  tpotMs: Stats;
+  itlMs: Stats;
+  e2elMs: Stats;
+}
+
+export interface BenchResult {
+  baseUrl: string;
+  model: string;
+  /** The server's simulated hardware, if it says. */
+  hardware: string | null;
+  numPrompts: number;
+  requestRate: number | 'inf';
+  burstiness: number;
+  maxConcurrency: number | null;
+  completed: number;
+  failed: number;
+  totalInputTokens: number;
+  totalOutputTokens: number;
+  wall: BenchSummary;
+  /** null when the server reports no modelled times. */
+  modelled: BenchSummary | null;
+  inputLens: number[];
+  outputLens: number[];
+  /** Distinct error messages of failed requests (at most 10). */
+  errors: string[];
+}
+
+export const BENCH_DEFAULTS = {
+  numPrompts: 100,
+  requestRate: Number.POSITIVE_INFINITY,
+  burstiness: 1,
+  maxConcurrency: null,
+  inputLen: 128,
+  outputLen: 32,
+  rangeRatio: 0,
+  seed: 0,
+} as const;
+
+interface ModelInfo {
+  id: string;
+  vocabSize: number | null;
+  hardware: string | null;
+}
+
+async function modelInfo(baseUrl: string, headers: Record<string, string>): Promise<ModelInfo> {
+  const res = await fetch(`${baseUrl}/v1/models`, { headers });
+  if (!res.ok) throw new Error(`GET ${baseUrl}/v1/models answered ${res.status}: ${await res.text()}`);
+  const body = (await res.json()) as {
+    data?: Array<{ id: string; tessera?: { vocab_size?: number; hardware?: string } }>;
+  };
+  const first = body.data?.[0];
+  if (!first) throw new Error(`${baseUrl}/v1/models lists no model.`);
+  return { id: first.id, vocabSize: first.tessera?.vocab_size ?? null, hardware: first.tessera?.hardware ?? null };
+}
+
+function semaphore(limit: number | null) {
+  let free = limit ?? Number.POSITIVE_INFINITY;
+  const queue: Array<() => void> = [];
+  return {
+    acquire: (): Promise<void> => {
+      if (free > 0) {
+        free--;
+        return Promise.resolve();
+      }
+      return new Promise((resolve) => queue.push(resolve));
+    },
+    release: () => {
+      const next = queue.shift();
+      if (next) next();
+      else free++;
+    },
+  };
+}
+
+/** Replays the schedule on modelled latencies (see the file comment). Failed requests hold no slot. */
+export function modelledMakespanMs(
+  arrivalsS: readonly number[],
+  e2eMs: readonly number[],
+  limit: number | null,
+): number {
+  const busyUntil: number[] = [];
+  let end = 0;
+  arrivalsS.forEach((a, i) => {
+    let start = a * 1000;
+    if (limit !== null && busyUntil.length >= limit) {
+      busyUntil.sort((x, y) => x - y);
+      start = Math.max(start, busyUntil.shift()!);
+    }
+    const finish = start + (e2eMs[i] ?? 0);
+    busyUntil.push(finish);
+    end = Math.max(end, finish);
+  });
+  return end;
+}
+
+function summary(ok: RequestRecord[], pick: (r: RequestRecord) => RequestRecord['wall'], durationS: number) {
+  const input = ok.reduce((s, r) => s + r.promptLen, 0);
+  const output = ok.reduce((s, r) => s + r.outputLen, 0);
+  const rate = (x: number) => (durationS > 0 ? x / durationS : 0);
+  const tpots = ok.filter((r) => r.outputLen > 1).map((r) => (pick(r).e2eMs - pick(r).ttftMs) / (r.outputLen - 1));
+  return {
+    durationS,
+    requestThroughput: rate(ok.length),
+    outputThroughput: rate(output),
+    totalTokenThroughput: rate(input + output),
+    ttftMs: summarize(ok.map((r) => pick(r).ttftMs)),
+    tpotMs: summarize(tpots),
+    itlMs: summarize(ok.flatMap((r) => pick(r).itlMs)),
+    e2elMs: summarize(ok.map((r) => pick(r).e2eMs)),
+  };
+}
+
+export async function runBench(options: Partial<BenchOptions> & { baseUrl: string }): Promise<BenchResult> {
+  const o: BenchOptions = { ...BENCH_DEFAULTS, ...options };
+  const baseUrl = o.baseUrl.replace(/\/+$/, '');
+  const headers: Record<string, string> = o.apiKey ? { authorization: `Bearer ${o.apiKey}` } : {};
+  const info = await modelInfo(baseUrl, headers);
+  const vocabSize = o.vocabSize ?? info.vocabSize;
+  if (!vocabSize) throw new Error('The server does not report its vocabulary size; pass --vocab-size.');
+  const model = o.model ?? info.id;
+
+  const rand = seededRandom(o.seed);
+  const inputLens = sampleLengths(o.numPrompts, o.inputLen, o.rangeRatio, rand);
+  const outputLens = sampleLengths(o.numPrompts, o.outputLen, o.rangeRatio, rand);
+  const prompts = inputLens.map((len) => randomPrompt(len, vocabSize, rand));
+  const arrivals = arrivalTimes(o.numPrompts, o.requestRate, o.burstiness, rand);
+
+  const slots = semaphore(o.maxConcurrency);
+  const records: RequestRecord[] = new Array(o.numPrompts);
+  let done = 0;
+  o.onProgress?.(0, o.numPrompts);
+  const start = performance.now();
+  const tasks: Promise<void>[] = [];
+  for (let i = 0; i < o.numPrompts; i++) {
+    const wait = start + arrivals[i]! * 1000 - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    tasks.push(
+      (async () => {
+        await slots.acquire();
+        try {
+          records[i] = await sendStreamingRequest({
+            url: `${baseUrl}/v1/completions`,
+            headers,
+            promptLen: inputLens[i]!,
+            body: {
+              model,
+              prompt: prompts[i],
+              max_tokens: outputLens[i],
+              temperature: 0,
+              ignore_eos: true,
+              stream: true,
+              stream_options: { include_usage: true },
+            },
+          });
+        } finally {
+          slots.release();
+          o.onProgress?.(++done, o.numPrompts);
+        }
+      })(),
+    );
+  }
+  await Promise.all(tasks);
+  const durationS = (performance.now() - start) / 1000;
+
+  const ok = records.filter((r) => r.ok);
+  const withModelled = ok.length > 0 && ok.every((r) => r.modelled !== null);
+  const makespanMs = modelledMakespanMs(
+    arrivals,
+    records.map((r) => (r.ok && r.modelled ? r.modelled.e2eMs : 0)),
+    o.maxConcurrency,
+  );
+  return {
+    baseUrl,
+    model,
+    hardware: info.hardware,
+    numPrompts: o.numPrompts,
+    requestRate: Number.isFinite(o.requestRate) ? o.requestRate : 'inf',
+    burstiness: o.burstiness,
+    maxConcurrency: o.maxConcurrency,
+    completed: ok.length,
+    failed: records.length - ok.length,
+    totalInputTokens: ok.reduce((s, r) => s + r.promptLen, 0),
+    totalOutputTokens: ok.reduce((s, r) => s + r.outputLen, 0),
+    wall: summary(ok, (r) => r.wall, durationS),
+    modelled: withModelled ? summary(ok, (r) => r.modelled!, makespanMs / 1000) : null,
+    inputLens,
+    outputLens: records.map((r) => r.outputLen),
+    errors: [...new Set(records.filter((r) => !r.ok).map((r) => r.error ?? 'unknown error'))].slice(0, 10),
+  };
+}

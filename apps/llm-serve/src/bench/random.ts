@@ -1,0 +1,67 @@
+/**
+ * The benchmark's workload, reproducible from a seed: request lengths as vLLM's random dataset draws them, random
+ * token-id prompts, and inter-arrival times as `vllm bench serve` draws them (Gamma with shape = burstiness and
+ * mean 1/rate; burstiness 1 is a Poisson process; rate ∞ sends everything at once).
+ */
+
+/** A seeded uniform generator on [0, 1) (mulberry32: small, fast, identical everywhere). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+/** A standard normal draw (Box–Muller). */
+export function normal(rand: () => number): number {
+  const u = 1 - rand(); // (0, 1], so the log is finite
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
+}
+
+/** A Gamma(shape, scale) draw: Marsaglia–Tsang, with the usual boost for shape < 1. */
+export function gamma(rand: () => number, shape: number, scale: number): number {
+  if (shape < 1) return gamma(rand, shape + 1, scale) * (1 - rand()) ** (1 / shape);
+  const d = shape - 1 / 3;
+  const c = 1 / Math.sqrt(9 * d);
+  for (;;) {
+    let x: number;
+    let v: number;
+    do {
+      x = normal(rand);
+      v = 1 + c * x;
+    } while (v <= 0);
+    v = v * v * v;
+    const u = 1 - rand();
+    if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v * scale;
+  }
+}
+
+/**
+ * Arrival offsets in seconds from the start, first at 0: gaps ~ Gamma(shape b, scale 1/(rate·b)), whose mean is
+ * 1/rate whatever b; b < 1 is burstier than Poisson, b > 1 more regular.
+ */
+export function arrivalTimes(n: number, rate: number, burstiness: number, rand: () => number): number[] {
+  const out: number[] = [];
+  let t = 0;
+  for (let i = 0; i < n; i++) {
+    out.push(t);
+    if (Number.isFinite(rate)) t += gamma(rand, burstiness, 1 / (rate * burstiness));
+  }
+  return out;
+}
+
+/** vLLM's random dataset: lengths uniform over the integers in [⌊L(1−r)⌋, ⌊L(1+r)⌋], at least 1. */
+export function sampleLengths(n: number, length: number, rangeRatio: number, rand: () => number): number[] {
+  const low = Math.max(1, Math.floor(length * (1 - rangeRatio)));
+  const high = Math.max(low, Math.floor(length * (1 + rangeRatio)));
+  return Array.from({ length: n }, () => low + Math.floor(rand() * (high - low + 1)));
+}
+
+/** A prompt of `length` token ids drawn uniformly from the vocabulary. */
+export function randomPrompt(length: number, vocabSize: number, rand: () => number): number[] {
+  return Array.from({ length }, () => Math.floor(rand() * vocabSize));
+}

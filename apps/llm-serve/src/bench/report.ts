@@ -1,0 +1,63 @@
+/**
+ * The benchmark's printed report: `vllm bench serve`'s table, row for row, with two value columns — wall clock on
+ * this machine and modelled time on the simulated hardware.
+ */
+import type { BenchResult, BenchSummary } from './bench';
+import type { Stats } from './stats';
+
+const LABEL = 40;
+const COLUMN = 14;
+
+/** vLLM's section rule: the title centred in 50 characters of `c`. */
+function rule(title: string, c = '-'): string {
+  const width = 50;
+  if (title === '') return c.repeat(width);
+  const left = Math.floor((width - title.length) / 2);
+  return c.repeat(left) + title + c.repeat(width - left - title.length);
+}
+
+function row(label: string, wall: string, modelled: string): string {
+  return `${label.padEnd(LABEL)} ${wall.padEnd(COLUMN)} ${modelled}`.trimEnd();
+}
+
+export function formatReport(r: BenchResult): string {
+  const m = r.modelled;
+  // Counts are the same in both columns; they are repeated so every row reads across.
+  const count = (label: string, v: number) => lines.push(row(label, String(v), String(v)));
+  const lines: string[] = [
+    `Traffic request rate: ${r.requestRate}`,
+    `Burstiness factor: ${r.burstiness.toFixed(1)}${r.burstiness === 1 ? ' (Poisson process)' : ' (Gamma distribution)'}`,
+    `Maximum request concurrency: ${r.maxConcurrency ?? 'None'}`,
+    `Modelled hardware: ${r.hardware ?? 'not reported by the server'}`,
+    rule(' Serving Benchmark Result ', '='),
+    row('', 'wall', 'modelled'),
+  ];
+  const both = (label: string, f: (s: BenchSummary) => number) =>
+    lines.push(row(label, f(r.wall).toFixed(2), m ? f(m).toFixed(2) : 'n/a'));
+  count('Successful requests:', r.completed);
+  count('Failed requests:', r.failed);
+  both('Benchmark duration (s):', (s) => s.durationS);
+  count('Total input tokens:', r.totalInputTokens);
+  count('Total generated tokens:', r.totalOutputTokens);
+  both('Request throughput (req/s):', (s) => s.requestThroughput);
+  both('Output token throughput (tok/s):', (s) => s.outputThroughput);
+  both('Total Token throughput (tok/s):', (s) => s.totalTokenThroughput);
+  const section = (title: string, short: string, pick: (s: BenchSummary) => Stats) => {
+    lines.push(rule(title));
+    both(`Mean ${short} (ms):`, (s) => pick(s).mean);
+    both(`Median ${short} (ms):`, (s) => pick(s).median);
+    both(`P99 ${short} (ms):`, (s) => pick(s).p99);
+  };
+  section('Time to First Token', 'TTFT', (s) => s.ttftMs);
+  section('Time per Output Token (excl. 1st token)', 'TPOT', (s) => s.tpotMs);
+  section('Inter-token Latency', 'ITL', (s) => s.itlMs);
+  section('End-to-end Latency', 'E2EL', (s) => s.e2elMs);
+  lines.push(rule('', '='));
+  if (r.errors.length > 0) lines.push('Errors:', ...r.errors.map((e) => `  ${e}`));
+  return lines.join('\n');
+}
+
+/** The JSON report (requestRate is the string 'inf' for an unlimited rate: JSON has no Infinity). */
+export function formatJson(r: BenchResult): string {
+  return JSON.stringify(r, null, 2);
+}

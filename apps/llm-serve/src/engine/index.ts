@@ -1,0 +1,158 @@
+/**
+ * createEngine: builds the simulated cluster for the chosen hardware, shards and uploads the weights, sizes the KV
+ * cache from what is left of the device memory (vLLM's gpu_memory_utilization), and returns the running engine.
+ */
+import { createCluster, resolveTopology, type TopologySpec } from '@tessera/cluster';
+import { EngineError } from '../errors';
+import { LlamaModel } from '../model/llama';
+import { modelDType } from '../model/weights';
+import type { LoadedModel } from '../types';
+import { type KvCacheInfo, LLMEngine } from './engine';
+import { KvCacheManager } from './kv-cache';
+
+export { type EngineLimits, type KvCacheInfo, LLMEngine } from './engine';
+
+export interface EngineOptions {
+  model: LoadedModel;
+  backend?: 'nvidia-sim' | 'ascend-sim';
+  /** Device catalogue id (h100, a100, h200, b200, 910b2, 910b4, 910c); default: the topology's, else h100/910b2. */
+  device?: string;
+  /** Built-in topology name or a JSON/YAML file; default: the natural one for the device. */
+  topology?: string;
+  tp?: number;
+  /** 'auto' (the weights' dtype), 'float32', 'bfloat16', 'float16'. */
+  dtype?: string;
+  maxNumSeqs?: number;
+  maxNumBatchedTokens?: number;
+  maxModelLen?: number;
+  blockSize?: number;
+  numGpuBlocksOverride?: number;
+  enablePrefixCaching?: boolean;
+  maxWaiting?: number;
+  gpuMemoryUtilization?: number;
+  /**
+   * Host bytes the simulator may spend on the KV cache, all ranks together (default 256 MiB): the simulated devices
+   * hold tens of GB, which functional simulation would have to back with real memory.
+   */
+  kvHostBudgetBytes?: number;
+}
+
+/** The topology each device lives in by default. */
+const DEFAULT_TOPOLOGY: Record<string, string> = {
+  a100: 'dgx-a100',
+  h100: 'dgx-h100',
+  h200: 'hgx-h200',
+  b200: 'nvl72',
+  '910b2': 'atlas-800t-a2',
+  '910b4': 'atlas-800t-a2',
+  '910c': 'cloudmatrix384',
+};
+
+function chooseTopology(o: EngineOptions): TopologySpec {
+  const backend = o.backend;
+  const device = o.device ?? (o.topology ? undefined : backend === 'ascend-sim' ? '910b2' : 'h100');
+  const name = o.topology ?? DEFAULT_TOPOLOGY[device!];
+  if (!name) {
+    throw new EngineError(
+      'invalid_request',
+      `No default topology for device '${device}'. Pass --topology (one of ${Object.values(DEFAULT_TOPOLOGY).join(', ')}) or a topology file.`,
+      'device',
+    );
+  }
+  let spec = resolveTopology(name);
+  if (backend && spec.backend !== backend) {
+    throw new EngineError(
+      'invalid_request',
+      `Topology '${spec.name}' is a ${spec.backend} system, but --backend is ${backend}. Pick a ${backend} topology or device.`,
+      'topology',
+    );
+  }
+  if (device && device !== spec.device) spec = { ...spec, name: `${spec.name} (${device})`, device };
+  return spec;
+}
+
+export async function createEngine(o: EngineOptions): Promise<LLMEngine> {
+  const { model } = o;
+  const c = model.config;
+  const tp = o.tp ?? 1;
+  const spec = chooseTopology(o);
+  const ranksAvailable = spec.nodes * spec.devicesPerNode;
+  if (!Number.isInteger(tp) || tp < 1 || tp > ranksAvailable) {
+    throw new EngineError(
+      'invalid_request',
+      `--tp ${tp}: topology '${spec.name}' has ${ranksAvailable} devices.`,
+      'tp',
+    );
+  }
+  const cluster = await createCluster({ topology: spec, ranks: tp, mode: 'functional', hostMemoryLimit: 16 * 2 ** 30 });
+  const blockSize = o.blockSize ?? 16;
+  if (![1, 2, 4, 8, 16, 32, 64, 128].includes(blockSize)) {
+    throw new EngineError(
+      'invalid_request',
+      `--block-size ${blockSize} must be a power of two from 1 to 128.`,
+      'block_size',
+    );
+  }
+  if (o.maxModelLen !== undefined && o.maxModelLen > c.maxPositionEmbeddings) {
+    throw new EngineError(
+      'invalid_request',
+      `--max-model-len ${o.maxModelLen} exceeds the model's context length (${c.maxPositionEmbeddings}).`,
+      'max_model_len',
+    );
+  }
+  const maxModelLenWanted = o.maxModelLen ?? c.maxPositionEmbeddings;
+  const maxSeqs = o.maxNumSeqs ?? 256;
+  const maxTokens = o.maxNumBatchedTokens ?? 2048;
+  if (maxTokens < maxSeqs) {
+    throw new EngineError(
+      'invalid_request',
+      `--max-num-batched-tokens (${maxTokens}) must be at least --max-num-seqs (${maxSeqs}): every running request needs a token per step.`,
+      'max_num_batched_tokens',
+    );
+  }
+  let dtype: ReturnType<typeof modelDType>;
+  try {
+    dtype = modelDType(o.dtype, c.dtype);
+  } catch (e) {
+    throw new EngineError('invalid_request', (e as Error).message, 'dtype');
+  }
+  const llama = new LlamaModel(c, model.tensors, {
+    cluster,
+    tp,
+    dtype,
+    maxTokens,
+    maxSeqs,
+    blockSize,
+    maxModelLen: maxModelLenWanted,
+  });
+  // KV capacity: what gpu_memory_utilization leaves after weights and step workspace, per rank.
+  const props = cluster.devices[0]!.properties;
+  const util = o.gpuMemoryUtilization ?? 0.9;
+  const reserved = props.memoryBytes * (1 - util);
+  const deviceBlocks = Math.floor((llama.freeBytes() - reserved) / llama.blockBytes);
+  if (deviceBlocks < 1) {
+    throw new EngineError(
+      'invalid_request',
+      `No memory left for the KV cache on ${props.name}: the weights and workspace leave ${((llama.freeBytes() - reserved) / 2 ** 30).toFixed(2)} GiB ` +
+        `under --gpu-memory-utilization ${util}. Use a larger --tp, a device with more memory, or a higher utilisation.`,
+      'tp',
+    );
+  }
+  const hostBudget = o.kvHostBudgetBytes ?? 256 * 2 ** 20;
+  const hostBlocks = Math.max(1, Math.floor(hostBudget / (llama.blockBytes * tp)));
+  const numBlocks = o.numGpuBlocksOverride ?? Math.min(deviceBlocks, hostBlocks);
+  llama.allocateKvCache(numBlocks);
+  const kv = new KvCacheManager(numBlocks, blockSize, o.enablePrefixCaching ?? true);
+  const maxModelLen = Math.min(maxModelLenWanted, numBlocks * blockSize);
+  const kvInfo: KvCacheInfo = { numBlocks, blockSize, deviceBlocks, blockBytes: llama.blockBytes };
+  const hardware = `${tp}× ${props.name}, ${spec.name}, TP ${tp}, ${dtype}`;
+  return new LLMEngine(
+    model,
+    llama,
+    cluster.runtime,
+    kv,
+    { maxSeqs, maxTokens, maxModelLen, maxWaiting: o.maxWaiting ?? 256 },
+    hardware,
+    kvInfo,
+  );
+}

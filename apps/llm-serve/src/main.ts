@@ -1,0 +1,250 @@
+#!/usr/bin/env node
+/**
+ * tessera-serve: the command line. With no subcommand it serves (flags named as vLLM's `vllm serve` names them);
+ * `bench` benchmarks a running server. `run(argv, io)` is the whole program, callable in-process by tests; a bad flag
+ * is one line on stderr and exit status 2.
+ */
+import { realpathSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { pathToFileURL } from 'node:url';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { addBenchCommand, type Io, nonNegativeInt, positiveInt } from './bench/cli';
+import type { EngineOptions } from './engine/index';
+import { EngineError, ModelLoadError, TokenizerError } from './errors';
+import { loadModel } from './load-model';
+import { createServer } from './server/app';
+import type { Engine, LoadedModel } from './types';
+
+export type { Io } from './bench/cli';
+
+const defaultIo: Io = {
+  out: (t) => process.stdout.write(`${t}\n`),
+  err: (t) => process.stderr.write(`${t}\n`),
+};
+
+/** Default device per backend (the engine picks the topology that holds it: dgx-h100, atlas-800t-a2, …). */
+const DEFAULT_DEVICE = { 'nvidia-sim': 'h100', 'ascend-sim': '910b2' } as const;
+
+type LoadModel = (path: string, options?: { tokenizer?: string }) => Promise<LoadedModel>;
+
+interface ServeFlags {
+  model: string;
+  tokenizer?: string;
+  backend: 'nvidia-sim' | 'ascend-sim';
+  device?: string;
+  topology?: string;
+  tp: number;
+  dtype: 'auto' | 'float32' | 'bfloat16' | 'float16';
+  maxNumSeqs: number;
+  maxNumBatchedTokens: number;
+  maxModelLen?: number;
+  blockSize: number;
+  numGpuBlocksOverride?: number;
+  gpuMemoryUtilization: number;
+  enablePrefixCaching: boolean;
+  maxWaiting: number;
+  host: string;
+  port: number;
+  apiKey?: string;
+  servedModelName?: string;
+  disableLogRequests?: boolean;
+}
+
+function utilization(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 1) throw new InvalidArgumentError('expected a number in (0, 1].');
+  return n;
+}
+
+function port(value: string): number {
+  const n = nonNegativeInt(value);
+  if (n > 65535) throw new InvalidArgumentError('expected a port number (0–65535).');
+  return n;
+}
+
+/** Optional engine details the banner shows when the engine exposes them (LLMEngine has `kvInfo`). */
+interface KvInfo {
+  numBlocks: number;
+  blockSize: number;
+  deviceBlocks?: number;
+}
+
+function banner(engine: Engine, flags: ServeFlags, url: string, modelName: string): string[] {
+  const { model } = engine;
+  const c = model.config;
+  const lines = [
+    `Model: ${modelName} — ${model.description} (${model.format} from ${model.source}; ${c.numLayers} layers, hidden ${c.hiddenSize}, ${c.numHeads} heads / ${c.numKvHeads} KV heads, vocab ${c.vocabSize}, ${c.dtype})`,
+    `Hardware: ${engine.hardware}`,
+  ];
+  const kv = (engine as Engine & { kvInfo?: KvInfo }).kvInfo;
+  if (kv) {
+    const capped = kv.deviceBlocks !== undefined && kv.deviceBlocks > kv.numBlocks;
+    lines.push(
+      `KV cache: ${kv.numBlocks} blocks × ${kv.blockSize} tokens = ${kv.numBlocks * kv.blockSize} tokens` +
+        (capped ? ` (the simulated devices would hold ${kv.deviceBlocks} blocks; capped by host memory)` : ''),
+    );
+  }
+  lines.push(`Context: max_model_len ${engine.maxModelLen} tokens; up to ${flags.maxNumSeqs} running requests`);
+  lines.push(`Serving on ${url} (OpenAI API under /v1; /health, /metrics, /tokenize, /detokenize)`);
+  const auth = flags.apiKey ? ` -H "Authorization: Bearer $TESSERA_API_KEY"` : '';
+  const body = JSON.stringify({ model: modelName, messages: [{ role: 'user', content: 'Hello!' }], max_tokens: 32 });
+  lines.push('Try:', `  curl ${url}/v1/chat/completions -H 'Content-Type: application/json'${auth} -d '${body}'`);
+  return lines;
+}
+
+/** What serving needs from the rest of the app; tests substitute their own (a scripted engine, no signal handlers). */
+export interface ServeDeps {
+  loadModel: LoadModel;
+  createEngine: (options: EngineOptions) => Promise<Engine>;
+  /** Called once listening; by default installs SIGINT/SIGTERM handlers that call `stop` and exit. */
+  onListening: (handle: ServingHandle, io: Io) => void;
+}
+
+export interface ServingHandle {
+  url: string;
+  server: Server;
+  engine: Engine;
+  /** Stops accepting, aborts in-flight requests (finish_reason "abort"), closes connections. */
+  stop(): Promise<void>;
+}
+
+const defaultDeps: ServeDeps = {
+  loadModel: async (path, options) => loadModel(path, options),
+  createEngine: async (options) => (await import('./engine/index')).createEngine(options),
+  onListening: (handle, io) => {
+    let stopping = false;
+    const onSignal = async (signal: string) => {
+      if (stopping) process.exit(130); // a second Ctrl-C: do not wait any longer
+      stopping = true;
+      io.err(`${signal}: shutting down (in-flight requests finish with finish_reason "abort")`);
+      await handle.stop();
+      process.exit(0);
+    };
+    process.once('SIGINT', () => void onSignal('SIGINT'));
+    process.once('SIGTERM', () => void onSignal('SIGTERM'));
+  },
+};
+
+async function serve(flags: ServeFlags, io: Io, deps: ServeDeps): Promise<void> {
+  const model = await deps.loadModel(flags.model, flags.tokenizer ? { tokenizer: flags.tokenizer } : {});
+  const engine = await deps.createEngine({
+    model,
+    backend: flags.backend,
+    device: flags.device ?? (flags.topology ? undefined : DEFAULT_DEVICE[flags.backend]),
+    topology: flags.topology,
+    tp: flags.tp,
+    dtype: flags.dtype,
+    maxNumSeqs: flags.maxNumSeqs,
+    maxNumBatchedTokens: flags.maxNumBatchedTokens,
+    maxModelLen: flags.maxModelLen,
+    blockSize: flags.blockSize,
+    numGpuBlocksOverride: flags.numGpuBlocksOverride,
+    enablePrefixCaching: flags.enablePrefixCaching,
+    maxWaiting: flags.maxWaiting,
+    gpuMemoryUtilization: flags.gpuMemoryUtilization,
+  });
+  const modelName = flags.servedModelName ?? model.id;
+  const server = createServer({
+    engine,
+    servedModelName: modelName,
+    apiKey: flags.apiKey,
+    logger: flags.disableLogRequests ? undefined : { info: io.out, error: io.err },
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(flags.port, flags.host, () => resolve());
+    });
+  } catch (err) {
+    await engine.shutdown();
+    throw err;
+  }
+  const address = server.address();
+  const actualPort = typeof address === 'object' && address ? address.port : flags.port;
+  const host = flags.host === '0.0.0.0' || flags.host === '::' ? '127.0.0.1' : flags.host;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+  for (const line of banner(engine, flags, url, modelName)) io.out(line);
+  deps.onListening(
+    {
+      url,
+      server,
+      engine,
+      async stop() {
+        // Stop accepting (idle keep-alive connections close now), end the engine's requests with "abort", and give
+        // the in-flight responses a moment to send that last chunk and [DONE] before dropping what remains.
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        await engine.shutdown();
+        await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+        server.closeAllConnections();
+      },
+    },
+    io,
+  );
+}
+
+export function createProgram(io: Io = defaultIo, deps: Partial<ServeDeps> = {}): Command {
+  const program = new Command('tessera-serve')
+    .description('An OpenAI-compatible LLM server on simulated NVIDIA GPUs and Huawei Ascend NPUs')
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .exitOverride();
+
+  program
+    .command('serve', { isDefault: true })
+    .description('serve a model (the default command)')
+    .option('--model <path>', "model file or directory, or 'embedded' (a tiny built-in model)", 'embedded')
+    .option('--tokenizer <path>', 'tokenizer to use instead of the model’s own')
+    .addOption(
+      new Option('--backend <name>', 'simulated hardware vendor')
+        .choices(['nvidia-sim', 'ascend-sim'])
+        .default('nvidia-sim'),
+    )
+    .option('--device <id>', 'device (default: h100 on nvidia-sim, 910b2 on ascend-sim)')
+    .option('--topology <name>', 'built-in topology or spec file (default: the one for the device, e.g. dgx-h100)')
+    .option('--tp <n>', 'tensor-parallel degree', positiveInt, 1)
+    .addOption(
+      new Option('--dtype <dtype>', 'compute dtype')
+        .choices(['auto', 'float32', 'bfloat16', 'float16'])
+        .default('auto'),
+    )
+    .option('--max-num-seqs <n>', 'most requests running at once', positiveInt, 256)
+    .option('--max-num-batched-tokens <n>', 'token budget of one engine step', positiveInt, 2048)
+    .option('--max-model-len <n>', 'context length (default: the model’s)', positiveInt)
+    .option('--block-size <n>', 'tokens per KV-cache block', positiveInt, 16)
+    .option('--num-gpu-blocks-override <n>', 'KV-cache blocks instead of sizing from memory', positiveInt)
+    .option('--gpu-memory-utilization <f>', 'fraction of device memory for weights + KV cache', utilization, 0.9)
+    .option('--no-enable-prefix-caching', 'disable automatic prefix caching')
+    .option('--max-waiting <n>', 'waiting requests beyond which new ones get 429', positiveInt, 256)
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .addOption(new Option('--port <n>', 'port to listen on').env('PORT').argParser(port).default(8000))
+    .addOption(new Option('--api-key <key>', 'require this Bearer key on /v1/*').env('TESSERA_API_KEY'))
+    .option('--served-model-name <name>', 'model id clients see and send (default: the model’s)')
+    .option('--disable-log-requests', 'no access log')
+    .action((flags: ServeFlags) => serve(flags, io, { ...defaultDeps, ...deps }));
+
+  addBenchCommand(program, io);
+  return program;
+}
+
+/** Runs the command line; resolves to the exit status (serving resolves once listening, and keeps running). */
+export async function run(argv: string[], io: Io = defaultIo, deps: Partial<ServeDeps> = {}): Promise<number> {
+  try {
+    await createProgram(io, deps).parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    // Commander has already printed its one-line message; help and version exit 0.
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    const message = err instanceof Error ? err.message : String(err);
+    io.err(`error: ${message}`);
+    const usage =
+      err instanceof ModelLoadError ||
+      err instanceof TokenizerError ||
+      (err instanceof EngineError && err.code === 'invalid_request');
+    return usage ? 2 : 1;
+  }
+}
+
+// Run only as the entry point (through a symlinked bin too), not when a test imports createProgram/run.
+const entry = process.argv[1];
+if (entry && import.meta.url === pathToFileURL(realpathSync(entry)).href) {
+  process.exitCode = await run(process.argv.slice(2));
+}

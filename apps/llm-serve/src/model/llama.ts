@@ -1,0 +1,400 @@
+/**
+ * The Llama decoder, built only from @tessera/kernels and run tensor-parallel over a @tessera/cluster communicator.
+ * One `forward` is one engine step: the new tokens of every scheduled sequence, packed (continuous batching), with
+ * their KV written into the paged cache and attention read back through each sequence's block table.
+ *
+ * Per layer, on every rank r of the TP group (shapes per rank; N tokens this step, D hidden, Hr/KVr heads, Ir MLP):
+ *   h    = rmsnorm(x)                          (N, D)   model dtype     x is the f32 residual stream, replicated
+ *   q,k,v = h·Wq_rᵀ, h·Wk_rᵀ, h·Wv_rᵀ            (N, Hr·hd), (N, KVr·hd)
+ *   q,k  = rope(q), rope(k)                    in place, at each token's position
+ *   cache[slot] = k, v                         reshape_and_cache
+ *   a    = pagedAttention(q, cache, tables)    (N, Hr·hd)
+ *   p    = a·Wo_rᵀ (+ x on rank 0)              (N, D)   f32 partial sum
+ *   x    = allReduce(p)                        (N, D)   f32
+ *   …the same for the MLP: h = rmsnorm(x); g = h·Wgu_rᵀ (N, 2Ir); s = silu(g₁)·g₂ (N, Ir); p = s·Wd_rᵀ (+ x); x = AR(p)
+ * Then the rows that sample are gathered, normed, and multiplied by the vocab-parallel head; an all-gather assembles
+ * the logits on rank 0, which samples.
+ *
+ * Numerics: weights and the matmul inputs are in the model dtype (f32, bf16 or f16) with f32 accumulation; the
+ * residual stream, the partial sums and the all-reduce stay f32, so tensor-parallel degrees differ only by f32
+ * rounding of the reduction order. With TP 1 the residual add is fused into the GEMM epilogue and no collective runs.
+ */
+import type { Cluster, Communicator } from '@tessera/cluster';
+import type { Device, DeviceBuffer, DType } from '@tessera/device';
+import {
+  embedding,
+  gemm,
+  pagedAttention,
+  reshapeAndCache,
+  rmsnorm,
+  rope,
+  sample,
+  siluAndMul,
+  transpose,
+} from '@tessera/kernels';
+import type { HostTensor, LlamaConfig, TensorMap } from '../types';
+import { colSlice, concatRows, rowSlice, type ShardPlan, shardPlan, transposed } from './shard';
+import { toDeviceArray } from './weights';
+
+/** One sequence's share of a step. */
+export interface BatchEntry {
+  /** Token ids computed this step (a prefill chunk, or the one decode token). */
+  tokens: readonly number[];
+  /** Position of tokens[0] (tokens already in the cache). */
+  start: number;
+  /** Physical KV blocks of the sequence, in order; must cover start + tokens.length. */
+  blockTable: readonly number[];
+  /** Sample a token after this step (the chunk ends the known tokens). */
+  sample: boolean;
+  temperature: number;
+  topK: number;
+  topP: number;
+  seed: number;
+  /** RNG counter: the index of the token being sampled. */
+  step: number;
+}
+
+export interface ModelOptions {
+  cluster: Cluster;
+  tp: number;
+  dtype: DType;
+  /** Token budget of a step (max_num_batched_tokens). */
+  maxTokens: number;
+  /** Sequences per step at most (max_num_seqs). */
+  maxSeqs: number;
+  blockSize: number;
+  /** Longest sequence (max_model_len): sets the block-table width. */
+  maxModelLen: number;
+}
+
+interface LayerWeights {
+  attnNorm: DeviceBuffer;
+  q: DeviceBuffer; // (D, Hr·hd)   stored (in, out)
+  k: DeviceBuffer; // (D, KVr·hd)
+  v: DeviceBuffer; // (D, KVr·hd)
+  o: DeviceBuffer; // (Hr·hd, D)
+  ffnNorm: DeviceBuffer;
+  gateUp: DeviceBuffer; // (D, 2·Ir): gate columns, then up columns
+  down: DeviceBuffer; // (Ir, D)
+}
+
+/** Everything one rank holds: weights, step workspace, KV cache. */
+interface Rank {
+  dev: Device;
+  embed: DeviceBuffer; // (V, D)
+  layers: LayerWeights[];
+  finalNorm: DeviceBuffer; // (D,)
+  head: DeviceBuffer; // (Vs, D)
+  // Workspace, sized for the step budget.
+  ids: DeviceBuffer; // (T,) i32
+  positions: DeviceBuffer; // (T,) i32
+  slots: DeviceBuffer; // (T,) i32
+  tables: DeviceBuffer; // (S, maxBlocks) i32
+  lastRows: DeviceBuffer; // (S,) i32
+  x: DeviceBuffer; // (T, D) f32 residual
+  part: DeviceBuffer; // (T, D) f32 partial sums
+  h: DeviceBuffer; // (T, D)
+  q: DeviceBuffer; // (T, Hr·hd)
+  k: DeviceBuffer; // (T, KVr·hd)
+  v: DeviceBuffer; // (T, KVr·hd)
+  attn: DeviceBuffer; // (T, Hr·hd)
+  gu: DeviceBuffer; // (T, 2·Ir)
+  act: DeviceBuffer; // (T, Ir)
+  xLast: DeviceBuffer; // (S, D) f32
+  hLast: DeviceBuffer; // (S, D)
+  logitsT: DeviceBuffer; // (Vs, S) f32: this rank's vocab rows
+  gathered: DeviceBuffer; // (tp·Vs, S) f32 (rank 0 only is read)
+  logits: DeviceBuffer; // (S, V) f32
+  sampled: DeviceBuffer; // (S,) i32
+  kCache: DeviceBuffer[]; // per layer (blocks, blockSize, KVr, hd)
+  vCache: DeviceBuffer[];
+}
+
+export class LlamaModel {
+  readonly plan: ShardPlan;
+  readonly ranks: Rank[];
+  readonly comm: Communicator | null;
+  readonly maxBlocksPerSeq: number;
+  numBlocks = 0;
+  /** Rows sampled by the last step (for logits()). */
+  private lastRows = 0;
+
+  constructor(
+    readonly config: LlamaConfig,
+    tensors: TensorMap,
+    readonly options: ModelOptions,
+  ) {
+    const c = config;
+    this.plan = shardPlan(c, options.tp);
+    const p = this.plan;
+    this.comm = options.tp > 1 ? options.cluster.communicator([...Array(options.tp).keys()]) : null;
+    this.maxBlocksPerSeq = Math.ceil(options.maxModelLen / options.blockSize);
+    const get = (name: string): HostTensor => {
+      const t = tensors.get(name);
+      if (!t) throw new Error(`LlamaModel: tensor '${name}' is missing (the loader should have checked).`);
+      return t;
+    };
+    const dt = options.dtype;
+    const { maxTokens: T, maxSeqs: S } = options;
+    const hd = c.headDim;
+    this.ranks = options.cluster.devices.slice(0, options.tp).map((dev, r) => {
+      const up = (t: HostTensor, dtype: DType = dt) => {
+        const b = dev.alloc(dtype, t.data.length);
+        dev.memcpyHtoD(b, toDeviceArray(t, dtype));
+        return b;
+      };
+      // Projection matrices go to the device as (in, out): the GEMMs then read B row-major, with no transpose per tile.
+      const upT = (t: HostTensor) => up(transposed(t));
+      const ws = (dtype: DType, n: number) => dev.alloc(dtype, Math.max(1, n));
+      const qRows = p.heads * hd;
+      const kvRows = p.kvHeads * hd;
+      const kv0 = p.kvHeadStart[r]! * hd;
+      const layers: LayerWeights[] = [];
+      for (let l = 0; l < c.numLayers; l++) {
+        const w = (n: string) => get(`layers.${l}.${n}`);
+        layers.push({
+          attnNorm: up(w('attn_norm')),
+          q: upT(rowSlice(w('q'), r * qRows, qRows)),
+          k: upT(rowSlice(w('k'), kv0, kvRows)),
+          v: upT(rowSlice(w('v'), kv0, kvRows)),
+          o: upT(colSlice(w('o'), r * qRows, qRows)),
+          ffnNorm: up(w('ffn_norm')),
+          gateUp: upT(
+            concatRows(
+              rowSlice(w('gate'), r * p.intermediate, p.intermediate),
+              rowSlice(w('up'), r * p.intermediate, p.intermediate),
+            ),
+          ),
+          down: upT(colSlice(w('down'), r * p.intermediate, p.intermediate)),
+        });
+      }
+      const embed = get('embed');
+      const headT = c.tieWordEmbeddings ? embed : get('lm_head');
+      return {
+        dev,
+        embed: up(embed),
+        layers,
+        finalNorm: up(get('final_norm')),
+        head: up(rowSlice(headT, r * p.vocabShard, p.vocabShard)),
+        ids: ws('i32', T),
+        positions: ws('i32', T),
+        slots: ws('i32', T),
+        tables: ws('i32', S * this.maxBlocksPerSeq),
+        lastRows: ws('i32', S),
+        x: ws('f32', T * c.hiddenSize),
+        part: ws('f32', T * c.hiddenSize),
+        h: ws(dt, T * c.hiddenSize),
+        q: ws(dt, T * qRows),
+        k: ws(dt, T * kvRows),
+        v: ws(dt, T * kvRows),
+        attn: ws(dt, T * qRows),
+        gu: ws(dt, T * 2 * p.intermediate),
+        act: ws(dt, T * p.intermediate),
+        xLast: ws('f32', S * c.hiddenSize),
+        hLast: ws(dt, S * c.hiddenSize),
+        logitsT: ws('f32', p.vocabShard * S),
+        gathered: ws('f32', options.tp > 1 ? options.tp * p.vocabShard * S : 1),
+        logits: ws('f32', r === 0 ? S * c.vocabSize : 1),
+        sampled: ws('i32', S),
+        kCache: [],
+        vCache: [],
+      };
+    });
+  }
+
+  /** Bytes of KV cache one block takes on one rank (all layers, keys and values). */
+  get blockBytes(): number {
+    const c = this.config;
+    const bytes = this.options.dtype === 'f32' ? 4 : 2;
+    return 2 * c.numLayers * this.options.blockSize * this.plan.kvHeads * c.headDim * bytes;
+  }
+
+  /** Free device memory per rank now (the smallest over ranks). */
+  freeBytes(): number {
+    return Math.min(...this.ranks.map((k) => k.dev.memGetInfo().free));
+  }
+
+  /** Allocates the paged KV cache: `blocks` blocks on every rank. */
+  allocateKvCache(blocks: number): void {
+    const { blockSize } = this.options;
+    const n = blocks * blockSize * this.plan.kvHeads * this.config.headDim;
+    for (const k of this.ranks) {
+      for (let l = 0; l < this.config.numLayers; l++) {
+        k.kCache.push(k.dev.alloc(this.options.dtype, n));
+        k.vCache.push(k.dev.alloc(this.options.dtype, n));
+      }
+    }
+    this.numBlocks = blocks;
+  }
+
+  /** Runs one step; returns the sampled token of each entry with `sample` set, in order. */
+  forward(batch: readonly BatchEntry[]): Int32Array {
+    const c = this.config;
+    const p = this.plan;
+    const { blockSize } = this.options;
+    const D = c.hiddenSize;
+    const hd = c.headDim;
+    const N = batch.reduce((s, e) => s + e.tokens.length, 0);
+    const S = batch.length;
+    if (N > this.options.maxTokens || S > this.options.maxSeqs) {
+      throw new Error(
+        `forward: ${N} tokens / ${S} sequences exceed the workspace (${this.options.maxTokens} / ${this.options.maxSeqs}).`,
+      );
+    }
+    // Host-side step inputs (vLLM's input preparation): ids, positions, KV slots, block tables, rows that sample.
+    const ids = new Int32Array(N);
+    const positions = new Int32Array(N);
+    const slots = new Int32Array(N);
+    const tables = new Int32Array(S * this.maxBlocksPerSeq);
+    const lastRows: number[] = [];
+    const queryLens: number[] = [];
+    const contextLens: number[] = [];
+    let i = 0;
+    batch.forEach((e, s) => {
+      tables.set(e.blockTable, s * this.maxBlocksPerSeq);
+      for (let j = 0; j < e.tokens.length; j++, i++) {
+        const pos = e.start + j;
+        ids[i] = e.tokens[j]!;
+        positions[i] = pos;
+        slots[i] = e.blockTable[Math.floor(pos / blockSize)]! * blockSize + (pos % blockSize);
+      }
+      if (e.sample) lastRows.push(i - 1);
+      queryLens.push(e.tokens.length);
+      contextLens.push(e.start + e.tokens.length);
+    });
+    const R = lastRows.length;
+    for (const k of this.ranks) {
+      k.dev.memcpyHtoD(k.ids, ids);
+      k.dev.memcpyHtoD(k.positions, positions);
+      k.dev.memcpyHtoD(k.slots, slots);
+      k.dev.memcpyHtoD(k.tables, tables);
+      if (R > 0) k.dev.memcpyHtoD(k.lastRows, Int32Array.from(lastRows));
+      embedding(k.dev, { table: k.embed, ids: k.ids, out: k.x, tokens: N, vocab: c.vocabSize, dim: D });
+    }
+    const tp1 = this.comm === null;
+    // x ← x + Σ_ranks partial: with TP 1 fused into the GEMM, otherwise rank 0 adds x and an all-reduce sums.
+    const rowParallel = (gemmOf: (k: Rank, out: DeviceBuffer, residual: DeviceBuffer | undefined) => void) => {
+      for (const [r, k] of this.ranks.entries()) gemmOf(k, k.part, r === 0 ? k.x : undefined);
+      if (tp1) this.swapResidual();
+      else {
+        this.comm!.allReduce(
+          this.ranks.map((k) => k.part),
+          this.ranks.map((k) => k.x),
+          { count: N * D },
+        );
+      }
+    };
+    for (let l = 0; l < c.numLayers; l++) {
+      for (const k of this.ranks) {
+        const w = k.layers[l]!;
+        const dev = k.dev;
+        rmsnorm(dev, { x: k.x, weight: w.attnNorm, out: k.h, rows: N, cols: D, eps: c.rmsNormEps });
+        gemm(dev, { a: k.h, b: w.q, c: k.q, M: N, N: p.heads * hd, K: D });
+        gemm(dev, { a: k.h, b: w.k, c: k.k, M: N, N: p.kvHeads * hd, K: D });
+        gemm(dev, { a: k.h, b: w.v, c: k.v, M: N, N: p.kvHeads * hd, K: D });
+        const ropeArgs = {
+          positions: k.positions,
+          tokens: N,
+          headDim: hd,
+          theta: c.ropeTheta,
+          convention: c.ropeConvention,
+        };
+        rope(dev, { ...ropeArgs, x: k.q, out: k.q, heads: p.heads });
+        rope(dev, { ...ropeArgs, x: k.k, out: k.k, heads: p.kvHeads });
+        reshapeAndCache(dev, {
+          key: k.k,
+          value: k.v,
+          keyCache: k.kCache[l]!,
+          valueCache: k.vCache[l]!,
+          slotMapping: k.slots,
+          tokens: N,
+          kvHeads: p.kvHeads,
+          headDim: hd,
+        });
+        pagedAttention(dev, {
+          q: k.q,
+          keyCache: k.kCache[l]!,
+          valueCache: k.vCache[l]!,
+          blockTables: k.tables,
+          out: k.attn,
+          queryLens,
+          contextLens,
+          maxBlocksPerSeq: this.maxBlocksPerSeq,
+          blockSize,
+          heads: p.heads,
+          kvHeads: p.kvHeads,
+          headDim: hd,
+        });
+      }
+      rowParallel((k, out, residual) =>
+        gemm(k.dev, { a: k.attn, b: k.layers[l]!.o, c: out, residual, M: N, N: D, K: p.heads * hd }),
+      );
+      for (const k of this.ranks) {
+        const w = k.layers[l]!;
+        rmsnorm(k.dev, { x: k.x, weight: w.ffnNorm, out: k.h, rows: N, cols: D, eps: c.rmsNormEps });
+        gemm(k.dev, { a: k.h, b: w.gateUp, c: k.gu, M: N, N: 2 * p.intermediate, K: D });
+        siluAndMul(k.dev, { x: k.gu, out: k.act, rows: N, d: p.intermediate });
+      }
+      rowParallel((k, out, residual) =>
+        gemm(k.dev, { a: k.act, b: k.layers[l]!.down, c: out, residual, M: N, N: D, K: p.intermediate }),
+      );
+    }
+    if (R === 0) {
+      this.synchronize();
+      return new Int32Array(0);
+    }
+    // Output head on the rows that sample: gather their residual rows, norm, then (Vs, R) = W_head_r · h_lastᵀ.
+    for (const k of this.ranks) {
+      embedding(k.dev, { table: k.x, ids: k.lastRows, out: k.xLast, tokens: R, vocab: N, dim: D });
+      rmsnorm(k.dev, { x: k.xLast, weight: k.finalNorm, out: k.hLast, rows: R, cols: D, eps: c.rmsNormEps });
+      gemm(k.dev, { a: k.head, b: k.hLast, c: k.logitsT, M: p.vocabShard, N: R, K: D, transB: true });
+    }
+    const r0 = this.ranks[0]!;
+    if (tp1) {
+      transpose(r0.dev, { x: r0.logitsT, out: r0.logits, rows: c.vocabSize, cols: R });
+    } else {
+      // (tp·Vs, R) on rank 0: shards stack along the vocabulary; padding rows sit past vocabSize and are left out.
+      const sendCount = p.vocabShard * R;
+      this.comm!.allGather(
+        this.ranks.map((k) => k.logitsT),
+        this.ranks.map((k) => k.gathered),
+        { count: sendCount },
+      );
+      transpose(r0.dev, { x: r0.gathered, out: r0.logits, rows: c.vocabSize, cols: R });
+    }
+    this.lastRows = R;
+    const rows = batch.filter((e) => e.sample);
+    sample(r0.dev, {
+      logits: r0.logits,
+      out: r0.sampled,
+      rows: R,
+      vocab: c.vocabSize,
+      temperature: rows.map((e) => e.temperature),
+      topK: rows.map((e) => Math.max(0, e.topK)),
+      topP: rows.map((e) => e.topP),
+      seeds: rows.map((e) => e.seed),
+      steps: rows.map((e) => e.step),
+    });
+    const out = new Int32Array(R);
+    r0.dev.memcpyDtoH(out, r0.sampled.view(0, R));
+    this.synchronize();
+    return out;
+  }
+
+  /** The last step's logits, (rows that sampled, vocab), from rank 0 (for tests and log-probabilities). */
+  logits(): Float32Array {
+    const r0 = this.ranks[0]!;
+    const out = new Float32Array(this.lastRows * this.config.vocabSize);
+    r0.dev.memcpyDtoH(out, r0.logits.view(0, out.length));
+    return out;
+  }
+
+  /** Waits for every rank (the modelled host clock then stands at the step's end). */
+  private synchronize(): void {
+    for (const k of this.ranks) k.dev.synchronize();
+  }
+
+  private swapResidual(): void {
+    for (const k of this.ranks) [k.x, k.part] = [k.part, k.x];
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * The OpenAI-compatible HTTP server: routing, API-key check, body limits, error mapping and client-disconnect
+ * handling around the route handlers. `createServer` returns a plain node:http Server; the caller listens and closes.
+ *
+ * Behaviour follows vLLM's OpenAI server: the API key guards /v1/* only; every error is
+ * `{"error": {message, type, param, code}}`; a client that disconnects aborts its engine requests (freeing their KV
+ * blocks) whether or not the response was streaming.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Engine } from '../types';
+import { chatCompletions, completions } from './completions';
+import type { Exchange, ServeContext } from './context';
+import { ApiError, toApiError } from './errors';
+import { parseJsonObject, readBody, sendError } from './http';
+import { ServerMetrics } from './metrics';
+import { detokenize, health, metrics, models, tokenize } from './routes';
+
+export interface Logger {
+  info(message: string): void;
+  error(message: string): void;
+}
+
+export interface ServerOptions {
+  engine: Engine;
+  /** The model id shown in /v1/models and required in requests (default: the loaded model's id). */
+  servedModelName?: string;
+  /** When set, /v1/* requests need `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  /** Largest accepted request body (default 1 MiB); larger ones get 413. */
+  maxBodyBytes?: number;
+  /** Access log and server errors; silent by default. */
+  logger?: Logger;
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+type Handler = (ctx: ServeContext, ex: Exchange) => void | Promise<void>;
+
+/** The path without the query string; a target that is not a valid URL path is taken as is (and will 404). */
+function pathOf(target: string): string {
+  try {
+    return new URL(target, 'http://localhost').pathname;
+  } catch {
+    return target;
+  }
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+export function createServer(options: ServerOptions): http.Server {
+  const { engine, apiKey, logger } = options;
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const modelName = options.servedModelName ?? engine.model.id;
+  const ctx: ServeContext = { engine, modelName, metrics: new ServerMetrics(engine, modelName) };
+  const created = Math.floor(Date.now() / 1000);
+  const expectedKey = apiKey ? digest(apiKey) : null;
+
+  const routes: Record<string, Record<string, Handler>> = {
+    '/v1/models': { GET: (c, ex) => models(c, ex, created) },
+    '/v1/completions': { POST: completions },
+    '/v1/chat/completions': { POST: chatCompletions },
+    '/health': { GET: health },
+    '/metrics': { GET: metrics },
+    '/tokenize': { POST: tokenize },
+    '/detokenize': { POST: detokenize },
+  };
+
+  const authorized = (req: IncomingMessage): boolean => {
+    if (!expectedKey) return true;
+    const header = req.headers.authorization ?? '';
+    const match = /^Bearer\s+(.+)$/i.exec(header);
+    // Compare digests so the comparison takes the same time whatever the key's length.
+    return !!match && timingSafeEqual(digest(match[1]!.trim()), expectedKey);
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const controller = new AbortController();
+    const path = pathOf(req.url ?? '/');
+    res.on('close', () => {
+      // 'close' before the response finished means the client went away: cancel its engine requests.
+      if (!res.writableFinished) controller.abort();
+      const ms = (performance.now() - started).toFixed(1);
+      logger?.info(`${req.method} ${path} ${res.writableFinished ? res.statusCode : 'disconnected'} ${ms} ms`);
+    });
+
+    try {
+      if (path.startsWith('/v1') && !authorized(req)) {
+        throw new ApiError(401, 'Unauthorized: send the API key as "Authorization: Bearer <key>".', null, {
+          'WWW-Authenticate': 'Bearer',
+        });
+      }
+      const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+      if (!route) throw new ApiError(404, `Not found: ${path}`);
+      const handler = Object.hasOwn(route, req.method ?? '') ? route[req.method ?? ''] : undefined;
+      if (!handler) {
+        throw new ApiError(405, `Method ${req.method} not allowed on ${path}.`, null, {
+          Allow: Object.keys(route).join(', '),
+        });
+      }
+      const body = req.method === 'POST' ? parseJsonObject(await readBody(req, maxBodyBytes)) : {};
+      await handler(ctx, { req, res, controller, body });
+    } catch (err) {
+      const e = toApiError(err);
+      if (e.status >= 500) logger?.error(`${req.method} ${path}: ${err instanceof Error ? err.stack : String(err)}`);
+      if (res.headersSent) {
+        // Only non-streaming responses get here mid-way (streams report errors in-band); nothing valid can follow.
+        res.destroy();
+        return;
+      }
+      const headers = { ...e.headers };
+      if (e.status === 413) {
+        // Stop reading the upload: answer, then close the connection instead of draining the rest of the body.
+        headers['Connection'] = 'close';
+        res.on('finish', () => req.socket.destroySoon());
+      }
+      if (!res.destroyed) sendError(res, e, headers);
+    }
+  }
+
+  const server = http.createServer((req, res) => {
+    void handle(req, res);
+  });
+  return server;
+}

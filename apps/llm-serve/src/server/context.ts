@@ -1,0 +1,22 @@
+/**
+ * What every route handler gets: the server-wide state and the one HTTP exchange it serves.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Engine } from '../types';
+import type { ServerMetrics } from './metrics';
+
+export interface ServeContext {
+  engine: Engine;
+  /** The model id clients see and must send (`--served-model-name`, else the model's id). */
+  modelName: string;
+  metrics: ServerMetrics;
+}
+
+export interface Exchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** Aborted when the client disconnects before the response is complete; cancels the engine requests. */
+  controller: AbortController;
+  /** The parsed JSON body (POST routes). */
+  body: Record<string, unknown>;
+}

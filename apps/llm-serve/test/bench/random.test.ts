@@ -1,0 +1,62 @@
+/**
+ * The workload generator and statistics: arrival processes, length ranges, numpy-style percentiles, the modelled
+ * makespan replay.
+ */
+import { describe, expect, it } from 'vitest';
+import { modelledMakespanMs } from '../../src/bench/bench';
+import { arrivalTimes, gamma, randomPrompt, sampleLengths, seededRandom } from '../../src/bench/random';
+import { percentile, summarize } from '../../src/bench/stats';
+
+const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+
+describe('workload', () => {
+  it('draws Gamma variates with the right mean for shapes below and above 1', () => {
+    for (const shape of [0.5, 1, 4]) {
+      const rand = seededRandom(1);
+      const xs = Array.from({ length: 20_000 }, () => gamma(rand, shape, 2));
+      expect(mean(xs)).toBeCloseTo(shape * 2, 0);
+      expect(xs.every((x) => x > 0)).toBe(true);
+    }
+  });
+
+  it('spaces arrivals 1/rate apart on average, starting at 0; rate inf sends all at once', () => {
+    const times = arrivalTimes(5000, 10, 1, seededRandom(2));
+    expect(times[0]).toBe(0);
+    const gaps = times.slice(1).map((t, i) => t - times[i]!);
+    expect(mean(gaps)).toBeCloseTo(0.1, 2);
+    // Burstiness changes the spread, not the mean.
+    const bursty = arrivalTimes(5000, 10, 0.25, seededRandom(3));
+    const bgaps = bursty.slice(1).map((t, i) => t - bursty[i]!);
+    expect(mean(bgaps)).toBeCloseTo(0.1, 1);
+    expect(summarize(bgaps).std).toBeGreaterThan(summarize(gaps).std);
+    expect(arrivalTimes(4, Number.POSITIVE_INFINITY, 1, seededRandom(4))).toEqual([0, 0, 0, 0]);
+  });
+
+  it('draws lengths uniformly in [L(1-r), L(1+r)] and prompts inside the vocabulary, reproducibly', () => {
+    const lens = sampleLengths(2000, 100, 0.5, seededRandom(5));
+    expect(Math.min(...lens)).toBe(50);
+    expect(Math.max(...lens)).toBe(150);
+    expect(sampleLengths(3, 100, 0, seededRandom(5))).toEqual([100, 100, 100]);
+    const p = randomPrompt(1000, 512, seededRandom(6));
+    expect(p.every((id) => Number.isInteger(id) && id >= 0 && id < 512)).toBe(true);
+    expect(randomPrompt(10, 512, seededRandom(6))).toEqual(p.slice(0, 10));
+  });
+});
+
+describe('statistics', () => {
+  it('interpolates percentiles as numpy does', () => {
+    expect(percentile([1, 2, 3, 4], 50)).toBe(2.5);
+    expect(percentile([1, 2, 3, 4], 99)).toBeCloseTo(3.97, 10);
+    expect(percentile([], 99)).toBe(0);
+    expect(summarize([2, 4])).toEqual({ mean: 3, median: 3, std: 1, p99: 3.98 });
+  });
+
+  it('replays the modelled makespan with arrivals and a concurrency limit', () => {
+    // All at once, no limit: the longest request.
+    expect(modelledMakespanMs([0, 0, 0], [5, 9, 7], null)).toBe(9);
+    // One at a time: the sum.
+    expect(modelledMakespanMs([0, 0, 0], [5, 9, 7], 1)).toBe(21);
+    // Spread-out arrivals: the last arrival plus its latency.
+    expect(modelledMakespanMs([0, 1, 2], [5, 5, 5], null)).toBe(2005);
+  });
+});

@@ -1,0 +1,117 @@
+/**
+ * The serve command: flags become engine options (with the per-backend defaults), the banner says what is served
+ * and how to call it, and the server answers. The real loader and engine run; the test only records what they were
+ * asked for on the way through.
+ */
+import { describe, expect, it } from 'vitest';
+import { createEngine, type EngineOptions } from '../../src/engine/index';
+import { loadModel } from '../../src/load-model';
+import { run, type ServeDeps, type ServingHandle } from '../../src/main';
+
+async function serveWith(argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const calls: { load?: [string, unknown]; engine?: EngineOptions } = {};
+  let handle: ServingHandle | undefined;
+  const deps: ServeDeps = {
+    loadModel: async (path, options) => {
+      calls.load = [path, options];
+      return loadModel(path, options);
+    },
+    createEngine: async (options) => {
+      calls.engine = options;
+      return createEngine(options);
+    },
+    onListening: (h) => {
+      handle = h;
+    },
+  };
+  const code = await run(argv, { out: (t) => out.push(t), err: (t) => err.push(t) }, deps);
+  return { code, out, err, calls, handle };
+}
+
+describe('tessera-serve (default command)', () => {
+  it('maps flags to engine options, prints the banner, and serves', async () => {
+    const r = await serveWith([
+      '--port',
+      '0',
+      '--max-num-seqs',
+      '4',
+      '--served-model-name',
+      'served',
+      '--api-key',
+      'k3y',
+      '--no-enable-prefix-caching',
+      '--disable-log-requests',
+    ]);
+    expect(r.err).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(r.calls.load).toEqual(['embedded', {}]);
+    expect(r.calls.engine).toMatchObject({
+      backend: 'nvidia-sim',
+      device: 'h100',
+      tp: 1,
+      dtype: 'auto',
+      maxNumSeqs: 4,
+      maxNumBatchedTokens: 2048,
+      blockSize: 16,
+      enablePrefixCaching: false,
+      maxWaiting: 256,
+      gpuMemoryUtilization: 0.9,
+    });
+    const h = r.handle!;
+    try {
+      const text = r.out.join('\n');
+      expect(text).toMatch(/^Model: served — /m);
+      expect(text).toMatch(/^Hardware: /m);
+      expect(text).toMatch(/^KV cache: \d+ blocks × 16 tokens = \d+ tokens/m);
+      expect(text).toContain(`Serving on ${h.url}`);
+      expect(text).toContain(`curl ${h.url}/v1/chat/completions`);
+      expect(text).toContain('Authorization: Bearer $TESSERA_API_KEY');
+      expect(text).not.toContain('k3y');
+      const res = await fetch(`${h.url}/v1/models`, { headers: { authorization: 'Bearer k3y' } });
+      expect(((await res.json()) as { data: Array<{ id: string }> }).data[0]!.id).toBe('served');
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('defaults the device per backend and passes the other flags through', async () => {
+    const r = await serveWith([
+      '--port',
+      '0',
+      '--backend',
+      'ascend-sim',
+      '--tp',
+      '2',
+      '--dtype',
+      'float16',
+      '--max-model-len',
+      '512',
+      '--num-gpu-blocks-override',
+      '100',
+      '--tokenizer',
+      '/tmp/tok.json',
+      '--disable-log-requests',
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.calls.load).toEqual(['embedded', { tokenizer: '/tmp/tok.json' }]);
+    expect(r.calls.engine).toMatchObject({
+      backend: 'ascend-sim',
+      device: '910b2',
+      tp: 2,
+      dtype: 'float16',
+      maxModelLen: 512,
+      numGpuBlocksOverride: 100,
+      enablePrefixCaching: true,
+    });
+    await r.handle!.stop();
+  });
+
+  it('reports engine refusals of flag values on one line with exit status 2', async () => {
+    const err: string[] = [];
+    const code = await run(['--tp', '16'], { out: () => {}, err: (t) => err.push(t) });
+    expect(code).toBe(2);
+    expect(err).toEqual([expect.stringMatching(/^error: --tp 16: topology 'dgx-h100' has 8 devices\.$/)]);
+  });
+});
