@@ -73,7 +73,8 @@ function banner(engine: Engine, flags: ServeFlags, url: string, modelName: strin
   const { model } = engine;
   const c = model.config;
   const lines = [
-    `Model: ${modelName} — ${model.description} (${model.format} from ${model.source}; ${c.numLayers} layers, hidden ${c.hiddenSize}, ${c.numHeads} heads / ${c.numKvHeads} KV heads, vocab ${c.vocabSize}, ${c.dtype})`,
+    `Model: ${modelName} (${model.format === 'embedded' ? 'embedded' : `${model.format}: ${model.source}`}; ${c.numLayers} layers, hidden ${c.hiddenSize}, ${c.numHeads} heads / ${c.numKvHeads} KV heads, vocab ${c.vocabSize}, ${c.dtype})`,
+    `  ${model.description}`,
     `Hardware: ${engine.hardware}`,
   ];
   const kv = (engine as Engine & { kvInfo?: KvInfo }).kvInfo;

@@ -163,6 +163,8 @@ export interface RequestOutput {
   stopReason: string | number | null;
   /** Modelled ms from arrival to this output (for per-chunk ITL in modelled time). */
   modelledMs: number;
+  /** The engine's modelled clock at this output (ms since the engine started; it stands still while idle). */
+  modelledClockMs: number;
   /** Present when finished. */
   metrics?: RequestMetrics;
 }

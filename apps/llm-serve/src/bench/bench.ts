@@ -4,10 +4,11 @@
  * input and output lengths are exact. Results come in two columns: wall clock on this machine, and modelled time on
  * the simulated hardware.
  *
- * Modelled duration: each chunk reports modelled ms since its request arrived, but requests arrive in wall time. The
- * makespan is therefore replayed: requests arrive at their scheduled offsets, wait for a concurrency slot, and hold it
- * for their modelled E2E latency; the modelled duration is the last finish. With every request sent at once it is
- * exactly the longest modelled E2E.
+ * Modelled duration: the server's modelled clock advances by each engine step's modelled time and stands still while
+ * the engine is idle; every chunk carries it (`tessera.modelled_clock_ms`), so the modelled duration is the span from
+ * the first arrival to the last output on that clock — the hardware time of the steps the run needed. (Arrivals follow
+ * the request rate in wall time; the modelled clock only sees the steps.) A server without the clock gets a replay:
+ * requests arrive at their scheduled offsets, wait for a concurrency slot, and hold it for their modelled E2E.
  */
 import { type RequestRecord, sendStreamingRequest } from './client';
 import { arrivalTimes, randomPrompt, sampleLengths, seededRandom } from './random';
@@ -207,11 +208,14 @@ export async function runBench(options: Partial<BenchOptions> & { baseUrl: strin
 
   const ok = records.filter((r) => r.ok);
   const withModelled = ok.length > 0 && ok.every((r) => r.modelled !== null);
-  const makespanMs = modelledMakespanMs(
-    arrivals,
-    records.map((r) => (r.ok && r.modelled ? r.modelled.e2eMs : 0)),
-    o.maxConcurrency,
-  );
+  const spans = ok.map((r) => r.modelledSpan);
+  const makespanMs = spans.every((s) => s !== undefined)
+    ? Math.max(...spans.map((s) => s!.end)) - Math.min(...spans.map((s) => s!.start))
+    : modelledMakespanMs(
+        arrivals,
+        records.map((r) => (r.ok && r.modelled ? r.modelled.e2eMs : 0)),
+        o.maxConcurrency,
+      );
   return {
     baseUrl,
     model,

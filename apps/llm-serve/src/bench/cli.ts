@@ -3,7 +3,7 @@
  * stdout, a progress bar on stderr.
  */
 import { writeFileSync } from 'node:fs';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { BENCH_DEFAULTS, runBench } from './bench';
 import { ProgressBar } from './progress';
 import { formatJson, formatReport } from './report';
@@ -73,7 +73,11 @@ export function addBenchCommand(program: Command, io: Io): void {
     .option('--base-url <url>', 'server to benchmark', 'http://127.0.0.1:8000')
     .option('--model <id>', 'model to request (default: the first one /v1/models lists)')
     .option('--num-prompts <n>', 'requests to send', positiveInt, BENCH_DEFAULTS.numPrompts)
-    .option('--request-rate <r>', "requests per second, or 'inf' for all at once", rate, BENCH_DEFAULTS.requestRate)
+    .addOption(
+      new Option('--request-rate <r>', "requests per second, or 'inf' for all at once")
+        .argParser(rate)
+        .default(BENCH_DEFAULTS.requestRate, 'inf'),
+    )
     .option('--burstiness <b>', 'Gamma shape of inter-arrival times (1 = Poisson)', positiveNumber, 1)
     .option('--max-concurrency <c>', 'at most this many requests in flight', positiveInt)
     .option('--input-len <n>', 'prompt tokens per request', positiveInt, BENCH_DEFAULTS.inputLen)

@@ -20,6 +20,8 @@ export interface RequestRecord {
   wall: Timings;
   /** null when the server sent no modelled times. */
   modelled: Timings | null;
+  /** Arrival and last output on the server's modelled clock (Tessera's `modelled_clock_ms`), when sent. */
+  modelledSpan?: { start: number; end: number };
 }
 
 export interface StreamRequest {
@@ -33,7 +35,7 @@ interface Chunk {
   choices?: unknown[];
   usage?: { completion_tokens?: number };
   error?: { message?: string };
-  tessera?: { modelled_ms?: number };
+  tessera?: { modelled_ms?: number; modelled_clock_ms?: number };
 }
 
 export async function sendStreamingRequest(r: StreamRequest): Promise<RequestRecord> {
@@ -58,6 +60,12 @@ export async function sendStreamingRequest(r: StreamRequest): Promise<RequestRec
     if (chunk.choices && chunk.choices.length > 0) {
       const m = chunk.tessera?.modelled_ms;
       if (typeof m !== 'number') modelledOk = false;
+      const clock = chunk.tessera?.modelled_clock_ms;
+      if (typeof clock === 'number' && typeof m === 'number') {
+        // Arrival and finish on the engine's modelled clock: the exact modelled makespan of a run.
+        if (chunks === 0) record.modelledSpan = { start: clock - m, end: clock };
+        else if (record.modelledSpan) record.modelledSpan.end = clock;
+      }
       if (chunks === 0) {
         record.wall.ttftMs = now - start;
         modelled.ttftMs = m ?? 0;

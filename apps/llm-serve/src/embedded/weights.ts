@@ -70,7 +70,11 @@ export function embeddedWeights(config: LlamaConfig = EMBEDDED_CONFIG, seed = EM
     for (let i = 0; i < n; i++) f[i] = value();
     let t: HostTensor;
     if (config.dtype === 'f32') t = { dtype: 'f32', shape, data: f };
-    else if (config.dtype === 'bf16') t = { dtype: 'bf16', shape, data: Uint16Array.from(f, bf16BitsFromF32) };
+    else if (config.dtype === 'bf16') {
+      const bits = new Uint16Array(n);
+      for (let i = 0; i < n; i++) bits[i] = bf16BitsFromF32(f[i]!);
+      t = { dtype: 'bf16', shape, data: bits };
+    }
     else throw new Error(`embeddedWeights: dtype ${config.dtype} is not generated; use 'bf16' or 'f32'.`);
     tensors.set(name, t);
   };

@@ -153,6 +153,7 @@ export class EngineRequest implements SchedulableRequest {
       finishReason: null,
       stopReason: null,
       modelledMs: at.modelled - this.arrival.modelled,
+      modelledClockMs: at.modelled,
     };
   }
 
@@ -171,6 +172,7 @@ export class EngineRequest implements SchedulableRequest {
       finishReason: reason,
       stopReason,
       modelledMs: at.modelled - this.arrival.modelled,
+      modelledClockMs: at.modelled,
       metrics: this.metrics(at),
     };
   }

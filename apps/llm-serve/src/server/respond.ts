@@ -165,7 +165,10 @@ export async function respond(
         started.add(index);
         text = format.prefix(index) + text;
       }
-      const tessera: Record<string, unknown> = { modelled_ms: round(output.modelledMs) };
+      const tessera: Record<string, unknown> = {
+        modelled_ms: round(output.modelledMs),
+        modelled_clock_ms: round(output.modelledClockMs),
+      };
       if (output.finished && output.metrics)
         Object.assign(tessera, { hardware: info.hardware }, figuresJson(output.metrics));
       await sse.send({ ...head, choices: [format.chunkChoice(index, text, output)], tessera });

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBench } from '../../src/bench/bench';
 import { ProgressBar } from '../../src/bench/progress';
 import { formatReport } from '../../src/bench/report';
+import type { LLMEngine } from '../../src/engine';
 import { run } from '../../src/main';
 import { startTestServer, type TestServer } from '../support/server';
 
@@ -67,6 +68,10 @@ describe('runBench', () => {
 
     const m = r.modelled!;
     expect(m).not.toBeNull();
+    // The modelled duration is a span of the engine's modelled clock: at least the slowest request, at most the clock.
+    const clock = (s.engine as LLMEngine).modelledNow;
+    expect(m.durationS * 1000).toBeLessThanOrEqual(clock + 1e-3);
+    expect(m.durationS * 1000).toBeGreaterThanOrEqual(m.e2elMs.p99 - 1e-3);
     for (const sum of [r.wall, m]) {
       expect(sum.durationS).toBeGreaterThan(0);
       expect(sum.outputThroughput).toBeCloseTo(r.totalOutputTokens / sum.durationS, 6);

@@ -62,7 +62,8 @@ describe('tessera-serve (default command)', () => {
     const h = r.handle!;
     try {
       const text = r.out.join('\n');
-      expect(text).toMatch(/^Model: served — /m);
+      expect(text).toMatch(/^Model: served \(embedded; 4 layers/m);
+      expect(text).toMatch(/UNTRAINED random weights/);
       expect(text).toMatch(/^Hardware: /m);
       expect(text).toMatch(/^KV cache: \d+ blocks × 16 tokens = \d+ tokens/m);
       expect(text).toContain(`Serving on ${h.url}`);

@@ -403,6 +403,17 @@ export function loadBlock(
     ctx.noteVector(t);
     return t;
   }
+  if (ptr.dtype === 'bf16' && out instanceof Float32Array) {
+    // bf16 → f32 is exact and is only a shift of the bits: write them through a u32 view of the tile.
+    const bits = new Uint32Array(out.buffer, out.byteOffset, out.length);
+    const src = st as Uint16Array;
+    forEachRow(desc, at, block, (ob, sb, j0, j1) => {
+      for (let j = j0; j < j1; j++) bits[ob + j] = src[sb + j * ls]! << 16;
+    });
+    const t = ctx.tile(block, ptr.dtype, out);
+    ctx.noteVector(t);
+    return t;
+  }
   forEachRow(desc, at, block, (ob, sb, j0, j1) => {
     // Long contiguous rows: one native copy; short ones: a monomorphic loop beats a subarray view per row.
     if (!dec && ls === 1 && j1 - j0 >= 256)
