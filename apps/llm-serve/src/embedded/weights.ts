@@ -74,8 +74,7 @@ export function embeddedWeights(config: LlamaConfig = EMBEDDED_CONFIG, seed = EM
       const bits = new Uint16Array(n);
       for (let i = 0; i < n; i++) bits[i] = bf16BitsFromF32(f[i]!);
       t = { dtype: 'bf16', shape, data: bits };
-    }
-    else throw new Error(`embeddedWeights: dtype ${config.dtype} is not generated; use 'bf16' or 'f32'.`);
+    } else throw new Error(`embeddedWeights: dtype ${config.dtype} is not generated; use 'bf16' or 'f32'.`);
     tensors.set(name, t);
   };
   const matrix = (name: string, out: number, inn: number) => make(name, [out, inn], () => normal() / Math.sqrt(inn));
