@@ -7,22 +7,12 @@ import { createEngine, type EngineOptions } from '../../src/engine';
 import { EngineError } from '../../src/errors';
 import { loadEmbeddedModel } from '../../src/load-model';
 import type { RequestOutput, SamplingParams } from '../../src/types';
+import { samplingParams } from '../support/params';
 
 const model = loadEmbeddedModel();
 const tok = model.tokenizer;
 
-const params = (p: Partial<SamplingParams> = {}): SamplingParams => ({
-  maxTokens: 12,
-  temperature: 0,
-  topP: 1,
-  topK: 0,
-  seed: null,
-  stop: [],
-  stopTokenIds: [],
-  ignoreEos: true,
-  minTokens: 0,
-  ...p,
-});
+const params = samplingParams;
 
 let nextId = 0;
 async function collect(stream: AsyncIterable<RequestOutput>) {

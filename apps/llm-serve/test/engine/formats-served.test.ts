@@ -11,23 +11,14 @@ import { exportEmbedded } from '../../scripts/export-embedded';
 import { createEngine, type LLMEngine } from '../../src/engine';
 import { loadEmbeddedModel, loadModel } from '../../src/load-model';
 import type { LoadedModel } from '../../src/types';
+import { samplingParams } from '../support/params';
 import { argmax, referenceLogits } from '../support/reference-llama';
 
 const PROMPT = 'Tensor parallel decoding on simulated clusters';
 
 async function greedy(engine: LLMEngine, ids: number[], n: number): Promise<number[]> {
   const out: number[] = [];
-  const params = {
-    maxTokens: n,
-    temperature: 0,
-    topP: 1,
-    topK: 0,
-    seed: null,
-    stop: [],
-    stopTokenIds: [],
-    ignoreEos: true,
-    minTokens: 0,
-  };
+  const params = samplingParams({ maxTokens: n });
   for await (const o of engine.generate({ requestId: `g${Math.random()}`, promptTokenIds: ids, params }))
     out.push(...o.tokenIds);
   return out;

@@ -9,6 +9,7 @@ import { exportReferenceGguf, type LlamaCppReference, REFERENCE_FILE } from '../
 import { createEngine } from '../../src/engine';
 import { loadModel } from '../../src/load-model';
 import type { LoadedModel } from '../../src/types';
+import { samplingParams } from '../support/params';
 
 const reference = JSON.parse(fs.readFileSync(REFERENCE_FILE, 'utf8')) as LlamaCppReference;
 
@@ -44,17 +45,7 @@ describe('GGUF greedy decoding matches llama.cpp', () => {
       const stream = engine.generate({
         requestId: `${backend}-${c.prompt}`,
         promptTokenIds: c.promptTokens,
-        params: {
-          maxTokens: c.greedy.length,
-          temperature: 0,
-          topP: 1,
-          topK: 0,
-          seed: null,
-          stop: [],
-          stopTokenIds: [],
-          ignoreEos: true,
-          minTokens: 0,
-        },
+        params: samplingParams({ maxTokens: c.greedy.length }),
       });
       for await (const o of stream) ids.push(...o.tokenIds);
       return ids;
