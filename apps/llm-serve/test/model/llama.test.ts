@@ -119,6 +119,25 @@ describe('LlamaModel', () => {
     expect(new Uint32Array(asc.logits[4]!.slice().buffer)).toEqual(new Uint32Array(nv.logits[4]!.slice().buffer));
   });
 
+  it('serves an untied output head (its own lm_head, vocab-parallel at TP 4) as the reference does', async () => {
+    const untied = { ...config, tieWordEmbeddings: false, dtype: 'f32' as const };
+    const w = embeddedWeights(untied);
+    const cluster = await createCluster({ topology: 'dgx-h100', ranks: 4 });
+    const model = new LlamaModel(untied, w, {
+      cluster,
+      tp: 4,
+      dtype: 'f32',
+      maxTokens: 64,
+      maxSeqs: 8,
+      blockSize: 4,
+      maxModelLen: 128,
+    });
+    model.allocateKvCache(16);
+    model.forward([{ tokens, start: 0, blockTable: [0, 1, 2, 3, 4], sample: true, step: 0, ...greedy }]);
+    const ref2 = referenceLogits(untied, w, tokens);
+    expect(relErr(model.logits(), ref2[ref2.length - 1]!)).toBeLessThan(1e-5);
+  });
+
   it('reports modelled time: a step advances the host clock by its kernels and collectives', async () => {
     const model = await makeModel({ tp: 8 });
     const rt = model.options.cluster.runtime;
