@@ -4,17 +4,10 @@
  * mean 1/rate; burstiness 1 is a Poisson process; rate ∞ sends everything at once).
  */
 
-/** A seeded uniform generator on [0, 1) (mulberry32: small, fast, identical everywhere). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+import { rng } from '@tessera/device/testing';
+
+/** A seeded uniform generator on [0, 1): the project's mulberry32, identical everywhere. */
+export const seededRandom: (seed: number) => () => number = rng;
 
 /** A standard normal draw (Box–Muller). */
 export function normal(rand: () => number): number {

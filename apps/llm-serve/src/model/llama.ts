@@ -263,12 +263,13 @@ export class LlamaModel {
       contextLens.push(e.start + e.tokens.length);
     });
     const R = lastRows.length;
+    const sampleRows = Int32Array.from(lastRows);
     for (const k of this.ranks) {
       k.dev.memcpyHtoD(k.ids, ids);
       k.dev.memcpyHtoD(k.positions, positions);
       k.dev.memcpyHtoD(k.slots, slots);
       k.dev.memcpyHtoD(k.tables, tables);
-      if (R > 0) k.dev.memcpyHtoD(k.lastRows, Int32Array.from(lastRows));
+      if (R > 0) k.dev.memcpyHtoD(k.lastRows, sampleRows);
       embedding(k.dev, { table: k.embed, ids: k.ids, out: k.x, tokens: N, vocab: c.vocabSize, dim: D });
     }
     const tp1 = this.comm === null;

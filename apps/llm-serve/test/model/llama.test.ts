@@ -4,10 +4,11 @@
  */
 import { createCluster } from '@tessera/cluster';
 import type { DType } from '@tessera/device';
+import { relativeError as relErr } from '@tessera/device/testing';
 import { describe, expect, it } from 'vitest';
 import { EMBEDDED_CONFIG, embeddedWeights } from '../../src/embedded/weights';
 import { type BatchEntry, LlamaModel } from '../../src/model/llama';
-import { argmax, referenceLogits, relErr } from '../support/reference-llama';
+import { argmax, referenceLogits } from '../support/reference-llama';
 
 const config = EMBEDDED_CONFIG;
 const tensors = embeddedWeights(config);

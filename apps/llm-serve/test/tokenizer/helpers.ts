@@ -77,17 +77,8 @@ export function spm(vocab: SpmVocab): SpmTokenizer {
   return new SpmTokenizer(vocab);
 }
 
-/** Deterministic PRNG for property tests (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG for property tests: the project's mulberry32. */
+export { rng as prng } from '@tessera/device/testing';
 
 /**
  * A Llama-2-style tokenizer.json (what transformers saves for SentencePiece models): BPE with byte fallback over the

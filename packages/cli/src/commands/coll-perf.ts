@@ -20,6 +20,7 @@ import {
   createCluster,
 } from '@tessera/cluster';
 import { castScalar, type DeviceBuffer, DTYPE_INFO, type DType, parseDType, TesseraError } from '@tessera/device';
+import { rng } from '@tessera/device/testing';
 import { parseBytes, parsePositiveInt } from '../format';
 
 export const COLL_OPS: readonly CollectiveOp[] = [
@@ -286,18 +287,6 @@ function headerLines(
 }
 
 // -------------------------------------------------------------------------------------------- the functional check
-
-/** A small deterministic generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Largest integer magnitude every value and every partial sum must stay within to be exact in `dtype`. */
 const EXACT_LIMIT: Record<DType, number> = {
