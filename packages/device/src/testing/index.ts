@@ -7,3 +7,4 @@ export { type ConformanceOptions, runConformanceSuite } from './conformance';
 export * as conformanceKernels from './kernels';
 export * from './reference';
 export { createTestBackend } from './test-backend';
+export { type FuzzParameters, fuzzParameters, fuzzScale } from './fuzz';
