@@ -13,6 +13,7 @@ import type { EngineOptions } from './engine/index';
 import { EngineError, ModelLoadError, TokenizerError } from './errors';
 import { loadModel } from './load-model';
 import { createServer } from './server/app';
+import { DEFAULT_REQUEST_LIMITS } from './server/schema';
 import type { Engine, LoadedModel } from './types';
 
 export type { Io } from './bench/cli';
@@ -46,6 +47,12 @@ interface ServeFlags {
   host: string;
   port: number;
   apiKey?: string;
+  protectMetrics?: boolean;
+  maxN: number;
+  maxPrompts: number;
+  headersTimeout: number;
+  requestTimeout: number;
+  maxConnections: number;
   servedModelName?: string;
   disableLogRequests?: boolean;
 }
@@ -53,6 +60,12 @@ interface ServeFlags {
 function utilization(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0 || n > 1) throw new InvalidArgumentError('expected a number in (0, 1].');
+  return n;
+}
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 3600) throw new InvalidArgumentError('expected seconds in (0, 3600].');
   return n;
 }
 
@@ -149,6 +162,11 @@ async function serve(flags: ServeFlags, io: Io, deps: ServeDeps): Promise<void> 
     engine,
     servedModelName: modelName,
     apiKey: flags.apiKey,
+    protectMetrics: flags.protectMetrics,
+    limits: { maxN: flags.maxN, maxPrompts: flags.maxPrompts },
+    headersTimeoutMs: flags.headersTimeout * 1000,
+    requestTimeoutMs: flags.requestTimeout * 1000,
+    maxConnections: flags.maxConnections,
     logger: flags.disableLogRequests ? undefined : { info: io.out, error: io.err },
   });
   try {
@@ -217,7 +235,27 @@ export function createProgram(io: Io = defaultIo, deps: Partial<ServeDeps> = {})
     .option('--max-waiting <n>', 'waiting requests beyond which new ones get 429', positiveInt, 256)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .addOption(new Option('--port <n>', 'port to listen on').env('PORT').argParser(port).default(8000))
-    .addOption(new Option('--api-key <key>', 'require this Bearer key on /v1/*').env('TESSERA_API_KEY'))
+    .addOption(
+      new Option('--api-key <key>', 'require this Bearer key on /v1/*, /tokenize and /detokenize').env(
+        'TESSERA_API_KEY',
+      ),
+    )
+    .option('--protect-metrics', 'require the API key on /metrics too')
+    .option(
+      '--max-n <n>',
+      'largest n (choices per prompt) a request may ask for',
+      positiveInt,
+      DEFAULT_REQUEST_LIMITS.maxN,
+    )
+    .option(
+      '--max-prompts <n>',
+      'most prompts in one /v1/completions request',
+      positiveInt,
+      DEFAULT_REQUEST_LIMITS.maxPrompts,
+    )
+    .option('--headers-timeout <s>', 'seconds a client has to send its request headers', seconds, 10)
+    .option('--request-timeout <s>', 'seconds a client has to send its whole request (headers and body)', seconds, 30)
+    .option('--max-connections <n>', 'open connections at most; further ones are closed', positiveInt, 1024)
     .option('--served-model-name <name>', 'model id clients see and send (default: the model’s)')
     .option('--disable-log-requests', 'no access log')
     .action((flags: ServeFlags) => serve(flags, io, { ...defaultDeps, ...deps }));

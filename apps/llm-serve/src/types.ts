@@ -203,4 +203,8 @@ export interface Engine {
   shutdown(): Promise<void>;
   /** True while the engine can serve (false after a fatal error: /health then says 503). */
   readonly healthy: boolean;
+  /** Why the engine cannot serve — the device fault or the shutdown — or null while healthy (/health shows it). */
+  readonly failure: string | null;
+  /** How many more requests the waiting queue takes now; a batch larger than this is refused (429) up front. */
+  readonly waitingRoom: number;
 }

@@ -57,7 +57,7 @@ export {
 export { quantizeKernel, quantizePerToken, quantizeWeightsPerChannel } from './quant';
 export { argmax, argmaxKernel, type ReduceArgs, type ReduceOp, reduce, reduceKernels } from './reduce';
 export { type RopeArgs, type RopeConvention, rope, ropeKernel } from './rope';
-export { type SampleArgs, sample, sampleKernel, sampleUniform } from './sampling';
+export { SAMPLE_PARAM_LIMITS, type SampleArgs, sample, sampleKernel, sampleUniform } from './sampling';
 export { logSoftmax, logSoftmaxKernel, type SoftmaxArgs, softmax, softmaxKernel } from './softmax';
 export { type TopKArgs, topk, topkBlock, topkKernel } from './topk';
 export { type TransposeArgs, transpose, transposeKernel } from './transpose';

@@ -279,6 +279,16 @@ export const sampleKernel = tileKernel(
   },
 );
 
+/**
+ * The per-row parameter ranges `sample` accepts — what an API edge (the LLM server's request schema) must enforce
+ * before a request reaches a step. Seeds and steps are 32-bit words: any integer in [−2³¹, 2³²) (taken mod 2³²).
+ */
+export const SAMPLE_PARAM_LIMITS = {
+  topK: { min: 0, max: I32_MAX },
+  seed: { min: I32_MIN, max: 2 ** 32 - 1 },
+  step: { min: I32_MIN, max: 2 ** 32 - 1 },
+} as const;
+
 export interface SampleArgs {
   /** (rows, vocab) logits, f32, f16 or bf16. */
   logits: DeviceBuffer;
@@ -324,9 +334,10 @@ export function sample(
     check(bad < 0, op, `${name}[${bad}] = ${out[bad]} must be ${what}.`);
     return out;
   };
-  const int32 = (x: number) => Number.isInteger(x) && x >= I32_MIN && x < 2 ** 32;
+  const L = SAMPLE_PARAM_LIMITS;
+  const int32 = (x: number) => Number.isInteger(x) && x >= L.seed.min && x <= L.seed.max;
   const temperature = perRow('temperature', a.temperature, (x) => Number.isFinite(x) && x >= 0, 'a finite number ≥ 0');
-  const topK = perRow('topK', a.topK, (x) => Number.isInteger(x) && x >= 0 && x <= I32_MAX, 'an integer ≥ 0');
+  const topK = perRow('topK', a.topK, (x) => Number.isInteger(x) && x >= L.topK.min && x <= L.topK.max, 'an integer in [0, 2³¹)');
   const topP = perRow('topP', a.topP, (x) => x > 0 && x <= 1, 'in (0, 1]');
   const seeds = perRow('seeds', a.seeds, int32, 'an integer in [−2³¹, 2³²)').map((x) => x | 0);
   const steps = perRow('steps', a.steps, int32, 'an integer in [−2³¹, 2³²)').map((x) => x | 0);

@@ -8,9 +8,17 @@
  * The modelled clock does not run while the engine is idle, so a request's modelled latencies are the sum of the
  * modelled steps between its arrival and each of its tokens — what it would have waited on the real hardware if
  * the same steps had run there back to back.
+ *
+ * Fault isolation (as vLLM and llama.cpp keep one bad request from taking the server down): a step that throws while
+ * every device is still usable is re-run one request at a time, so the error lands on the requests it can be traced
+ * to (their streams fail with an EngineError naming the cause; their KV blocks are freed) and the others get their
+ * tokens. Re-running is safe: a step's only lasting effect is the KV it writes for its own tokens, at the same slots
+ * with the same values. Only a fault that leaves a device unusable (a sticky kernel fault, a failed rank) is fatal:
+ * then every request ends and `failure` (and /health) says which device and why.
  */
 import { randomInt } from 'node:crypto';
 import type { Runtime } from '@tessera/device';
+import { SAMPLE_PARAM_LIMITS } from '@tessera/kernels';
 import { EngineError } from '../errors';
 import type { BatchEntry, LlamaModel } from '../model/llama';
 import type { Engine, EngineStats, GenerateRequest, LoadedModel, RequestOutput } from '../types';
@@ -66,6 +74,17 @@ export class LLMEngine implements Engine {
     return this.fatal === null && !this.stopped;
   }
 
+  /** Why the engine cannot serve (null while healthy): a device fault that made it unusable, or a shutdown. */
+  get failure(): string | null {
+    if (this.fatal) return `The engine failed: ${this.fatal.message}`;
+    return this.stopped ? 'The engine is shut down.' : null;
+  }
+
+  /** How many more requests the waiting queue takes now (the server refuses a larger batch with 429 up front). */
+  get waitingRoom(): number {
+    return Math.max(0, this.limits.maxWaiting - this.scheduler.waiting.length);
+  }
+
   stats(): EngineStats {
     return {
       running: this.scheduler.running.length,
@@ -78,12 +97,8 @@ export class LLMEngine implements Engine {
   }
 
   generate(g: GenerateRequest, signal?: AbortSignal): AsyncIterable<RequestOutput> {
-    if (!this.healthy) {
-      throw new EngineError(
-        'shutdown',
-        this.fatal ? `The engine failed: ${this.fatal.message}` : 'The engine is shut down.',
-      );
-    }
+    const failure = this.failure;
+    if (failure !== null) throw new EngineError('shutdown', failure);
     const req = this.admit(g);
     if (signal) {
       if (signal.aborted) req.aborted = true;
@@ -108,6 +123,7 @@ export class LLMEngine implements Engine {
         'prompt',
       );
     }
+    checkSamplingParams(params);
     const total = prompt.length + params.maxTokens;
     if (total > this.maxModelLen) {
       throw new EngineError(
@@ -176,7 +192,8 @@ export class LLMEngine implements Engine {
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
     } catch (e) {
-      this.fatal = e as Error;
+      // Only what leaves the engine unusable gets here (a device fault; a broken invariant): end every request.
+      this.fatal = e instanceof Error ? e : new Error(String(e));
       for (const r of this.requests.values()) this.finishAborted(r);
     } finally {
       this.loopRunning = false;
@@ -193,6 +210,52 @@ export class LLMEngine implements Engine {
     this.requests.delete(r.id);
     r.channel.push(r.finish('abort', null, [], this.stamp()));
     r.channel.close();
+  }
+
+  /** Ends `r` with an error its client receives (a 500 naming `cause`), freeing its KV blocks. */
+  private failRequest(r: EngineRequest, cause: unknown): void {
+    if (r.finished) return;
+    r.finished = true;
+    this.scheduler.remove(r);
+    this.requests.delete(r.id);
+    const why = cause instanceof Error ? cause.message : String(cause);
+    r.channel.fail(new EngineError('internal', `The engine could not run this request: ${why}`));
+  }
+
+  /** A device that faulted (sticky) or was failed: the engine cannot go on (null while every rank is usable). */
+  private brokenDevice(): string | null {
+    const dead = this.llama.ranks.findIndex((rank) => rank.dev.failed);
+    return dead < 0 ? null : `rank ${dead} (${this.llama.ranks[dead]!.dev.label}) is unusable`;
+  }
+
+  /**
+   * Runs the model on `entries`; if that throws and every device is still usable, runs each entry alone so the error
+   * lands on the requests that cause it. Returns the sampled token per entry that samples (null for failed ones).
+   */
+  private forwardIsolated(batch: readonly { request: EngineRequest }[], entries: BatchEntry[]): (number | null)[] {
+    const samplers = (es: readonly BatchEntry[]) => es.filter((e) => e.sample).length;
+    try {
+      return Array.from(this.llama.forward(entries));
+    } catch (err) {
+      const broken = this.brokenDevice();
+      if (broken) throw new Error(`${broken}: ${err instanceof Error ? err.message : String(err)}`);
+      if (entries.length === 1) {
+        this.failRequest(batch[0]!.request, err);
+        return new Array(samplers(entries)).fill(null);
+      }
+    }
+    const out: (number | null)[] = [];
+    entries.forEach((entry, i) => {
+      try {
+        out.push(...this.llama.forward([entry]));
+      } catch (err) {
+        const broken = this.brokenDevice();
+        if (broken) throw new Error(`${broken}: ${err instanceof Error ? err.message : String(err)}`);
+        this.failRequest(batch[i]!.request, err);
+        if (entry.sample) out.push(null);
+      }
+    });
+    return out;
   }
 
   /** One engine step: schedule, run the model, hand out tokens. */
@@ -213,23 +276,48 @@ export class LLMEngine implements Engine {
       step: r.numOutput,
     }));
     const host0 = this.runtime.hostTimeMs;
-    const sampled = this.llama.forward(entries);
+    const sampled = this.forwardIsolated(batch, entries);
     this.modelledNow += this.runtime.hostTimeMs - host0;
     this.steps++;
     const at = this.stamp();
     let s = 0;
     for (const { request: r, numNew, sample } of batch) {
-      r.numComputed += numNew;
-      this.scheduler.kv.registerFull(r, r.tokens, r.numComputed);
-      if (!sample) continue;
-      const out = r.append(sampled[s++]!, at);
-      if (!out) continue;
-      r.channel.push(out);
-      if (out.finished) {
-        this.scheduler.remove(r);
-        this.requests.delete(r.id);
-        r.channel.close();
+      const token = sample ? sampled[s++] : undefined;
+      if (r.finished) continue; // failed in this step
+      try {
+        r.numComputed += numNew;
+        this.scheduler.kv.registerFull(r, r.tokens, r.numComputed);
+        if (token === undefined || token === null) continue;
+        const out = r.append(token, at);
+        if (!out) continue;
+        r.channel.push(out);
+        if (out.finished) {
+          this.scheduler.remove(r);
+          this.requests.delete(r.id);
+          r.channel.close();
+        }
+      } catch (err) {
+        // Detokenizing or stop-string matching failed for this request only (e.g. the model's tokenizer).
+        this.failRequest(r, err);
       }
     }
   }
+}
+
+/** The sampling parameters a step can take: the sampling kernel's ranges (the HTTP schema enforces the same). */
+function checkSamplingParams(p: GenerateRequest['params']): void {
+  const bad = (param: string, what: string, value: unknown) => {
+    throw new EngineError('invalid_request', `${param} must be ${what}; got ${JSON.stringify(value)}.`, param);
+  };
+  const { topK, seed } = SAMPLE_PARAM_LIMITS;
+  if (!Number.isSafeInteger(p.maxTokens) || p.maxTokens < 1) bad('max_tokens', 'a positive integer', p.maxTokens);
+  if (!(Number.isFinite(p.temperature) && p.temperature >= 0)) bad('temperature', 'a finite number ≥ 0', p.temperature);
+  if (!(p.topP > 0 && p.topP <= 1)) bad('top_p', 'in (0, 1]', p.topP);
+  if (!(p.topK === -1 || (Number.isInteger(p.topK) && p.topK >= topK.min && p.topK <= topK.max))) {
+    bad('top_k', `-1 or an integer in [0, ${topK.max}]`, p.topK);
+  }
+  if (p.seed !== null && !(Number.isInteger(p.seed) && p.seed >= seed.min && p.seed <= seed.max)) {
+    bad('seed', 'an integer in [-2³¹, 2³²)', p.seed);
+  }
+  if (!Number.isSafeInteger(p.minTokens) || p.minTokens < 0) bad('min_tokens', 'an integer ≥ 0', p.minTokens);
 }

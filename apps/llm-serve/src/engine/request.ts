@@ -6,18 +6,19 @@ import { IncrementalDetokenizer } from '../tokenizer/detokenizer';
 import type { FinishReason, LatencyFigures, RequestMetrics, RequestOutput, SamplingParams, Tokenizer } from '../types';
 import type { SchedulableRequest } from './scheduler';
 
-/** An async queue: the engine pushes, the consumer iterates. */
+/** An async queue: the engine pushes, the consumer iterates; `fail` ends it with an error the consumer receives. */
 export class OutputChannel<T> implements AsyncIterable<T> {
   private readonly items: T[] = [];
-  private waiter: ((v: IteratorResult<T>) => void) | null = null;
+  private waiter: { resolve: (v: IteratorResult<T>) => void; reject: (e: unknown) => void } | null = null;
   private closed = false;
+  private error: unknown = null;
 
   push(v: T): void {
     if (this.closed) return;
     if (this.waiter) {
       const w = this.waiter;
       this.waiter = null;
-      w({ value: v, done: false });
+      w.resolve({ value: v, done: false });
     } else this.items.push(v);
   }
 
@@ -26,7 +27,19 @@ export class OutputChannel<T> implements AsyncIterable<T> {
     if (this.waiter) {
       const w = this.waiter;
       this.waiter = null;
-      w({ value: undefined, done: true });
+      w.resolve({ value: undefined, done: true });
+    }
+  }
+
+  /** Ends the stream with `error`: outputs already pushed are still delivered, then `next()` rejects with it. */
+  fail(error: unknown): void {
+    if (this.closed) return;
+    this.error = error;
+    this.closed = true;
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = null;
+      w.reject(error);
     }
   }
 
@@ -35,9 +48,10 @@ export class OutputChannel<T> implements AsyncIterable<T> {
       next: () => {
         const v = this.items.shift();
         if (v !== undefined) return Promise.resolve({ value: v, done: false });
+        if (this.error !== null) return Promise.reject(this.error);
         if (this.closed) return Promise.resolve({ value: undefined, done: true });
-        return new Promise((resolve) => {
-          this.waiter = resolve;
+        return new Promise((resolve, reject) => {
+          this.waiter = { resolve, reject };
         });
       },
     };

@@ -2,9 +2,14 @@
  * The OpenAI-compatible HTTP server: routing, API-key check, body limits, error mapping and client-disconnect
  * handling around the route handlers. `createServer` returns a plain node:http Server; the caller listens and closes.
  *
- * Behaviour follows vLLM's OpenAI server: the API key guards /v1/* only; every error is
- * `{"error": {message, type, param, code}}`; a client that disconnects aborts its engine requests (freeing their KV
- * blocks) whether or not the response was streaming.
+ * Behaviour follows vLLM's OpenAI server: every error is `{"error": {message, type, param, code}}`; a client that
+ * disconnects aborts its engine requests (freeing their KV blocks) whether or not the response was streaming. Unlike
+ * vLLM, the API key also guards /tokenize and /detokenize (they run the tokenizer: CPU an anonymous client could
+ * spend) and, with `protectMetrics`, /metrics; /health stays open for load balancers.
+ *
+ * Untrusted clients are bounded before anything reaches a handler: headers must arrive within `headersTimeoutMs` and
+ * the whole request (with its body) within `requestTimeoutMs` (Node answers 408 and closes), the body is capped at
+ * `maxBodyBytes` (413), and at most `maxConnections` sockets are open at once (further ones are closed at once).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
@@ -15,6 +20,8 @@ import { ApiError, toApiError } from './errors';
 import { parseJsonObject, readBody, sendError } from './http';
 import { ServerMetrics } from './metrics';
 import { detokenize, health, metrics, models, tokenize } from './routes';
+import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from './schema';
+import { RequestParser } from './validate';
 
 export interface Logger {
   info(message: string): void;
@@ -27,13 +34,33 @@ export interface ServerOptions {
   servedModelName?: string;
   /** When set, /v1/* requests need `Authorization: Bearer <apiKey>`. */
   apiKey?: string;
+  /** Also require the API key on /metrics (default false: scrapers usually hold no key, as in vLLM). */
+  protectMetrics?: boolean;
   /** Largest accepted request body (default 1 MiB); larger ones get 413. */
   maxBodyBytes?: number;
+  /** Per-request caps: n (--max-n) and prompts per completion request (--max-prompts). */
+  limits?: Partial<RequestLimits>;
+  /** Time for a client to send its request headers (default 10 s; Node's own default is 60 s). */
+  headersTimeoutMs?: number;
+  /** Time for a client to send its whole request, body included (default 30 s; Node's own default is 300 s). */
+  requestTimeoutMs?: number;
+  /** Open connections at most (default 1024); further ones are closed as they arrive. */
+  maxConnections?: number;
   /** Access log and server errors; silent by default. */
   logger?: Logger;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+export const DEFAULT_MAX_CONNECTIONS = 1024;
+
+/** Paths that need the API key when one is set (/metrics only with `protectMetrics`). */
+function guarded(path: string, protectMetrics: boolean): boolean {
+  return (
+    path.startsWith('/v1') || path === '/tokenize' || path === '/detokenize' || (protectMetrics && path === '/metrics')
+  );
+}
 
 type Handler = (ctx: ServeContext, ex: Exchange) => void | Promise<void>;
 
@@ -54,7 +81,14 @@ export function createServer(options: ServerOptions): http.Server {
   const { engine, apiKey, logger } = options;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const modelName = options.servedModelName ?? engine.model.id;
-  const ctx: ServeContext = { engine, modelName, metrics: new ServerMetrics(engine, modelName) };
+  const limits: RequestLimits = { ...DEFAULT_REQUEST_LIMITS, ...options.limits };
+  const ctx: ServeContext = {
+    engine,
+    modelName,
+    metrics: new ServerMetrics(engine, modelName),
+    limits,
+    parser: new RequestParser(limits, engine.model.config.vocabSize),
+  };
   const created = Math.floor(Date.now() / 1000);
   const expectedKey = apiKey ? digest(apiKey) : null;
 
@@ -88,7 +122,7 @@ export function createServer(options: ServerOptions): http.Server {
     });
 
     try {
-      if (path.startsWith('/v1') && !authorized(req)) {
+      if (guarded(path, options.protectMetrics ?? false) && !authorized(req)) {
         throw new ApiError(401, 'Unauthorized: send the API key as "Authorization: Bearer <key>".', null, {
           'WWW-Authenticate': 'Bearer',
         });
@@ -121,8 +155,19 @@ export function createServer(options: ServerOptions): http.Server {
     }
   }
 
-  const server = http.createServer((req, res) => {
-    void handle(req, res);
-  });
+  const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const headersTimeout = Math.min(options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS, requestTimeout);
+  const server = http.createServer(
+    {
+      headersTimeout,
+      requestTimeout,
+      // Node checks both deadlines on this interval (default 30 s): check often enough that they mean what they say.
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeout / 4))),
+    },
+    (req, res) => {
+      void handle(req, res);
+    },
+  );
+  server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   return server;
 }

@@ -4,17 +4,25 @@
 import type { RequestOutput } from '../types';
 import type { Exchange, ServeContext } from './context';
 import { startGenerations } from './generate';
-import { addSpecialTokensFor, chatMaxTokens, checkContext, checkModel, engineRequests, newId } from './requests';
+import {
+  addSpecialTokensFor,
+  chatMaxTokens,
+  checkContext,
+  checkModel,
+  checkRoom,
+  engineRequests,
+  newId,
+} from './requests';
 import { type ChoiceFormat, type ChoiceState, respond } from './respond';
-import { parseChatRequest, parseCompletionRequest } from './validate';
 
 const now = () => Math.floor(Date.now() / 1000);
 
 export async function completions(ctx: ServeContext, ex: Exchange): Promise<void> {
   const { engine } = ctx;
   const tokenizer = engine.model.tokenizer;
-  const r = parseCompletionRequest(ex.body, engine.model.config.vocabSize);
+  const r = ctx.parser.completionRequest(ex.body);
   checkModel(r.model, ctx.modelName);
+  checkRoom(engine.waitingRoom, r.prompts.length * r.n);
   const maxTokens = r.maxTokens ?? 16;
   // Text prompts get BOS as the model's tokenizer adds it; token-id prompts are taken as given (vLLM does the same).
   const prompts = r.prompts.map((p) => (typeof p === 'string' ? tokenizer.encode(p) : p));
@@ -76,8 +84,9 @@ export async function completions(ctx: ServeContext, ex: Exchange): Promise<void
 export async function chatCompletions(ctx: ServeContext, ex: Exchange): Promise<void> {
   const { engine } = ctx;
   const tokenizer = engine.model.tokenizer;
-  const r = parseChatRequest(ex.body, engine.model.config.vocabSize);
+  const r = ctx.parser.chatRequest(ex.body);
   checkModel(r.model, ctx.modelName);
+  checkRoom(engine.waitingRoom, r.n);
   const rendered = tokenizer.applyChatTemplate(r.messages, { addGenerationPrompt: true });
   const prompt = tokenizer.encode(rendered, { addSpecialTokens: addSpecialTokensFor(tokenizer, rendered) });
   const maxTokens = chatMaxTokens(r.maxTokens, engine.maxModelLen, prompt.length);

@@ -4,12 +4,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Engine } from '../types';
 import type { ServerMetrics } from './metrics';
+import type { RequestLimits } from './schema';
+import type { RequestParser } from './validate';
 
 export interface ServeContext {
   engine: Engine;
   /** The model id clients see and must send (`--served-model-name`, else the model's id). */
   modelName: string;
   metrics: ServerMetrics;
+  /** Per-request caps (--max-n, --max-prompts) and the request schemas built from them. */
+  limits: RequestLimits;
+  parser: RequestParser;
 }
 
 export interface Exchange {

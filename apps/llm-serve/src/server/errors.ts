@@ -3,7 +3,7 @@
  * (BadRequestError, NotFoundError, …) and `code` is the HTTP status, as vLLM sends it; the openai client reads
  * `message` and the status either way.
  */
-import { EngineError, TokenizerError } from '../errors';
+import { EngineError, ModelBudgetError, ModelLoadError, TokenizerError } from '../errors';
 
 const TYPES: Record<number, string> = {
   400: 'BadRequestError',
@@ -59,6 +59,12 @@ export function toApiError(err: unknown): ApiError {
   }
   // Tokenizer errors come from what the client sent (e.g. chat on a model without a chat template).
   if (err instanceof TokenizerError) return new ApiError(400, err.message);
+  // The model's own code (chat template, pre-tokenizer) ran past its budget: the model is at fault, not the client.
+  if (err instanceof ModelBudgetError) {
+    const what = err.what === 'chat_template' ? "The model's chat template" : "The model's tokenizer";
+    return new ApiError(500, `${what} exceeded its budget: ${err.message}`);
+  }
+  if (err instanceof ModelLoadError) return new ApiError(500, `The model's files are unusable: ${err.message}`);
   const message = err instanceof Error ? err.message : String(err);
   return new ApiError(500, `Internal server error: ${message}`);
 }

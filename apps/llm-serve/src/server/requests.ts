@@ -50,6 +50,24 @@ export function addSpecialTokensFor(tokenizer: Tokenizer, rendered: string): boo
   return !(bos && rendered.startsWith(bos));
 }
 
+/**
+ * Refuses (429) a request that needs more queue slots than are free, before its prompts are tokenized or any engine
+ * request is built: prompts × n is known from the validated body alone.
+ */
+export function checkRoom(waitingRoom: number, needed: number): void {
+  if (needed > waitingRoom) {
+    throw new ApiError(
+      429,
+      `The server is overloaded: this request needs ${needed} queue slots (prompts × n) and ${waitingRoom} are free. Retry later, or send fewer prompts or a smaller n.`,
+    );
+  }
+}
+
+/** The sampling kernel's RNG takes 32-bit seeds: choice i of n uses (seed + i) mod 2³², so n never leaves the range. */
+export function choiceSeed(seed: number, i: number): number {
+  return (seed + i) | 0;
+}
+
 /** One engine request per prompt × n, in choice order (index = prompt · n + i). */
 export function engineRequests(
   id: string,
@@ -63,7 +81,7 @@ export function engineRequests(
   const out: GenerateRequest[] = [];
   prompts.forEach((promptTokenIds, p) => {
     for (let i = 0; i < req.n; i++) {
-      const seed = req.params.seed === null ? null : req.params.seed + i;
+      const seed = req.params.seed === null ? null : choiceSeed(req.params.seed, i);
       const params: SamplingParams = { ...req.params, maxTokens, seed };
       out.push({ requestId: `${id}-${p}-${i}`, promptTokenIds, params });
     }

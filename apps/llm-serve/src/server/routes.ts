@@ -5,7 +5,7 @@ import type { Exchange, ServeContext } from './context';
 import { badRequest } from './errors';
 import { sendJson } from './http';
 import { addSpecialTokensFor, checkModel } from './requests';
-import { parseMessages } from './validate';
+import { detokenizeSchema, parseWith, tokenizeSchema } from './schema';
 
 export function models(ctx: ServeContext, ex: Exchange, created: number): void {
   const { engine } = ctx;
@@ -38,10 +38,14 @@ export function models(ctx: ServeContext, ex: Exchange, created: number): void {
 }
 
 export function health(ctx: ServeContext, ex: Exchange): void {
-  // vLLM answers 200 with an empty body; 503 says the engine died.
-  const status = ctx.engine.healthy ? 200 : 503;
-  ex.res.writeHead(status, { 'Content-Length': 0 });
-  ex.res.end();
+  // vLLM answers 200 with an empty body; 503 says the engine cannot serve, and here the body says why.
+  const failure = ctx.engine.failure;
+  if (failure === null) {
+    ex.res.writeHead(200, { 'Content-Length': 0 });
+    ex.res.end();
+    return;
+  }
+  sendJson(ex.res, 503, { status: 'unhealthy', reason: failure });
 }
 
 export async function metrics(ctx: ServeContext, ex: Exchange): Promise<void> {
@@ -50,50 +54,32 @@ export async function metrics(ctx: ServeContext, ex: Exchange): Promise<void> {
   ex.res.end(text);
 }
 
-function optionalBool(body: Record<string, unknown>, name: string): boolean | null {
-  const v = body[name];
-  if (v === undefined || v === null) return null;
-  if (typeof v !== 'boolean') throw badRequest(`${name} must be a boolean.`, name);
-  return v;
-}
-
-function checkIds(value: unknown, vocabSize: number): number[] {
-  if (!Array.isArray(value)) throw badRequest('tokens must be an array of token ids.', 'tokens');
-  for (const id of value) {
-    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0 || id >= vocabSize) {
-      throw badRequest(`tokens must hold integer ids in [0, ${vocabSize}); got ${JSON.stringify(id)}.`, 'tokens');
-    }
-  }
-  return value as number[];
-}
-
 /** vLLM's /tokenize: `{prompt}` (add_special_tokens default true) or `{messages}` (rendered as for chat). */
 export function tokenize(ctx: ServeContext, ex: Exchange): void {
-  const { body } = ex;
   const { engine } = ctx;
   const tokenizer = engine.model.tokenizer;
-  checkModel(typeof body['model'] === 'string' ? body['model'] : null, ctx.modelName);
-  const addSpecial = optionalBool(body, 'add_special_tokens');
+  const body = parseWith(tokenizeSchema(), ex.body);
+  checkModel(body.model ?? null, ctx.modelName);
+  const addSpecial = body.add_special_tokens;
   let tokens: number[];
-  if (body['messages'] !== undefined) {
-    const messages = parseMessages(body['messages']);
-    const addGenerationPrompt = optionalBool(body, 'add_generation_prompt') ?? true;
-    const rendered = tokenizer.applyChatTemplate(messages, { addGenerationPrompt });
+  if (body.messages !== undefined) {
+    const rendered = tokenizer.applyChatTemplate(body.messages, {
+      addGenerationPrompt: body.add_generation_prompt ?? true,
+    });
     // Same BOS rule as /v1/chat/completions by default, so the count matches what chat would send.
     tokens = tokenizer.encode(rendered, { addSpecialTokens: addSpecial ?? addSpecialTokensFor(tokenizer, rendered) });
-  } else if (typeof body['prompt'] === 'string') {
-    tokens = tokenizer.encode(body['prompt'], { addSpecialTokens: addSpecial ?? true });
+  } else if (body.prompt !== undefined) {
+    tokens = tokenizer.encode(body.prompt, { addSpecialTokens: addSpecial ?? true });
   } else {
     throw badRequest('Send either prompt (a string) or messages.', 'prompt');
   }
   const out: Record<string, unknown> = { count: tokens.length, max_model_len: engine.maxModelLen, tokens };
-  if (optionalBool(body, 'return_token_strs')) out['token_strs'] = tokens.map((t) => tokenizer.idToToken(t) ?? null);
+  if (body.return_token_strs) out['token_strs'] = tokens.map((t) => tokenizer.idToToken(t) ?? null);
   sendJson(ex.res, 200, out);
 }
 
 export function detokenize(ctx: ServeContext, ex: Exchange): void {
-  const { body } = ex;
-  checkModel(typeof body['model'] === 'string' ? body['model'] : null, ctx.modelName);
-  const tokens = checkIds(body['tokens'], ctx.engine.model.config.vocabSize);
-  sendJson(ex.res, 200, { prompt: ctx.engine.model.tokenizer.decode(tokens) });
+  const body = parseWith(detokenizeSchema(ctx.engine.model.config.vocabSize), ex.body);
+  checkModel(body.model ?? null, ctx.modelName);
+  sendJson(ex.res, 200, { prompt: ctx.engine.model.tokenizer.decode(body.tokens) });
 }

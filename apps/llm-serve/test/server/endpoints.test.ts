@@ -50,7 +50,7 @@ describe('GET /health', () => {
     expect(res.status).toBe(200);
   });
 
-  it('is 503 when the engine is not', async () => {
+  it('is 503 with the reason when the engine is not', async () => {
     const e = s.engine;
     // A forwarding wrapper (not a prototype trick) so it works with engines that use private fields.
     const dead: Engine = {
@@ -58,6 +58,10 @@ describe('GET /health', () => {
       maxModelLen: e.maxModelLen,
       hardware: e.hardware,
       healthy: false,
+      failure: 'The engine failed: rank 0 (h100:0) is unusable: injected',
+      get waitingRoom() {
+        return e.waitingRoom;
+      },
       generate: (r, signal) => e.generate(r, signal),
       stats: () => e.stats(),
       shutdown: async () => {},
@@ -67,6 +71,8 @@ describe('GET /health', () => {
     try {
       const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/health`);
       expect(res.status).toBe(503);
+      // The body says why, so an operator can tell a dead device from a shutdown.
+      expect(await res.json()).toEqual({ status: 'unhealthy', reason: dead.failure });
     } finally {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));

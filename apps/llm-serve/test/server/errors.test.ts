@@ -171,6 +171,10 @@ describe('other statuses', () => {
       maxModelLen: e.maxModelLen,
       hardware: e.hardware,
       healthy: true,
+      failure: null,
+      get waitingRoom() {
+        return e.waitingRoom;
+      },
       generate: (r, signal) => e.generate(r, signal),
       stats: () => e.stats(),
       shutdown: async () => {},

@@ -7,7 +7,7 @@ import { expectError, type Json, post } from '../support/http';
 import { startTestServer } from '../support/server';
 
 describe('--api-key', () => {
-  it('guards /v1/* with a Bearer key; /health, /metrics and /tokenize stay open, as in vLLM', async () => {
+  it('guards /v1/*, /tokenize and /detokenize with a Bearer key; /health and /metrics stay open', async () => {
     const s = await startTestServer({ apiKey: 'sekret' });
     try {
       const e = await expectError(await fetch(`${s.baseUrl}/v1/models`), 401);
@@ -18,13 +18,30 @@ describe('--api-key', () => {
         await post(s.baseUrl, '/v1/chat/completions', { messages: [] }, { authorization: 'sekret' }),
         401,
       );
+      // The tokenizer endpoints run the model's tokenizer: CPU an anonymous client must not be able to spend.
+      await expectError(await post(s.baseUrl, '/tokenize', { prompt: 'x' }), 401);
+      await expectError(await post(s.baseUrl, '/detokenize', { tokens: [1] }, wrong), 401);
       const right = { authorization: 'Bearer sekret' };
       expect((await fetch(`${s.baseUrl}/v1/models`, { headers: right })).status).toBe(200);
       const ok = await post(s.baseUrl, '/v1/completions', { prompt: 'x', max_tokens: 2 }, right);
       expect(ok.status).toBe(200);
+      expect((await post(s.baseUrl, '/tokenize', { prompt: 'x' }, right)).status).toBe(200);
+      expect((await post(s.baseUrl, '/detokenize', { tokens: [1] }, right)).status).toBe(200);
       expect((await fetch(`${s.baseUrl}/health`)).status).toBe(200);
       expect((await fetch(`${s.baseUrl}/metrics`)).status).toBe(200);
-      expect((await post(s.baseUrl, '/tokenize', { prompt: 'x' })).status).toBe(200);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('guards /metrics too with protectMetrics (--protect-metrics)', async () => {
+    const s = await startTestServer({ apiKey: 'sekret', protectMetrics: true });
+    try {
+      await expectError(await fetch(`${s.baseUrl}/metrics`), 401);
+      const res = await fetch(`${s.baseUrl}/metrics`, { headers: { authorization: 'Bearer sekret' } });
+      expect(res.status).toBe(200);
+      expect(await res.text()).toMatch(/vllm:num_requests_running/);
+      expect((await fetch(`${s.baseUrl}/health`)).status).toBe(200);
     } finally {
       await s.close();
     }

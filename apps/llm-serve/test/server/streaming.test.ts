@@ -138,6 +138,10 @@ describe('an engine failure after the stream started', () => {
       maxModelLen: e.maxModelLen,
       hardware: e.hardware,
       healthy: true,
+      failure: null,
+      get waitingRoom() {
+        return e.waitingRoom;
+      },
       stats: () => e.stats(),
       shutdown: async () => {},
       generate(req, signal) {
