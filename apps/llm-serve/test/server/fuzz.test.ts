@@ -56,12 +56,13 @@ const valid: Record<string, fc.Arbitrary<unknown>> = {
   ),
   max_tokens: fc.integer({ min: 1, max: 6 }),
   max_completion_tokens: fc.integer({ min: 1, max: 6 }),
-  n: fc.integer({ min: 1, max: 2 }),
+  n: fc.constantFrom(1, 2, 2, 3),
   best_of: fc.constant(1),
   temperature: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 2, noNaN: true })),
   top_p: fc.double({ min: 0.01, max: 1, noNaN: true }),
-  top_k: fc.constantFrom(-1, 0, 1, 5, 511, 512, 2 ** 31 - 1),
-  seed: fc.constantFrom(0, 1, -1, 2 ** 31 - 1, 2 ** 31, -(2 ** 31), 2 ** 32 - 1),
+  // Around the sampling kernel's 32-bit limits, on both sides.
+  top_k: fc.constantFrom(-2, -1, 0, 1, 5, 511, 512, 2 ** 31 - 1, 2 ** 31, 2 ** 32),
+  seed: fc.constantFrom(0, 1, -1, 2 ** 31 - 1, 2 ** 31, -(2 ** 31), -(2 ** 31) - 1, 2 ** 32 - 1, 2 ** 32),
   min_tokens: fc.integer({ min: 0, max: 1 }),
   stop: fc.oneof(
     fc.string({ minLength: 1, maxLength: 4 }),
