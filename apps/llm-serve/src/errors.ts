@@ -24,10 +24,10 @@ export class ModelFormatError extends ModelLoadError {
     message: string,
     readonly format: { file?: string; field: string; limit?: string; hint?: string },
   ) {
-    super(
-      `${format.file ? `${format.file}: ` : ''}${message}${format.limit ? ` (limit: ${format.limit})` : ''}`,
-      { file: format.file, hint: format.hint },
-    );
+    super(`${format.file ? `${format.file}: ` : ''}${message}${format.limit ? ` (limit: ${format.limit})` : ''}`, {
+      file: format.file,
+      hint: format.hint,
+    });
   }
 }
 

@@ -8,6 +8,7 @@ import { EMBEDDED_EOS_IDS, embeddedTokenizer } from './embedded/tokenizer';
 import { EMBEDDED_CONFIG, EMBEDDED_SEED, embeddedWeights } from './embedded/weights';
 import { ModelLoadError } from './errors';
 import { readModelFiles } from './formats/load';
+import type { ModelCodeBudget } from './tokenizer/budget';
 import { ggufTokenizer } from './tokenizer/gguf';
 import { hfTokenizerFromDir } from './tokenizer/hf';
 import { llama2cTokenizerFromFile } from './tokenizer/llama2c';
@@ -44,6 +45,12 @@ export function loadEmbeddedModel(): LoadedModel {
 export interface LoadModelOptions {
   /** llama2.c: the tokenizer.bin to use instead of the one beside the checkpoint. */
   tokenizer?: string;
+  /**
+   * Time, steps and size the model's own code may use per request — tokenizer regexes and the special-token scan
+   * (tokenizerMs, usPerChar) and the chat template (chatTemplateMs, chatTemplateSteps, chatTemplateChars and their
+   * per-character parts). Unset fields keep DEFAULT_MODEL_CODE_BUDGET. Not applied to the embedded model.
+   */
+  budget?: Partial<ModelCodeBudget>;
 }
 
 /** Loads `path`, or the embedded model for 'embedded'. Throws ModelLoadError / TokenizerError with the file named. */
@@ -51,10 +58,16 @@ export async function loadModel(path = 'embedded', options: LoadModelOptions = {
   if (path === 'embedded') return loadEmbeddedModel();
   const files = readModelFiles(path, { tokenizerPath: options.tokenizer });
   const src = files.tokenizerSource;
+  const budget = options.budget ?? {};
   let tokenizer: Tokenizer;
-  if (src.kind === 'hf') tokenizer = hfTokenizerFromDir(dirname(src.tokenizerJsonPath));
-  else if (src.kind === 'gguf') tokenizer = ggufTokenizer(src.metadata);
-  else tokenizer = llama2cTokenizerFromFile(src.tokenizerBinPath, files.config.vocabSize);
+  if (src.kind === 'hf') {
+    // Ids are checked against the embedding's rows as the tokenizer loads (hf-validate.ts).
+    tokenizer = hfTokenizerFromDir(dirname(src.tokenizerJsonPath), { maxVocabSize: files.config.vocabSize, budget });
+  } else if (src.kind === 'gguf') {
+    tokenizer = ggufTokenizer(src.metadata, { file: files.source, budget });
+  } else {
+    tokenizer = llama2cTokenizerFromFile(src.tokenizerBinPath, files.config.vocabSize, { budget });
+  }
   if (tokenizer.vocabSize > files.config.vocabSize) {
     throw new ModelLoadError(
       `The tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${files.config.vocabSize}: ids past ${files.config.vocabSize - 1} would have no embedding.`,

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { ModelLoadError } from '../errors';
+import { ModelFormatError, ModelLoadError } from '../errors';
 import type { HostTensor, WeightDType } from '../types';
 
 /** readSync moves at most ~2 GiB per call; larger tensors are read in slices of this size. */
@@ -12,6 +12,60 @@ const MAX_READ = 1 << 30;
 
 /** Bytes per element of the dtypes a HostTensor may hold. */
 export const DTYPE_BYTES: Record<WeightDType, number> = { f32: 4, f16: 2, bf16: 2 };
+
+/**
+ * A ModelFormatError naming the file, the field and the limit; `tensor` also lands in `details.tensor` (as
+ * ModelLoadError reports it) when the problem is one tensor's.
+ */
+export function formatError(
+  file: string,
+  field: string,
+  message: string,
+  options: { limit?: string; hint?: string; tensor?: string } = {},
+): ModelFormatError {
+  const err = new ModelFormatError(message, { file, field, limit: options.limit, hint: options.hint });
+  if (options.tensor !== undefined) err.details.tensor = options.tensor;
+  return err;
+}
+
+/** A value from a file for an error message: bigints, long strings and long arrays shown safely and briefly. */
+export function showValue(v: unknown): string {
+  if (typeof v === 'bigint') return `${v}`;
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = String(v);
+  }
+  return s.length > 80 ? `${s.slice(0, 77)}…` : s;
+}
+
+/**
+ * The one bound every header count goes through: `count` entries of at least `minBytes` each must fit in the
+ * `bytesLeft` bytes that follow, checked before anything is allocated or iterated. Works on u64 counts (bigint) with
+ * no precision loss; returns the count as a number (then necessarily below 2^53).
+ */
+export function checkCount(
+  count: number | bigint,
+  minBytes: number,
+  bytesLeft: number,
+  where: { file: string; field: string; what?: string },
+): number {
+  const fits =
+    typeof count === 'bigint'
+      ? count >= 0n && count * BigInt(minBytes) <= BigInt(Math.max(0, bytesLeft))
+      : Number.isSafeInteger(count) && count >= 0 && count * minBytes <= bytesLeft;
+  if (!fits) {
+    throw formatError(
+      where.file,
+      where.field,
+      `${where.what ?? where.field} ${count} cannot fit in the ${Math.max(0, bytesLeft)} bytes left (corrupt or truncated).`,
+      { limit: `${Math.floor(Math.max(0, bytesLeft) / minBytes)} entries of at least ${minBytes} bytes` },
+    );
+  }
+  return Number(count);
+}
 
 /** Every format here is little-endian, and typed arrays use the host's byte order: refuse the (rare) big-endian host. */
 function assertLittleEndianHost(): void {
@@ -35,10 +89,12 @@ export class RandomAccessFile {
 
   /** Fills `dest` with the bytes at [offset, offset + dest.length); the caller has checked the range is in the file. */
   readInto(offset: number, dest: Uint8Array): void {
-    if (offset < 0 || offset + dest.length > this.size) {
-      throw new ModelLoadError(
-        `${this.path}: read of ${dest.length} bytes at offset ${offset} runs past the end of the file (${this.size} bytes).`,
-        { file: this.path },
+    if (!(offset >= 0 && offset + dest.length <= this.size)) {
+      throw formatError(
+        this.path,
+        'offset',
+        `read of ${dest.length} bytes at offset ${offset} runs past the end of the file (${this.size} bytes).`,
+        { limit: `${this.size} bytes` },
       );
     }
     let done = 0;

@@ -2,9 +2,29 @@
  * The canonical tensor set a LlamaConfig implies (names and shapes from types.ts), and the one place that maps a
  * file's own tensor names onto it, checking every expected tensor is there with the shape the config implies.
  */
-import { ModelLoadError } from '../errors';
 import type { HostTensor, LlamaConfig, TensorMap } from '../types';
-import { fmtShape } from './binary';
+import { fmtShape, formatError } from './binary';
+
+/** Tensors every layer has (attn_norm, q, k, v, o, ffn_norm, gate, up, down). */
+export const TENSORS_PER_LAYER = 9;
+
+/**
+ * Refuses a layer count the file cannot back — before any per-layer name or shape is built, so a header claiming 2^32
+ * layers costs nothing: `numLayers` layers need TENSORS_PER_LAYER × numLayers tensors, and the file holds
+ * `tensorCount`. (assembleCanonical then names any tensor that is still missing.)
+ */
+export function checkLayerCount(numLayers: number, tensorCount: number, where: { file: string; field: string }): void {
+  const max = Math.floor(tensorCount / TENSORS_PER_LAYER);
+  if (!(numLayers <= max)) {
+    throw formatError(
+      where.file,
+      where.field,
+      `${where.field} is ${numLayers}, but the model's files hold ${tensorCount} tensors, enough for at most ${max} ` +
+        `layers of ${TENSORS_PER_LAYER}.`,
+      { limit: `${max} layers`, hint: 'The header is corrupt, or tensors are missing.' },
+    );
+  }
+}
 
 /** Canonical name → expected shape (outermost first) for `config`; `lm_head` only when the embedding is not tied. */
 export function canonicalShapes(config: LlamaConfig): Map<string, number[]> {
@@ -47,20 +67,22 @@ export function assembleCanonical(config: LlamaConfig, source: TensorSource): Te
     const fileName = source.nameOf(canonical);
     const found = source.get(fileName);
     if (!found) {
-      throw new ModelLoadError(
-        `${source.where}: tensor ${fileName} is missing (expected shape ${fmtShape(expected)}).`,
+      throw formatError(
+        source.where,
+        fileName,
+        `tensor ${fileName} is missing (expected shape ${fmtShape(expected)}).`,
         {
-          file: source.where,
           tensor: fileName,
         },
       );
     }
     const shape = found.tensor.shape;
     if (shape.length !== expected.length || shape.some((d, i) => d !== expected[i])) {
-      throw new ModelLoadError(
-        `${found.file}: tensor ${fileName} has shape ${fmtShape(shape)}, but the model config implies ` +
-          `${fmtShape(expected)}.`,
-        { file: found.file, tensor: fileName },
+      throw formatError(
+        found.file,
+        `${fileName}.shape`,
+        `tensor ${fileName} has shape ${fmtShape(shape)}, but the model config implies ${fmtShape(expected)}.`,
+        { limit: fmtShape(expected), tensor: fileName },
       );
     }
     out.set(canonical, found.tensor);
@@ -68,36 +90,45 @@ export function assembleCanonical(config: LlamaConfig, source: TensorSource): Te
   return out;
 }
 
+/** The file's own name of each config number, so that errors name the field as the file spells it. */
+export type ConfigFieldNames = Partial<Record<keyof LlamaConfig, string>>;
+
 /** Checks the config's numbers are usable (positive integers, heads divide evenly) before any shape is derived. */
-export function validateConfig(config: LlamaConfig, file: string): void {
-  const ints: Array<[string, number]> = [
-    ['vocab size', config.vocabSize],
-    ['hidden size', config.hiddenSize],
-    ['intermediate size', config.intermediateSize],
-    ['layer count', config.numLayers],
-    ['attention head count', config.numHeads],
-    ['KV head count', config.numKvHeads],
-    ['head dim', config.headDim],
-    ['context length', config.maxPositionEmbeddings],
+export function validateConfig(config: LlamaConfig, file: string, names: ConfigFieldNames = {}): void {
+  const ints: Array<[keyof LlamaConfig, string]> = [
+    ['vocabSize', 'vocab size'],
+    ['hiddenSize', 'hidden size'],
+    ['intermediateSize', 'intermediate size'],
+    ['numLayers', 'layer count'],
+    ['numHeads', 'attention head count'],
+    ['numKvHeads', 'KV head count'],
+    ['headDim', 'head dim'],
+    ['maxPositionEmbeddings', 'context length'],
   ];
-  for (const [what, v] of ints) {
+  const field = (key: keyof LlamaConfig, what: string) => names[key] ?? what;
+  for (const [key, what] of ints) {
+    const v = config[key] as number;
     if (!Number.isSafeInteger(v) || v <= 0) {
-      throw new ModelLoadError(`${file}: ${what} must be a positive integer, got ${v}.`, { file });
+      throw formatError(file, field(key, what), `${what} (${field(key, what)}) must be a positive integer, got ${v}.`, {
+        limit: '1 to 2^53 − 1',
+      });
     }
   }
   if (config.numHeads % config.numKvHeads !== 0) {
-    throw new ModelLoadError(
-      `${file}: ${config.numHeads} attention heads are not a multiple of ${config.numKvHeads} KV heads.`,
-      { file },
+    throw formatError(
+      file,
+      field('numKvHeads', 'KV head count'),
+      `${config.numHeads} attention heads are not a multiple of ${config.numKvHeads} KV heads.`,
     );
   }
   if (config.headDim % 2 !== 0) {
-    throw new ModelLoadError(`${file}: head dim ${config.headDim} must be even for RoPE.`, { file });
+    throw formatError(file, field('headDim', 'head dim'), `head dim ${config.headDim} must be even for RoPE.`);
   }
   if (!(config.rmsNormEps > 0) || !(config.ropeTheta > 0)) {
-    throw new ModelLoadError(
-      `${file}: rms_norm_eps (${config.rmsNormEps}) and rope_theta (${config.ropeTheta}) must be positive.`,
-      { file },
+    throw formatError(
+      file,
+      `${field('rmsNormEps', 'rms_norm_eps')}/${field('ropeTheta', 'rope_theta')}`,
+      `rms_norm_eps (${config.rmsNormEps}) and rope_theta (${config.ropeTheta}) must be positive.`,
     );
   }
 }

@@ -9,8 +9,8 @@
  */
 import { ModelLoadError } from '../errors';
 import type { HostTensor, LlamaConfig, TensorMap, WeightDType } from '../types';
-import { withFile } from './binary';
-import { assembleCanonical, validateConfig } from './canonical';
+import { formatError, showValue, withFile } from './binary';
+import { assembleCanonical, type ConfigFieldNames, checkLayerCount, validateConfig } from './canonical';
 import { GGML_TYPE, type GgufHeader, type GgufValue, readGgufHeader, readGgufTensor } from './gguf';
 
 const LAYER_LEAF: Record<string, string> = {
@@ -25,6 +25,20 @@ const LAYER_LEAF: Record<string, string> = {
   down: 'ffn_down',
 };
 const TOP: Record<string, string> = { embed: 'token_embd', final_norm: 'output_norm', lm_head: 'output' };
+
+/** The metadata key of each config number, for errors. */
+const GGUF_FIELDS: ConfigFieldNames = {
+  vocabSize: 'llama.vocab_size',
+  hiddenSize: 'llama.embedding_length',
+  intermediateSize: 'llama.feed_forward_length',
+  numLayers: 'llama.block_count',
+  numHeads: 'llama.attention.head_count',
+  numKvHeads: 'llama.attention.head_count_kv',
+  headDim: 'llama.attention.key_length',
+  maxPositionEmbeddings: 'llama.context_length',
+  rmsNormEps: 'llama.attention.layer_norm_rms_epsilon',
+  ropeTheta: 'llama.rope.freq_base',
+};
 
 /** The GGUF tensor name of a canonical tensor ('layers.3.q' → 'blk.3.attn_q.weight'). */
 export function ggufNameOf(canonical: string): string {
@@ -41,12 +55,10 @@ function metaNumber(meta: Map<string, GgufValue>, key: string, file: string, fal
   const v = meta.get(key);
   if (v === undefined) {
     if (fallback !== undefined) return fallback;
-    throw new ModelLoadError(`${file}: metadata key ${key} is missing.`, { file });
+    throw formatError(file, key, `metadata key ${key} is missing.`);
   }
   if (typeof v !== 'number') {
-    throw new ModelLoadError(`${file}: metadata key ${key} should be a number, got ${JSON.stringify(String(v))}.`, {
-      file,
-    });
+    throw formatError(file, key, `metadata key ${key} should be a number, got ${showValue(v)}.`);
   }
   return v;
 }
@@ -63,13 +75,13 @@ export function ggufLlamaConfig(header: GgufHeader): LlamaConfig {
   const arch = meta.get('general.architecture');
   if (arch !== 'llama') {
     throw new ModelLoadError(
-      `${file}: general.architecture is ${JSON.stringify(arch ?? null)}; only 'llama' GGUF models are supported.`,
+      `${file}: general.architecture is ${showValue(arch ?? null)}; only 'llama' GGUF models are supported.`,
       { file },
     );
   }
   const unsupported = (key: string, ok: (v: GgufValue) => boolean, why: string) => {
     const v = meta.get(key);
-    if (v !== undefined && !ok(v)) throw new ModelLoadError(`${file}: ${key} = ${String(v)}: ${why}`, { file });
+    if (v !== undefined && !ok(v)) throw new ModelLoadError(`${file}: ${key} = ${showValue(v)}: ${why}`, { file });
   };
   unsupported('llama.rope.scaling.type', (v) => v === 'none', 'RoPE scaling is unsupported.');
   unsupported('llama.expert_count', (v) => v === 0, 'mixture-of-experts models are unsupported.');
@@ -111,7 +123,8 @@ export function ggufLlamaConfig(header: GgufHeader): LlamaConfig {
     tieWordEmbeddings: !header.tensors.some((t) => t.name === 'output.weight'),
     dtype: storedDtype(header),
   };
-  validateConfig(config, file);
+  validateConfig(config, file, GGUF_FIELDS);
+  checkLayerCount(config.numLayers, header.tensors.length, { file, field: 'llama.block_count' });
   return config;
 }
 

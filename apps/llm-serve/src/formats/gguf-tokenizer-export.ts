@@ -8,7 +8,8 @@
  *   tokenizer.ggml.merges            "a b" strings in rank order
  *   tokenizer.ggml.bos/eos/padding/unknown_token_id, add_bos_token, add_eos_token, tokenizer.chat_template
  */
-import { ModelLoadError } from '../errors';
+import { ModelFormatError, ModelLoadError } from '../errors';
+import { tokenIdLimit } from '../tokenizer/hf-validate';
 import { type GgufTypedValue, gv } from './gguf-write';
 
 export const TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6 } as const;
@@ -107,6 +108,15 @@ export function ggufTokenizerMetadata(
   }
   let maxId = -1;
   for (const id of byId.keys()) if (id > maxId) maxId = id;
+  // Without the model's vocab size, the entries listed bound the padding loop below (as the tokenizer's loader does).
+  const limit = tokenIdLimit(Object.keys(vocab).length + added.length);
+  if (options.vocabSize === undefined && maxId >= limit) {
+    throw new ModelFormatError(`the tokenizer uses id ${maxId}, far beyond the tokens it lists.`, {
+      file: 'tokenizer.json',
+      field: 'model.vocab',
+      limit: `ids below ${limit} (or pass the model's vocab size)`,
+    });
+  }
   const size = Math.max(options.vocabSize ?? 0, maxId + 1);
   if (options.vocabSize !== undefined && maxId + 1 > options.vocabSize) {
     fail(`the tokenizer uses id ${maxId}, beyond the model's vocab size ${options.vocabSize}.`);

@@ -14,7 +14,7 @@
 import { f32FromF16Bits } from '@tessera/device';
 import { ModelLoadError } from '../errors';
 import type { HostTensor, WeightDType } from '../types';
-import { alignUp, fmtShape, type RandomAccessFile, readTensor, withFile } from './binary';
+import { alignUp, checkCount, fmtShape, formatError, type RandomAccessFile, readTensor, withFile } from './binary';
 
 /** "GGUF" read as a little-endian u32. */
 export const GGUF_MAGIC = 0x46554747;
@@ -113,16 +113,20 @@ class Cursor {
     return this.f.size - this.pos;
   }
 
-  fail(message: string, tensor?: string): never {
-    throw new ModelLoadError(
-      `${this.f.path}: ${message}`,
-      tensor ? { file: this.f.path, tensor } : { file: this.f.path },
-    );
+  /** Throws a ModelFormatError for `field` (a header field, metadata key or tensor). */
+  fail(field: string, message: string, options: { limit?: string; tensor?: string } = {}): never {
+    throw formatError(this.f.path, field, message, options);
   }
 
   private need(n: number): number {
     if (n > this.remaining) {
-      this.fail(`truncated: needs ${n} more bytes at offset ${this.pos}, but the file is ${this.f.size} bytes.`);
+      this.fail(
+        'header',
+        `truncated: needs ${n} more bytes at offset ${this.pos}, but the file is ${this.f.size} bytes.`,
+        {
+          limit: `${this.f.size} bytes`,
+        },
+      );
     }
     const at = this.pos - this.bufStart;
     if (at < 0 || at + n > this.buf.length) {
@@ -162,23 +166,13 @@ class Cursor {
   }
 
   /** A u64 count or length, refused before use when `count × minBytes` cannot fit in the rest of the file. */
-  count(what: string, minBytes: number): number {
-    // Two u32 halves in double arithmetic: exact below 2^53, and anything larger fails the size check anyway.
-    const i = this.need(8);
-    const lo = this.buf.readUInt32LE(i);
-    const hi = this.buf.readUInt32LE(i + 4);
-    const n = hi * 2 ** 32 + lo;
-    if (n * minBytes > this.remaining) {
-      const exact = (BigInt(hi) << 32n) | BigInt(lo);
-      this.fail(
-        `${what} ${exact} cannot fit in the ${this.remaining} bytes left at offset ${this.pos} (corrupt header).`,
-      );
-    }
-    return n;
+  count(field: string, what: string, minBytes: number): number {
+    const n = this.u64();
+    return checkCount(n, minBytes, this.remaining, { file: this.f.path, field, what });
   }
 
-  string(what: string): string {
-    const len = this.count(`${what}: string length`, 1);
+  string(field: string, what = `${field}: string length`): string {
+    const len = this.count(field, what, 1);
     const i = this.need(len);
     return this.buf.toString('utf8', i, i + len);
   }
@@ -203,18 +197,18 @@ function big(v: bigint): number | bigint {
 }
 
 function readValue(c: Cursor, type: number, key: string, depth: number): GgufValue {
-  if (type === GGUF_TYPE.string) return c.string(`key ${key}`);
+  if (type === GGUF_TYPE.string) return c.string(key);
   if (type === GGUF_TYPE.array) {
-    if (depth > 8) c.fail(`key ${key}: arrays nested more than 8 deep.`);
+    if (depth > 8) c.fail(key, `key ${key}: arrays nested more than 8 deep.`, { limit: '8 levels' });
     const itemType = c.u32();
-    if (itemType > 12) c.fail(`key ${key}: unknown array item type ${itemType}.`);
-    const n = c.count(`key ${key}: array length`, MIN_BYTES[itemType]!);
+    if (itemType > 12) c.fail(key, `key ${key}: unknown array item type ${itemType}.`, { limit: 'types 0–12' });
+    const n = c.count(key, `key ${key}: array length`, MIN_BYTES[itemType]!);
     if (itemType !== GGUF_TYPE.string && itemType !== GGUF_TYPE.array) return c.numbers(itemType, n);
     const out: GgufValue[] = new Array(n);
     for (let i = 0; i < n; i++) out[i] = readValue(c, itemType, key, depth + 1);
     return out;
   }
-  if (type > 12) c.fail(`key ${key}: unknown value type ${type}.`);
+  if (type > 12) c.fail(key, `key ${key}: unknown value type ${type}.`, { limit: 'types 0–12' });
   const v = c.scalar(type);
   return type === GGUF_TYPE.f32 && depth === 0 ? shortestF32(v as number) : v;
 }
@@ -228,8 +222,10 @@ function tensorBytes(type: number, ne: number[], n: number, c: Cursor, name: str
     case GGML_TYPE.BF16:
       return n * 2;
     case GGML_TYPE.Q8_0:
-      if ((ne[0] ?? 0) % Q8_0_BLOCK !== 0)
-        c.fail(`tensor ${name}: Q8_0 row length ${ne[0]} is not a multiple of 32.`, name);
+      if ((ne[0] ?? 1) % Q8_0_BLOCK !== 0)
+        c.fail(`${name}.ne[0]`, `tensor ${name}: Q8_0 row length ${ne[0]} is not a multiple of 32.`, {
+          tensor: name,
+        });
       return (n / Q8_0_BLOCK) * Q8_0_BLOCK_BYTES;
     default:
       return null;
@@ -239,54 +235,67 @@ function tensorBytes(type: number, ne: number[], n: number, c: Cursor, name: str
 /** Parses and validates the header: metadata, tensor infos, alignment, and every tensor's bytes inside the file. */
 export function readGgufHeader(f: RandomAccessFile): GgufHeader {
   const c: Cursor = new Cursor(f);
-  if (f.size < 24) c.fail(`file is ${f.size} bytes, too short for a GGUF header (truncated?).`);
-  if (c.u32() !== GGUF_MAGIC) c.fail('does not start with the GGUF magic.');
+  if (f.size < 24) c.fail('header', `file is ${f.size} bytes, too short for a GGUF header (truncated?).`);
+  if (c.u32() !== GGUF_MAGIC) c.fail('magic', 'does not start with the GGUF magic.');
   const version = c.u32();
   if (version === 0x02000000 || version === 0x03000000)
-    c.fail('is a big-endian GGUF; only little-endian is supported.');
-  if (version !== 2 && version !== 3) c.fail(`GGUF version ${version} is unsupported (only 2 and 3).`);
+    c.fail('version', 'is a big-endian GGUF; only little-endian is supported.');
+  if (version !== 2 && version !== 3) c.fail('version', `GGUF version ${version} is unsupported (only 2 and 3).`);
   const nTensors = c.u64();
   const nKv = c.u64();
   // Smallest KV: 8-byte key length + 4-byte type + 1-byte value; smallest tensor info: 8 + 4 + 4 + 8 bytes.
   if (nKv * 13n + nTensors * 24n > BigInt(c.remaining)) {
     c.fail(
+      'tensor_count/kv_count',
       `header claims ${nTensors} tensors and ${nKv} metadata keys, more than the file's ${f.size} bytes can hold (truncated or corrupt).`,
+      { limit: '13 bytes per key and 24 per tensor info' },
     );
   }
   const metadata = new Map<string, GgufValue>();
-  for (let i = 0n; i < nKv; i++) {
-    const key = c.string('metadata key');
-    if (metadata.has(key)) c.fail(`duplicate metadata key ${key}.`);
+  for (let i = 0; i < Number(nKv); i++) {
+    const key = c.string(`metadata key ${i}`);
+    if (metadata.has(key)) c.fail(key, `duplicate metadata key ${key}.`);
     metadata.set(key, readValue(c, c.u32(), key, 0));
   }
   const alignment = metadata.get('general.alignment') ?? GGUF_DEFAULT_ALIGNMENT;
   if (
     typeof alignment !== 'number' ||
-    !Number.isInteger(alignment) ||
-    alignment <= 0 ||
-    (alignment & (alignment - 1)) !== 0
+    !(alignment >= 1 && alignment <= 2 ** 30 && Number.isInteger(Math.log2(alignment)))
   ) {
-    c.fail(`general.alignment ${String(alignment)} is not a power of two.`);
+    c.fail('general.alignment', `general.alignment ${String(alignment)} is not a power of two.`, {
+      limit: 'a power of two up to 2^30',
+    });
   }
   const tensors: GgufTensorInfo[] = [];
   const seen = new Set<string>();
-  for (let i = 0n; i < nTensors; i++) {
-    const name = c.string('tensor name');
-    if (seen.has(name)) c.fail(`duplicate tensor ${name}.`, name);
+  for (let i = 0; i < Number(nTensors); i++) {
+    const name = c.string(`tensor info ${i}`, `tensor info ${i}: name length`);
+    if (seen.has(name)) c.fail(name, `duplicate tensor ${name}.`, { tensor: name });
     seen.add(name);
     const nDims = c.u32();
-    if (nDims > 4) c.fail(`tensor ${name}: ${nDims} dimensions (ggml allows at most 4).`, name);
+    if (nDims > 4)
+      c.fail(`${name}.n_dims`, `tensor ${name}: ${nDims} dimensions (ggml allows at most 4).`, { tensor: name });
     const ne: number[] = [];
     let n = 1;
     for (let d = 0; d < nDims; d++) {
       const v = c.u64();
-      if (v > BigInt(f.size) * 8n) c.fail(`tensor ${name}: dimension ${v} is larger than the file could hold.`, name);
+      if (v > BigInt(f.size) * 8n) {
+        c.fail(`${name}.ne[${d}]`, `tensor ${name}: dimension ${v} is larger than the file could hold.`, {
+          limit: `8 × the file's ${f.size} bytes`,
+          tensor: name,
+        });
+      }
       ne.push(Number(v));
       n *= Number(v);
     }
     const type = c.u32();
     const offset = c.u64();
-    if (offset > BigInt(f.size)) c.fail(`tensor ${name}: offset ${offset} is past the end of the file.`, name);
+    if (offset > BigInt(f.size)) {
+      c.fail(`${name}.offset`, `tensor ${name}: offset ${offset} is past the end of the file.`, {
+        limit: `${f.size} bytes`,
+        tensor: name,
+      });
+    }
     tensors.push({
       name,
       ne,
@@ -300,12 +309,15 @@ export function readGgufHeader(f: RandomAccessFile): GgufHeader {
   const dataSize = f.size - dataStart;
   for (const t of tensors) {
     if (t.offset % alignment !== 0)
-      c.fail(`tensor ${t.name}: offset ${t.offset} is not a multiple of ${alignment}.`, t.name);
-    if (t.nbytes !== null && t.offset + t.nbytes > dataSize) {
+      c.fail(`${t.name}.offset`, `tensor ${t.name}: offset ${t.offset} is not a multiple of ${alignment}.`, {
+        tensor: t.name,
+      });
+    if (t.nbytes !== null && !(t.offset + t.nbytes <= dataSize)) {
       c.fail(
+        `${t.name}.offset`,
         `tensor ${t.name} (${ggmlTypeName(t.type)} ${fmtShape(t.shape)}, ${t.nbytes} bytes at data offset ${t.offset}) ` +
           `runs past the end of the file (data section ${Math.max(dataSize, 0)} bytes; truncated?).`,
-        t.name,
+        { limit: `${Math.max(dataSize, 0)} bytes of data`, tensor: t.name },
       );
     }
   }

@@ -14,7 +14,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ModelLoadError } from '../errors';
 import type { HostTensor, LlamaConfig, TensorMap, WeightDType } from '../types';
-import { assembleCanonical, validateConfig } from './canonical';
+import { formatError, showValue } from './binary';
+import { assembleCanonical, type ConfigFieldNames, checkLayerCount, validateConfig } from './canonical';
 
 export interface SpecialTokenIds {
   bosTokenId: number | null;
@@ -26,16 +27,35 @@ const ARCHITECTURES = ['LlamaForCausalLM', 'MistralForCausalLM'];
 const TORCH_DTYPES: Record<string, WeightDType> = { float32: 'f32', float16: 'f16', bfloat16: 'bf16' };
 const FROM_DTYPE: Record<WeightDType, string> = { f32: 'float32', f16: 'float16', bf16: 'bfloat16' };
 
-function fail(file: string, message: string): never {
+/** A ModelFormatError for `field` when given (a value breaking the format), else a ModelLoadError (unsupported). */
+/** The config.json key of each config number, for errors. */
+const HF_FIELDS: ConfigFieldNames = {
+  vocabSize: 'vocab_size',
+  hiddenSize: 'hidden_size',
+  intermediateSize: 'intermediate_size',
+  numLayers: 'num_hidden_layers',
+  numHeads: 'num_attention_heads',
+  numKvHeads: 'num_key_value_heads',
+  headDim: 'head_dim',
+  maxPositionEmbeddings: 'max_position_embeddings',
+  rmsNormEps: 'rms_norm_eps',
+  ropeTheta: 'rope_theta',
+};
+
+function fail(file: string, message: string, field?: string, limit?: string): never {
+  if (field !== undefined) throw formatError(file, field, message, limit === undefined ? {} : { limit });
   throw new ModelLoadError(`${file}: ${message}`, { file });
 }
+
+/** A value for an error message, cut short (a hostile config can put megabytes in one field). */
+const shown = showValue;
 
 /**
  * config.json (already parsed) → LlamaConfig. `dtype` comes from torch_dtype/dtype; the loader replaces it with the
  * dtype the weights are actually stored in (checkpoints sometimes disagree with their config).
  */
 export function parseHfConfig(json: unknown, file: string): LlamaConfig {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) fail(file, 'is not a JSON object.');
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) fail(file, 'is not a JSON object.', '(root)');
   const c = json as Record<string, unknown>;
   const archs = Array.isArray(c['architectures']) ? (c['architectures'] as unknown[]) : [];
   const modelType = c['model_type'];
@@ -52,10 +72,10 @@ export function parseHfConfig(json: unknown, file: string): LlamaConfig {
     const v = c[key];
     if (v === undefined || v === null) {
       if (fallback !== undefined) return fallback;
-      fail(file, `is missing "${key}".`);
+      fail(file, `is missing "${key}".`, key);
     }
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) {
-      fail(file, `"${key}" must be a positive integer, got ${JSON.stringify(v)}.`);
+      fail(file, `"${key}" must be a positive integer, got ${shown(v)}.`, key, '1 to 2^53 − 1');
     }
     return v;
   };
@@ -63,17 +83,16 @@ export function parseHfConfig(json: unknown, file: string): LlamaConfig {
     const v = c[key];
     if (v === undefined || v === null) {
       if (fallback !== undefined) return fallback;
-      fail(file, `is missing "${key}".`);
+      fail(file, `is missing "${key}".`, key);
     }
-    if (typeof v !== 'number' || !Number.isFinite(v))
-      fail(file, `"${key}" must be a number, got ${JSON.stringify(v)}.`);
+    if (typeof v !== 'number' || !Number.isFinite(v)) fail(file, `"${key}" must be a number, got ${shown(v)}.`, key);
     return v;
   };
   if (c['rope_scaling'] !== undefined && c['rope_scaling'] !== null) {
-    fail(file, `rope_scaling ${JSON.stringify(c['rope_scaling'])} is unsupported (only plain RoPE is implemented).`);
+    fail(file, `rope_scaling ${shown(c['rope_scaling'])} is unsupported (only plain RoPE is implemented).`);
   }
   const act = c['hidden_act'];
-  if (act !== undefined && act !== 'silu') fail(file, `hidden_act "${String(act)}" is unsupported (only silu).`);
+  if (act !== undefined && act !== 'silu') fail(file, `hidden_act ${shown(act)} is unsupported (only silu).`);
   if (c['attention_bias'] === true || c['mlp_bias'] === true) {
     fail(file, 'attention_bias / mlp_bias are unsupported (the model has no bias terms).');
   }
@@ -82,14 +101,18 @@ export function parseHfConfig(json: unknown, file: string): LlamaConfig {
   const maxPositionEmbeddings = int('max_position_embeddings');
   const sliding = c['sliding_window'];
   if (sliding !== undefined && sliding !== null && !(typeof sliding === 'number' && sliding >= maxPositionEmbeddings)) {
-    fail(file, `sliding_window ${JSON.stringify(sliding)} is unsupported (only full attention is implemented).`);
+    fail(file, `sliding_window ${shown(sliding)} is unsupported (only full attention is implemented).`);
   }
   if (c['head_dim'] == null && hiddenSize % numHeads !== 0) {
-    fail(file, `hidden_size ${hiddenSize} is not divisible by num_attention_heads ${numHeads}; set head_dim.`);
+    fail(
+      file,
+      `hidden_size ${hiddenSize} is not divisible by num_attention_heads ${numHeads}; set head_dim.`,
+      'head_dim',
+    );
   }
   const dtypeName = c['torch_dtype'] ?? c['dtype'];
   const tie = c['tie_word_embeddings'] ?? false;
-  if (typeof tie !== 'boolean') fail(file, `"tie_word_embeddings" must be a boolean.`);
+  if (typeof tie !== 'boolean') fail(file, `"tie_word_embeddings" must be a boolean.`, 'tie_word_embeddings');
   const config: LlamaConfig = {
     vocabSize: int('vocab_size'),
     hiddenSize,
@@ -105,7 +128,7 @@ export function parseHfConfig(json: unknown, file: string): LlamaConfig {
     tieWordEmbeddings: tie,
     dtype: (typeof dtypeName === 'string' && TORCH_DTYPES[dtypeName]) || 'f32',
   };
-  validateConfig(config, file);
+  validateConfig(config, file, HF_FIELDS);
   return config;
 }
 
@@ -159,6 +182,11 @@ export function mapHfTensors(
   fileOf: Map<string, string>,
   where: string,
 ): TensorMap {
+  // Before any per-layer name is built: num_hidden_layers must be backed by tensors actually present.
+  checkLayerCount(config.numLayers, tensors.size, {
+    file: path.join(where, 'config.json'),
+    field: 'num_hidden_layers',
+  });
   for (const name of tensors.keys()) {
     if (/\.(q|k|v|o|gate|up|down)_proj\.bias$/.test(name)) {
       throw new ModelLoadError(`${fileOf.get(name) ?? where}: tensor ${name} is a bias; biases are unsupported.`, {

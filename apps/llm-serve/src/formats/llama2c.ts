@@ -14,7 +14,7 @@
 import { f32FromBf16Bits, f32FromF16Bits } from '@tessera/device';
 import { ModelLoadError } from '../errors';
 import type { HostTensor, LlamaConfig, TensorMap } from '../types';
-import { fmtShape, readTensor, withFile } from './binary';
+import { fmtShape, formatError, readTensor, withFile } from './binary';
 import { canonicalShapes, validateConfig } from './canonical';
 
 export const LLAMA2C_MAGIC = 0x616b3432;
@@ -79,6 +79,23 @@ function walk(
   return at;
 }
 
+/**
+ * The file size the header implies, in exact (bigint) arithmetic from the ~12 layout segments — never by walking the
+ * layers — so a header claiming 2^31 layers of 2^31 dims is compared with the file size in microseconds.
+ */
+function impliedBytes(config: LlamaConfig, version: 0 | 1, start: number): bigint {
+  let total = BigInt(start);
+  for (const seg of layout(config, version)) {
+    if ('skipFloats' in seg) {
+      total += BigInt(seg.skipFloats) * 4n;
+      continue;
+    }
+    const elements = seg.shape.reduce((a, b) => a * BigInt(b), 1n);
+    total += elements * 4n * BigInt(seg.perLayer ? config.numLayers : 1);
+  }
+  return total;
+}
+
 function configFrom(ints: number[], shared: boolean, file: string): LlamaConfig {
   const [dim, hidden, layers, heads, kvHeads, vocab, seqLen] = ints as [
     number,
@@ -90,11 +107,10 @@ function configFrom(ints: number[], shared: boolean, file: string): LlamaConfig 
     number,
   ];
   if (heads <= 0 || dim % heads !== 0) {
-    throw new ModelLoadError(
-      `${file}: dim ${dim} is not a multiple of n_heads ${heads} (not a llama2.c checkpoint?).`,
-      {
-        file,
-      },
+    throw formatError(
+      file,
+      'n_heads',
+      `dim ${dim} is not a multiple of n_heads ${heads} (not a llama2.c checkpoint?).`,
     );
   }
   const config: LlamaConfig = {
@@ -112,7 +128,15 @@ function configFrom(ints: number[], shared: boolean, file: string): LlamaConfig 
     tieWordEmbeddings: shared,
     dtype: 'f32',
   };
-  validateConfig(config, file);
+  validateConfig(config, file, {
+    vocabSize: 'vocab_size',
+    hiddenSize: 'dim',
+    intermediateSize: 'hidden_dim',
+    numLayers: 'n_layers',
+    numHeads: 'n_heads',
+    numKvHeads: 'n_kv_heads',
+    maxPositionEmbeddings: 'seq_len',
+  });
   return config;
 }
 
@@ -127,7 +151,7 @@ export interface Llama2cModel {
 export function readLlama2c(file: string): Llama2cModel {
   return withFile(file, (f) => {
     if (f.size < 28) {
-      throw new ModelLoadError(`${file}: ${f.size} bytes is too short for a llama2.c header (28 bytes).`, { file });
+      throw formatError(file, 'header', `${f.size} bytes is too short for a llama2.c header (28 bytes).`);
     }
     const head = f.read(0, Math.min(f.size, V1_HEADER_BYTES));
     let version: 0 | 1;
@@ -143,9 +167,7 @@ export function readLlama2c(file: string): Llama2cModel {
         );
       }
       if (f.size < V1_HEADER_BYTES) {
-        throw new ModelLoadError(`${file}: ${f.size} bytes is too short for a llama2.c v1 header (256 bytes).`, {
-          file,
-        });
+        throw formatError(file, 'header', `${f.size} bytes is too short for a llama2.c v1 header (256 bytes).`);
       }
       version = 1;
       ints = Array.from({ length: 7 }, (_, i) => head.readInt32LE(8 + 4 * i));
@@ -159,14 +181,17 @@ export function readLlama2c(file: string): Llama2cModel {
       start = 28;
     }
     const config = configFrom(ints, shared, file);
-    const expected = walk(config, version, start);
-    if (expected !== f.size) {
-      throw new ModelLoadError(
-        `${file}: the llama2.c v${version} header (dim ${config.hiddenSize}, hidden ${config.intermediateSize}, ` +
+    // Checked before any tensor is named or allocated: the walk below is then bounded by the file's size.
+    const expected = impliedBytes(config, version, start);
+    if (expected !== BigInt(f.size)) {
+      throw formatError(
+        file,
+        'header',
+        `the llama2.c v${version} header (dim ${config.hiddenSize}, hidden ${config.intermediateSize}, ` +
           `${config.numLayers} layers, ${config.numHeads} heads, ${config.numKvHeads} KV heads, vocab ${config.vocabSize}, ` +
           `seq_len ${config.maxPositionEmbeddings}, ${shared ? 'shared' : 'separate'} classifier) implies ${expected} ` +
           `bytes, but the file has ${f.size} bytes.`,
-        { file, hint: 'The file is truncated, or not a llama2.c float32 checkpoint.' },
+        { limit: `${f.size} bytes`, hint: 'The file is truncated, or not a llama2.c float32 checkpoint.' },
       );
     }
     const tensors: TensorMap = new Map();

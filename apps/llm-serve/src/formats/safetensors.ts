@@ -7,9 +7,16 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ModelLoadError } from '../errors';
 import type { HostTensor, WeightDType } from '../types';
-import { assertTensorConsistent, fmtShape, RandomAccessFile, readTensor, tensorBytes, withFile } from './binary';
+import {
+  assertTensorConsistent,
+  fmtShape,
+  formatError,
+  RandomAccessFile,
+  readTensor,
+  tensorBytes,
+  withFile,
+} from './binary';
 
 /** The reference implementation's cap on the header (100 MB): larger claims are corrupt or hostile. */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -67,8 +74,12 @@ export interface ReadSafetensorsOptions {
   select?: (name: string) => boolean;
 }
 
-function fail(file: string, message: string, tensor?: string): never {
-  throw new ModelLoadError(`${file}: ${message}`, tensor === undefined ? { file } : { file, tensor });
+/** A ModelFormatError for the tensor's entry (field = the tensor name) or the header. */
+function fail(file: string, message: string, tensor?: string, limit?: string): never {
+  throw formatError(file, tensor ?? 'header', message, {
+    ...(tensor === undefined ? {} : { tensor }),
+    ...(limit === undefined ? {} : { limit }),
+  });
 }
 
 /** Reads and validates a single file's header (one 8-byte read plus one read of the header). */
@@ -76,9 +87,21 @@ export function readSafetensorsHeader(f: RandomAccessFile): SafetensorsHeader {
   const file = f.path;
   if (f.size < 8) fail(file, `file is ${f.size} bytes, too short for a safetensors header (truncated?).`);
   const n = f.read(0, 8).readBigUInt64LE(0);
-  if (n > BigInt(MAX_HEADER_BYTES)) fail(file, `header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit.`);
+  if (n > BigInt(MAX_HEADER_BYTES)) {
+    fail(
+      file,
+      `header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit.`,
+      undefined,
+      `${MAX_HEADER_BYTES} bytes`,
+    );
+  }
   if (n > BigInt(f.size - 8)) {
-    fail(file, `header length ${n} is larger than the ${f.size - 8} bytes after the length field (truncated?).`);
+    fail(
+      file,
+      `header length ${n} is larger than the ${f.size - 8} bytes after the length field (truncated?).`,
+      undefined,
+      `${f.size - 8} bytes`,
+    );
   }
   const headerLen = Number(n);
   let json: unknown;
@@ -115,7 +138,7 @@ export function readSafetensorsHeader(f: RandomAccessFile): SafetensorsHeader {
 function validateEntry(file: string, name: string, raw: unknown, dataSize: number): SafetensorsEntry {
   if (typeof raw !== 'object' || raw === null) fail(file, `tensor ${name}: header entry is not an object.`, name);
   const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
-  if (typeof dtype !== 'string' || !(dtype in ST_DTYPE_BYTES)) {
+  if (typeof dtype !== 'string' || !Object.hasOwn(ST_DTYPE_BYTES, dtype)) {
     fail(file, `tensor ${name}: unknown dtype ${JSON.stringify(dtype)}.`, name);
   }
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
@@ -160,7 +183,7 @@ function readEntries(
 ) {
   for (const e of header.entries) {
     if (!select(e.name)) continue;
-    const dtype = SUPPORTED[e.dtype];
+    const dtype = Object.hasOwn(SUPPORTED, e.dtype) ? SUPPORTED[e.dtype] : undefined;
     if (!dtype) {
       fail(f.path, `tensor ${e.name} has dtype ${e.dtype}; only F32, F16 and BF16 are supported.`, e.name);
     }

@@ -3,8 +3,9 @@
  * llama_vocab::impl::load: 'llama' is SentencePiece-BPE (spm.ts); 'gpt2' is byte-level BPE, which we turn into a
  * tokenizer.json object for hf.ts with the pre-tokenizer llama.cpp picks from `tokenizer.ggml.pre`.
  */
-import { TokenizerError } from '../errors';
+import { ModelBudgetError, ModelFormatError, ModelLoadError, TokenizerError } from '../errors';
 import type { Tokenizer } from '../types';
+import type { ModelCodeBudget } from './budget';
 import { PRE_TOKENIZERS } from './byte-level';
 import { bosTemplate, hfTokenizer } from './hf';
 import { SpmTokenizer, TokenType } from './spm';
@@ -56,8 +57,18 @@ function numbers(arr: ArrayLike<unknown>, key: string): number[] {
   return Array.from(arr, (x) => toNumber(x, key));
 }
 
+export interface GgufTokenizerOptions {
+  /** The GGUF file, for messages. */
+  file?: string;
+  /** Time, steps and size allowed at request time (default DEFAULT_MODEL_CODE_BUDGET). */
+  budget?: Partial<ModelCodeBudget>;
+}
+
 /** Builds the app's Tokenizer from a GGUF file's metadata. */
-export function ggufTokenizer(meta: GgufMetadata): Tokenizer {
+export function ggufTokenizer(meta: GgufMetadata, options: GgufTokenizerOptions = {}): Tokenizer {
+  const file = options.file;
+  const formatError = (field: string, message: string, limit?: string) =>
+    new ModelFormatError(message, { file, field, limit });
   const model = optString(meta, `${KEY}model`);
   if (model === null) throw new TokenizerError('GGUF file has no tokenizer (tokenizer.ggml.model is missing).');
   const rawTokens = optArray(meta, `${KEY}tokens`);
@@ -66,15 +77,16 @@ export function ggufTokenizer(meta: GgufMetadata): Tokenizer {
   }
   // llama.cpp renames empty tokens so that every id keeps a distinct text.
   const tokens = Array.from(rawTokens, (t, i) => {
-    if (typeof t !== 'string') throw new TokenizerError(`GGUF metadata ${KEY}tokens[${i}] should be a string.`);
+    if (typeof t !== 'string') throw formatError(`${KEY}tokens[${i}]`, `${KEY}tokens[${i}] is not a string.`);
     return t === '' ? `[EMPTY_${i}]` : t;
   });
   const n = tokens.length;
   const typesRaw = optArray(meta, `${KEY}token_type`);
   const types = typesRaw ? numbers(typesRaw, `${KEY}token_type`) : null;
   if (types && types.length !== n) {
-    throw new TokenizerError(`GGUF vocabulary has ${n} tokens but ${types.length} token types.`);
+    throw formatError(`${KEY}token_type`, `${types.length} token types for ${n} tokens.`, `one per token (${n})`);
   }
+
   const validId = (key: string, fallback: number | null): number | null => {
     const id = optNumber(meta, key);
     // Like llama.cpp: an out-of-range id falls back to the default rather than failing the load.
@@ -86,6 +98,9 @@ export function ggufTokenizer(meta: GgufMetadata): Tokenizer {
     const bos = validId(`${KEY}bos_token_id`, 1 < n ? 1 : null);
     const eos = validId(`${KEY}eos_token_id`, 2 < n ? 2 : null);
     const scoresRaw = optArray(meta, `${KEY}scores`);
+    if (scoresRaw && scoresRaw.length !== n) {
+      throw formatError(`${KEY}scores`, `${scoresRaw.length} scores for ${n} tokens.`, `one per token (${n})`);
+    }
     return new SpmTokenizer({
       tokens,
       scores: scoresRaw ? numbers(scoresRaw, `${KEY}scores`) : new Array<number>(n).fill(0),
@@ -97,9 +112,10 @@ export function ggufTokenizer(meta: GgufMetadata): Tokenizer {
       addEos: optBool(meta, `${KEY}add_eos_token`) ?? false,
       addSpacePrefix: optBool(meta, `${KEY}add_space_prefix`) ?? true,
       chatTemplate,
+      ...(options.budget ? { budget: options.budget } : {}),
     });
   }
-  if (model === 'gpt2') return gpt2Tokenizer(meta, tokens, types, validId, chatTemplate);
+  if (model === 'gpt2') return gpt2Tokenizer(meta, tokens, types, validId, chatTemplate, options, formatError);
   throw new TokenizerError(
     `GGUF tokenizer model '${model}' is not supported; supported: 'llama' (SentencePiece) and 'gpt2' (byte-level BPE).`,
   );
@@ -124,6 +140,8 @@ function gpt2Tokenizer(
   types: number[] | null,
   validId: (key: string, fallback: number | null) => number | null,
   chatTemplate: string | null,
+  options: GgufTokenizerOptions,
+  formatError: (field: string, message: string, limit?: string) => ModelFormatError,
 ): Tokenizer {
   const preName = optString(meta, `${KEY}pre`) ?? 'default'; // llama.cpp: missing → 'default' (with a warning)
   const family = PRE_TOKENIZERS.get(preName);
@@ -135,7 +153,7 @@ function gpt2Tokenizer(
   const mergesRaw = optArray(meta, `${KEY}merges`);
   if (mergesRaw === null) throw new TokenizerError('GGUF byte-level BPE vocabulary has no tokenizer.ggml.merges.');
   const merges = Array.from(mergesRaw, (m, i) => {
-    if (typeof m !== 'string') throw new TokenizerError(`GGUF metadata ${KEY}merges[${i}] should be a string.`);
+    if (typeof m !== 'string') throw formatError(`${KEY}merges[${i}]`, `${KEY}merges[${i}] is not a string.`);
     // llama.cpp splits at the first space after position 0, so a merge of a literal ' ' token still parses.
     const at = m.indexOf(' ', 1);
     return at < 0 ? [m, ''] : [m.slice(0, at), m.slice(at + 1)];
@@ -143,7 +161,7 @@ function gpt2Tokenizer(
 
   // BPE vocabulary ids for ordinary tokens; control and user-defined tokens become added tokens (split off before
   // BPE, decoded verbatim), control ones marked special so that skipSpecialTokens drops them.
-  const vocab: Record<string, number> = {};
+  const vocab: Record<string, number> = Object.create(null); // "__proto__" is a token like any other
   const added: object[] = [];
   tokens.forEach((content, id) => {
     const type = types?.[id] ?? TokenType.NORMAL;
@@ -208,8 +226,12 @@ function gpt2Tokenizer(
       eosTokenIds: eogIds(meta, tokens, eos),
       chatTemplate,
       vocabSize: tokens.length,
+      maxVocabSize: tokens.length,
+      file: options.file ?? 'GGUF tokenizer metadata',
+      ...(options.budget ? { budget: options.budget } : {}),
     });
   } catch (err) {
+    if (err instanceof ModelLoadError || err instanceof ModelBudgetError) throw err;
     throw new TokenizerError(`GGUF byte-level BPE vocabulary cannot be built: ${(err as Error).message}`);
   }
 }

@@ -9,8 +9,9 @@
  * recognition of special-token texts inside the input.
  */
 import { readFileSync } from 'node:fs';
-import { TokenizerError } from '../errors';
+import { ModelFormatError, TokenizerError } from '../errors';
 import type { Tokenizer } from '../types';
+import type { ModelCodeBudget } from './budget';
 import { SpmTokenizer, TokenType } from './spm';
 
 const BOS = 1;
@@ -22,25 +23,42 @@ export interface Llama2cTokenizerOptions {
   vocabSize?: number;
   /** The file name, for error messages. */
   file?: string;
+  /** Time allowed to encode at request time (default DEFAULT_MODEL_CODE_BUDGET). */
+  budget?: Partial<ModelCodeBudget>;
 }
+
+/** Bytes of a token entry without its text: f32 score + int32 length. */
+const ENTRY_BYTES = 8;
 
 export function llama2cTokenizer(data: Uint8Array, options: Llama2cTokenizerOptions = {}): Tokenizer {
   const file = options.file ?? 'tokenizer.bin';
-  const fail = (message: string) =>
-    new TokenizerError(`${file}: ${message}`, {
+  const fail = (message: string, field = 'tokens', limit?: string) =>
+    new ModelFormatError(message, {
       file,
+      field,
+      limit,
       hint: 'Expected llama2.c tokenizer.bin: int32 max_token_length, then per token f32 score, int32 length, bytes.',
     });
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  if (data.byteLength < 4) throw fail(`${data.byteLength} bytes is too short for the header.`);
+  if (data.byteLength < 4) throw fail(`${data.byteLength} bytes is too short for the header.`, 'max_token_length');
   const maxTokenLength = view.getInt32(0, true);
-  if (maxTokenLength <= 0) throw fail(`max_token_length is ${maxTokenLength}; it must be positive.`);
+  if (maxTokenLength <= 0) {
+    throw fail(`max_token_length is ${maxTokenLength}; it must be positive.`, 'max_token_length');
+  }
+  const want = options.vocabSize;
+  // Every token takes at least ENTRY_BYTES: a vocabulary size the file cannot hold fails before the loop.
+  if (want !== undefined && !(Number.isSafeInteger(want) && want >= 0 && want * ENTRY_BYTES <= data.byteLength - 4)) {
+    throw fail(
+      `truncated: vocab_size ${want} needs at least ${want * ENTRY_BYTES} bytes of tokens, the file has ${data.byteLength - 4}.`,
+      'vocab_size',
+      `${Math.floor((data.byteLength - 4) / ENTRY_BYTES)} tokens in ${data.byteLength} bytes`,
+    );
+  }
 
   const tokens: string[] = [];
   const scores: number[] = [];
   const decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
   let off = 4;
-  const want = options.vocabSize;
   while (want === undefined ? off < data.byteLength : tokens.length < want) {
     const i = tokens.length;
     if (off + 8 > data.byteLength) {
@@ -52,7 +70,7 @@ export function llama2cTokenizer(data: Uint8Array, options: Llama2cTokenizerOpti
     const len = view.getInt32(off + 4, true);
     off += 8;
     if (len < 0 || len > maxTokenLength) {
-      throw fail(`token ${i} has length ${len}, outside 0..max_token_length (${maxTokenLength}).`);
+      throw fail(`token ${i} has length ${len}, outside 0..max_token_length (${maxTokenLength}).`, `tokens[${i}]`);
     }
     if (off + len > data.byteLength) {
       throw fail(`truncated at token ${i}: ${len} bytes at offset ${off} run past the end (${data.byteLength} bytes).`);
@@ -89,16 +107,21 @@ export function llama2cTokenizer(data: Uint8Array, options: Llama2cTokenizerOpti
     addSpacePrefix: true,
     parseSpecial: false,
     chatTemplate: null,
+    ...(options.budget ? { budget: options.budget } : {}),
   });
 }
 
 /** Reads a tokenizer.bin from disk. */
-export function llama2cTokenizerFromFile(path: string, vocabSize?: number): Tokenizer {
+export function llama2cTokenizerFromFile(
+  path: string,
+  vocabSize?: number,
+  options: Pick<Llama2cTokenizerOptions, 'budget'> = {},
+): Tokenizer {
   let data: Uint8Array;
   try {
     data = readFileSync(path);
   } catch (err) {
     throw new TokenizerError(`cannot read ${path}: ${(err as Error).message}`, { file: path });
   }
-  return llama2cTokenizer(data, { file: path, ...(vocabSize === undefined ? {} : { vocabSize }) });
+  return llama2cTokenizer(data, { ...options, file: path, ...(vocabSize === undefined ? {} : { vocabSize }) });
 }

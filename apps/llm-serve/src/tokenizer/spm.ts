@@ -13,6 +13,7 @@
  */
 import { TokenizerError } from '../errors';
 import type { ChatMessage, Tokenizer } from '../types';
+import { deadlineMs, type ModelCodeBudget, resolveBudget, runWithDeadline } from './budget';
 import { ChatTemplate } from './chat-template';
 
 /** GGUF `tokenizer.ggml.token_type` values (llama.cpp's llama_token_type). */
@@ -45,6 +46,11 @@ export interface SpmVocab {
   /** Recognise control/user-defined/unknown token texts inside the input (llama.cpp parse_special; default true). */
   parseSpecial?: boolean;
   chatTemplate?: string | null;
+  /**
+   * Time, steps and size allowed at request time (default DEFAULT_MODEL_CODE_BUDGET): encode runs under the
+   * deadline, since the special-token scan costs (special tokens × text length), both set by the model file.
+   */
+  budget?: Partial<ModelCodeBudget>;
 }
 
 const SPACE = '\u2581';
@@ -117,8 +123,10 @@ export class SpmTokenizer implements Tokenizer {
   private readonly addEos: boolean;
   private readonly addSpacePrefix: boolean;
   private readonly template: ChatTemplate;
+  private readonly budget: ModelCodeBudget;
 
   constructor(vocab: SpmVocab) {
+    this.budget = resolveBudget(vocab.budget);
     const n = vocab.tokens.length;
     if (n === 0) throw new TokenizerError('SentencePiece vocabulary is empty.');
     if (vocab.scores.length !== n) {
@@ -151,6 +159,9 @@ export class SpmTokenizer implements Tokenizer {
     for (let id = 0; id < n; id++) {
       const piece = vocab.tokens[id]!;
       let type: number = vocab.tokenTypes ? vocab.tokenTypes[id]! : TokenType.NORMAL;
+      // llama.cpp maps a type it does not know to "undefined" (the token prints nothing); so do we.
+      if (!(Number.isInteger(type) && type >= TokenType.UNDEFINED && type <= TokenType.BYTE))
+        type = TokenType.UNDEFINED;
       if (!vocab.tokenTypes) {
         if (BYTE_PIECE.test(piece)) type = TokenType.BYTE;
         else if (id === this.unkTokenId) type = TokenType.UNKNOWN;
@@ -171,10 +182,25 @@ export class SpmTokenizer implements Tokenizer {
     }
     const bos = this.bosTokenId === null ? '' : this.tokens[this.bosTokenId]!;
     const eosId = this.eosTokenIds[0];
-    this.template = new ChatTemplate(this.chatTemplate, bos, eosId === undefined ? '' : this.tokens[eosId]!);
+    this.template = new ChatTemplate(
+      this.chatTemplate,
+      bos,
+      eosId === undefined ? '' : this.tokens[eosId]!,
+      this.budget,
+    );
   }
 
   encode(text: string, options?: { addSpecialTokens?: boolean }): number[] {
+    const ms = deadlineMs(this.budget.tokenizerMs, this.budget, text.length);
+    return runWithDeadline(
+      'tokenizer',
+      ms,
+      (why) => `encoding a ${text.length}-character text stopped: ${why} (${this.specials.length} special tokens).`,
+      () => this.encodeNow(text, options),
+    );
+  }
+
+  private encodeNow(text: string, options?: { addSpecialTokens?: boolean }): number[] {
     const addSpecial = options?.addSpecialTokens ?? true;
     const out: number[] = [];
     if (addSpecial && this.addBos && this.bosTokenId !== null) out.push(this.bosTokenId);

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TokenizerError } from '../../src/errors';
+import { ModelFormatError } from '../../src/errors';
 import { llama2cTokenizer, llama2cTokenizerFromFile } from '../../src/tokenizer/llama2c';
 import { ROUND_TRIP_TEXTS, roundTripSpmVocab, spm } from './helpers';
 
@@ -66,12 +66,13 @@ describe('llama2.c tokenizer.bin', () => {
   it('rejects a truncated file, naming it', () => {
     const path = join(dir, 'truncated.bin');
     writeFileSync(path, bin.subarray(0, bin.length - 3));
-    expect(() => llama2cTokenizerFromFile(path)).toThrow(TokenizerError);
+    expect(() => llama2cTokenizerFromFile(path)).toThrow(ModelFormatError);
     expect(() => llama2cTokenizerFromFile(path)).toThrow(/truncated\.bin: truncated at token \d+/);
     try {
       llama2cTokenizerFromFile(path);
     } catch (err) {
-      expect((err as TokenizerError).details.file).toBe(path);
+      expect((err as ModelFormatError).details.file).toBe(path);
+      expect((err as ModelFormatError).format.field).toBe('tokens');
     }
   });
 
