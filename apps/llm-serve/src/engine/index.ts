@@ -4,7 +4,8 @@
  */
 import { createCluster, resolveTopology, type TopologySpec } from '@tessera/cluster';
 import { EngineError } from '../errors';
-import { LlamaModel } from '../model/llama';
+import { kvBlockBytes, LlamaModel } from '../model/llama';
+import { shardPlan } from '../model/shard';
 import { modelDType } from '../model/weights';
 import type { LoadedModel } from '../types';
 import { type KvCacheInfo, LLMEngine } from './engine';
@@ -116,6 +117,11 @@ export async function createEngine(o: EngineOptions): Promise<LLMEngine> {
   } catch (e) {
     throw new EngineError('invalid_request', (e as Error).message, 'dtype');
   }
+  // The KV cache can hold at most `hostBlocks` blocks (or the override): size the block tables for no longer a
+  // sequence than that, so a model file claiming a huge context (GGUF context_length 2³¹−1) cannot make them huge.
+  const hostBudget = o.kvHostBudgetBytes ?? 256 * 2 ** 20;
+  const hostBlocks = Math.max(1, Math.floor(hostBudget / (kvBlockBytes(c, shardPlan(c, tp), dtype, blockSize) * tp)));
+  const blocksAtMost = o.numGpuBlocksOverride ?? hostBlocks;
   const llama = new LlamaModel(c, model.tensors, {
     cluster,
     tp,
@@ -123,7 +129,7 @@ export async function createEngine(o: EngineOptions): Promise<LLMEngine> {
     maxTokens,
     maxSeqs,
     blockSize,
-    maxModelLen: maxModelLenWanted,
+    maxModelLen: Math.min(maxModelLenWanted, blocksAtMost * blockSize),
   });
   // KV capacity: what gpu_memory_utilization leaves after weights and step workspace, per rank.
   const props = cluster.devices[0]!.properties;
@@ -138,8 +144,6 @@ export async function createEngine(o: EngineOptions): Promise<LLMEngine> {
       'tp',
     );
   }
-  const hostBudget = o.kvHostBudgetBytes ?? 256 * 2 ** 20;
-  const hostBlocks = Math.max(1, Math.floor(hostBudget / (llama.blockBytes * tp)));
   const numBlocks = o.numGpuBlocksOverride ?? Math.min(deviceBlocks, hostBlocks);
   llama.allocateKvCache(numBlocks);
   const kv = new KvCacheManager(numBlocks, blockSize, o.enablePrefixCaching ?? true);

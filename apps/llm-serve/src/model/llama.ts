@@ -110,6 +110,12 @@ interface Rank {
   vCache: DeviceBuffer[];
 }
 
+/** Bytes of KV cache one block takes on one rank (all layers, keys and values). */
+export function kvBlockBytes(c: LlamaConfig, plan: ShardPlan, dtype: DType, blockSize: number): number {
+  const bytes = dtype === 'f32' ? 4 : 2;
+  return 2 * c.numLayers * blockSize * plan.kvHeads * c.headDim * bytes;
+}
+
 export class LlamaModel {
   readonly plan: ShardPlan;
   readonly ranks: Rank[];
@@ -204,9 +210,7 @@ export class LlamaModel {
 
   /** Bytes of KV cache one block takes on one rank (all layers, keys and values). */
   get blockBytes(): number {
-    const c = this.config;
-    const bytes = this.options.dtype === 'f32' ? 4 : 2;
-    return 2 * c.numLayers * this.options.blockSize * this.plan.kvHeads * c.headDim * bytes;
+    return kvBlockBytes(this.config, this.plan, this.options.dtype, this.options.blockSize);
   }
 
   /** Free device memory per rank now (the smallest over ranks). */
