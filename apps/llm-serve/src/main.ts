@@ -11,9 +11,10 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { addBenchCommand, type Io, nonNegativeInt, positiveInt } from './bench/cli';
 import type { EngineOptions } from './engine/index';
 import { EngineError, ModelLoadError, TokenizerError } from './errors';
-import { loadModel } from './load-model';
+import { type LoadModelOptions, loadModel } from './load-model';
 import { createServer } from './server/app';
 import { DEFAULT_REQUEST_LIMITS } from './server/schema';
+import { DEFAULT_MODEL_CODE_BUDGET } from './tokenizer/budget';
 import type { Engine, LoadedModel } from './types';
 
 export type { Io } from './bench/cli';
@@ -26,7 +27,7 @@ const defaultIo: Io = {
 /** Default device per backend (the engine picks the topology that holds it: dgx-h100, atlas-800t-a2, …). */
 const DEFAULT_DEVICE = { 'nvidia-sim': 'h100', 'ascend-sim': '910b2' } as const;
 
-type LoadModel = (path: string, options?: { tokenizer?: string }) => Promise<LoadedModel>;
+type LoadModel = (path: string, options?: LoadModelOptions) => Promise<LoadedModel>;
 
 interface ServeFlags {
   model: string;
@@ -53,6 +54,7 @@ interface ServeFlags {
   headersTimeout: number;
   requestTimeout: number;
   maxConnections: number;
+  modelCodeTimeout: number;
   servedModelName?: string;
   disableLogRequests?: boolean;
 }
@@ -140,7 +142,11 @@ const defaultDeps: ServeDeps = {
 };
 
 async function serve(flags: ServeFlags, io: Io, deps: ServeDeps): Promise<void> {
-  const model = await deps.loadModel(flags.model, flags.tokenizer ? { tokenizer: flags.tokenizer } : {});
+  const budget = { tokenizerMs: flags.modelCodeTimeout, chatTemplateMs: flags.modelCodeTimeout };
+  const model = await deps.loadModel(flags.model, {
+    ...(flags.tokenizer ? { tokenizer: flags.tokenizer } : {}),
+    budget,
+  });
   const engine = await deps.createEngine({
     model,
     backend: flags.backend,
@@ -256,6 +262,12 @@ export function createProgram(io: Io = defaultIo, deps: Partial<ServeDeps> = {})
     .option('--headers-timeout <s>', 'seconds a client has to send its request headers', seconds, 10)
     .option('--request-timeout <s>', 'seconds a client has to send its whole request (headers and body)', seconds, 30)
     .option('--max-connections <n>', 'open connections at most; further ones are closed', positiveInt, 1024)
+    .option(
+      '--model-code-timeout <ms>',
+      "ms one call of the model's tokenizer regexes or chat template may take (plus 20 µs per input character)",
+      positiveInt,
+      DEFAULT_MODEL_CODE_BUDGET.tokenizerMs,
+    )
     .option('--served-model-name <name>', 'model id clients see and send (default: the model’s)')
     .option('--disable-log-requests', 'no access log')
     .action((flags: ServeFlags) => serve(flags, io, { ...defaultDeps, ...deps }));

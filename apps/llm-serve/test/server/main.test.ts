@@ -46,7 +46,7 @@ describe('tessera-serve (default command)', () => {
     ]);
     expect(r.err).toEqual([]);
     expect(r.code).toBe(0);
-    expect(r.calls.load).toEqual(['embedded', {}]);
+    expect(r.calls.load).toEqual(['embedded', { budget: { tokenizerMs: 250, chatTemplateMs: 250 } }]);
     expect(r.calls.engine).toMatchObject({
       backend: 'nvidia-sim',
       device: 'h100',
@@ -77,6 +77,46 @@ describe('tessera-serve (default command)', () => {
     }
   });
 
+  it('passes the hardening flags to the server and the loader', async () => {
+    const r = await serveWith([
+      '--port',
+      '0',
+      '--max-n',
+      '2',
+      '--max-prompts',
+      '3',
+      '--api-key',
+      'k3y',
+      '--protect-metrics',
+      '--model-code-timeout',
+      '400',
+      '--headers-timeout',
+      '5',
+      '--request-timeout',
+      '7',
+      '--max-connections',
+      '9',
+      '--disable-log-requests',
+    ]);
+    expect(r.err).toEqual([]);
+    expect(r.calls.load).toEqual(['embedded', { budget: { tokenizerMs: 400, chatTemplateMs: 400 } }]);
+    const h = r.handle!;
+    try {
+      expect(h.server.headersTimeout).toBe(5000);
+      expect(h.server.requestTimeout).toBe(7000);
+      expect(h.server.maxConnections).toBe(9);
+      const auth = { authorization: 'Bearer k3y', 'content-type': 'application/json' };
+      const post = (body: unknown) =>
+        fetch(`${h.url}/v1/completions`, { method: 'POST', headers: auth, body: JSON.stringify(body) });
+      expect((await post({ prompt: 'x', n: 3, max_tokens: 1 })).status).toBe(400);
+      expect((await post({ prompt: ['a', 'b', 'c', 'd'], max_tokens: 1 })).status).toBe(400);
+      expect((await post({ prompt: ['a', 'b', 'c'], n: 2, max_tokens: 1 })).status).toBe(200);
+      expect((await fetch(`${h.url}/metrics`)).status).toBe(401);
+    } finally {
+      await h.stop();
+    }
+  });
+
   it('defaults the device per backend and passes the other flags through', async () => {
     const r = await serveWith([
       '--port',
@@ -96,7 +136,10 @@ describe('tessera-serve (default command)', () => {
       '--disable-log-requests',
     ]);
     expect(r.code).toBe(0);
-    expect(r.calls.load).toEqual(['embedded', { tokenizer: '/tmp/tok.json' }]);
+    expect(r.calls.load).toEqual([
+      'embedded',
+      { tokenizer: '/tmp/tok.json', budget: { tokenizerMs: 250, chatTemplateMs: 250 } },
+    ]);
     expect(r.calls.engine).toMatchObject({
       backend: 'ascend-sim',
       device: '910b2',
