@@ -337,7 +337,12 @@ export function sample(
   const L = SAMPLE_PARAM_LIMITS;
   const int32 = (x: number) => Number.isInteger(x) && x >= L.seed.min && x <= L.seed.max;
   const temperature = perRow('temperature', a.temperature, (x) => Number.isFinite(x) && x >= 0, 'a finite number ≥ 0');
-  const topK = perRow('topK', a.topK, (x) => Number.isInteger(x) && x >= L.topK.min && x <= L.topK.max, 'an integer in [0, 2³¹)');
+  const topK = perRow(
+    'topK',
+    a.topK,
+    (x) => Number.isInteger(x) && x >= L.topK.min && x <= L.topK.max,
+    'an integer in [0, 2³¹)',
+  );
   const topP = perRow('topP', a.topP, (x) => x > 0 && x <= 1, 'in (0, 1]');
   const seeds = perRow('seeds', a.seeds, int32, 'an integer in [−2³¹, 2³²)').map((x) => x | 0);
   const steps = perRow('steps', a.steps, int32, 'an integer in [−2³¹, 2³²)').map((x) => x | 0);

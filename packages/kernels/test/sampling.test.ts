@@ -1,7 +1,7 @@
 import { isTesseraError } from '@tessera/device';
 import { randomArray, randomInts, rng } from '@tessera/device/testing';
 import { describe, expect, it } from 'vitest';
-import { sample } from '../src/sampling';
+import { SAMPLE_PARAM_LIMITS, sample } from '../src/sampling';
 import { referenceSample } from './sampling-reference';
 import { openDevice, TARGETS } from './setup';
 
@@ -206,8 +206,14 @@ for (const target of TARGETS) {
         /^sample: temperature\[1\] = -1 must be a finite number ≥ 0/,
       );
       expect(message(() => sample(dev, { ...ok, topK: [0, 1.5, 0, 0] }))).toMatch(
-        /^sample: topK\[1\] = 1.5 must be an integer ≥ 0/,
+        /^sample: topK\[1\] = 1.5 must be an integer in \[0, 2³¹\)/,
       );
+      // The ranges the kernel takes are exported (the LLM server's request schema uses them): the edges hold.
+      const { topK, seed } = SAMPLE_PARAM_LIMITS;
+      sample(dev, { ...ok, topK: [topK.max, 0, 0, 0], seeds: [seed.min, seed.max, 0, 0] });
+      expect(message(() => sample(dev, { ...ok, topK: [topK.max + 1, 0, 0, 0] }))).toMatch(/topK\[0\] = 2147483648/);
+      expect(message(() => sample(dev, { ...ok, seeds: [seed.max + 1, 0, 0, 0] }))).toMatch(/seeds\[0\] = 4294967296/);
+      expect(message(() => sample(dev, { ...ok, seeds: [seed.min - 1, 0, 0, 0] }))).toMatch(/seeds\[0\]/);
       expect(message(() => sample(dev, { ...ok, seeds: [1, 2] }))).toMatch(
         /^sample: 'seeds' has 2 values, but rows = 4 needs one per row/,
       );
