@@ -64,7 +64,7 @@ export class Cluster implements CommHost {
     this.graph = new TopologyGraph(spec);
     this.costModel = new CollectiveCostModel(this.graph);
     this.devices = runtime.allDevices;
-    this.timeoutMs = options.timeoutMs ?? 120_000;
+    this.timeoutMs = checkTimeout(options.timeoutMs);
     this.functional = runtime.mode === 'functional';
   }
 
@@ -164,8 +164,26 @@ export class Cluster implements CommHost {
   }
 }
 
+/**
+ * The modelled timeout of a collective waiting for a failed rank: a finite number of milliseconds > 0 (a survivor's
+ * clock advances by it, so NaN or Infinity would corrupt every later time on that rank).
+ */
+function checkTimeout(v: unknown): number {
+  if (v === undefined) return 120_000;
+  if (typeof v === 'number' && Number.isFinite(v) && v > 0) return v;
+  throw new TesseraError(
+    'InvalidValue',
+    `createCluster: timeoutMs must be a finite number of milliseconds > 0, got ${typeof v === 'number' ? v : typeof v === 'string' ? `'${v}'` : v === null ? 'null' : typeof v}.`,
+    { hint: 'Omit it for the default of 120 000 ms (120 s, HCCL_EXEC_TIMEOUT-like).', parameter: 'timeoutMs' },
+  );
+}
+
 /** Creates a cluster: the topology's devices in one runtime of its backend. */
 export async function createCluster(options: ClusterOptions): Promise<Cluster> {
+  if (options === null || typeof options !== 'object') {
+    throw new TesseraError('InvalidValue', `createCluster: options must be an object like { topology: 'dgx-h100' }.`);
+  }
+  checkTimeout(options.timeoutMs);
   const spec = resolveTopology(options.topology);
   const graph = new TopologyGraph(spec);
   const n = options.ranks ?? graph.ranks;

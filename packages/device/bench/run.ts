@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { cdiv, createRuntime, type Device, tileKernel } from '../src/index';
+import { cdiv, createRuntime, type Device, simtKernel, tileKernel } from '../src/index';
 import { createTestBackend } from '../src/testing/test-backend';
 
 const json = process.argv.includes('--json') || process.env.BENCH_JSON === '1';
@@ -45,6 +45,50 @@ const softmax = tileKernel(
     const row = t.loadBlock(X, [t.programId(0), 0], [1, cols]);
     const e = row.sub(row.max(1, true)).exp();
     t.storeBlock(t.tensor(y, [t.numPrograms(0), cols]), [t.programId(0), 0], e.div(e.sum(1, true)));
+  },
+);
+
+/** The CUDA Programming Guide's shared-memory tiled matmul (16×16 blocks): shared-array reads dominate. */
+const SIMT_TILE = 16;
+const simtMatmul = simtKernel(
+  {
+    name: 'bench_simt_matmul',
+    params: { a: 'ptr<f32>', b: 'ptr<f32>', c: 'ptr<f32>', n: 'i32' },
+    shared: { As: ['f32', SIMT_TILE * SIMT_TILE], Bs: ['f32', SIMT_TILE * SIMT_TILE] },
+  },
+  function* (k, { a, b, c, n }) {
+    const [tx, ty] = [k.threadIdx.x, k.threadIdx.y];
+    const row = k.blockIdx.y * SIMT_TILE + ty;
+    const col = k.blockIdx.x * SIMT_TILE + tx;
+    const As = k.shared.As!;
+    const Bs = k.shared.Bs!;
+    let acc = 0;
+    for (let k0 = 0; k0 < n; k0 += SIMT_TILE) {
+      As[ty * SIMT_TILE + tx] = a.get(row * n + k0 + tx);
+      Bs[ty * SIMT_TILE + tx] = b.get((k0 + ty) * n + col);
+      yield k.syncthreads();
+      for (let kk = 0; kk < SIMT_TILE; kk++)
+        acc = Math.fround(acc + Math.fround(As[ty * SIMT_TILE + kk]! * Bs[kk * SIMT_TILE + tx]!));
+      yield k.syncthreads();
+    }
+    c.set(row * n + col, acc);
+  },
+);
+
+/** Shared-memory tree reduction per block (CUDA samples' reduce2), one atomicAdd per block. */
+const simtReduce = simtKernel(
+  { name: 'bench_simt_reduce', params: { x: 'ptr<f32>', out: 'ptr<f32>', n: 'i32' }, shared: { s: ['f32', 256] } },
+  function* (k, { x, out, n }) {
+    const tid = k.threadIdx.x;
+    const i = k.blockIdx.x * k.blockDim.x + tid;
+    const s = k.shared.s!;
+    s[tid] = i < n ? x.get(i) : 0;
+    yield k.syncthreads();
+    for (let h = k.blockDim.x >> 1; h > 0; h >>= 1) {
+      if (tid < h) s[tid] = s[tid]! + s[tid + h]!;
+      yield k.syncthreads();
+    }
+    if (tid === 0) out.atomicAdd(0, s[0]!);
   },
 );
 
@@ -127,6 +171,24 @@ async function main(): Promise<void> {
     rows.push(row('softmax f32', `${R}×${C}`, bytes / ours / 1e6, bytes / theirs / 1e6, 'GB/s'));
   }
 
+  // SIMT kernels: plain JS per thread, so the executor's per-access overhead (global and shared arrays) is what shows.
+  const simtRows: { op: string; shape: string; tessera: number; unit: string }[] = [];
+  {
+    const S = 128;
+    const [a, b, c] = [dev.alloc('f32', S * S), dev.alloc('f32', S * S), dev.alloc('f32', S * S)];
+    dev.upload(a, random(S * S));
+    dev.upload(b, random(S * S));
+    const grid = [S / SIMT_TILE, S / SIMT_TILE];
+    const ms = time(() => dev.launch(simtMatmul, { grid, block: [SIMT_TILE, SIMT_TILE] }, { a, b, c, n: S }));
+    simtRows.push({ op: 'simt matmul', shape: `${S}³`, tessera: (2 * S ** 3) / ms / 1e6, unit: 'GFLOP/s' });
+    const N = 1 << 18;
+    const [x, out] = [dev.alloc('f32', N), dev.alloc('f32', 1)];
+    dev.upload(x, random(N));
+    const rms = time(() => dev.launch(simtReduce, { grid: N / 256, block: 256 }, { x, out, n: N }));
+    simtRows.push({ op: 'simt reduce', shape: `${N}`, tessera: (4 * N) / rms / 1e6, unit: 'GB/s' });
+    for (const z of [a, b, c, x, out]) dev.free(z);
+  }
+
   // Costing one 8192³ GEMM launch in timing-only mode (no data): sampled, and with every program traced.
   const trt = await createRuntime({ backend, devices: 'bench', mode: 'timing' });
   const td = trt.device(0);
@@ -142,6 +204,7 @@ async function main(): Promise<void> {
 
   if (json) {
     for (const r of rows) console.log(JSON.stringify(r));
+    for (const r of simtRows) console.log(JSON.stringify(r));
     console.log(
       JSON.stringify({ op: 'timing-only gemm', shape: '8192³', sampled_wall_ms: sampledMs, exact_wall_ms: exactMs }),
     );
@@ -157,6 +220,10 @@ async function main(): Promise<void> {
     console.log(
       `${r.op.padEnd(12)} ${r.shape.padEnd(16)} ${r.tessera.toFixed(2).padStart(10)} ${r.tfjs.toFixed(3).padStart(10)}  ${r.unit.padEnd(8)} ${r.ratio_vs_tfjs.toFixed(1).padStart(6)}×`,
     );
+  }
+  console.log('\nSIMT kernels, functional mode (no tfjs equivalent)\n');
+  for (const r of simtRows) {
+    console.log(`${r.op.padEnd(12)} ${r.shape.padEnd(16)} ${r.tessera.toFixed(3).padStart(10)}  ${r.unit}`);
   }
   console.log(
     `\nTiming-only mode, one 8192³ bf16 GEMM launch (4096 programs): ${sampledMs.toFixed(1)} ms sampled, ${exactMs.toFixed(0)} ms tracing every program.`,

@@ -9,7 +9,9 @@
  * are therefore traced in full; costs that differ only at an isolated interior index would be missed, which no
  * kernel in this repository does. `exact: true` traces every program.
  */
+import { isTesseraError, TesseraError } from '../errors';
 import type { BufferOwner } from '../memory/buffer';
+import { describeValue } from '../validate';
 import { type ExecMode, type LaunchState, TileContext } from './context';
 import { type CostRecord, emptyResources, type ProgramClass, ProgramCost } from './cost';
 import type { Kernel } from './kernel';
@@ -48,18 +50,56 @@ function newState(o: ExecuteOptions, mode: ExecMode): LaunchState {
 
 type Runner = (pid: Grid3) => ProgramCost;
 
-function makeRunner(o: ExecuteOptions, state: LaunchState): Runner {
+/**
+ * Runs one program (or SIMT block) per call. A throw from the kernel body becomes a kernel fault here:
+ *
+ * - a fault already (an illegal address) passes through;
+ * - anything that is not a TesseraError (a TypeError of the body, a thrown string) becomes a `LaunchFailure` naming
+ *   the kernel, the program (block and thread for SIMT) and the original message;
+ * - a non-sticky TesseraError (misuse of the kernel language, e.g. mismatched tile shapes) passes through while no
+ *   program has touched memory (the probe, timing-only mode), and becomes a `LaunchFailure` once functional programs
+ *   may have written it.
+ *
+ * Either way the launch errors out of `executeLaunch`; sticky errors make the device unusable until reset.
+ */
+function makeRunner(o: ExecuteOptions, state: LaunchState, writes: boolean): Runner {
   if (o.kernel.style === 'tile') {
     const ctx = new TileContext(state);
     const k = o.kernel;
     return (pid) => {
-      ctx.begin(pid);
-      k.body(ctx, o.args as never);
-      return ctx.cost;
+      try {
+        ctx.begin(pid);
+        k.body(ctx, o.args as never);
+        return ctx.cost;
+      } catch (e) {
+        throw kernelFault(e, ctx.location(), o, pid, writes);
+      }
     };
   }
   const ex = new SimtExecution(state, o.kernel, o.args, o.block ?? [1, 1, 1], o.dynamicSharedBytes);
-  return (pid) => ex.runBlock(pid);
+  return (pid) => {
+    try {
+      return ex.runBlock(pid);
+    } catch (e) {
+      throw kernelFault(e, ex.location(), o, pid, writes);
+    }
+  };
+}
+
+function kernelFault(e: unknown, where: string, o: ExecuteOptions, pid: Grid3, writes: boolean): unknown {
+  if (isTesseraError(e) && (e.sticky || !writes)) return e;
+  const what = isTesseraError(e)
+    ? `failed once the launch could have written memory: ${e.message.replace(/\.$/, '')}`
+    : `threw ${e instanceof Error ? `${e.name}: ${e.message}` : typeof e === 'string' ? `'${e}'` : describeValue(e)}`;
+  return new TesseraError('LaunchFailure', `${where} ${what}.`, {
+    hint:
+      'Fix the kernel body. The device is now in an error state, as after a CUDA kernel fault: every call on it ' +
+      'fails until device.reset(), which releases its memory (what the launch wrote is undefined).',
+    device: o.owner.label,
+    kernel: o.kernel.name,
+    program: [...pid],
+    cause: e,
+  });
 }
 
 function record(o: ExecuteOptions, state: LaunchState, classes: ProgramClass[], exact: boolean): CostRecord {
@@ -161,7 +201,7 @@ function sampled(run: Runner, grid: Grid3, first: ProgramCost): { classes: Progr
 /** Executes one launch and returns its cost record. */
 export function executeLaunch(o: ExecuteOptions): CostRecord {
   const probeState = newState(o, 'timing');
-  const probeRun = makeRunner(o, probeState);
+  const probeRun = makeRunner(o, probeState, false);
   const first = probeRun([0, 0, 0]);
   const probe = record(o, probeState, [{ cost: first, count: 1 }], false);
   o.check?.(probe);
@@ -174,7 +214,7 @@ export function executeLaunch(o: ExecuteOptions): CostRecord {
     return record(o, probeState, classes, exact);
   }
   const state = newState(o, 'functional');
-  return record(o, state, traceAll(makeRunner(o, state), o.grid), true);
+  return record(o, state, traceAll(makeRunner(o, state, true), o.grid), true);
 }
 
 function traceAllFrom(run: Runner, grid: Grid3, first: ProgramCost): ProgramClass[] {

@@ -13,6 +13,7 @@
 import { DTYPE_INFO, type DType, isDType } from '../dtype/dtype';
 import { TesseraError } from '../errors';
 import { DeviceBuffer } from '../memory/buffer';
+import { checkFinite, describeValue, invalidArgument } from '../validate';
 import type { TileContext } from './context';
 import type { GlobalArray, SimtContext } from './simt';
 
@@ -56,11 +57,34 @@ export interface SimtKernel<P extends ParamSpecs = ParamSpecs> {
 // biome-ignore lint/suspicious/noExplicitAny: a launch accepts kernels of any parameter list; args are checked at run time
 export type Kernel = TileKernel<any> | SimtKernel<any>;
 
-function checkSpecs(name: string, params: ParamSpecs): void {
+function checkDefinition(op: string, def: unknown, body: unknown): void {
+  if (def === null || typeof def !== 'object') {
+    throw invalidArgument(op, 'definition', `must be an object { name, params }, got ${describeValue(def)}`);
+  }
+  const { name, params } = def as { name?: unknown; params?: unknown };
   if (typeof name !== 'string' || name.trim() === '') {
     throw new TesseraError('InvalidValue', 'A kernel needs a non-empty name (it appears in traces and errors).');
   }
-  for (const [p, spec] of Object.entries(params)) {
+  if (params === null || typeof params !== 'object' || Array.isArray(params)) {
+    throw invalidArgument(
+      op,
+      `'${name}': params`,
+      `must be an object of parameter specs, got ${describeValue(params)}`,
+    );
+  }
+  if (typeof body !== 'function') {
+    throw invalidArgument(op, `'${name}': body`, `must be a function, got ${describeValue(body)}`);
+  }
+  for (const [p, spec] of Object.entries(params as Record<string, unknown>)) {
+    if (typeof spec !== 'string') {
+      throw new TesseraError(
+        'InvalidValue',
+        `Kernel '${name}': parameter '${p}' has a spec of ${describeValue(spec)}.`,
+        {
+          hint: "Use 'ptr', 'ptr<f32>', 'ptr<f16|bf16>', 'i32', 'u32', 'i64', 'f32', 'constexpr', 'i32[]' or 'f32[]'.",
+        },
+      );
+    }
     const ok =
       ['ptr', 'i32', 'u32', 'i64', 'f32', 'constexpr', 'i32[]', 'f32[]'].includes(spec) ||
       (/^ptr<([a-z0-9|]+)>$/.test(spec) && allowedDTypes(spec)!.every((d) => isDType(d)));
@@ -82,7 +106,7 @@ export function tileKernel<const P extends ParamSpecs>(
   def: { name: string; params: P },
   body: (t: TileContext, args: ArgsOf<P>) => void,
 ): TileKernel<P> {
-  checkSpecs(def.name, def.params);
+  checkDefinition('tileKernel', def, body);
   return Object.freeze({ style: 'tile' as const, id: nextKernelId++, name: def.name, params: def.params, body });
 }
 
@@ -91,10 +115,15 @@ export function simtKernel<const P extends ParamSpecs>(
   def: { name: string; params: P; shared?: Record<string, SharedDecl>; flopsPerThread?: number },
   body: (k: SimtContext, args: SimtArgsOf<P>) => Generator<unknown, void, unknown> | void,
 ): SimtKernel<P> {
-  checkSpecs(def.name, def.params);
+  checkDefinition('simtKernel', def, body);
   const shared = def.shared ?? {};
-  for (const [n, [dt, len]] of Object.entries(shared)) {
-    if (!['f32', 'i32', 'i16', 'i8', 'u8'].includes(dt) || !Number.isInteger(len) || len <= 0) {
+  if (shared === null || typeof shared !== 'object') {
+    throw invalidArgument('simtKernel', `'${def.name}': shared`, `must be an object, got ${describeValue(shared)}`);
+  }
+  const flopsPerThread = checkFinite('simtKernel', `'${def.name}': flopsPerThread`, def.flopsPerThread ?? 0, 0);
+  for (const [n, decl] of Object.entries(shared)) {
+    const [dt, len] = Array.isArray(decl) ? decl : [];
+    if (!['f32', 'i32', 'i16', 'i8', 'u8'].includes(dt as string) || !Number.isInteger(len) || (len as number) <= 0) {
       throw new TesseraError(
         'InvalidValue',
         `Kernel '${def.name}': shared array '${n}' must be [f32|i32|i16|i8|u8, length > 0].`,
@@ -107,7 +136,7 @@ export function simtKernel<const P extends ParamSpecs>(
     name: def.name,
     params: def.params,
     shared,
-    flopsPerThread: def.flopsPerThread ?? 0,
+    flopsPerThread,
     body,
     maxDynamicSharedBytes: 0,
     setMaxDynamicSharedMemory(bytes: number) {
@@ -153,7 +182,7 @@ export function validateArgs(kernel: Kernel, args: Record<string, unknown>, owne
       if (!(v instanceof DeviceBuffer)) {
         throw new TesseraError(
           'InvalidValue',
-          `${where}: '${p}' must be a device buffer (${spec}), got ${describe(v)}.`,
+          `${where}: '${p}' must be a device buffer (${spec}), got ${describeValue(v)}.`,
           {
             hint: 'Allocate with device.alloc(dtype, n) and copy host data in with device.upload().',
           },
@@ -186,7 +215,7 @@ export function validateArgs(kernel: Kernel, args: Record<string, unknown>, owne
       if (typeof v !== 'number' || !Number.isFinite(v)) {
         throw new TesseraError(
           'InvalidValue',
-          `${where}: '${p}' must be a finite number (${spec}), got ${describe(v)}.`,
+          `${where}: '${p}' must be a finite number (${spec}), got ${describeValue(v)}.`,
         );
       }
       if ((spec === 'i32' || spec === 'u32' || spec === 'i64' || spec === 'constexpr') && !Number.isInteger(v)) {
@@ -206,13 +235,6 @@ export function validateArgs(kernel: Kernel, args: Record<string, unknown>, owne
       }
     }
   }
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (ArrayBuffer.isView(v)) return `a host ${v.constructor.name} (host memory)`;
-  return typeof v === 'object' ? ((v as object).constructor?.name ?? 'an object') : `${typeof v} ${String(v)}`;
 }
 
 export type { DType };

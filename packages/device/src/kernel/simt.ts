@@ -4,15 +4,20 @@
  * run in lock-step phases between barriers, so barrier-correct CUDA code gives the same answer here.
  *
  * Global memory goes through `GlobalArray` accessors, which count bytes and check bounds (an out-of-range index is
- * an illegal-address fault, sticky for the device). SIMT code is plain JS, so arithmetic is not counted: declare
- * `flopsPerThread` on the kernel, or call `k.countFlops(n)`, to feed the cost model.
+ * an illegal-address fault, sticky for the device). Shared arrays are typed arrays behind a bounds-checking proxy:
+ * `s[i]` reads and writes as on the typed array (values convert to its dtype), and an index outside 0..length−1
+ * (negative, fractional, NaN, undefined) is an illegal-address fault too, instead of the typed array's silent
+ * `undefined` / dropped write. SIMT code is plain JS, so arithmetic is not counted: declare `flopsPerThread` on the
+ * kernel, or call `k.countFlops(n)`, to feed the cost model.
  */
 import { bitsDecoder, bitsEncoder, castScalar, DTYPE_INFO, type DType } from '../dtype/dtype';
 import { TesseraError } from '../errors';
 import type { DeviceBuffer } from '../memory/buffer';
+import { describeValue } from '../validate';
 import type { ExecMode, LaunchState } from './context';
 import { ProgramCost } from './cost';
 import type { ParamSpecs, SharedDType, SimtKernel } from './kernel';
+import { checkedShared, SHARED_DTYPES, type SharedArray, sharedArray } from './shared-memory';
 
 export interface Dim3 {
   readonly x: number;
@@ -20,31 +25,17 @@ export interface Dim3 {
   readonly z: number;
 }
 
-type SharedArray = Float32Array | Int32Array | Int16Array | Int8Array | Uint8Array;
-
-function sharedArray(dt: SharedDType, buf: ArrayBuffer, byteOffset: number, len: number): SharedArray {
-  switch (dt) {
-    case 'f32':
-      return new Float32Array(buf, byteOffset, len);
-    case 'i32':
-      return new Int32Array(buf, byteOffset, len);
-    case 'i16':
-      return new Int16Array(buf, byteOffset, len);
-    case 'i8':
-      return new Int8Array(buf, byteOffset, len);
-    case 'u8':
-      return new Uint8Array(buf, byteOffset, len);
-  }
-}
-
 /** State one thread block shares. */
 class BlockState {
   cost = new ProgramCost();
   shared: Record<string, SharedArray> = {};
   dynamic: ArrayBuffer;
+  /** `dynamicShared` views of this block, by dtype, offset and length (every thread gets the same one). */
+  dynamicViews = new Map<string, SharedArray>();
   blockIdx: Dim3 = { x: 0, y: 0, z: 0 };
 
   constructor(
+    private readonly exec: SimtExecution,
     readonly kernel: SimtKernel<ParamSpecs>,
     dynamicBytes: number,
   ) {
@@ -56,9 +47,11 @@ class BlockState {
     this.blockIdx = blockIdx;
     this.shared = {};
     for (const [name, [dt, len]] of Object.entries(this.kernel.shared)) {
-      this.shared[name] = sharedArray(dt, new ArrayBuffer(len * DTYPE_INFO[dt].bytes), 0, len);
+      const raw = sharedArray(dt, new ArrayBuffer(len * DTYPE_INFO[dt].bytes), 0, len);
+      this.shared[name] = checkedShared(raw, dt, name, this.exec);
     }
     this.dynamic = new ArrayBuffer(this.dynamic.byteLength);
+    this.dynamicViews.clear();
   }
 }
 
@@ -74,6 +67,8 @@ export class GlobalArray {
   constructor(
     readonly buffer: DeviceBuffer,
     private readonly exec: SimtExecution,
+    /** The kernel parameter it was passed as (for messages). */
+    readonly name = 'buffer',
   ) {
     this.length = buffer.length;
     this.dtype = buffer.dtype;
@@ -85,6 +80,19 @@ export class GlobalArray {
 
   private check(i: number, op: string): void {
     if (!Number.isInteger(i) || i < 0 || i >= this.length) throw this.exec.fault(op, this.buffer, i);
+  }
+
+  /** A value to store must be a number (typed arrays would turn `undefined` into NaN or 0 without a word). */
+  private badValue(op: string, i: number, v: unknown): TesseraError {
+    return new TesseraError(
+      'InvalidValue',
+      `${this.exec.location()}: ${this.name}.${op}(${i}, ${describeValue(v)}): the value must be a number.`,
+      {
+        hint: 'An undefined value usually comes from reading past the end of a plain array or a misspelt variable.',
+        device: this.exec.launch.owner.label,
+        kernel: this.exec.kernel.name,
+      },
+    );
   }
 
   /** `x[i]` (decoded to a number). Timing-only mode reads 0. */
@@ -102,6 +110,7 @@ export class GlobalArray {
   /** `x[i] = v` (converted to the buffer's dtype as a store would). */
   set(i: number, v: number): void {
     this.check(i, 'write');
+    if (typeof v !== 'number') throw this.badValue('set', i, v);
     const c = this.exec.block.cost;
     c.bytesWritten += this.bytes;
     c.memoryOps += 1;
@@ -128,16 +137,21 @@ export class GlobalArray {
 
   /** `atomicAdd(&x[i], v)`: returns the old value. */
   atomicAdd(i: number, v: number): number {
+    if (typeof v !== 'number') throw this.badValue('atomicAdd', i, v);
     return this.rmw(i, 'atomicAdd', (o) => o + v);
   }
   atomicMax(i: number, v: number): number {
+    if (typeof v !== 'number') throw this.badValue('atomicMax', i, v);
     return this.rmw(i, 'atomicMax', (o) => (v > o ? v : o));
   }
   atomicMin(i: number, v: number): number {
+    if (typeof v !== 'number') throw this.badValue('atomicMin', i, v);
     return this.rmw(i, 'atomicMin', (o) => (v < o ? v : o));
   }
   /** `atomicCAS(&x[i], compare, v)`: writes v if x[i] === compare; returns the old value. */
   atomicCAS(i: number, compare: number, v: number): number {
+    if (typeof v !== 'number') throw this.badValue('atomicCAS', i, v);
+    if (typeof compare !== 'number') throw this.badValue('atomicCAS', i, compare);
     return this.rmw(i, 'atomicCAS', (o) => (o === compare ? v : o));
   }
 }
@@ -166,10 +180,20 @@ export class SimtContext {
    * The offset must be aligned to the element size; devices may demand more (Ascend's Unified Buffer: 32 bytes).
    */
   dynamicShared(dtype: SharedDType, byteOffset = 0, length?: number): SharedArray {
+    const where = `${this.exec.location()}: dynamicShared`;
+    if (!SHARED_DTYPES.includes(dtype)) {
+      throw new TesseraError(
+        'InvalidValue',
+        `${where}: dtype ${describeValue(dtype)} is not a shared-memory dtype; expected one of ${SHARED_DTYPES.join(', ')}.`,
+      );
+    }
     const buf = this.exec.block.dynamic;
     const eb = DTYPE_INFO[dtype].bytes;
+    if (length !== undefined && (!Number.isSafeInteger(length) || length < 0)) {
+      throw new TesseraError('InvalidValue', `${where}: length must be an integer ≥ 0, got ${describeValue(length)}.`);
+    }
     const len = length ?? Math.floor((buf.byteLength - byteOffset) / eb);
-    if (!Number.isInteger(byteOffset) || byteOffset < 0 || byteOffset % eb !== 0) {
+    if (!Number.isSafeInteger(byteOffset) || byteOffset < 0 || byteOffset % eb !== 0) {
       throw new TesseraError(
         'InvalidValue',
         `${this.exec.location()}: dynamicShared(${dtype}, ${byteOffset}): offset must be a multiple of ${eb} bytes.`,
@@ -184,11 +208,26 @@ export class SimtContext {
       );
     }
     this.exec.noteAlignment(byteOffset);
-    return sharedArray(dtype, buf, byteOffset, len);
+    const key = `${dtype}:${byteOffset}:${len}`;
+    const views = this.exec.block.dynamicViews;
+    let view = views.get(key);
+    if (!view) {
+      const name = `dynamicShared(${dtype}, ${byteOffset})`;
+      view = checkedShared(sharedArray(dtype, buf, byteOffset, len), dtype, name, this.exec);
+      views.set(key, view);
+    }
+    return view;
   }
 
   /** Declares arithmetic this thread did, for the cost model. */
   countFlops(n: number, dtype: 'f32' | 'f16' | 'bf16' | 'i32' = 'f32'): void {
+    if (typeof n !== 'number' || !(n >= 0) || !Number.isFinite(n) || !['f32', 'f16', 'bf16', 'i32'].includes(dtype)) {
+      throw new TesseraError(
+        'InvalidValue',
+        `${this.exec.location()}: countFlops(${describeValue(n)}, ${describeValue(dtype)}): ` +
+          'n must be a finite number ≥ 0 and dtype one of f32, f16, bf16, i32.',
+      );
+    }
     this.exec.block.cost.addVector(dtype, n);
   }
 
@@ -216,13 +255,13 @@ export class SimtExecution {
     dynamicBytes: number,
   ) {
     this.mode = launch.mode;
-    this.block = new BlockState(kernel, dynamicBytes);
+    this.block = new BlockState(this, kernel, dynamicBytes);
     this.blockDim = { x: block[0], y: block[1], z: block[2] };
     this.gridDim = { x: launch.grid[0], y: launch.grid[1], z: launch.grid[2] };
     this.globals = {};
     for (const [k, v] of Object.entries(args)) {
       const spec = (kernel.params as Record<string, string>)[k]!;
-      this.globals[k] = spec.startsWith('ptr') ? new GlobalArray(v as DeviceBuffer, this) : v;
+      this.globals[k] = spec.startsWith('ptr') ? new GlobalArray(v as DeviceBuffer, this, k) : v;
       if (spec.startsWith('ptr')) launch.dtypes.add((v as DeviceBuffer).dtype);
     }
     let smem = dynamicBytes;
@@ -260,6 +299,25 @@ export class SimtExecution {
         device: this.launch.owner.label,
         kernel: this.kernel.name,
         index,
+      },
+    );
+  }
+
+  /** The fault of an index outside a shared array (sticky, as `fault` for global memory). */
+  sharedFault(op: 'read' | 'write', name: string, dtype: SharedDType, length: number, key: string): TesseraError {
+    return new TesseraError(
+      'IllegalAddress',
+      `${this.location()}: ${op} of shared array '${name}' (${dtype}[${length}]) at index ${key} is out of bounds ` +
+        `(valid 0..${length - 1}).`,
+      {
+        hint:
+          'Size the shared array for every index the block uses, or guard the access. The device is now in an error ' +
+          'state, as after a CUDA illegal-address fault: call device.reset().',
+        device: this.launch.owner.label,
+        kernel: this.kernel.name,
+        array: name,
+        index: key === 'undefined' ? undefined : Number(key),
+        length,
       },
     );
   }

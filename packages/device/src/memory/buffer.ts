@@ -5,6 +5,7 @@
  */
 import { DTYPE_INFO, type DType, type StorageArray, storageView } from '../dtype/dtype';
 import { formatBytes, TesseraError } from '../errors';
+import { checkCount, checkDType, checkShape } from '../validate';
 
 /** Host bytes a functional-mode allocation may hold before we refuse with advice to use timing-only mode. */
 export const DEFAULT_FUNCTIONAL_HOST_LIMIT = 4 * 1024 ** 3;
@@ -31,7 +32,17 @@ export class Allocation {
         hint: "Create the runtime with mode: 'functional' to read or write values.",
       });
     }
-    this.bytes ??= new SharedArrayBuffer(this.byteLength);
+    if (this.bytes === null) {
+      try {
+        this.bytes = new SharedArrayBuffer(this.byteLength);
+      } catch (e) {
+        throw new TesseraError(
+          'OutOfMemory',
+          `The host could not back a ${formatBytes(this.byteLength)} allocation: ${(e as Error).message}.`,
+          { hint: "Model large sizes with mode: 'timing', or keep hostMemoryLimit below the host's memory." },
+        );
+      }
+    }
     return this.bytes;
   }
 
@@ -101,28 +112,27 @@ export class DeviceBuffer<D extends DType = DType> {
    * A sub-range of this buffer, in elements: `buf.view(128, 64)` is elements 128..191. Shares memory with the parent;
    * freeing the parent invalidates it.
    */
-  view(offset: number, length = this.length - offset, shape?: readonly number[]): DeviceBuffer<D> {
+  view(offset: number, length?: number, shape?: readonly number[]): DeviceBuffer<D> {
     this.assertLive('view');
-    if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0) {
-      throw new TesseraError('InvalidValue', `view(${offset}, ${length}): offset and length must be integers ≥ 0.`);
-    }
-    if (offset + length > this.length) {
+    checkCount('view', 'offset', offset);
+    const len = length === undefined ? this.length - offset : checkCount('view', 'length', length);
+    if (offset + len > this.length || len < 0) {
       throw new TesseraError(
         'InvalidValue',
-        `view(${offset}, ${length}) runs past the end of ${this.describe()}: it has ${this.length} elements.`,
+        `view(${offset}, ${len}) runs past the end of ${this.describe()}: it has ${this.length} elements.`,
         { hint: `Use offset + length ≤ ${this.length}.` },
       );
     }
-    const s = shape ?? [length];
-    if (s.reduce((a, b) => a * b, 1) !== length) {
-      throw new TesseraError('InvalidValue', `view shape [${s.join(', ')}] does not hold ${length} elements.`);
+    const s = shape === undefined ? [len] : checkShape('view', 'shape', shape).dims;
+    if (s.reduce((a, b) => a * b, 1) !== len) {
+      throw new TesseraError('InvalidValue', `view: shape [${s.join(', ')}] does not hold ${len} elements.`);
     }
     return new DeviceBuffer(
       this.owner,
       this.allocation,
       this.dtype,
       this.byteOffset + offset * DTYPE_INFO[this.dtype].bytes,
-      length,
+      len,
       s,
       this,
     );
@@ -131,7 +141,7 @@ export class DeviceBuffer<D extends DType = DType> {
   /** Reinterprets the same bytes as another dtype (a bitcast view), like `reinterpret_cast`. */
   as<E extends DType>(dtype: E): DeviceBuffer<E> {
     this.assertLive('as');
-    const eb = DTYPE_INFO[dtype].bytes;
+    const eb = DTYPE_INFO[checkDType('as', 'dtype', dtype)].bytes;
     if (this.byteLength % eb !== 0 || this.byteOffset % eb !== 0) {
       throw new TesseraError(
         'InvalidValue',
@@ -177,6 +187,22 @@ export function checkHostLimit(bytes: number, limit: number, label: string): voi
       {
         hint: "Model large sizes with mode: 'timing' (buffers then carry shape and dtype but no data), or raise hostMemoryLimit.",
         device: label,
+      },
+    );
+  }
+}
+
+/** Pinned host memory (`runtime.hostAlloc`) counts against the same host limit as functional-mode device memory. */
+export function checkPinnedHostLimit(inUse: number, bytes: number, limit: number): void {
+  if (inUse + bytes > limit) {
+    throw new TesseraError(
+      'OutOfMemory',
+      `hostAlloc: ${formatBytes(bytes)} of pinned host memory would bring this runtime's host memory to ` +
+        `${formatBytes(inUse + bytes)}, over its hostMemoryLimit of ${formatBytes(limit)}.`,
+      {
+        hint: 'Release pinned arrays you no longer need with runtime.hostFree(array), free device buffers, or raise hostMemoryLimit.',
+        requested: bytes,
+        inUse,
       },
     );
   }

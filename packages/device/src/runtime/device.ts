@@ -11,9 +11,23 @@ import { formatBytes, isTesseraError, TesseraError } from '../errors';
 import type { ExecMode } from '../kernel/context';
 import type { CostRecord } from '../kernel/cost';
 import { executeLaunch } from '../kernel/execute';
-import { type Kernel, staticSharedBytes, validateArgs } from '../kernel/kernel';
+import { type Kernel, validateArgs } from '../kernel/kernel';
 import { Allocation, checkHostLimit, DeviceBuffer } from '../memory/buffer';
+import {
+  checkCount,
+  checkDType,
+  checkFinite,
+  checkHostValues,
+  checkInstance,
+  checkName,
+  checkOptionalBoolean,
+  checkOptions,
+  checkShape,
+  describeValue,
+  invalidArgument,
+} from '../validate';
 import type { Backend, CopyKind, KernelTiming } from './backend';
+import { checkKernel, checkLaunchConfig, type Dim3 } from './launch-config';
 import type { Activity } from './profiler';
 import type { DeviceProperties } from './properties';
 import { Event, Stream, type TimelineOwner } from './stream';
@@ -56,18 +70,6 @@ export interface CopyOptions {
   stream?: Stream;
 }
 
-type Dim3 = [number, number, number];
-
-function dim3(v: number | readonly number[], what: string): Dim3 {
-  const arr = typeof v === 'number' ? [v] : [...v];
-  if (arr.length < 1 || arr.length > 3 || arr.some((d) => !Number.isInteger(d) || d < 1)) {
-    throw new TesseraError('InvalidConfiguration', `${what} must be 1 to 3 integers ≥ 1, got ${JSON.stringify(v)}.`, {
-      hint: 'A zero-sized grid launches nothing: skip the launch instead.',
-    });
-  }
-  return [arr[0]!, arr[1] ?? 1, arr[2] ?? 1];
-}
-
 /** Which typed array carries each dtype's bits. */
 const HOST_VIEW: Record<DType, string> = {
   f32: 'Float32Array',
@@ -107,22 +109,27 @@ export class Device implements TimelineOwner {
     return this.host.backend;
   }
 
+  /** The runtime this device belongs to. */
+  get runtime(): DeviceHost {
+    return this.host;
+  }
+
   get mode(): ExecMode {
     return this.host.mode;
   }
 
   // ------------------------------------------------------------------ error state
 
-  /** Runs `fn`, recording any TesseraError as the last error and making kernel faults sticky. */
+  /**
+   * Runs `fn` on a usable device, recording any TesseraError as the last error. Only a fault of this device's own
+   * kernel makes it sticky (see `launch`): an error about another device (a failed peer in memcpyDtoD) does not.
+   */
   private guard<T>(op: string, fn: () => T): T {
     this.assertUsable(op);
     try {
       return fn();
     } catch (e) {
-      if (isTesseraError(e)) {
-        this.lastError = e;
-        if (e.sticky) this.sticky = e;
-      }
+      if (isTesseraError(e)) this.lastError = e;
       throw e;
     }
   }
@@ -158,6 +165,7 @@ export class Device implements TimelineOwner {
    * `reason` until `reset()`, as a lost GPU or NPU would.
    */
   fail(reason: string): void {
+    checkName('device.fail', 'reason', reason);
     const e = new TesseraError('LaunchFailure', `${this.label} has failed: ${reason}.`, {
       hint: 'Leave this device out (split the communicator), or call device.reset() to bring it back.',
       device: this.label,
@@ -199,9 +207,10 @@ export class Device implements TimelineOwner {
   }
 
   private streamOf(s: Stream | undefined, op: string): Stream {
-    const st = s ?? this.defaultStream;
-    st.assertUsable(op, this);
-    return st;
+    if (s === undefined) return this.defaultStream;
+    checkInstance(op, 'stream', s, Stream, 'a Stream of this device', 'Omit it for the default stream.');
+    s.assertUsable(op, this);
+    return s;
   }
 
   /**
@@ -210,6 +219,7 @@ export class Device implements TimelineOwner {
    */
   readyTime(stream: Stream | undefined, engine: string, op = 'collective'): number {
     this.assertUsable(op);
+    checkName(op, 'engine', engine);
     const st = this.streamOf(stream, op);
     return Math.max(st.timeMs, this.engines[engine] ?? 0, this.host.hostTimeMs);
   }
@@ -225,7 +235,11 @@ export class Device implements TimelineOwner {
     ms: number,
     a: Omit<Activity, 'device' | 'deviceOrdinal' | 'stream' | 'startMs' | 'endMs'>,
   ): { startMs: number; endMs: number } {
-    const st = this.streamOf(stream, a.name);
+    const op = `${a?.name ?? '?'} (occupy)`;
+    checkName(op, 'engine', engine);
+    checkFinite(op, 'startMs', startMs, 0);
+    checkFinite(op, 'ms', ms, 0);
+    const st = this.streamOf(stream, op);
     const endMs = startMs + ms;
     st.timeMs = Math.max(st.timeMs, endMs);
     this.engines[engine] = Math.max(this.engines[engine] ?? 0, endMs);
@@ -272,8 +286,11 @@ export class Device implements TimelineOwner {
   }
 
   /** `timing: false` makes a lighter event that cannot measure time, as `cudaEventDisableTiming`. */
-  createEvent(options: { timing?: boolean } = {}): Event {
-    return this.guard('createEvent', () => new Event(this, options.timing ?? true));
+  createEvent(options?: { timing?: boolean }): Event {
+    return this.guard('createEvent', () => {
+      const o = checkOptions('createEvent', 'options', options);
+      return new Event(this, checkOptionalBoolean('createEvent', 'options.timing', o.timing) ?? true);
+    });
   }
 
   // ------------------------------------------------------------------ memory
@@ -286,46 +303,42 @@ export class Device implements TimelineOwner {
   /** Allocates `shape` (or `count`) elements of `dtype`. Contents start zeroed. */
   alloc<D extends DType>(dtype: D, shape: number | readonly number[]): DeviceBuffer<D> {
     return this.guard('alloc', () => {
-      if (!(dtype in DTYPE_INFO)) {
-        throw new TesseraError('InvalidValue', `alloc: unknown dtype '${String(dtype)}'.`, {
-          hint: `Use one of ${Object.keys(DTYPE_INFO).join(', ')}.`,
-        });
-      }
-      const s = typeof shape === 'number' ? [shape] : [...shape];
-      if (s.some((d) => !Number.isInteger(d) || d < 0)) {
-        throw new TesseraError('InvalidValue', `alloc: shape ${JSON.stringify(shape)} must hold integers ≥ 0.`);
-      }
-      const count = s.reduce((a, b) => a * b, 1);
-      const bytes = count * DTYPE_INFO[dtype].bytes;
-      const gran = this.backend.allocationGranularity(this.properties);
-      const charged = Math.max(gran, Math.ceil(bytes / gran) * gran);
-      const free = this.properties.memoryBytes - this.usedBytes;
-      if (charged > free) {
-        throw new TesseraError(
-          'OutOfMemory',
-          `Out of memory on ${this.label} (${this.properties.name}): requested ${formatBytes(bytes)}, ` +
-            `${formatBytes(free)} free of ${formatBytes(this.properties.memoryBytes)}.`,
-          {
-            hint: 'Free buffers you no longer need, use a smaller batch or shard the tensor across devices, or pick a device with more memory.',
-            device: this.label,
-            requested: bytes,
-            free,
-          },
-        );
-      }
-      const hasData = this.host.mode === 'functional';
-      if (hasData) checkHostLimit(this.host.hostBytesInUse + bytes, this.host.hostMemoryLimit, this.label);
-      const a = new Allocation(this.nextAllocationId++, bytes, charged, hasData);
-      this.allocations.add(a);
-      this.usedBytes += charged;
-      if (hasData) this.host.hostBytesInUse += bytes;
-      return new DeviceBuffer(this, a, dtype, 0, count, s);
+      checkDType('alloc', 'dtype', dtype);
+      const { dims, count } = checkShape('alloc', 'shape', shape);
+      return this.allocate(dtype, dims, count);
     });
   }
 
   /** Allocates `bytes` untyped bytes (a `u8` buffer; reinterpret with `.as(dtype)`), like `cudaMalloc`. */
   malloc(bytes: number): DeviceBuffer<'u8'> {
-    return this.alloc('u8', bytes);
+    return this.guard('malloc', () => this.allocate('u8', [checkCount('malloc', 'bytes', bytes)], bytes));
+  }
+
+  private allocate<D extends DType>(dtype: D, dims: number[], count: number): DeviceBuffer<D> {
+    const bytes = count * DTYPE_INFO[dtype].bytes;
+    const gran = this.backend.allocationGranularity(this.properties);
+    const charged = Math.max(gran, Math.ceil(bytes / gran) * gran);
+    const free = this.properties.memoryBytes - this.usedBytes;
+    if (!(charged <= free)) {
+      throw new TesseraError(
+        'OutOfMemory',
+        `Out of memory on ${this.label} (${this.properties.name}): requested ${formatBytes(bytes)}, ` +
+          `${formatBytes(free)} free of ${formatBytes(this.properties.memoryBytes)}.`,
+        {
+          hint: 'Free buffers you no longer need, use a smaller batch or shard the tensor across devices, or pick a device with more memory.',
+          device: this.label,
+          requested: bytes,
+          free,
+        },
+      );
+    }
+    const hasData = this.host.mode === 'functional';
+    if (hasData) checkHostLimit(this.host.hostBytesInUse + bytes, this.host.hostMemoryLimit, this.label);
+    const a = new Allocation(this.nextAllocationId++, bytes, charged, hasData);
+    this.allocations.add(a);
+    this.usedBytes += charged;
+    if (hasData) this.host.hostBytesInUse += bytes;
+    return new DeviceBuffer(this, a, dtype, 0, count, dims);
   }
 
   /** Frees an allocation (`cudaFree`). Freeing twice, or freeing a view, is an error. */
@@ -352,34 +365,36 @@ export class Device implements TimelineOwner {
     });
   }
 
-  private checkOwn(buffer: DeviceBuffer, op: string): void {
-    if (!(buffer instanceof DeviceBuffer)) {
-      throw new TesseraError(
-        'InvalidValue',
-        `${op}: expected a device buffer, got ${buffer === null ? 'null' : typeof buffer}.`,
-      );
-    }
+  private checkOwn(buffer: DeviceBuffer, op: string, param = 'buffer'): void {
+    checkInstance(op, param, buffer, DeviceBuffer, 'a device buffer', 'Allocate one with device.alloc(dtype, n).');
     if (buffer.owner !== this) {
-      throw new TesseraError(
-        'InvalidValue',
-        `${op}: ${buffer.describe()} belongs to another device than ${this.label}.`,
-        {
-          hint: 'Call this on the device that owns the buffer.',
-        },
+      const other =
+        buffer.owner instanceof Device && buffer.owner.host === this.host ? 'another device' : 'another runtime';
+      throw invalidArgument(
+        op,
+        param,
+        `is ${buffer.describe()}, which belongs to ${other} than ${this.label}`,
+        other === 'another device'
+          ? 'Call this on the device that owns the buffer.'
+          : 'Buffers of different runtimes never mix: copy through host memory.',
       );
     }
   }
 
-  private checkLive(buffer: DeviceBuffer, op: string): void {
-    this.checkOwn(buffer, op);
+  private checkLive(buffer: DeviceBuffer, op: string, param?: string): void {
+    this.checkOwn(buffer, op, param);
     buffer.assertLive(op);
   }
 
   private checkHostView(host: ArrayBufferView, buffer: DeviceBuffer, op: string): void {
     if (!ArrayBuffer.isView(host)) {
-      throw new TesseraError('InvalidValue', `${op}: the host side must be a typed array, got ${typeof host}.`, {
-        hint: 'For plain number arrays use device.upload(buffer, values), which converts values to the buffer dtype.',
-      });
+      throw new TesseraError(
+        'InvalidValue',
+        `${op}: the host side must be a typed array, got ${describeValue(host)}.`,
+        {
+          hint: 'For plain number arrays use device.upload(buffer, values), which converts values to the buffer dtype.',
+        },
+      );
     }
     const want = HOST_VIEW[buffer.dtype];
     const got = host.constructor.name;
@@ -426,14 +441,16 @@ export class Device implements TimelineOwner {
    * buffer's storage (Float32Array for f32, Uint16Array for f16/bf16 bits, …) or be raw bytes (Uint8Array).
    * Blocks the host unless `async` with pinned memory (from `runtime.hostAlloc`).
    */
-  memcpyHtoD(dst: DeviceBuffer, src: ArrayBufferView, options: CopyOptions & { async?: boolean } = {}): void {
+  memcpyHtoD(dst: DeviceBuffer, src: ArrayBufferView, options?: CopyOptions & { async?: boolean }): void {
     this.guard('memcpyHtoD', () => {
-      this.checkLive(dst, 'memcpyHtoD');
+      this.checkLive(dst, 'memcpyHtoD', 'dst');
       this.checkHostView(src, dst, 'memcpyHtoD');
-      const stream = this.streamOf(options.stream, 'memcpyHtoD');
+      const o = checkOptions('memcpyHtoD', 'options', options);
+      const async = checkOptionalBoolean('memcpyHtoD', 'options.async', o.async);
+      const stream = this.streamOf(o.stream, 'memcpyHtoD');
       if (this.mode === 'functional') dst.bytes().set(new Uint8Array(src.buffer, src.byteOffset, src.byteLength));
       const pinned = this.host.isPinned(src);
-      this.copy('HtoD', src.byteLength, pinned, stream, 'h2d', 'memcpy HtoD', !(options.async && pinned));
+      this.copy('HtoD', src.byteLength, pinned, stream, 'h2d', 'memcpy HtoD', !(async && pinned));
     });
   }
 
@@ -443,16 +460,18 @@ export class Device implements TimelineOwner {
   }
 
   /** Copies device bytes to the host (`cudaMemcpy(..., DeviceToHost)`); `bytes` defaults to the host array's size. */
-  memcpyDtoH(dst: ArrayBufferView, src: DeviceBuffer, options: CopyOptions & { async?: boolean } = {}): void {
+  memcpyDtoH(dst: ArrayBufferView, src: DeviceBuffer, options?: CopyOptions & { async?: boolean }): void {
     this.guard('memcpyDtoH', () => {
-      this.checkLive(src, 'memcpyDtoH');
+      this.checkLive(src, 'memcpyDtoH', 'src');
       this.checkHostView(dst, src, 'memcpyDtoH');
-      const stream = this.streamOf(options.stream, 'memcpyDtoH');
+      const o = checkOptions('memcpyDtoH', 'options', options);
+      const async = checkOptionalBoolean('memcpyDtoH', 'options.async', o.async);
+      const stream = this.streamOf(o.stream, 'memcpyDtoH');
       if (this.mode === 'functional') {
         new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength).set(src.bytes().subarray(0, dst.byteLength));
       }
       const pinned = this.host.isPinned(dst);
-      this.copy('DtoH', dst.byteLength, pinned, stream, 'd2h', 'memcpy DtoH', !(options.async && pinned));
+      this.copy('DtoH', dst.byteLength, pinned, stream, 'd2h', 'memcpy DtoH', !(async && pinned));
     });
   }
 
@@ -464,14 +483,25 @@ export class Device implements TimelineOwner {
    * Copies `bytes` (default: all of `src`) from `src` to `dst` on the stream (`cudaMemcpyAsync(..., DeviceToDevice)`).
    * `src` may live on another device of the same runtime; without a peer link that copy is staged through the host.
    */
-  memcpyDtoD(dst: DeviceBuffer, src: DeviceBuffer, options: CopyOptions & { bytes?: number } = {}): void {
+  memcpyDtoD(dst: DeviceBuffer, src: DeviceBuffer, options?: CopyOptions & { bytes?: number }): void {
     this.guard('memcpyDtoD', () => {
-      this.checkLive(dst, 'memcpyDtoD');
-      if (!(src instanceof DeviceBuffer))
-        throw new TesseraError('InvalidValue', 'memcpyDtoD: src must be a device buffer.');
+      this.checkLive(dst, 'memcpyDtoD', 'dst');
+      checkInstance('memcpyDtoD', 'src', src, DeviceBuffer, 'a device buffer');
+      const from = src.owner;
+      if (!(from instanceof Device) || from.host !== this.host) {
+        throw invalidArgument(
+          'memcpyDtoD',
+          'src',
+          `is ${src.describe()}, which belongs to another runtime than ${this.label}`,
+          'Buffers of different runtimes never mix: copy through host memory (download, then upload).',
+        );
+      }
+      // A failed or faulted peer's memory is unreadable until its reset, as its own calls are; this device stays usable.
+      if (from !== this) from.assertUsable('memcpyDtoD: src');
       src.assertLive('memcpyDtoD');
-      const bytes = options.bytes ?? src.byteLength;
-      if (!Number.isInteger(bytes) || bytes < 0 || bytes > src.byteLength || bytes > dst.byteLength) {
+      const o = checkOptions('memcpyDtoD', 'options', options);
+      const bytes = o.bytes === undefined ? src.byteLength : checkCount('memcpyDtoD', 'options.bytes', o.bytes);
+      if (bytes > src.byteLength || bytes > dst.byteLength) {
         throw new TesseraError(
           'InvalidValue',
           `memcpyDtoD: ${bytes} bytes is more than ${bytes > src.byteLength ? src.describe() : dst.describe()} holds ` +
@@ -479,7 +509,7 @@ export class Device implements TimelineOwner {
           { hint: 'Copy at most min(src.byteLength, dst.byteLength) bytes; nothing was copied.' },
         );
       }
-      const stream = this.streamOf(options.stream, 'memcpyDtoD');
+      const stream = this.streamOf(o.stream, 'memcpyDtoD');
       if (this.mode === 'functional') dst.bytes().set(src.bytes().subarray(0, bytes));
       const peer = src.owner !== this;
       this.copy(
@@ -495,27 +525,29 @@ export class Device implements TimelineOwner {
   }
 
   /** Sets every byte of `buffer` to `byte` (`cudaMemsetAsync`). */
-  memset(buffer: DeviceBuffer, byte: number, options: CopyOptions = {}): void {
+  memset(buffer: DeviceBuffer, byte: number, options?: CopyOptions): void {
     this.guard('memset', () => {
       this.checkLive(buffer, 'memset');
+      const o = checkOptions('memset', 'options', options);
       if (!Number.isInteger(byte) || byte < 0 || byte > 255) {
-        throw new TesseraError('InvalidValue', `memset: value ${byte} is not a byte (0..255).`, {
+        throw new TesseraError('InvalidValue', `memset: value ${describeValue(byte)} is not a byte (0..255).`, {
           hint: 'To fill with a typed value (e.g. 1.5 or NaN) use device.fill(buffer, value).',
         });
       }
-      const stream = this.streamOf(options.stream, 'memset');
+      const stream = this.streamOf(o.stream, 'memset');
       if (this.mode === 'functional') buffer.bytes().fill(byte);
       this.copy('memset', buffer.byteLength, false, stream, 'copy', 'memset', false);
     });
   }
 
   /** Fills `buffer` with `value` converted to its dtype (a typed memset; NaN works for float buffers). */
-  fill(buffer: DeviceBuffer, value: number, options: CopyOptions = {}): void {
+  fill(buffer: DeviceBuffer, value: number, options?: CopyOptions): void {
     this.guard('fill', () => {
       this.checkLive(buffer, 'fill');
       if (typeof value !== 'number')
-        throw new TesseraError('InvalidValue', `fill: value must be a number, got ${typeof value}.`);
-      const stream = this.streamOf(options.stream, 'fill');
+        throw invalidArgument('fill', 'value', `must be a number, got ${describeValue(value)}`);
+      const o = checkOptions('fill', 'options', options);
+      const stream = this.streamOf(o.stream, 'fill');
       if (this.mode === 'functional') {
         const x = castScalar(value, buffer.dtype);
         const enc = bitsEncoder(buffer.dtype);
@@ -532,22 +564,21 @@ export class Device implements TimelineOwner {
   upload(
     buffer: DeviceBuffer,
     values: HostArray | ArrayLike<number>,
-    options: CopyOptions & { offset?: number } = {},
+    options?: CopyOptions & { offset?: number },
   ): void {
     this.guard('upload', () => {
       this.checkLive(buffer, 'upload');
-      const offset = options.offset ?? 0;
-      const n = values?.length;
-      if (typeof n !== 'number')
-        throw new TesseraError('InvalidValue', 'upload: values must be an array or typed array of numbers.');
-      if (!Number.isInteger(offset) || offset < 0 || offset + n > buffer.length) {
+      const n = checkHostValues('upload', 'values', values);
+      const o = checkOptions('upload', 'options', options);
+      const offset = o.offset === undefined ? 0 : checkCount('upload', 'options.offset', o.offset);
+      if (offset + n > buffer.length) {
         throw new TesseraError(
           'InvalidValue',
           `upload: ${n} values at offset ${offset} run past the end of ${buffer.describe()} (${buffer.length} elements).`,
           { hint: 'Upload fewer values or allocate a larger buffer; nothing was copied.' },
         );
       }
-      const stream = this.streamOf(options.stream, 'upload');
+      const stream = this.streamOf(o.stream, 'upload');
       if (this.mode === 'functional') {
         const st = buffer.storage();
         const enc = bitsEncoder(buffer.dtype);
@@ -562,15 +593,16 @@ export class Device implements TimelineOwner {
   }
 
   /** Copies the buffer out and decodes it: Float32Array for float dtypes, Int32Array for integers. Blocking. */
-  download(buffer: DeviceBuffer, options: CopyOptions = {}): Float32Array | Int32Array {
+  download(buffer: DeviceBuffer, options?: CopyOptions): Float32Array | Int32Array {
     return this.guard('download', () => {
       this.checkLive(buffer, 'download');
+      const o = checkOptions('download', 'options', options);
       if (this.mode !== 'functional') {
         throw new TesseraError('Unsupported', 'download: buffers hold no data in timing-only mode.', {
           hint: "Use mode: 'functional' to read results; timing-only mode models time only.",
         });
       }
-      const stream = this.streamOf(options.stream, 'download');
+      const stream = this.streamOf(o.stream, 'download');
       const st = buffer.storage();
       const dec = bitsDecoder(buffer.dtype);
       let out: Float32Array | Int32Array;
@@ -592,80 +624,17 @@ export class Device implements TimelineOwner {
    * schedules it on the modelled timeline. Returns the modelled time and the cost record.
    */
   launch(kernel: Kernel, config: LaunchConfig, args: Record<string, unknown>): LaunchResult {
-    return this.guard(`launch of '${kernel?.name ?? '?'}'`, () => {
-      if (!kernel || (kernel.style !== 'tile' && kernel.style !== 'simt')) {
-        throw new TesseraError('InvalidValue', 'launch: not a kernel; define one with tileKernel() or simtKernel().');
-      }
+    return this.guard(`launch of '${typeof kernel?.name === 'string' ? kernel.name : '?'}'`, () => {
+      checkKernel(kernel);
       const p = this.properties;
       const where = `launch of '${kernel.name}' on ${this.label}`;
-      const grid = dim3(config.grid, `${where}: grid`);
-      for (let i = 0; i < 3; i++) {
-        if (grid[i]! > p.maxGridDim[i]!) {
-          throw new TesseraError(
-            'InvalidConfiguration',
-            `${where}: grid dimension ${i} is ${grid[i]}, above the device limit ${p.maxGridDim[i]}.`,
-            {
-              hint: 'Loop inside the kernel (a persistent kernel) or split the launch.',
-            },
-          );
-        }
-      }
-      let block: Dim3 | null = null;
-      let dynamic = 0;
-      if (kernel.style === 'simt') {
-        block = dim3(config.block ?? 1, `${where}: block`);
-        const threads = block[0] * block[1] * block[2];
-        for (let i = 0; i < 3; i++) {
-          if (block[i]! > p.maxBlockDim[i]!) {
-            throw new TesseraError(
-              'InvalidConfiguration',
-              `${where}: block dimension ${i} is ${block[i]}, above the limit ${p.maxBlockDim[i]}.`,
-            );
-          }
-        }
-        if (threads > p.maxThreadsPerBlock) {
-          throw new TesseraError(
-            'InvalidConfiguration',
-            `${where}: ${threads} threads per block is above the device limit of ${p.maxThreadsPerBlock}.`,
-            { hint: `Use at most ${p.maxThreadsPerBlock} threads per block and more blocks.` },
-          );
-        }
-        dynamic = config.sharedMemBytes ?? 0;
-        if (!Number.isInteger(dynamic) || dynamic < 0) {
-          throw new TesseraError('InvalidConfiguration', `${where}: sharedMemBytes must be an integer ≥ 0.`);
-        }
-        const total = dynamic + staticSharedBytes(kernel);
-        const limit = Math.max(
-          p.onChip.sharedPerBlock,
-          Math.min(kernel.maxDynamicSharedBytes, p.onChip.sharedPerBlockOptin),
-        );
-        if (total > limit) {
-          const canOptIn = total <= p.onChip.sharedPerBlockOptin;
-          throw new TesseraError(
-            'InvalidConfiguration',
-            `${where}: ${formatBytes(total)} of shared memory per block is above the ${formatBytes(limit)} allowed.`,
-            {
-              hint: canOptIn
-                ? `Opt in first with kernel.setMaxDynamicSharedMemory(${dynamic}) (cudaFuncSetAttribute), up to ${formatBytes(p.onChip.sharedPerBlockOptin)} on this device.`
-                : `This device allows at most ${formatBytes(p.onChip.sharedPerBlockOptin)} per block: use smaller tiles.`,
-            },
-          );
-        }
-      } else if (config.block !== undefined || config.sharedMemBytes !== undefined) {
-        throw new TesseraError(
-          'InvalidConfiguration',
-          `${where}: tile kernels take only a grid; block and sharedMemBytes are for SIMT kernels.`,
-          {
-            hint: 'The backend maps each program onto a block / AI core itself.',
-          },
-        );
-      }
+      const { grid, block, dynamic } = checkLaunchConfig(kernel, config, p, where);
       validateArgs(kernel, args, this.label, this);
       const stream = this.streamOf(config.stream, where);
       const key = this.mode === 'timing' ? cacheKey(kernel, grid, block, dynamic, args, config.exact) : null;
       let hit = key ? this.timingCache.get(key) : undefined;
       if (!hit) {
-        const cost = executeLaunch({
+        const cost = this.execute({
           kernel,
           args,
           grid,
@@ -708,6 +677,20 @@ export class Device implements TimelineOwner {
         cost: hit.cost,
       };
     });
+  }
+
+  /**
+   * Runs the launch. A fault of the kernel (an illegal address, or a body that threw: see execute.ts) makes the device
+   * sticky: every later call throws until reset(), which releases all memory, so writes of the faulting launch and of
+   * earlier ones can never be read back half-done.
+   */
+  private execute(o: Parameters<typeof executeLaunch>[0]): CostRecord {
+    try {
+      return executeLaunch(o);
+    } catch (e) {
+      if (isTesseraError(e) && e.sticky) this.sticky = e;
+      throw e;
+    }
   }
 
   private checkDTypes(probe: CostRecord, where: string): void {

@@ -3,6 +3,7 @@
  * backend. The default is `TESSERA_BACKEND` if set, else the registered backend with the highest priority.
  */
 import { TesseraError } from '../errors';
+import { checkName, describeValue, invalidArgument } from '../validate';
 import type { Backend } from './backend';
 import type { DeviceProperties } from './properties';
 
@@ -18,11 +19,27 @@ const registry = new Map<string, Entry>();
 
 /** Registers a backend factory. Re-registering a name replaces it (and drops its instance). */
 export function registerBackend(name: string, factory: Factory, options: { priority?: number } = {}): void {
-  registry.set(name.toLowerCase(), { factory, priority: options.priority ?? 0 });
+  checkName('registerBackend', 'name', name);
+  if (typeof factory !== 'function') {
+    throw invalidArgument(
+      'registerBackend',
+      'factory',
+      `must be a function returning a backend, got ${describeValue(factory)}`,
+    );
+  }
+  const priority = options?.priority ?? 0;
+  if (typeof priority !== 'number' || !Number.isFinite(priority)) {
+    throw invalidArgument(
+      'registerBackend',
+      'options.priority',
+      `must be a finite number, got ${describeValue(priority)}`,
+    );
+  }
+  registry.set(name.toLowerCase(), { factory, priority });
 }
 
 export function removeBackend(name: string): boolean {
-  return registry.delete(name.toLowerCase());
+  return registry.delete(checkName('removeBackend', 'name', name).toLowerCase());
 }
 
 /** Names of registered backends, highest priority first. */
@@ -44,7 +61,7 @@ function defaultBackendName(): string {
 
 /** Returns the named backend (or the default), creating it on first use. */
 export async function getBackend(name?: string): Promise<Backend> {
-  const key = (name ?? defaultBackendName()).toLowerCase();
+  const key = (name === undefined ? defaultBackendName() : checkName('getBackend', 'name', name)).toLowerCase();
   const entry = registry.get(key);
   if (!entry) {
     const known = listBackends();
@@ -65,6 +82,9 @@ export async function getBackend(name?: string): Promise<Backend> {
 
 /** Finds a device model in a backend's catalogue by id, case-insensitively, with a helpful error if absent. */
 export function findDeviceModel(backend: Backend, id: string): DeviceProperties {
+  if (typeof id !== 'string') {
+    throw invalidArgument('findDeviceModel', 'id', `must be a device id (a string), got ${describeValue(id)}`);
+  }
   const want = id.trim().toLowerCase();
   const all = backend.catalog();
   const hit = all.find((d) => d.id === want);

@@ -4,11 +4,15 @@
  * stream; their timestamps are modelled, so `elapsedTime` reports what the hardware would take, never wall time.
  */
 import { TesseraError } from '../errors';
+import { checkInstance } from '../validate';
 
 /** What streams and events need from their device (kept as an interface to avoid an import cycle). */
 export interface TimelineOwner {
   readonly label: string;
   readonly ordinal: number;
+  readonly defaultStream: Stream;
+  /** The runtime the device belongs to: streams, events and buffers of different runtimes never mix. */
+  readonly runtime: object;
   /** Modelled host clock (ms) of the runtime the device belongs to. */
   hostTime(): number;
   /** Advances the modelled host clock to at least `ms` (the host waited for the device). */
@@ -65,6 +69,14 @@ export class Stream {
   /** Makes later work on this stream wait for `event`, which may belong to another device: `cudaStreamWaitEvent`. */
   waitEvent(event: Event): void {
     this.assertUsable('stream.waitEvent', this.device);
+    checkInstance('stream.waitEvent', 'event', event, Event, 'an Event from device.createEvent()');
+    if (event.device.runtime !== this.device.runtime) {
+      throw new TesseraError(
+        'InvalidResourceHandle',
+        `stream.waitEvent: the event belongs to ${event.device.label} of another runtime than stream ${this.id}.`,
+        { hint: 'Events order work within one runtime; record an event on a stream of this runtime.' },
+      );
+    }
     if (!event.recorded) {
       throw new TesseraError('InvalidResourceHandle', 'stream.waitEvent: the event was never recorded.', {
         hint: 'Call event.record(stream) on the producing stream first.',
@@ -91,8 +103,20 @@ export class Event {
     readonly timing = true,
   ) {}
 
-  /** Captures the point after all work currently queued on `stream`: `cudaEventRecord`. */
-  record(stream: Stream): void {
+  /**
+   * Captures the point after all work currently queued on `stream` (default: the device's default stream):
+   * `cudaEventRecord`.
+   */
+  record(stream?: Stream): void {
+    if (stream === undefined) stream = this.device.defaultStream;
+    checkInstance(
+      'event.record',
+      'stream',
+      stream,
+      Stream,
+      'a Stream (device.createStream() or device.defaultStream)',
+      'Omit it to record on the default stream.',
+    );
     stream.assertUsable('event.record', stream.device);
     if (stream.device !== this.device) {
       throw new TesseraError(
@@ -125,6 +149,13 @@ export class Event {
   }
 
   static elapsed(start: Event, end: Event): number {
+    checkInstance('elapsedTime', 'start', start, Event, 'an Event from device.createEvent()');
+    checkInstance('elapsedTime', 'end', end, Event, 'an Event from device.createEvent()');
+    if (start.device.runtime !== end.device.runtime) {
+      throw new TesseraError('InvalidResourceHandle', 'elapsedTime: the events belong to different runtimes.', {
+        hint: 'Each runtime has its own modelled clock; measure between events of one runtime.',
+      });
+    }
     if (!start.timing || !end.timing) {
       throw new TesseraError('InvalidResourceHandle', 'elapsedTime: an event was created with timing disabled.', {
         hint: 'Create both events with device.createEvent() (timing is on by default).',

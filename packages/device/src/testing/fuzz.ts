@@ -28,7 +28,8 @@ export function fuzzParameters(defaultRuns: number): FuzzParameters {
   const params: FuzzParameters = { numRuns: runs, verbose: 1 };
   if (env.TESSERA_FUZZ_SEED !== undefined) {
     const seed = Number(env.TESSERA_FUZZ_SEED);
-    if (!Number.isInteger(seed)) throw new Error(`TESSERA_FUZZ_SEED must be an integer, got '${env.TESSERA_FUZZ_SEED}'`);
+    if (!Number.isInteger(seed))
+      throw new Error(`TESSERA_FUZZ_SEED must be an integer, got '${env.TESSERA_FUZZ_SEED}'`);
     params.seed = seed;
     if (env.TESSERA_FUZZ_PATH !== undefined) params.path = env.TESSERA_FUZZ_PATH;
   }

@@ -4,7 +4,7 @@
  */
 
 export { type ConformanceOptions, runConformanceSuite } from './conformance';
+export { type FuzzParameters, fuzzParameters, fuzzScale } from './fuzz';
 export * as conformanceKernels from './kernels';
 export * from './reference';
 export { createTestBackend } from './test-backend';
-export { type FuzzParameters, fuzzParameters, fuzzScale } from './fuzz';
