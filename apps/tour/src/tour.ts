@@ -2,7 +2,19 @@
  * The tour: list the simulated devices of every backend, run one kernel (vectorAdd) on each, check the result and
  * print the modelled time. Returns the lines it printed so tests can read them.
  */
-import { type Backend, cdiv, createRuntime, tileKernel } from '@tessera/device';
+import { type Backend, cdiv, createRuntime, getBackend, listBackends, tileKernel } from '@tessera/device';
+
+/**
+ * The backends the tour visits, from the registry: the one `TESSERA_BACKEND` names, else every registered backend
+ * (highest priority first). A name that is not registered, or an empty registry, is a `NoBackend` error listing the
+ * registered backends.
+ */
+export async function selectBackends(): Promise<Backend[]> {
+  const names = listBackends();
+  // getBackend() with no name reads TESSERA_BACKEND, and its error names the variable.
+  if (process.env.TESSERA_BACKEND?.trim() || names.length === 0) return [await getBackend()];
+  return Promise.all(names.map((name) => getBackend(name)));
+}
 
 const vectorAdd = tileKernel(
   { name: 'vector_add', params: { x: 'ptr<f32>', y: 'ptr<f32>', out: 'ptr<f32>', n: 'i32', BLOCK: 'constexpr' } },

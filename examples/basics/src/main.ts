@@ -2,15 +2,16 @@
  * Runs every example on one device of each simulated backend, checks each result, and prints the modelled time per
  * device. `pnpm --filter @tessera/examples-basics start`.
  */
-import { createAscendSimBackend } from '@tessera/backend-ascend-sim';
-import { createNvidiaSimBackend } from '@tessera/backend-nvidia-sim';
+// Importing a backend package registers it; runtimes then name their backend.
+import '@tessera/backend-nvidia-sim';
+import '@tessera/backend-ascend-sim';
 import { createRuntime } from '@tessera/device';
 import { examples } from './index';
 
 const targets = [
-  { backend: createNvidiaSimBackend(), device: 'h100' },
-  { backend: createNvidiaSimBackend(), device: 'a100' },
-  { backend: createAscendSimBackend(), device: '910b2' },
+  { backend: 'nvidia-sim', device: 'h100' },
+  { backend: 'nvidia-sim', device: 'a100' },
+  { backend: 'ascend-sim', device: '910b2' },
 ];
 
 const rows: string[][] = [];

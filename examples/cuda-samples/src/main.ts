@@ -3,15 +3,16 @@
  * kernel's result, then at scale in timing-only mode. Prints the modelled kernel time per device.
  * `pnpm --filter @tessera/examples-cuda-samples start`.
  */
-import { createAscendSimBackend } from '@tessera/backend-ascend-sim';
-import { createNvidiaSimBackend } from '@tessera/backend-nvidia-sim';
+// Importing a backend package registers it; runtimes then name their backend.
+import '@tessera/backend-nvidia-sim';
+import '@tessera/backend-ascend-sim';
 import { createRuntime, type Device, type ExecMode } from '@tessera/device';
 import { atScale, type SampleResult, samples } from './index';
 
 const targets = [
-  { backend: createNvidiaSimBackend, device: 'h100' },
-  { backend: createNvidiaSimBackend, device: 'a100' },
-  { backend: createAscendSimBackend, device: '910b2' },
+  { backend: 'nvidia-sim', device: 'h100' },
+  { backend: 'nvidia-sim', device: 'a100' },
+  { backend: 'ascend-sim', device: '910b2' },
 ];
 
 /** Runs each sample on every target; returns, per sample, its result on each target. */
@@ -20,7 +21,7 @@ async function runAll(list: ReadonlyArray<(dev: Device) => SampleResult>, mode: 
   for (const run of list) {
     const perTarget: SampleResult[] = [];
     for (const t of targets) {
-      const rt = await createRuntime({ backend: t.backend(), devices: t.device, mode });
+      const rt = await createRuntime({ backend: t.backend, devices: t.device, mode });
       perTarget.push(run(rt.device(0)));
     }
     out.push(perTarget);

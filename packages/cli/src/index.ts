@@ -1,3 +1,6 @@
+// Registers the simulated backends, so `run` and `createProgram` find them in the registry.
+import './register-backends';
+
 export { Backends } from './backends';
 export {
   type BenchResult,

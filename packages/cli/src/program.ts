@@ -3,7 +3,7 @@
  */
 
 import { writeFileSync } from 'node:fs';
-import { isTesseraError, TesseraError } from '@tessera/device';
+import { isTesseraError, listBackends, TesseraError } from '@tessera/device';
 import { Command, CommanderError, Option } from 'commander';
 import { Backends } from './backends';
 import {
@@ -36,7 +36,8 @@ export function createProgram(io: Io = defaultIo): Command {
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
 
-  program.hook('preAction', () => {
+  program.hook('preAction', async () => {
+    await backends.load();
     const spec = program.opts().deviceSpec as string | undefined;
     if (spec) backends.addSpecFile(spec);
   });
@@ -52,10 +53,13 @@ export function createProgram(io: Io = defaultIo): Command {
   program
     .command('devices')
     .description('list every simulated device and its properties (like nvidia-smi / npu-smi info)')
-    .addOption(new Option('--backend <name>', 'only this backend').choices(['nvidia-sim', 'ascend-sim']))
+    .option(
+      '--backend <name>',
+      `only this backend: ${listBackends().join(', ')} (default: the one TESSERA_BACKEND names, else every backend)`,
+    )
     .option('--json', 'print JSON')
     .action((o: { backend?: string; json?: boolean }) => {
-      const list = o.backend ? [backends.byName(o.backend)] : backends.all;
+      const list = o.backend ? [backends.byName(o.backend)] : backends.selected();
       io.out(devicesCommand(list, !!o.json));
       writeTrace(program.opts().trace ? { traceEvents: [] } : undefined);
     });

@@ -1,8 +1,18 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../src/index';
+
+// turbo passes TESSERA_BACKEND through from the caller's shell; these tests set it themselves.
+const savedBackendEnv = process.env.TESSERA_BACKEND;
+beforeEach(() => {
+  delete process.env.TESSERA_BACKEND;
+});
+afterEach(() => {
+  if (savedBackendEnv === undefined) delete process.env.TESSERA_BACKEND;
+  else process.env.TESSERA_BACKEND = savedBackendEnv;
+});
 
 async function tessera(...argv: string[]) {
   const out: string[] = [];
@@ -34,6 +44,31 @@ describe('tessera devices', () => {
     }
     const nv = JSON.parse((await tessera('devices', '--backend', 'ascend-sim', '--json')).out) as unknown[];
     expect(nv).toHaveLength(3);
+  });
+
+  it('lists only the backend TESSERA_BACKEND names, unless --backend says otherwise', async () => {
+    process.env.TESSERA_BACKEND = 'Ascend-Sim';
+    const ids = async (...argv: string[]) =>
+      (JSON.parse((await tessera('devices', '--json', ...argv)).out) as Array<{ id: string }>).map((d) => d.id);
+    expect(await ids()).toEqual(['910b2', '910b4', '910c']);
+    expect(await ids('--backend', 'nvidia-sim')).toEqual(['a100', 'h100', 'h200', 'b200']);
+    // Device ids are unique across backends: an explicit --device picks its own backend.
+    const t = await tessera('bench', 'copy', '--device', 'h100', '--bytes', '1M', '--json');
+    expect(t.code).toBe(0);
+  });
+
+  it('names TESSERA_BACKEND or --backend and lists the registered backends when the name is unknown', async () => {
+    const flag = await tessera('devices', '--backend', 'cuda');
+    expect(flag.code).toBe(1);
+    expect(flag.err).toMatch(
+      /^tessera: No backend named 'cuda' is registered\. Registered backends: nvidia-sim, ascend-sim\.$/,
+    );
+    process.env.TESSERA_BACKEND = 'cuda';
+    const env = await tessera('devices');
+    expect(env.code).toBe(1);
+    expect(env.err).toMatch(
+      /^tessera: TESSERA_BACKEND names 'cuda', but no backend of that name is registered\. Registered backends: nvidia-sim, ascend-sim\.$/,
+    );
   });
 });
 
@@ -161,6 +196,9 @@ describe('errors', () => {
     );
     expect(t.code).toBe(0);
     expect(JSON.parse(t.out).tflops).toBeLessThan(0.6 * (h100.peak_tflops as Record<string, number>).bf16!);
+    // The device belonged to that run only: every run of the program creates its own backend instances.
+    const after = JSON.parse((await tessera('devices', '--json')).out) as Array<{ id: string }>;
+    expect(after.map((d) => d.id)).not.toContain('h100-half');
   });
 
   it('prints help for every command', async () => {

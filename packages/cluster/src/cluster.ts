@@ -4,13 +4,12 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { createAscendSimBackend } from '@tessera/backend-ascend-sim';
-import { createNvidiaSimBackend } from '@tessera/backend-nvidia-sim';
 import {
   createRuntime,
   type Device,
   type DeviceBuffer,
   type ExecMode,
+  getBackend,
   type Runtime,
   TesseraError,
 } from '@tessera/device';
@@ -178,7 +177,10 @@ function checkTimeout(v: unknown): number {
   );
 }
 
-/** Creates a cluster: the topology's devices in one runtime of its backend. */
+/**
+ * Creates a cluster: the topology's devices in one runtime of its backend, found in the backend registry by the name
+ * the topology gives (`TESSERA_BACKEND` does not apply: a topology's devices belong to one backend).
+ */
 export async function createCluster(options: ClusterOptions): Promise<Cluster> {
   if (options === null || typeof options !== 'object') {
     throw new TesseraError('InvalidValue', `createCluster: options must be an object like { topology: 'dgx-h100' }.`);
@@ -192,7 +194,8 @@ export async function createCluster(options: ClusterOptions): Promise<Cluster> {
       hint: `Use 1..${graph.ranks}, or a larger topology (e.g. ${spec.name}x2).`,
     });
   }
-  const backend = spec.backend === 'ascend-sim' ? createAscendSimBackend() : createNvidiaSimBackend();
+  // The topology names its backend; the registry holds it (the package entry registers the simulated ones).
+  const backend = await getBackend(spec.backend);
   const runtime = await createRuntime({
     backend,
     devices: spec.device,

@@ -2,6 +2,9 @@
  * @tessera/cluster — topologies up to CloudMatrix384, NCCL/HCCL-style collectives on simulated devices, a flow-level
  * network model, device meshes with SPMD launch, and fault injection.
  */
+// Registers the simulated backends the built-in topologies use, before anything can create a cluster.
+import './register-backends';
+
 export { Cluster, type ClusterOptions, createCluster, resolveTopology } from './cluster';
 export {
   CollectiveCostModel,

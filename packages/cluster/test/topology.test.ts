@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { getBackend } from '@tessera/device';
 import { describe, expect, it } from 'vitest';
 import { BUILTIN_TOPOLOGIES, builtinTopology, createCluster, TopologyGraph, validateTopologySpec } from '../src/index';
 
@@ -53,5 +54,21 @@ describe('topologies', () => {
       /'devicesPerNode' must be a positive integer/,
     );
     await expect(createCluster({ topology: 'dgx-h100', ranks: 9 })).rejects.toThrow(/has 8 ranks/);
+  });
+
+  it('finds the backend a topology names in the registry, which the package entry filled', async () => {
+    const nv = await getBackend('nvidia-sim'); // registered by importing ../src/index
+    const c = await createCluster({ topology: 'dgx-h100', ranks: 2, mode: 'timing' });
+    expect(c.runtime.backend).toBe(nv);
+    expect((await createCluster({ topology: 'atlas-800t-a2', ranks: 2, mode: 'timing' })).runtime.backend).toBe(
+      await getBackend('ascend-sim'),
+    );
+    // A device added to the registry's backend can be a topology's device.
+    nv.addDevice({ ...nv.catalog().find((d) => d.id === 'h100')!, id: 'h100-cluster-test', name: 'Test H100' });
+    const custom = await createCluster({
+      topology: { ...BUILTIN_TOPOLOGIES['dgx-h100']!, name: 'custom', device: 'h100-cluster-test' },
+      mode: 'timing',
+    });
+    expect(custom.devices[0]!.properties.id).toBe('h100-cluster-test');
   });
 });

@@ -14,7 +14,11 @@ import {
   fp8e5m2BitsFromF32,
   roundTf32,
 } from '../src/dtype/float-formats';
-import { rng } from '../src/testing/reference';
+import { rng } from '../src/random';
+
+// These tests check every f16 and bf16 bit pattern and hundreds of thousands of random f32 values. A per-value
+// `expect` costs microseconds, which made the file take seconds; instead each loop collects its mismatches and one
+// assertion per check compares the list with [] (it shows the first ones when something is wrong).
 
 const view = new DataView(new ArrayBuffer(2));
 const libBits = (x: number) => {
@@ -26,12 +30,30 @@ const libValue = (bits: number) => {
   return getFloat16(view, 0);
 };
 
-/** Random float32 values spread over every exponent, plus edge cases. */
-function samples(n: number): number[] {
-  const r = rng(42);
-  const u = new Uint32Array(1);
-  const f = new Float32Array(u.buffer);
-  const out = [
+/** Runs `check` for 0..n-1 and returns the descriptions of the first `limit` failures and how many failed. */
+function mismatches(
+  n: number,
+  check: (i: number) => string | undefined,
+  limit = 10,
+): { count: number; first: string[] } {
+  const first: string[] = [];
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    const bad = check(i);
+    if (bad === undefined) continue;
+    if (count++ < limit) first.push(bad);
+  }
+  return { count, first };
+}
+
+const NONE = { count: 0, first: [] };
+const hex = (bits: number) => `0x${bits.toString(16).padStart(4, '0')}`;
+/** Same value, telling -0 from 0; any NaN matches any NaN. */
+const same = (a: number, b: number) => Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b));
+
+/** Random float32 values spread over every exponent (uniform bit patterns), plus edge cases. */
+function samples(n: number): Float32Array {
+  const edges = [
     0,
     -0,
     1,
@@ -50,46 +72,71 @@ function samples(n: number): number[] {
     -Infinity,
     Number.NaN,
   ];
-  for (let i = 0; i < n; i++) {
-    u[0] = Math.floor(r() * 2 ** 32);
-    out.push(f[0]!);
-  }
-  return out.map(Math.fround);
+  const out = new Float32Array(edges.length + n);
+  out.set(edges);
+  const bits = new Uint32Array(out.buffer, edges.length * 4, n);
+  const r = rng(42);
+  for (let i = 0; i < n; i++) bits[i] = Math.floor(r() * 2 ** 32);
+  return out;
 }
+
+/** Every 16-bit pattern. */
+const ALL_BITS = Uint16Array.from({ length: 65536 }, (_, i) => i);
 
 describe('float16', () => {
   it('decodes every bit pattern like @petamoriken/float16', () => {
-    for (let h = 0; h < 65536; h++) {
-      const a = f32FromF16Bits(h);
-      const b = libValue(h);
-      if (Number.isNaN(b)) expect(Number.isNaN(a)).toBe(true);
-      else expect(Object.is(a, b)).toBe(true);
-    }
+    expect(mismatches(65536, (h) => (same(f32FromF16Bits(h), libValue(h)) ? undefined : hex(h)))).toEqual(NONE);
+  });
+
+  it('round-trips every non-NaN bit pattern through f32', () => {
+    const back = mismatches(65536, (h) => {
+      const v = f32FromF16Bits(h);
+      if (Number.isNaN(v)) return (f16BitsFromF32(v) & 0x7c00) === 0x7c00 ? undefined : `NaN ${hex(h)}`;
+      return f16BitsFromF32(v) === h ? undefined : hex(h);
+    });
+    expect(back).toEqual(NONE);
+    expect(ALL_BITS.filter((h) => Number.isNaN(f32FromF16Bits(h))).length).toBe(2 * 1023); // exponent 31, mantissa ≠ 0
   });
 
   it('encodes with round-to-nearest-even exactly like @petamoriken/float16', () => {
-    for (const x of samples(200_000)) {
+    const xs = samples(200_000);
+    const bad = mismatches(xs.length, (i) => {
+      const x = xs[i]!;
       const ours = f16BitsFromF32(x);
+      if (Number.isNaN(x)) return (ours & 0x7c00) === 0x7c00 && (ours & 0x3ff) !== 0 ? undefined : `NaN → ${hex(ours)}`;
       const lib = libBits(x);
-      if (Number.isNaN(x)) expect(ours & 0x7c00).toBe(0x7c00);
-      else expect(ours, `f16 of ${x}`).toBe(lib);
-    }
+      return ours === lib ? undefined : `f16 of ${x}: ${hex(ours)}, expected ${hex(lib)}`;
+    });
+    expect(bad).toEqual(NONE);
   });
 });
 
 describe('bfloat16', () => {
+  it('decodes every bit pattern as the f32 with those bits on top', () => {
+    const f32 = new Float32Array(65536);
+    new Uint32Array(f32.buffer).set(Uint32Array.from(ALL_BITS, (b) => b << 16));
+    expect(mismatches(65536, (b) => (same(f32FromBf16Bits(b), f32[b]!) ? undefined : hex(b)))).toEqual(NONE);
+  });
+
+  it('round-trips every non-NaN bit pattern through f32', () => {
+    const bad = mismatches(65536, (b) => {
+      const v = f32FromBf16Bits(b);
+      const back = bf16BitsFromF32(v);
+      if (Number.isNaN(v)) return Number.isNaN(f32FromBf16Bits(back)) ? undefined : `NaN ${hex(b)} → ${hex(back)}`;
+      return back === b ? undefined : `${hex(b)} → ${hex(back)}`;
+    });
+    expect(bad).toEqual(NONE);
+  });
+
   it('rounds to the nearest bf16 value, ties to even, keeping NaN', () => {
     const r = rng(7);
     const u = new Uint32Array(1);
     const f = new Float32Array(u.buffer);
-    for (let i = 0; i < 100_000; i++) {
+    const bad = mismatches(100_000, () => {
       u[0] = Math.floor(r() * 2 ** 32);
       const x = f[0]!;
       const bits = bf16BitsFromF32(x);
-      if (Number.isNaN(x)) {
-        expect(Number.isNaN(f32FromBf16Bits(bits))).toBe(true);
-        continue;
-      }
+      if (Number.isNaN(x)) return Number.isNaN(f32FromBf16Bits(bits)) ? undefined : `NaN → ${hex(bits)}`;
       // Candidates: truncation and the next bf16 away from zero.
       const lo = f32FromBf16Bits(u[0]! >>> 16);
       const hiBits = (u[0]! >>> 16) + 1;
@@ -99,10 +146,10 @@ describe('bfloat16', () => {
       const hiValue = Number.isFinite(hi) ? hi : Math.sign(x) * 2 ** 128;
       const dl = Math.abs(x - lo);
       const dh = Math.abs(hiValue - x);
-      if (dl < dh) expect(got).toBe(lo);
-      else if (dh < dl) expect(got).toBe(hi);
-      else expect(bits & 1).toBe(0);
-    }
+      const ok = dl < dh ? got === lo : dh < dl ? got === hi : (bits & 1) === 0;
+      return ok ? undefined : `bf16 of ${x} (${u[0]!.toString(16)}): ${got}, candidates ${lo} and ${hi}`;
+    });
+    expect(bad).toEqual(NONE);
     expect(f32FromBf16Bits(bf16BitsFromF32(1 + 2 ** -8))).toBe(1); // a tie rounds to the even mantissa
     expect(f32FromBf16Bits(bf16BitsFromF32(1 + 3 * 2 ** -8))).toBe(1 + 2 ** -6);
   });

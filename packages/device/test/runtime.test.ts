@@ -1,12 +1,27 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { createRuntime, getBackend, listBackends, registerBackend, removeBackend, tileKernel } from '../src/index';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  createBackend,
+  createRuntime,
+  getBackend,
+  isTesseraError,
+  listBackends,
+  registerBackend,
+  removeBackend,
+  tileKernel,
+} from '../src/index';
 import { createTestBackend } from '../src/testing/test-backend';
 import { expectThrowCode, testRuntime } from './helpers';
 
+// The registry reads TESSERA_BACKEND, which turbo passes through from the caller's shell: start without it.
+const savedBackendEnv = process.env.TESSERA_BACKEND;
+beforeEach(() => {
+  delete process.env.TESSERA_BACKEND;
+});
 afterEach(() => {
   removeBackend('lazy-test');
   removeBackend('other-test');
-  delete process.env.TESSERA_BACKEND;
+  if (savedBackendEnv === undefined) delete process.env.TESSERA_BACKEND;
+  else process.env.TESSERA_BACKEND = savedBackendEnv;
 });
 
 describe('backend registry', () => {
@@ -30,6 +45,32 @@ describe('backend registry', () => {
     process.env.TESSERA_BACKEND = 'other-test';
     expect((await getBackend()).name).toBe('other-test');
     await expect(getBackend('cuda')).rejects.toThrow(/No backend named 'cuda'.*Registered backends: .*lazy-test/);
+  });
+
+  it('names TESSERA_BACKEND and lists the registered backends when the variable names an unknown one', async () => {
+    registerBackend('lazy-test', () => createTestBackend(), { priority: 100 });
+    process.env.TESSERA_BACKEND = ' CUDA ';
+    const e = await getBackend().catch((x: unknown) => x);
+    expect(isTesseraError(e, 'NoBackend')).toBe(true);
+    expect((e as Error).message).toMatch(/TESSERA_BACKEND names 'cuda'.*Registered backends: .*lazy-test/);
+    expect((e as { details: { registered: string[] } }).details.registered).toEqual(listBackends());
+    await expect(createRuntime()).rejects.toThrow(/TESSERA_BACKEND names 'cuda'/);
+    await expect(createBackend()).rejects.toThrow(/TESSERA_BACKEND names 'cuda'/);
+  });
+
+  it('createBackend returns a new instance each time, apart from the shared one', async () => {
+    registerBackend('lazy-test', () => createTestBackend(), { priority: 100 });
+    const shared = await getBackend('lazy-test');
+    const a = await createBackend('lazy-test');
+    const b = await createBackend('LAZY-TEST');
+    expect(a).not.toBe(shared);
+    expect(a).not.toBe(b);
+    a.addDevice({ ...a.catalog()[0]!, id: 'only-in-a' });
+    expect(a.catalog().some((d) => d.id === 'only-in-a')).toBe(true);
+    expect(shared.catalog().some((d) => d.id === 'only-in-a')).toBe(false);
+    expect(await getBackend('lazy-test')).toBe(shared);
+    await expect(createBackend('cuda')).rejects.toThrow(/No backend named 'cuda'/);
+    await expect(createBackend(3 as never)).rejects.toThrow(/createBackend: name must be a non-empty string/);
   });
 });
 

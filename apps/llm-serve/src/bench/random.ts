@@ -4,7 +4,7 @@
  * mean 1/rate; burstiness 1 is a Poisson process; rate ∞ sends everything at once).
  */
 
-import { rng } from '@tessera/device/testing';
+import { rng } from '@tessera/device/random';
 
 /** A seeded uniform generator on [0, 1): the project's mulberry32, identical everywhere. */
 export const seededRandom: (seed: number) => () => number = rng;

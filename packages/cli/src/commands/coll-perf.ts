@@ -20,7 +20,7 @@ import {
   createCluster,
 } from '@tessera/cluster';
 import { castScalar, type DeviceBuffer, DTYPE_INFO, type DType, parseDType, TesseraError } from '@tessera/device';
-import { rng } from '@tessera/device/testing';
+import { rng } from '@tessera/device/random';
 import { parseBytes, parsePositiveInt } from '../format';
 
 export const COLL_OPS: readonly CollectiveOp[] = [
