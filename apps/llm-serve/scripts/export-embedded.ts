@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { f32FromBf16Bits } from '@tessera/device';
+import { f32FromBf16Bits, f32FromF16Bits } from '@tessera/device';
 import { EMBEDDED_CONFIG, embeddedWeights } from '../src/embedded/weights';
 import { tensorBytes } from '../src/formats/binary';
 import { ggufNameOf, permuteForInterleavedRope, unpermuteFromInterleavedRope } from '../src/formats/gguf-llama';
@@ -39,15 +39,18 @@ export interface ExportEmbeddedResult {
   warnings: string[];
 }
 
-/** f32 copy of a 1-D bf16 norm weight (exact): llama.cpp's converter keeps 1-D tensors in F32 as well. */
+/** f32 copy of a 1-D bf16/f16 norm weight (exact): llama.cpp's converter keeps 1-D tensors in F32 as well. */
 function widen(t: HostTensor): HostTensor {
   if (t.dtype === 'f32') return t;
-  if (t.dtype !== 'bf16') throw new Error(`export: unexpected dtype ${t.dtype}`);
-  return { dtype: 'f32', shape: t.shape, data: Float32Array.from(t.data, f32FromBf16Bits) };
+  return {
+    dtype: 'f32',
+    shape: t.shape,
+    data: Float32Array.from(t.data, t.dtype === 'bf16' ? f32FromBf16Bits : f32FromF16Bits),
+  };
 }
 
 /** Canonical tensors → GGUF tensors (names, Q/K permutation, f32 norms). */
-function ggufTensors(config: LlamaConfig, tensors: TensorMap): Map<string, HostTensor> {
+export function ggufTensors(config: LlamaConfig, tensors: TensorMap): Map<string, HostTensor> {
   const out = new Map<string, HostTensor>();
   for (const [name, t] of tensors) {
     let w = t;
@@ -59,7 +62,15 @@ function ggufTensors(config: LlamaConfig, tensors: TensorMap): Map<string, HostT
   return out;
 }
 
-function llamaMetadata(config: LlamaConfig): Array<[string, GgufTypedValue]> {
+/** llama.cpp's `general.file_type` (llama_ftype): 0 all F32, 1 mostly F16, 32 mostly BF16. */
+const FILE_TYPE = { f32: 0, f16: 1, bf16: 32 } as const;
+
+/** The `llama` architecture's metadata for `config` (name and description as given). */
+export function llamaMetadata(
+  config: LlamaConfig,
+  name = 'tessera-embedded',
+  description = 'Tessera embedded demo model: untrained deterministic random weights.',
+): Array<[string, GgufTypedValue]> {
   // llama.cpp derives the head dim as embedding_length / head_count unless key/value_length say otherwise.
   const headDim: Array<[string, GgufTypedValue]> =
     config.headDim * config.numHeads === config.hiddenSize
@@ -71,10 +82,9 @@ function llamaMetadata(config: LlamaConfig): Array<[string, GgufTypedValue]> {
   return [
     ...headDim,
     ['general.architecture', gv.string('llama')],
-    ['general.name', gv.string('tessera-embedded')],
-    ['general.description', gv.string('Tessera embedded demo model: untrained deterministic random weights.')],
-    // llama_ftype: 0 = all F32, 32 = mostly BF16.
-    ['general.file_type', gv.u32(config.dtype === 'f32' ? 0 : 32)],
+    ['general.name', gv.string(name)],
+    ['general.description', gv.string(description)],
+    ['general.file_type', gv.u32(FILE_TYPE[config.dtype])],
     ['llama.vocab_size', gv.u32(config.vocabSize)],
     ['llama.context_length', gv.u32(config.maxPositionEmbeddings)],
     ['llama.embedding_length', gv.u32(config.hiddenSize)],

@@ -5,7 +5,7 @@
  * node-llama-cpp is a large install (prebuilt llama.cpp binaries), so it is not a dependency; install it once outside
  * the repo and point this script at it:
  *
- *   npm i --prefix /tmp/llamacpp node-llama-cpp@3.21.1
+ *   npm i --prefix /tmp/llamacpp --ignore-scripts node-llama-cpp@3.21.1
  *   node --conditions=@tessera/source --import tsx scripts/llamacpp-reference.ts --node-llama-cpp /tmp/llamacpp
  *
  * llama.cpp runs with its defaults (F16 KV cache, its own kernels); the GGUF's SHA-256 is stored so the test knows it
@@ -70,7 +70,11 @@ interface NodeLlamaCpp {
 async function main(): Promise<void> {
   const i = process.argv.indexOf('--node-llama-cpp');
   const prefix = i > 0 ? process.argv[i + 1] : undefined;
-  if (!prefix) throw new Error('Pass --node-llama-cpp DIR (a folder where `npm i node-llama-cpp@3.21.1` was run).');
+  if (!prefix) {
+    throw new Error(
+      'Pass --node-llama-cpp DIR (a folder where `npm i --prefix DIR --ignore-scripts node-llama-cpp@3.21.1` was run).',
+    );
+  }
   const require = createRequire(path.join(path.resolve(prefix), 'package.json'));
   const entry = require.resolve('node-llama-cpp');
   const { getLlama } = (await import(pathToFileURL(entry).href)) as NodeLlamaCpp;

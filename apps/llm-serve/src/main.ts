@@ -12,6 +12,7 @@ import { addBenchCommand, type Io, nonNegativeInt, positiveInt } from './bench/c
 import type { EngineOptions } from './engine/index';
 import { EngineError, ModelLoadError, TokenizerError } from './errors';
 import { type LoadModelOptions, loadModel } from './load-model';
+import { DTYPE_CHOICES } from './model/precision';
 import { createServer } from './server/app';
 import { DEFAULT_REQUEST_LIMITS } from './server/schema';
 import { DEFAULT_MODEL_CODE_BUDGET } from './tokenizer/budget';
@@ -37,6 +38,9 @@ interface ServeFlags {
   topology?: string;
   tp: number;
   dtype: 'auto' | 'float32' | 'bfloat16' | 'float16';
+  activationDtype: 'auto' | 'float32' | 'bfloat16' | 'float16';
+  kvCacheDtype: 'auto' | 'float32' | 'bfloat16' | 'float16';
+  tpInvariant?: boolean;
   maxNumSeqs: number;
   maxNumBatchedTokens: number;
   maxModelLen?: number;
@@ -154,6 +158,9 @@ async function serve(flags: ServeFlags, io: Io, deps: ServeDeps): Promise<void> 
     topology: flags.topology,
     tp: flags.tp,
     dtype: flags.dtype,
+    activationDtype: flags.activationDtype,
+    kvCacheDtype: flags.kvCacheDtype,
+    tpInvariant: flags.tpInvariant ?? false,
     maxNumSeqs: flags.maxNumSeqs,
     maxNumBatchedTokens: flags.maxNumBatchedTokens,
     maxModelLen: flags.maxModelLen,
@@ -227,9 +234,29 @@ export function createProgram(io: Io = defaultIo, deps: Partial<ServeDeps> = {})
     .option('--topology <name>', 'built-in topology or spec file (default: the one for the device, e.g. dgx-h100)')
     .option('--tp <n>', 'tensor-parallel degree', positiveInt, 1)
     .addOption(
-      new Option('--dtype <dtype>', 'compute dtype')
-        .choices(['auto', 'float32', 'bfloat16', 'float16'])
+      new Option('--dtype <dtype>', 'weights dtype (auto: as stored); GEMM inputs are in this dtype')
+        .choices(DTYPE_CHOICES)
         .default('auto'),
+    )
+    .addOption(
+      new Option(
+        '--activation-dtype <dtype>',
+        'dtype of activations between kernels (auto: float32 for GGUF as llama.cpp; the weights’ dtype otherwise, as vLLM)',
+      )
+        .choices(DTYPE_CHOICES)
+        .default('auto'),
+    )
+    .addOption(
+      new Option(
+        '--kv-cache-dtype <dtype>',
+        'KV-cache dtype (auto: float16 for GGUF as llama.cpp; the weights’ otherwise)',
+      )
+        .choices(DTYPE_CHOICES)
+        .default('auto'),
+    )
+    .option(
+      '--tp-invariant',
+      'sum row-parallel GEMMs in 8 fixed chunks: bit-identical logits at every TP degree dividing 8 (slower)',
     )
     .option('--max-num-seqs <n>', 'most requests running at once', positiveInt, 256)
     .option('--max-num-batched-tokens <n>', 'token budget of one engine step', positiveInt, 2048)

@@ -9,6 +9,10 @@
  * the first arrival to the last output on that clock — the hardware time of the steps the run needed. (Arrivals follow
  * the request rate in wall time; the modelled clock only sees the steps.) A server without the clock gets a replay:
  * requests arrive at their scheduled offsets, wait for a concurrency slot, and hold it for their modelled E2E.
+ *
+ * Batch 1: after the load (the server idle and warm), one more request runs alone — a random prompt of --input-len
+ * tokens, --output-len tokens (at least 2) — and its TTFT and TPOT are reported on both clocks: the latency of a
+ * single stream, which the loaded figures (many requests sharing each step) do not show.
  */
 import { type RequestRecord, sendStreamingRequest } from './client';
 import { arrivalTimes, randomPrompt, sampleLengths, seededRandom } from './random';
@@ -34,6 +38,19 @@ export interface BenchOptions {
   /** Vocabulary to draw prompt ids from; default: /v1/models' tessera.vocab_size. */
   vocabSize?: number;
   onProgress?: (done: number, total: number) => void;
+  /** After the load, time one request alone (batch 1); default true. */
+  batch1: boolean;
+}
+
+/** One request served alone: its latencies on both clocks. */
+export interface Batch1Result {
+  inputLen: number;
+  outputLen: number;
+  wall: { ttftMs: number; tpotMs: number };
+  /** null when the server reports no modelled times. */
+  modelled: { ttftMs: number; tpotMs: number } | null;
+  /** Why the request failed (then the figures are 0). */
+  error: string | null;
 }
 
 export interface BenchSummary {
@@ -67,6 +84,8 @@ export interface BenchResult {
   outputLens: number[];
   /** Distinct error messages of failed requests (at most 10). */
   errors: string[];
+  /** The single request timed after the load; null with --no-batch1. */
+  batch1: Batch1Result | null;
 }
 
 export const BENCH_DEFAULTS = {
@@ -78,6 +97,7 @@ export const BENCH_DEFAULTS = {
   outputLen: 32,
   rangeRatio: 0,
   seed: 0,
+  batch1: true,
 } as const;
 
 interface ModelInfo {
@@ -206,6 +226,18 @@ export async function runBench(options: Partial<BenchOptions> & { baseUrl: strin
   await Promise.all(tasks);
   const durationS = (performance.now() - start) / 1000;
 
+  const batch1 = o.batch1
+    ? await timeAlone(
+        `${baseUrl}/v1/completions`,
+        headers,
+        model,
+        o.inputLen,
+        Math.max(2, o.outputLen),
+        vocabSize,
+        rand,
+      )
+    : null;
+
   const ok = records.filter((r) => r.ok);
   const withModelled = ok.length > 0 && ok.every((r) => r.modelled !== null);
   const spans = ok.map((r) => r.modelledSpan);
@@ -233,5 +265,44 @@ export async function runBench(options: Partial<BenchOptions> & { baseUrl: strin
     inputLens,
     outputLens: records.map((r) => r.outputLen),
     errors: [...new Set(records.filter((r) => !r.ok).map((r) => r.error ?? 'unknown error'))].slice(0, 10),
+    batch1,
+  };
+}
+
+/** One request with nothing else in flight: TTFT and TPOT (excluding the first token) on both clocks. */
+async function timeAlone(
+  url: string,
+  headers: Record<string, string>,
+  model: string,
+  inputLen: number,
+  outputLen: number,
+  vocabSize: number,
+  rand: () => number,
+): Promise<Batch1Result> {
+  const r = await sendStreamingRequest({
+    url,
+    headers,
+    promptLen: inputLen,
+    body: {
+      model,
+      prompt: randomPrompt(inputLen, vocabSize, rand),
+      max_tokens: outputLen,
+      temperature: 0,
+      ignore_eos: true,
+      stream: true,
+      stream_options: { include_usage: true },
+    },
+  });
+  const figures = (t: RequestRecord['wall']) => ({
+    ttftMs: t.ttftMs,
+    tpotMs: r.outputLen > 1 ? (t.e2eMs - t.ttftMs) / (r.outputLen - 1) : 0,
+  });
+  if (!r.ok) return { inputLen, outputLen, wall: { ttftMs: 0, tpotMs: 0 }, modelled: null, error: r.error ?? 'failed' };
+  return {
+    inputLen,
+    outputLen: r.outputLen,
+    wall: figures(r.wall),
+    modelled: r.modelled ? figures(r.modelled) : null,
+    error: null,
   };
 }

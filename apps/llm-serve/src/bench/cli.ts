@@ -64,6 +64,7 @@ interface BenchFlags {
   json?: boolean;
   outputFile?: string;
   progress: boolean;
+  batch1: boolean;
 }
 
 export function addBenchCommand(program: Command, io: Io): void {
@@ -89,6 +90,7 @@ export function addBenchCommand(program: Command, io: Io): void {
     .option('--json', 'print the result as JSON instead of the table')
     .option('--output-file <file>', 'also write the JSON result to FILE')
     .option('--no-progress', 'no progress bar')
+    .option('--no-batch1', 'skip timing one request alone after the load (the batch-1 TTFT/TPOT rows)')
     .action(async (f: BenchFlags) => {
       const bar = f.progress ? new ProgressBar() : null;
       const result = await runBench({
@@ -104,6 +106,7 @@ export function addBenchCommand(program: Command, io: Io): void {
         seed: f.seed,
         apiKey: f.apiKey ?? process.env['TESSERA_API_KEY'] ?? process.env['OPENAI_API_KEY'],
         vocabSize: f.vocabSize,
+        batch1: f.batch1,
         onProgress: bar ? (done, total) => bar.update(done, total) : undefined,
       });
       io.out(f.json ? formatJson(result) : formatReport(result));

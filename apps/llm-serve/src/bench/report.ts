@@ -52,8 +52,18 @@ export function formatReport(r: BenchResult): string {
   section('Time per Output Token (excl. 1st token)', 'TPOT', (s) => s.tpotMs);
   section('Inter-token Latency', 'ITL', (s) => s.itlMs);
   section('End-to-end Latency', 'E2EL', (s) => s.e2elMs);
+  const b = r.batch1;
+  if (b) {
+    // One request alone after the load: the single-stream latency (wall = this machine's simulation speed).
+    lines.push(rule(`Batch 1 (1 request alone, ${b.inputLen} in / ${b.outputLen} out)`));
+    const one = (label: string, f: (t: { ttftMs: number; tpotMs: number }) => number) =>
+      lines.push(row(label, b.error ? 'failed' : f(b.wall).toFixed(2), b.modelled ? f(b.modelled).toFixed(2) : 'n/a'));
+    one('Batch-1 TTFT (ms):', (t) => t.ttftMs);
+    one('Batch-1 TPOT (ms):', (t) => t.tpotMs);
+  }
   lines.push(rule('', '='));
   if (r.errors.length > 0) lines.push('Errors:', ...r.errors.map((e) => `  ${e}`));
+  if (b?.error) lines.push(`Batch-1 request failed: ${b.error}`);
   return lines.join('\n');
 }
 

@@ -6,9 +6,10 @@
  * Initialisation: matrices ~ N(0, 1/in) so activations stay O(1) through the layers; the embedding (tied with the
  * output head) ~ N(0, 0.125²), which spreads logits by about two units: sampling at temperature 1 still varies, while
  * greedy decoding keeps clear winners (the top-2 gap stayed above 0.01 on every position we checked), so greedy output
- * is robust to the ~1e-6 relative differences between backends and tensor-parallel degrees and to llama.cpp's.
+ * is robust to the differences between tensor-parallel degrees (bf16 rounding of GEMM inputs at most: README,
+ * "Tensor-parallel invariance") and to llama.cpp's.
  */
-import { bf16BitsFromF32 } from '@tessera/device';
+import { bf16BitsFromF32, f16BitsFromF32 } from '@tessera/device';
 import type { HostTensor, LlamaConfig, TensorMap } from '../types';
 
 /** Hyperparameters of the embedded model: ~3.2 M parameters, 6.4 MB in bf16. */
@@ -59,7 +60,7 @@ function gaussian(next: () => number): () => number {
   };
 }
 
-/** Deterministic weights for `config` (bf16 bits, or f32 if config.dtype is 'f32'), canonical names (see types.ts). */
+/** Deterministic weights for `config` (bf16 or f16 bits, or f32, as config.dtype says), canonical names (types.ts). */
 export function embeddedWeights(config: LlamaConfig = EMBEDDED_CONFIG, seed = EMBEDDED_SEED): TensorMap {
   const { vocabSize: V, hiddenSize: D, intermediateSize: I, numHeads: H, numKvHeads: KV, headDim: HD } = config;
   const normal = gaussian(rng(seed));
@@ -70,11 +71,12 @@ export function embeddedWeights(config: LlamaConfig = EMBEDDED_CONFIG, seed = EM
     for (let i = 0; i < n; i++) f[i] = value();
     let t: HostTensor;
     if (config.dtype === 'f32') t = { dtype: 'f32', shape, data: f };
-    else if (config.dtype === 'bf16') {
+    else if (config.dtype === 'bf16' || config.dtype === 'f16') {
       const bits = new Uint16Array(n);
-      for (let i = 0; i < n; i++) bits[i] = bf16BitsFromF32(f[i]!);
-      t = { dtype: 'bf16', shape, data: bits };
-    } else throw new Error(`embeddedWeights: dtype ${config.dtype} is not generated; use 'bf16' or 'f32'.`);
+      const enc = config.dtype === 'bf16' ? bf16BitsFromF32 : f16BitsFromF32;
+      for (let i = 0; i < n; i++) bits[i] = enc(f[i]!);
+      t = { dtype: config.dtype, shape, data: bits };
+    } else throw new Error(`embeddedWeights: dtype ${config.dtype} is not generated; use 'bf16', 'f16' or 'f32'.`);
     tensors.set(name, t);
   };
   const matrix = (name: string, out: number, inn: number) => make(name, [out, inn], () => normal() / Math.sqrt(inn));

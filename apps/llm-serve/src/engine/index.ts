@@ -5,8 +5,14 @@
 import { createCluster, resolveTopology, type TopologySpec } from '@tessera/cluster';
 import { EngineError } from '../errors';
 import { kvBlockBytes, LlamaModel } from '../model/llama';
+import {
+  describePrecision,
+  PRECISION_PARAM,
+  PrecisionError,
+  type PrecisionPolicy,
+  resolvePrecision,
+} from '../model/precision';
 import { shardPlan } from '../model/shard';
-import { modelDType } from '../model/weights';
 import type { LoadedModel } from '../types';
 import { type KvCacheInfo, LLMEngine } from './engine';
 import { KvCacheManager } from './kv-cache';
@@ -21,8 +27,14 @@ export interface EngineOptions {
   /** Built-in topology name or a JSON/YAML file; default: the natural one for the device. */
   topology?: string;
   tp?: number;
-  /** 'auto' (the weights' dtype), 'float32', 'bfloat16', 'float16'. */
+  /** Weights: 'auto' (as stored), 'float32', 'bfloat16', 'float16'. */
   dtype?: string;
+  /** Activations: 'auto' (GGUF: float32; other formats: the weights' dtype), 'float32', 'bfloat16', 'float16'. */
+  activationDtype?: string;
+  /** KV cache: 'auto' (GGUF: float16; other formats: the weights' dtype), 'float32', 'bfloat16', 'float16'. */
+  kvCacheDtype?: string;
+  /** Sum the row-parallel GEMMs in fixed chunks so that every TP degree dividing 8 gives bit-identical logits. */
+  tpInvariant?: boolean;
   maxNumSeqs?: number;
   maxNumBatchedTokens?: number;
   maxModelLen?: number;
@@ -111,21 +123,28 @@ export async function createEngine(o: EngineOptions): Promise<LLMEngine> {
       'max_num_batched_tokens',
     );
   }
-  let dtype: ReturnType<typeof modelDType>;
+  let precision: PrecisionPolicy;
   try {
-    dtype = modelDType(o.dtype, c.dtype);
+    precision = resolvePrecision(model, o);
   } catch (e) {
-    throw new EngineError('invalid_request', (e as Error).message, 'dtype');
+    if (e instanceof PrecisionError) throw new EngineError('invalid_request', e.message, PRECISION_PARAM[e.field]);
+    throw e;
   }
   // The KV cache can hold at most `hostBlocks` blocks (or the override): size the block tables for no longer a
   // sequence than that, so a model file claiming a huge context (GGUF context_length 2³¹−1) cannot make them huge.
   const hostBudget = o.kvHostBudgetBytes ?? 256 * 2 ** 20;
-  const hostBlocks = Math.max(1, Math.floor(hostBudget / (kvBlockBytes(c, shardPlan(c, tp), dtype, blockSize) * tp)));
+  const hostBlocks = Math.max(
+    1,
+    Math.floor(hostBudget / (kvBlockBytes(c, shardPlan(c, tp), precision.kvCache, blockSize) * tp)),
+  );
   const blocksAtMost = o.numGpuBlocksOverride ?? hostBlocks;
   const llama = new LlamaModel(c, model.tensors, {
     cluster,
     tp,
-    dtype,
+    dtype: precision.weights,
+    activationDtype: precision.activations,
+    kvCacheDtype: precision.kvCache,
+    tpInvariant: o.tpInvariant ?? false,
     maxTokens,
     maxSeqs,
     blockSize,
@@ -149,7 +168,7 @@ export async function createEngine(o: EngineOptions): Promise<LLMEngine> {
   const kv = new KvCacheManager(numBlocks, blockSize, o.enablePrefixCaching ?? true);
   const maxModelLen = Math.min(maxModelLenWanted, numBlocks * blockSize);
   const kvInfo: KvCacheInfo = { numBlocks, blockSize, deviceBlocks, blockBytes: llama.blockBytes };
-  const hardware = `${tp}× ${props.name}, ${spec.name}, TP ${tp}, ${dtype}`;
+  const hardware = `${tp}× ${props.name}, ${spec.name}, TP ${tp}${o.tpInvariant ? ' (TP-invariant)' : ''}, ${describePrecision(precision)}`;
   return new LLMEngine(
     model,
     llama,

@@ -1,6 +1,6 @@
 /** Converting host tensors to the arrays a device buffer of the model dtype copies from. */
 import { bf16BitsFromF32, type DType, f16BitsFromF32, f32FromBf16Bits, f32FromF16Bits } from '@tessera/device';
-import type { HostTensor, WeightDType } from '../types';
+import type { HostTensor } from '../types';
 
 /** Values of `t` as a typed array for a `dtype` buffer: Float32Array for f32, raw bits (Uint16Array) for f16/bf16. */
 export function toDeviceArray(t: HostTensor, dtype: DType): Float32Array | Uint16Array {
@@ -16,24 +16,4 @@ export function toDeviceArray(t: HostTensor, dtype: DType): Float32Array | Uint1
   if (dtype !== 'bf16' && dtype !== 'f16') throw new Error(`toDeviceArray: unsupported model dtype ${dtype}.`);
   for (let i = 0; i < n; i++) out[i] = enc(f32[i]!);
   return out;
-}
-
-/** The model dtype for a `--dtype` choice ('auto' keeps the weights' dtype), as vLLM names them. */
-export function modelDType(choice: string | undefined, weights: WeightDType): DType {
-  switch (choice ?? 'auto') {
-    case 'auto':
-      return weights;
-    case 'float32':
-    case 'f32':
-      return 'f32';
-    case 'bfloat16':
-    case 'bf16':
-      return 'bf16';
-    case 'float16':
-    case 'half':
-    case 'f16':
-      return 'f16';
-    default:
-      throw new Error(`dtype '${choice}' is not one of auto, float32, bfloat16, float16.`);
-  }
 }

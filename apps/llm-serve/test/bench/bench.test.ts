@@ -40,6 +40,8 @@ const ROWS = [
   'Mean E2EL (ms):',
   'Median E2EL (ms):',
   'P99 E2EL (ms):',
+  'Batch-1 TTFT (ms):',
+  'Batch-1 TPOT (ms):',
 ];
 
 describe('runBench', () => {
@@ -65,6 +67,13 @@ describe('runBench', () => {
     expect(r.outputLens.every((l) => l >= 6 && l <= 10)).toBe(true);
     expect(r.totalOutputTokens).toBe(r.outputLens.reduce((a, b) => a + b, 0));
     expect(progress.at(-1)).toBe(10);
+    // One more request, alone after the load: the single-stream (batch 1) latency on both clocks.
+    const b = r.batch1!;
+    expect(b).toMatchObject({ inputLen: 24, outputLen: 8, error: null });
+    for (const f of [b.wall, b.modelled!]) {
+      expect(f.ttftMs).toBeGreaterThan(0);
+      expect(f.tpotMs).toBeGreaterThan(0);
+    }
 
     const m = r.modelled!;
     expect(m).not.toBeNull();
@@ -112,6 +121,8 @@ describe('runBench', () => {
     expect(r.failed).toBe(3);
     expect(r.errors[0]).toMatch(/HTTP 400: This model's maximum context length/);
     expect(formatReport(r)).toMatch(/Failed requests:\s+3\s+3/);
+    expect(r.batch1!.error).toMatch(/HTTP 400/);
+    expect(formatReport(r)).toMatch(/^Batch-1 TPOT \(ms\):\s+failed\s+n\/a$/m);
   });
 });
 
@@ -133,6 +144,7 @@ describe('the bench command', () => {
         '3',
         '--json',
         '--no-progress',
+        '--no-batch1',
         '--output-file',
         file,
       ],
@@ -141,7 +153,7 @@ describe('the bench command', () => {
     expect(err).toEqual([]);
     expect(code).toBe(0);
     const printed = JSON.parse(out.join('\n'));
-    expect(printed).toMatchObject({ completed: 3, failed: 0, totalOutputTokens: 9, requestRate: 'inf' });
+    expect(printed).toMatchObject({ completed: 3, failed: 0, totalOutputTokens: 9, requestRate: 'inf', batch1: null });
     expect(JSON.parse(readFileSync(file, 'utf8')).completed).toBe(3);
   });
 

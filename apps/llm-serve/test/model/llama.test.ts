@@ -3,11 +3,11 @@
  * tensor parallelism and both vendors' backends.
  */
 import { createCluster } from '@tessera/cluster';
-import type { DType } from '@tessera/device';
 import { relativeError as relErr } from '@tessera/device/testing';
 import { describe, expect, it } from 'vitest';
 import { EMBEDDED_CONFIG, embeddedWeights } from '../../src/embedded/weights';
 import { type BatchEntry, LlamaModel } from '../../src/model/llama';
+import type { WeightDType } from '../../src/types';
 import { argmax, referenceLogits } from '../support/reference-llama';
 
 const config = EMBEDDED_CONFIG;
@@ -19,7 +19,7 @@ function prompt(n: number, seed: number): number[] {
   return Array.from({ length: n }, (_, i) => (seed * 7919 + i * 104729 + ((i * i) % 13)) % V);
 }
 
-async function makeModel(o: { topology?: string; tp?: number; dtype?: DType; blockSize?: number } = {}) {
+async function makeModel(o: { topology?: string; tp?: number; dtype?: WeightDType; blockSize?: number } = {}) {
   const cluster = await createCluster({ topology: o.topology ?? 'dgx-h100', ranks: o.tp ?? 1 });
   const model = new LlamaModel(config, tensors, {
     cluster,

@@ -52,6 +52,9 @@ describe('tessera-serve (default command)', () => {
       device: 'h100',
       tp: 1,
       dtype: 'auto',
+      activationDtype: 'auto',
+      kvCacheDtype: 'auto',
+      tpInvariant: false,
       maxNumSeqs: 4,
       maxNumBatchedTokens: 2048,
       blockSize: 16,
@@ -150,6 +153,39 @@ describe('tessera-serve (default command)', () => {
       enablePrefixCaching: true,
     });
     await r.handle!.stop();
+  });
+
+  it('passes the precision flags through, and the banner names the policy', async () => {
+    const r = await serveWith([
+      '--port',
+      '0',
+      '--tp',
+      '2',
+      '--activation-dtype',
+      'float32',
+      '--kv-cache-dtype',
+      'float32',
+      '--tp-invariant',
+      '--disable-log-requests',
+    ]);
+    expect(r.err).toEqual([]);
+    expect(r.calls.engine).toMatchObject({ activationDtype: 'float32', kvCacheDtype: 'float32', tpInvariant: true });
+    expect(r.out.join('\n')).toMatch(
+      /^Hardware: 2× .*, TP 2 \(TP-invariant\), bf16 weights, f32 activations, f32 KV cache$/m,
+    );
+    await r.handle!.stop();
+  });
+
+  it.each([
+    [['--kv-cache-dtype', 'fp8'], /option '--kv-cache-dtype <dtype>' argument 'fp8' is invalid/],
+    [['--activation-dtype', 'half'], /option '--activation-dtype <dtype>' argument 'half' is invalid/],
+    // bf16 weights (the embedded model) cannot meet f16 activations in a GEMM.
+    [['--activation-dtype', 'float16'], /^error: --activation-dtype float16 with bf16 weights: .*--dtype float16/],
+  ])('refuses %j with one line and exit status 2', async (argv, message) => {
+    const err: string[] = [];
+    const code = await run([...argv, '--port', '0'], { out: () => {}, err: (t) => err.push(t) });
+    expect(code).toBe(2);
+    expect(err).toEqual([expect.stringMatching(message)]);
   });
 
   it('reports engine refusals of flag values on one line with exit status 2', async () => {
