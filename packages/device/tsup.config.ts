@@ -6,6 +6,7 @@ export default defineConfig({
     'testing/index': 'src/testing/index.ts',
     'reference-backend': 'src/testing/test-backend.ts',
     model: 'src/model/index.ts',
+    'pool-worker': 'src/compiler/pool/worker.ts',
     random: 'src/random.ts',
   },
   format: ['esm'],

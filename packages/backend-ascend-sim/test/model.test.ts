@@ -90,7 +90,7 @@ describe('ascend-sim mapping and checks', () => {
   it('demands 32-byte alignment of Unified Buffer views in SIMT kernels', async () => {
     const dev = await open('910b2', 'functional');
     const out = dev.alloc('f32', 8);
-    const k = simtKernel({ name: 'ub', params: { out: 'ptr<f32>', off: 'i32' } }, (kk, { out, off }) => {
+    const k = simtKernel({ name: 'ub', params: { out: 'ptr<f32>', off: 'constexpr' } }, (kk, { out, off }) => {
       const v = kk.dynamicShared('f32', off, 8);
       v[kk.threadIdx.x] = kk.threadIdx.x;
       out.set(kk.threadIdx.x, v[kk.threadIdx.x]!);

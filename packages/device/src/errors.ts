@@ -18,6 +18,8 @@ export const ErrorCodes = {
   NoBackend: { cuda: 100, acl: 100002 },
   Timeout: { cuda: 909, acl: 507046 },
   PeerUnreachable: { cuda: 217, acl: 507033 },
+  /** A kernel the compiler cannot compile (cudaErrorInvalidSource, as NVRTC reports a bad kernel source). */
+  CompileError: { cuda: 300, acl: 100000 },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -38,6 +38,8 @@ export { dotF32, dotF32Js } from './kernel/dot';
 export { executeLaunch } from './kernel/execute';
 export {
   type ArgsOf,
+  deviceFunction,
+  isKernel,
   type Kernel,
   type ParamSpec,
   type ParamSpecs,
@@ -56,7 +58,14 @@ export type { Backend, CopyDescriptor, CopyKind, KernelTiming, LaunchDescriptor 
 export { type CopyOptions, Device, type LaunchConfig, type LaunchResult } from './runtime/device';
 export { type Activity, type ActivityKind, Profiler } from './runtime/profiler';
 export type { DeviceProperties, HostLink, OnChipMemory, SubUnit, Vendor } from './runtime/properties';
-export { findDeviceModel, getBackend, listBackends, registerBackend, removeBackend } from './runtime/registry';
+export {
+  createBackend,
+  findDeviceModel,
+  getBackend,
+  listBackends,
+  registerBackend,
+  removeBackend,
+} from './runtime/registry';
 export { createRuntime, Runtime, type RuntimeOptions } from './runtime/runtime';
 export { validateDeviceSpec } from './runtime/spec';
 export { Event, Stream } from './runtime/stream';
@@ -65,3 +74,7 @@ export { Event, Stream } from './runtime/stream';
 export function cdiv(a: number, b: number): number {
   return Math.floor((a + b - 1) / b);
 }
+export { CompileError } from './compiler/frontend/stager';
+export { type BufferSpec, fakeBuffer, inspectKernel, type KernelInspection } from './compiler/inspect';
+export { type KernelIR, printIR } from './compiler/ir';
+export { type CompiledKernel, compileKernel, compileStats, PASSES } from './compiler/pipeline';

@@ -1,7 +1,7 @@
 import type { DType } from '../src/dtype/dtype';
 import { createRuntime, type Device, type Runtime } from '../src/index';
 import type { TileContext } from '../src/kernel/context';
-import { tileKernel } from '../src/kernel/kernel';
+import { deviceFunction, tileKernel } from '../src/kernel/kernel';
 import type { TensorDesc } from '../src/kernel/memory-ops';
 import type { Tile } from '../src/kernel/tile';
 import { createTestBackend } from '../src/testing/test-backend';
@@ -18,39 +18,47 @@ export interface Input {
 
 /**
  * Runs `body` as a one-program tile kernel: each input is loaded whole as a tile; the returned tile is stored to an
- * output of `outDType` (poisoned with NaN / -1 first) and read back.
+ * output of `outDType` (poisoned with NaN / -1 first) and read back. `body` becomes a device function (it is called
+ * with tiles); `uses` names what it needs from outside itself.
  */
 export function runTile(
   dev: Device,
   inputs: Input[],
   body: (t: TileContext, tiles: Tile[], descs: TensorDesc[]) => Tile,
   outDType: DType = 'f32',
+  uses: Record<string, unknown> = {},
 ): { values: number[]; shape: readonly number[]; dtype: string } {
   const bufs = inputs.map((i) => {
     const b = dev.alloc(i.dtype, i.shape);
     dev.upload(b, i.values);
     return b;
   });
-  let shape: readonly number[] = [];
-  let dtype = '';
   const out = dev.alloc(outDType, 4096);
   dev.fill(out, outDType.startsWith('i') || outDType === 'u8' ? -1 : Number.NaN);
-  const k = tileKernel({ name: 'test_body', params: { out: 'ptr' } }, (t, { out: o }) => {
-    const descs = bufs.map((b, i) => t.tensor(b, inputs[i]!.shape));
+  // A kernel sees only its parameters and `uses`: the inputs are parameters in0, in1, …, and the result's shape and
+  // dtype (compile-time facts of the body) are recorded in `result` as the body runs.
+  const shapes = inputs.map((i) => i.shape);
+  const result: { shape: readonly number[]; dtype: string } = { shape: [], dtype: '' };
+  const params: Record<string, 'ptr'> = { out: 'ptr' };
+  for (let i = 0; i < inputs.length; i++) params[`in${i}`] = 'ptr';
+  const fn = deviceFunction(body, { uses });
+  const k = tileKernel({ name: 'test_body', params, uses: { shapes, fn, result } }, (t, args) => {
+    const descs = shapes.map((s, i) => t.tensor(args[`in${i}`]!, s));
     const tiles = descs.map((d, i) =>
       t.loadBlock(
         d,
-        inputs[i]!.shape.map(() => 0),
-        inputs[i]!.shape,
+        shapes[i]!.map(() => 0),
+        shapes[i]!,
       ),
     );
-    const r = body(t, tiles, descs);
-    shape = r.shape;
-    dtype = r.dtype;
+    const r = fn(t, tiles, descs);
+    result.shape = r.shape;
+    result.dtype = r.dtype;
     const flat = t.reshape(r, [r.size]);
-    t.store(o, t.arange(0, r.size), flat);
+    t.store(args.out!, t.arange(0, r.size), flat);
   });
-  dev.launch(k, { grid: 1 }, { out });
+  dev.launch(k, { grid: 1 }, { out, ...Object.fromEntries(bufs.map((b, i) => [`in${i}`, b])) });
+  const { shape, dtype } = result;
   const size = shape.reduce((a, b) => a * b, 1);
   const values = Array.from(dev.download(out)).slice(0, size);
   for (const b of bufs) dev.free(b);

@@ -32,7 +32,7 @@ describe('SIMT kernels', () => {
   it('carve dynamic shared memory with alignment checks and enforce the per-block limit and opt-in', async () => {
     const dev = (await testRuntime()).device(0);
     const out = dev.alloc('i32', 2);
-    const k = simtKernel({ name: 'dyn', params: { out: 'ptr<i32>', off: 'i32' } }, (kk, { out, off }) => {
+    const k = simtKernel({ name: 'dyn', params: { out: 'ptr<i32>', off: 'constexpr' } }, (kk, { out, off }) => {
       const ints = kk.dynamicShared('i32', off, 2);
       ints[kk.threadIdx.x] = kk.threadIdx.x + 10;
       out.set(kk.threadIdx.x, ints[kk.threadIdx.x]!);

@@ -69,8 +69,12 @@ describe('elementwise ops', () => {
       ['tanh', Math.tanh],
     ];
     for (const [name, f] of ops) {
-      const r = runTile(dev, [f32([64], xs)], (t, [a]) =>
-        (t as never as Record<string, (x: unknown) => never>)[name]!.call(t, a),
+      const r = runTile(
+        dev,
+        [f32([64], xs)],
+        (t, [a]) => (t as never as Record<string, (x: unknown) => never>)[name]!(a),
+        'f32',
+        { name },
       );
       expect(r.values).toEqual(xs.map((x) => Math.fround(f(x))));
     }
@@ -226,7 +230,11 @@ describe('dot', () => {
     dev.upload(a, randomArray(M * K, 1));
     dev.upload(b, randomArray(K * N, 2));
     const mm = tileKernel(
-      { name: 'mm', params: { a: 'ptr', b: 'ptr', c: 'ptr', BM: 'constexpr', BN: 'constexpr', BK: 'constexpr' } },
+      {
+        name: 'mm',
+        params: { a: 'ptr', b: 'ptr', c: 'ptr', BM: 'constexpr', BN: 'constexpr', BK: 'constexpr' },
+        uses: { M, N, K },
+      },
       (t, { a, b, c, BM, BN, BK }) => {
         const [A, B, C] = [t.tensor(a, [M, K]), t.tensor(b, [K, N]), t.tensor(c, [M, N])];
         const [m0, n0] = [t.programId(0) * BM, t.programId(1) * BN];

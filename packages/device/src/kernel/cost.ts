@@ -174,6 +174,19 @@ export interface CostRecord {
   dtypes: TileDType[];
   /** False when timing-only mode extrapolated from sampled programs instead of tracing every one. */
   exact: boolean;
+  /**
+   * Ops whose bytes are an upper bound rather than exact (the cost analysis, compiler/cost): their mask or offsets
+   * depend on loaded data, so every lane the index arithmetic does not rule out is counted. `snippet` is the op's
+   * source text. Absent when every count is exact.
+   */
+  bounds?: CostBound[];
+}
+
+/** An op whose cost is a bound: `op` is the IR opcode, `snippet` its source, `what` why. */
+export interface CostBound {
+  op: string;
+  snippet: string;
+  what: string;
 }
 
 /** Bytes the launch must move at least once: the union of the buffers it touched, capped by what it requested. */

@@ -162,6 +162,39 @@ export function dotI32(
 /** The output of the last WebAssembly dot and the layout it was computed in: its C region still holds it. */
 let last: { out: Float32Array | Int32Array; M: number; N: number; K: number } | null = null;
 
+/**
+ * Tells the dot kernel that `c` was written by something else since the last dot produced it, so a later dot taking
+ * `c` as its accumulator copies it in again. Compiled kernels reuse one array per tile across programs, so an array
+ * being "the last output" no longer implies its contents are.
+ */
+export function forgetDotOutput(c: Float32Array | Int32Array): void {
+  if (last !== null && last.out === c) last = null;
+}
+
+/** True when a dot of this size runs on the WebAssembly kernel (and so records its output as the last one). */
+let dotThreads = true;
+
+/**
+ * Runs `fn` with `dot` on the calling thread only: while the program pool runs a launch's programs on every core, a
+ * `dot` that woke the dot pool's threads too would oversubscribe them.
+ */
+export function withSingleThreadedDot<T>(fn: () => T): T {
+  const saved = dotThreads;
+  dotThreads = false;
+  try {
+    return fn();
+  } finally {
+    dotThreads = saved;
+  }
+}
+
+export function dotUsesWasm(M: number, N: number, K: number): boolean {
+  if (M * N * K < WASM_MIN_WORK || !wasmDot()) return false;
+  const rows = Math.ceil(M / PANEL_ROWS) * PANEL_ROWS;
+  const ld = (N + 7) & ~7;
+  return (rows * K + K * ld + rows * ld) * 4 <= MAX_PAGES * 65536;
+}
+
 function runWasm(
   w: NonNullable<ReturnType<typeof wasmDot>>,
   kind: 'f32' | 'i32',
@@ -205,7 +238,7 @@ function runWasm(
   const inPlace = last !== null && last.out === acc && last.M === M && last.N === N && last.K === K;
   if (!inPlace) loadC();
   last = null;
-  const pool = dotPool(w);
+  const pool = dotThreads ? dotPool(w) : null;
   const single = () =>
     (kind === 'f32' ? w.dotF32 : w.dotI32)(aOff * 4, bOff * 4, cOff * 4, panels, ld >> 3, K, K, ld, ld);
   if (!pool) single();

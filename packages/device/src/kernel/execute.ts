@@ -9,6 +9,9 @@
  * are therefore traced in full; costs that differ only at an isolated interior index would be missed, which no
  * kernel in this repository does. `exact: true` traces every program.
  */
+
+import { executeCompiled } from '../compiler/launch';
+import { shadowAfter, shadowBefore, shadowEnabled } from '../compiler/shadow';
 import { isTesseraError, TesseraError } from '../errors';
 import type { BufferOwner } from '../memory/buffer';
 import { describeValue } from '../validate';
@@ -200,6 +203,14 @@ function sampled(run: Runner, grid: Grid3, first: ProgramCost): { classes: Progr
 
 /** Executes one launch and returns its cost record. */
 export function executeLaunch(o: ExecuteOptions): CostRecord {
+  if (process.env.TESSERA_COMPILED === '1') return executeCompiled(o);
+  const shadow = shadowEnabled() ? shadowBefore(o) : null;
+  const rec = executeEager(o);
+  shadowAfter(o, shadow, rec);
+  return rec;
+}
+
+function executeEager(o: ExecuteOptions): CostRecord {
   const probeState = newState(o, 'timing');
   const probeRun = makeRunner(o, probeState, false);
   const first = probeRun([0, 0, 0]);

@@ -10,6 +10,9 @@
  *   'constexpr'           a number that shapes the kernel (tile sizes): part of its specialisation key
  *   'i32[]' | 'f32[]'     a small array of numbers passed by value (e.g. per-sequence lengths)
  */
+
+import { DEVICE_FUNCTION, type DeviceFunctionInfo } from '../compiler/frontend/device-function';
+import { captureSite, type DefinitionSite } from '../compiler/frontend/source';
 import { DTYPE_INFO, type DType, isDType } from '../dtype/dtype';
 import { TesseraError } from '../errors';
 import { DeviceBuffer } from '../memory/buffer';
@@ -32,6 +35,10 @@ export interface TileKernel<P extends ParamSpecs = ParamSpecs> {
   readonly id: number;
   readonly name: string;
   readonly params: P;
+  /** Values and device functions from outside the body it may use, by the names the body uses. */
+  readonly uses: Readonly<Record<string, unknown>>;
+  /** Where it was defined (for compile errors). */
+  readonly site: DefinitionSite | null;
   readonly body: (t: TileContext, args: ArgsOf<P>) => void;
 }
 
@@ -45,6 +52,8 @@ export interface SimtKernel<P extends ParamSpecs = ParamSpecs> {
   readonly params: P;
   /** Static shared-memory arrays per block: `{ partial: ['f32', 256] }` is `__shared__ float partial[256]`. */
   readonly shared: Readonly<Record<string, SharedDecl>>;
+  readonly uses: Readonly<Record<string, unknown>>;
+  readonly site: DefinitionSite | null;
   /** Arithmetic per thread, for the cost model (SIMT code is plain JS, so FLOPs cannot be counted for you). */
   readonly flopsPerThread: number;
   readonly body: (k: SimtContext, args: SimtArgsOf<P>) => Generator<unknown, void, unknown> | void;
@@ -101,18 +110,62 @@ function allowedDTypes(spec: string): string[] | null {
   return m ? m[1]!.split('|') : null;
 }
 
-/** Defines a tile kernel: `body(t, args)` runs once per program instance of the grid. */
+function checkUses(op: string, name: string, uses: unknown): Readonly<Record<string, unknown>> {
+  if (uses === undefined) return Object.freeze({});
+  if (uses === null || typeof uses !== 'object' || Array.isArray(uses)) {
+    throw invalidArgument(op, `'${name}': uses`, `must be an object of named values, got ${describeValue(uses)}`);
+  }
+  return Object.freeze({ ...(uses as Record<string, unknown>) });
+}
+
+/**
+ * Defines a tile kernel: `body(t, args)` describes one program instance of the grid. The body is compiled (see
+ * packages/device/docs/ir.md): it may use its parameters, locals, the tile language, `Math`, and — because a kernel
+ * cannot see the variables around it — whatever `uses` names (constants, device functions).
+ */
 export function tileKernel<const P extends ParamSpecs>(
-  def: { name: string; params: P },
+  def: { name: string; params: P; uses?: Record<string, unknown> },
   body: (t: TileContext, args: ArgsOf<P>) => void,
 ): TileKernel<P> {
   checkDefinition('tileKernel', def, body);
-  return Object.freeze({ style: 'tile' as const, id: nextKernelId++, name: def.name, params: def.params, body });
+  const uses = checkUses('tileKernel', def.name, def.uses);
+  return Object.freeze({
+    style: 'tile' as const,
+    id: nextKernelId++,
+    name: def.name,
+    params: def.params,
+    uses,
+    site: captureSite(),
+    body,
+  });
+}
+
+/**
+ * Marks `fn` as a device function: a helper kernels may call with runtime values and tiles (an activation, an index
+ * computation, a block walk). The compiler inlines it at each call, as Triton inlines nested `@triton.jit` calls;
+ * `uses` names what it needs from outside its body. Returns `fn` itself.
+ */
+export function deviceFunction<F extends (...args: never[]) => unknown>(
+  fn: F,
+  options: { uses?: Record<string, unknown> } = {},
+): F {
+  if (typeof fn !== 'function')
+    throw invalidArgument('deviceFunction', 'fn', `must be a function, got ${describeValue(fn)}`);
+  const name = fn.name || 'deviceFunction';
+  const info: DeviceFunctionInfo = { name, uses: checkUses('deviceFunction', name, options.uses), site: captureSite() };
+  Object.defineProperty(fn, DEVICE_FUNCTION, { value: info, enumerable: false });
+  return fn;
 }
 
 /** Defines a SIMT kernel: `body(k, args)` runs once per thread; `yield` in a generator body is `__syncthreads()`. */
 export function simtKernel<const P extends ParamSpecs>(
-  def: { name: string; params: P; shared?: Record<string, SharedDecl>; flopsPerThread?: number },
+  def: {
+    name: string;
+    params: P;
+    shared?: Record<string, SharedDecl>;
+    flopsPerThread?: number;
+    uses?: Record<string, unknown>;
+  },
   body: (k: SimtContext, args: SimtArgsOf<P>) => Generator<unknown, void, unknown> | void,
 ): SimtKernel<P> {
   checkDefinition('simtKernel', def, body);
@@ -136,6 +189,8 @@ export function simtKernel<const P extends ParamSpecs>(
     name: def.name,
     params: def.params,
     shared,
+    uses: checkUses('simtKernel', def.name, def.uses),
+    site: captureSite(),
     flopsPerThread,
     body,
     maxDynamicSharedBytes: 0,
@@ -147,6 +202,13 @@ export function simtKernel<const P extends ParamSpecs>(
     },
   };
   return k;
+}
+
+/** Whether `x` is a kernel made by `tileKernel` or `simtKernel`. */
+export function isKernel(x: unknown): x is Kernel {
+  if (x === null || typeof x !== 'object') return false;
+  const k = x as Partial<Kernel>;
+  return (k.style === 'tile' || k.style === 'simt') && typeof k.body === 'function' && typeof k.name === 'string';
 }
 
 /** Bytes of a SIMT kernel's static shared arrays. */

@@ -1,0 +1,335 @@
+/**
+ * The cost of a launch from its IR, by analysis: `analyzeCost(ir, launch)` returns the same cost record the eager
+ * interpreter gathers by running every program (functional mode), for any grid and scalars, without running any
+ * program — so functional and timing-only launches get identical records by construction, and timing-only cost does
+ * not grow with the grid.
+ *
+ * Results are cached per IR and (grid, scalars, host arrays, buffer lengths): a launch repeating all of them is a
+ * lookup. Faults the launch would raise (a view outside its buffer, an unmasked access out of bounds, a `throw`
+ * reached) are raised here with the eager interpreter's message, for the first program (in launch order) that hits
+ * one.
+ */
+import { dtypeBytes, type TileDType } from '../../dtype/dtype';
+import {
+  type BufferUse,
+  COST_DTYPES,
+  type CostBound,
+  type CostRecord,
+  emptyResources,
+  type ProgramClass,
+  ProgramCost,
+} from '../../kernel/cost';
+import type { KernelIR } from '../ir';
+import { type BufferArg, COST_LEN, type EvalStats, Evaluator, type LaunchInfo, NDT, Piece } from './evaluate';
+import { compilePlan, type Plan } from './plan';
+
+export interface CostLaunch {
+  grid: readonly [number, number, number];
+  block: readonly [number, number, number] | null;
+  /** The launch's runtime arguments by parameter name (constexprs are folded into the IR already). */
+  args: Record<string, unknown>;
+  dynamicSharedBytes: number;
+  kernelName: string;
+  /** The device's label, for fault details. */
+  ownerLabel: string;
+  /** SIMT: arithmetic per thread the kernel declares (`flopsPerThread`), counted as f32 vector ops. */
+  flopsPerThread?: number;
+}
+
+interface Cached {
+  classes: ProgramClass[];
+  total: ProgramCost;
+  programs: number;
+  resources: ReturnType<typeof emptyResources>;
+  /** Buffer params (indices into plan.bufParams) in first-touch order, with their read/write flags. */
+  touched: { param: number; flags: number }[];
+  dtypes: TileDType[];
+  bounds: CostBound[];
+}
+
+interface PlanEntry {
+  plan: Plan;
+  results: Map<string, Cached>;
+}
+
+const plans = new WeakMap<KernelIR, PlanEntry>();
+const CACHE_LIMIT = 512;
+
+/** Work the last analysis did (for tests: it must not grow with the grid for regular kernels). */
+export const costAnalysisStats: EvalStats & { pieces: number; cacheHits: number; analyses: number } = {
+  ops: 0,
+  merged: 0,
+  splits: 0,
+  summarised: 0,
+  iterated: 0,
+  pieces: 0,
+  cacheHits: 0,
+  analyses: 0,
+};
+
+function entryFor(ir: KernelIR): PlanEntry {
+  let e = plans.get(ir);
+  if (!e) {
+    e = { plan: compilePlan(ir), results: new Map() };
+    plans.set(ir, e);
+  }
+  return e;
+}
+
+let generation = 0;
+
+/** Forgets every cached result (plans stay): for benchmarks that must measure the analysis itself. */
+export function clearCostCache(): void {
+  generation++;
+}
+
+function keyOf(plan: Plan, launch: CostLaunch): string {
+  let k = `${generation}|${launch.grid[0]},${launch.grid[1]},${launch.grid[2]}`;
+  for (const p of plan.params) {
+    const v = launch.args[p.name];
+    if (p.kind === 'buffer') k += `|b${(v as BufferArg).length}`;
+    else if (p.kind === 'array') k += `|a${(v as readonly number[]).join(',')}`;
+    else k += `|${typeof v === 'number' && Object.is(v, -0) ? '-0' : String(v)}`;
+  }
+  return k;
+}
+
+const BRANCH_WHAT =
+  'a branch on loaded data: both sides were costed and each counter takes the larger (an upper bound)';
+const BOUND_WHAT =
+  'its mask depends on loaded data: bytes count every lane the index arithmetic does not rule out (an upper bound)';
+
+/** The cost record of one launch of `ir`, by analysis. */
+export function analyzeCost(ir: KernelIR, launch: CostLaunch): CostRecord {
+  const entry = entryFor(ir);
+  const plan = entry.plan;
+  if (plan.hasUnsupported) throw new Error(`cost analysis: op '${plan.hasUnsupported}' is not supported yet`);
+  const key = keyOf(plan, launch);
+  let cached = entry.results.get(key);
+  if (cached) {
+    costAnalysisStats.cacheHits++;
+    // Most recently used last.
+    entry.results.delete(key);
+    entry.results.set(key, cached);
+  } else {
+    cached = analyze(plan, launch);
+    entry.results.set(key, cached);
+    if (entry.results.size > CACHE_LIMIT) entry.results.delete(entry.results.keys().next().value!);
+  }
+  return toRecord(plan, launch, cached);
+}
+
+function toRecord(plan: Plan, launch: CostLaunch, c: Cached): CostRecord {
+  // Buffers by identity: two parameters bound to one buffer are one entry, as the eager interpreter keeps them.
+  const byId = new Map<unknown, BufferUse>();
+  for (const t of c.touched) {
+    const buf = launch.args[plan.bufParams[t.param]!] as { id: unknown; byteLength: number };
+    const e = byId.get(buf.id);
+    if (e) {
+      e.read ||= (t.flags & 1) !== 0;
+      e.written ||= (t.flags & 2) !== 0;
+    } else byId.set(buf.id, { bytes: buf.byteLength, read: (t.flags & 1) !== 0, written: (t.flags & 2) !== 0 });
+  }
+  const rec: CostRecord = {
+    kernel: launch.kernelName,
+    style: plan.ir.style,
+    grid: launch.grid,
+    block: launch.block,
+    programs: c.programs,
+    classes: c.classes,
+    total: c.total,
+    resources: { ...c.resources },
+    buffers: [...byId.values()],
+    dtypes: [...c.dtypes],
+    exact: true,
+  };
+  if (c.bounds.length) rec.bounds = c.bounds;
+  return rec;
+}
+
+function initialPiece(plan: Plan, launch: CostLaunch): Piece {
+  const slots = new Array<unknown>(plan.nslots);
+  for (const [s, v] of plan.consts) slots[s] = v;
+  for (const prm of plan.params) slots[prm.slot] = launch.args[prm.name];
+  for (const sh of plan.shared) slots[sh.slot] = { name: sh.name, dtype: sh.dtype, length: sh.length };
+  const p = Piece.initial(slots, plan.bufParams.length);
+  p.nv = 3;
+  for (let v = 0; v < 3; v++) {
+    p.lo[v] = 0;
+    p.st[v] = 1;
+    p.n[v] = launch.grid[v]!;
+  }
+  return p;
+}
+
+function linearFirst(p: Piece, grid: readonly [number, number, number]): number {
+  return p.lo[0]! + grid[0] * (p.lo[1]! + grid[1] * p.lo[2]!);
+}
+
+function analyze(plan: Plan, launch: CostLaunch): Cached {
+  costAnalysisStats.analyses++;
+  const grid = launch.grid;
+  const programs = grid[0] * grid[1] * grid[2];
+  const simt = plan.ir.style === 'simt';
+  const info: LaunchInfo = {
+    style: plan.ir.style,
+    grid,
+    block: launch.block ?? [1, 1, 1],
+    dynamicSharedBytes: launch.dynamicSharedBytes,
+    flopsPerThread: launch.flopsPerThread ?? (plan.ir as { flopsPerThread?: number }).flopsPerThread ?? 0,
+    kernelName: launch.kernelName,
+    ownerLabel: launch.ownerLabel,
+    bufs: plan.bufParams.map((n) => launch.args[n] as BufferArg),
+  };
+  const ev = new Evaluator(plan, info, false);
+  const finals: Piece[] = [];
+  if (programs > 0) {
+    if (simt) ev.runBlocks(initialPiece(plan, launch), finals);
+    else ev.runOps(plan.body, 0, initialPiece(plan, launch), finals);
+  }
+  Object.assign(costAnalysisStats, ev.stats, { pieces: finals.length + ev.faulted.length });
+  if (ev.faulted.length) {
+    // The first program (in launch order) that faults: evaluate it alone, where the fault throws with its message.
+    let first = ev.faulted[0]!;
+    for (const f of ev.faulted) if (linearFirst(f, grid) < linearFirst(first, grid)) first = f;
+    const pt = initialPiece(plan, launch);
+    for (let v = 0; v < 3; v++) {
+      pt.lo[v] = first.lo[v]!;
+      pt.n[v] = 1;
+    }
+    const pointEval = new Evaluator(plan, info, true);
+    if (simt) {
+      // The first faulting thread: earliest phase (barriers passed), then thread order (x fastest).
+      const block = info.block;
+      const lin = (q: Piece) => q.lo[3]! + block[0] * (q.lo[4]! + block[1] * q.lo[5]!);
+      let t = first.threadFaults?.[0];
+      for (const f of first.threadFaults ?? []) {
+        if (f.barriers < t!.barriers || (f.barriers === t!.barriers && lin(f) < lin(t!))) t = f;
+      }
+      pt.nv = 6;
+      for (let v = 3; v < 6; v++) {
+        pt.lo[v] = t ? t.lo[v]! : 0;
+        pt.st[v] = 1;
+        pt.n[v] = 1;
+      }
+    }
+    pointEval.runOps(plan.body, 0, pt, []);
+    throw new Error(`cost analysis: program (${first.lo[0]}, ${first.lo[1]}, ${first.lo[2]}) was expected to fault`);
+  }
+  return summarize(plan, launch, finals, programs);
+}
+
+function summarize(plan: Plan, launch: CostLaunch, finals: Piece[], programs: number): Cached {
+  const grid = launch.grid;
+  finals.sort((a, b) => linearFirst(a, grid) - linearFirst(b, grid));
+  const classes: ProgramClass[] = [];
+  const classCost: Float64Array[] = [];
+  const total = new ProgramCost();
+  const resources = emptyResources();
+  const touchFlags = new Uint8Array(plan.bufParams.length);
+  const touchOrder: number[] = [];
+  const dtSeen = new Set<number>();
+  const dtypes: TileDType[] = [];
+  const boundIds = new Set<number>();
+  let counted = 0;
+  for (const p of finals) {
+    const count = p.n[0]! * p.n[1]! * p.n[2]!;
+    counted += count;
+    const c = p.cost;
+    let cls: ProgramClass | undefined;
+    for (let k = 0; k < classCost.length && !cls; k++) {
+      const o = classCost[k]!;
+      let same = o === c;
+      if (!same) {
+        same = true;
+        for (let i = 0; i < COST_LEN; i++) {
+          if (o[i] !== c[i]) {
+            same = false;
+            break;
+          }
+        }
+      }
+      if (same) cls = classes[k];
+    }
+    if (!cls) {
+      const cost = new ProgramCost();
+      for (let i = 0; i < NDT; i++) {
+        cost.matrixFlops[i] = c[i]!;
+        cost.vectorOps[i] = c[NDT + i]!;
+      }
+      cost.specialOps = c[2 * NDT]!;
+      cost.bytesRead = c[2 * NDT + 1]!;
+      cost.bytesWritten = c[2 * NDT + 2]!;
+      cost.atomicOps = c[2 * NDT + 3]!;
+      cost.memoryOps = c[2 * NDT + 4]!;
+      cost.dotOps = c[2 * NDT + 5]!;
+      cls = { cost, count: 0 };
+      classes.push(cls);
+      classCost.push(c);
+    }
+    cls.count += count;
+    const fx = p.fx;
+    if (fx.res[0]! > resources.vectorTileBytes) resources.vectorTileBytes = fx.res[0]!;
+    if (fx.res[1]! > resources.vectorWorkingSetBytes) resources.vectorWorkingSetBytes = fx.res[1]!;
+    if (fx.res[2]! > resources.dotOperandBytes) resources.dotOperandBytes = fx.res[2]!;
+    if (fx.res[3]! > resources.accumulatorBytes) resources.accumulatorBytes = fx.res[3]!;
+    for (const b of fx.order) {
+      if (touchFlags[b] === 0) touchOrder.push(b);
+      touchFlags[b]! |= fx.touch[b]!;
+    }
+    for (const d of fx.dtOrder) {
+      if (!dtSeen.has(d)) {
+        dtSeen.add(d);
+        dtypes.push(COST_DTYPES[d] as TileDType);
+      }
+    }
+    if (fx.bounds) for (const b of fx.bounds) boundIds.add(b);
+  }
+  if (counted !== programs) throw new Error(`cost analysis: pieces cover ${counted} programs of ${programs}`);
+  if (plan.ir.style === 'simt') {
+    // The SIMT executor declares the block's shared memory and every buffer parameter's dtype up front.
+    let smem = launch.dynamicSharedBytes;
+    for (const sh of plan.shared) smem += sh.length * dtypeBytes(sh.dtype as TileDType);
+    resources.sharedMemoryBytes = smem;
+    let align = 0;
+    for (const p of finals) if (p.fx.res[4]! && (!align || p.fx.res[4]! < align)) align = p.fx.res[4]!;
+    resources.minSharedAlignment = align;
+    dtypes.length = 0;
+    const isBuf = new Set(plan.bufParams);
+    for (const name of Object.keys(launch.args)) {
+      if (!isBuf.has(name)) continue;
+      const d = (launch.args[name] as { dtype: TileDType }).dtype;
+      if (!dtypes.includes(d)) dtypes.push(d);
+    }
+  }
+  const list = classes;
+  for (const cl of list) total.accumulate(cl.cost, cl.count);
+  const bounds: CostBound[] = [];
+  const seenBounds = new Set<string>();
+  for (const id of [...boundIds].sort((a, b) => a - b)) {
+    const op = plan.ops[id]!.op;
+    const b = {
+      op: op.opcode,
+      snippet: op.loc?.snippet ?? '',
+      what: op.opcode === 'scf.if' ? BRANCH_WHAT : BOUND_WHAT,
+    };
+    const k = `${b.op}|${b.snippet}`;
+    if (seenBounds.has(k)) continue;
+    seenBounds.add(k);
+    bounds.push(b);
+  }
+  return {
+    classes: list,
+    total,
+    programs,
+    resources,
+    touched: touchOrder.map((param) => ({ param, flags: touchFlags[param]! })),
+    dtypes,
+    bounds,
+  };
+}
+
+/** The plan of an IR (compiled once per IR object). */
+export function costPlan(ir: KernelIR): Plan {
+  return entryFor(ir).plan;
+}

@@ -1,0 +1,92 @@
+/**
+ * `TESSERA_SHADOW=cost`: every launch is also costed by analysis of its IR, and the record is compared with the
+ * eager interpreter's. A difference is reported in one line; differences on ops whose mask depends on loaded data
+ * (where the analysis counts the bound) are tagged BOUND.
+ */
+import type { CostRecord, ProgramCost } from '../../kernel/cost';
+import { executeLaunch } from '../../kernel/execute';
+import type { ShadowCheck } from '../shadow';
+import { analyzeCost } from './analyze';
+
+function costText(c: ProgramCost): string {
+  return JSON.stringify(c.toJSON());
+}
+
+/** A short description of how `mine` differs from the eager record `theirs`, or null. */
+export function compareRecords(mine: CostRecord, theirs: CostRecord): string | null {
+  const diffs: string[] = [];
+  if (mine.programs !== theirs.programs) diffs.push(`programs ${mine.programs} vs ${theirs.programs}`);
+  const t1 = mine.total.toJSON() as Record<string, unknown>;
+  const t2 = theirs.total.toJSON() as Record<string, unknown>;
+  for (const k of Object.keys(t1)) {
+    const a = JSON.stringify(t1[k]);
+    const b = JSON.stringify(t2[k]);
+    if (a !== b) diffs.push(`total.${k} ${a} vs ${b}`);
+  }
+  if (diffs.length === 0) {
+    const sig = (r: CostRecord) => r.classes.map((c) => `${c.count}×${costText(c.cost)}`);
+    const a = sig(mine);
+    const b = sig(theirs);
+    if (a.join() !== b.join()) {
+      if ([...a].sort().join() === [...b].sort().join()) diffs.push('class order differs');
+      else diffs.push(`classes ${a.length} [${a.slice(0, 3).join(' ')}] vs ${b.length} [${b.slice(0, 3).join(' ')}]`);
+    }
+  }
+  for (const k of Object.keys(mine.resources) as (keyof CostRecord['resources'])[]) {
+    if (mine.resources[k] !== theirs.resources[k])
+      diffs.push(`resources.${k} ${mine.resources[k]} vs ${theirs.resources[k]}`);
+  }
+  const bt = (r: CostRecord) => r.buffers.map((b) => `${b.bytes}${b.read ? 'r' : ''}${b.written ? 'w' : ''}`);
+  const b1 = bt(mine);
+  const b2 = bt(theirs);
+  if (b1.join() !== b2.join()) {
+    diffs.push([...b1].sort().join() === [...b2].sort().join() ? 'buffer order differs' : `buffers [${b1}] vs [${b2}]`);
+  }
+  if (mine.dtypes.join() !== theirs.dtypes.join()) {
+    diffs.push(
+      [...mine.dtypes].sort().join() === [...theirs.dtypes].sort().join()
+        ? `dtype order [${mine.dtypes}] vs [${theirs.dtypes}]`
+        : `dtypes [${mine.dtypes}] vs [${theirs.dtypes}]`,
+    );
+  }
+  if (!diffs.length) return null;
+  const onlyBytes = diffs.every(
+    (d) => /^total\.(bytesRead|bytesWritten|atomicOps) /.test(d) || d.startsWith('classes'),
+  );
+  const tag =
+    mine.bounds?.length && onlyBytes ? `BOUND (${mine.bounds.map((b) => `${b.op} \`${b.snippet}\``).join('; ')}) ` : '';
+  return `${tag}${diffs.join('; ')}`;
+}
+
+/** Compares the cost analysis with the eager interpreter's cost record. */
+export const costShadow: ShadowCheck = {
+  after(o, ir, record) {
+    const mine = analyzeCost(ir, {
+      grid: o.grid,
+      block: o.block,
+      args: o.args,
+      dynamicSharedBytes: o.dynamicSharedBytes,
+      kernelName: o.kernel.name,
+      ownerLabel: o.owner.label,
+      flopsPerThread: o.kernel.style === 'simt' ? o.kernel.flopsPerThread : 0,
+    });
+    // A sampled timing-only record is an estimate: compare with the eager interpreter tracing every program.
+    let reference = record;
+    let how: string = o.mode;
+    const threads = o.block ? o.block[0] * o.block[1] * o.block[2] : 1;
+    if (!record.exact && record.programs * threads > 4e5) how = 'timing, sampled (too large to trace)';
+    else if (!record.exact) {
+      const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
+      const saved = env.TESSERA_SHADOW;
+      delete env.TESSERA_SHADOW;
+      try {
+        reference = executeLaunch({ ...o, exact: true, check: undefined });
+        how = 'timing, traced';
+      } finally {
+        env.TESSERA_SHADOW = saved;
+      }
+    }
+    const d = compareRecords(mine, reference);
+    return d ? `[${how}] grid ${o.grid.join('x')} ${d}` : null;
+  },
+};

@@ -1,0 +1,91 @@
+/**
+ * The compiler as a short list of named passes over one IR (TileLang's `phase.py`, Triton's pass manager), each
+ * dumpable: `TESSERA_DUMP_IR=1` prints the IR after every pass (`=ir` the final IR only), with the kernel's name and
+ * specialisation. Compiled specialisations are cached per kernel object: a launch with new runtime scalars or a new grid
+ * reuses the entry; only new constexprs, buffer dtypes, divisibility hints or (SIMT) block shapes compile again.
+ */
+import type { Kernel } from '../kernel/kernel';
+import { type KernelIR, printIR } from './ir';
+import { canonicalize } from './passes/canonicalize';
+import { verify } from './passes/verify';
+import { type Specialization, specialize } from './specialize';
+import { stageKernel } from './stage-kernel';
+
+export interface Pass {
+  name: string;
+  run(ir: KernelIR): KernelIR;
+}
+
+/** The passes after staging, in order. */
+export const PASSES: readonly Pass[] = [
+  { name: 'canonicalize', run: canonicalize },
+  { name: 'verify', run: verify },
+];
+
+export interface CompiledKernel {
+  kernel: Kernel;
+  spec: Specialization;
+  ir: KernelIR;
+  /** Milliseconds spent compiling (staging and passes). */
+  compileMs: number;
+  /** Artifacts attached by back ends (generated code, cost plans), by name. */
+  artifacts: Map<string, unknown>;
+}
+
+type Env = { TESSERA_DUMP_IR?: string };
+const env = (): Env => (globalThis as { process?: { env: Env } }).process?.env ?? {};
+
+/** Where dumps go (tests replace it). */
+export const dumpSink: { write: (text: string) => void } = {
+  write: (text) => {
+    const proc = (globalThis as { process?: { stderr?: { write(s: string): void } } }).process;
+    if (proc?.stderr) proc.stderr.write(`${text}\n`);
+    else console.log(text);
+  },
+};
+
+function dump(stage: string, ir: KernelIR): void {
+  dumpSink.write(`// ----- ${ir.name} ${ir.key}: after ${stage}\n${printIR(ir)}`);
+}
+
+/** Runs staging and every pass for one specialisation. */
+export function compileSpecialization(kernel: Kernel, spec: Specialization): CompiledKernel {
+  const t0 = performance.now();
+  const mode = env().TESSERA_DUMP_IR;
+  let ir = stageKernel(kernel, spec);
+  if (mode === '1' || mode === 'all') dump('stage', ir);
+  for (const p of PASSES) {
+    ir = p.run(ir);
+    if (mode === '1' || mode === 'all') dump(p.name, ir);
+  }
+  if (mode === 'ir') dump('passes', ir);
+  return { kernel, spec, ir, compileMs: performance.now() - t0, artifacts: new Map() };
+}
+
+const cache = new WeakMap<Kernel, Map<string, CompiledKernel>>();
+/** Counts compiles (for tests: one compile across many launches with new scalars). */
+export const compileStats = { compiles: 0, hits: 0 };
+
+/** The compiled specialisation for a launch's arguments (compiling it the first time). */
+export function compileKernel(
+  kernel: Kernel,
+  args: Record<string, unknown>,
+  block: readonly [number, number, number] | null = null,
+  dynamicSharedBytes = 0,
+): CompiledKernel {
+  const spec = specialize(kernel, args, block, dynamicSharedBytes);
+  let perKernel = cache.get(kernel);
+  if (!perKernel) {
+    perKernel = new Map();
+    cache.set(kernel, perKernel);
+  }
+  const hit = perKernel.get(spec.key);
+  if (hit) {
+    compileStats.hits++;
+    return hit;
+  }
+  const compiled = compileSpecialization(kernel, spec);
+  compileStats.compiles++;
+  perKernel.set(spec.key, compiled);
+  return compiled;
+}
