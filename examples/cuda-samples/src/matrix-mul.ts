@@ -27,6 +27,7 @@ function matrixMulCUDA(BLOCK_SIZE: number) {
       name: `MatrixMulCUDA<${BLOCK_SIZE}>`,
       params: { C: 'ptr<f32>', A: 'ptr<f32>', B: 'ptr<f32>', wA: 'i32', wB: 'i32' },
       shared: { As: ['f32', BLOCK_SIZE * BLOCK_SIZE], Bs: ['f32', BLOCK_SIZE * BLOCK_SIZE] },
+      uses: { BLOCK_SIZE },
       // flopsPerThread is one number per kernel, but a thread's FLOPs depend on the runtime wA (2·wA: a multiply and
       // an add per k), so the kernel declares them per K tile with k.countFlops below instead. The model costs each
       // as one vector op: right for this code, which rounds the product and the sum separately; nvcc would fuse

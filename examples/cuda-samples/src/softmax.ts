@@ -15,7 +15,6 @@ import { type Device, simtKernel, tileKernel } from '@tessera/device';
 import { compare, type ExampleResult, poison, type SampleResult, sample, uploadInputs, within } from './check';
 
 export const THREADS = 256;
-const f32 = Math.fround; // float arithmetic: round every result to f32, as the GPU would
 
 export const softmaxSimt = simtKernel(
   {
@@ -24,6 +23,7 @@ export const softmaxSimt = simtKernel(
     shared: { red: ['f32', THREADS] }, // __shared__ float red[THREADS]
   },
   function* (k, { x, y, cols }) {
+    const f32 = Math.fround; // float arithmetic: round every result to f32, as the GPU would
     const red = k.shared.red!;
     const tid = k.threadIdx.x;
     const base = k.blockIdx.x * cols;

@@ -22,20 +22,28 @@ export const BLOCK_ROWS = 8;
 
 const params = { odata: 'ptr<f32>', idata: 'ptr<f32>', width: 'i32', height: 'i32' } as const;
 
-export const transposeNaive = simtKernel({ name: 'transposeNaive', params }, (k, { odata, idata, width, height }) => {
-  const xIndex = k.blockIdx.x * TILE_DIM + k.threadIdx.x;
-  const yIndex = k.blockIdx.y * TILE_DIM + k.threadIdx.y;
-  const index_in = xIndex + width * yIndex;
-  const index_out = yIndex + height * xIndex;
-  for (let i = 0; i < TILE_DIM; i += BLOCK_ROWS) {
-    odata.set(index_out + i, idata.get(index_in + i * width));
-  }
-});
+export const transposeNaive = simtKernel(
+  { name: 'transposeNaive', params, uses: { TILE_DIM, BLOCK_ROWS } },
+  (k, { odata, idata, width, height }) => {
+    const xIndex = k.blockIdx.x * TILE_DIM + k.threadIdx.x;
+    const yIndex = k.blockIdx.y * TILE_DIM + k.threadIdx.y;
+    const index_in = xIndex + width * yIndex;
+    const index_out = yIndex + height * xIndex;
+    for (let i = 0; i < TILE_DIM; i += BLOCK_ROWS) {
+      odata.set(index_out + i, idata.get(index_in + i * width));
+    }
+  },
+);
 
 const PITCH = TILE_DIM + 1; // __shared__ float tile[TILE_DIM][TILE_DIM + 1]
 
 export const transposeNoBankConflicts = simtKernel(
-  { name: 'transposeNoBankConflicts', params, shared: { tile: ['f32', TILE_DIM * PITCH] } },
+  {
+    name: 'transposeNoBankConflicts',
+    params,
+    shared: { tile: ['f32', TILE_DIM * PITCH] },
+    uses: { TILE_DIM, BLOCK_ROWS, PITCH },
+  },
   function* (k, { odata, idata, width, height }) {
     const tile = k.shared.tile!;
     const tx = k.threadIdx.x;

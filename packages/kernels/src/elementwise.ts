@@ -7,6 +7,7 @@
 import {
   type Device,
   type DeviceBuffer,
+  deviceFunction,
   type LaunchResult,
   type Tile,
   type TileContext,
@@ -22,10 +23,12 @@ const SAME = 0; // (rows, cols), like a
 const ROW = 1; // (cols,), broadcast over rows
 const SCALAR = 2; // the scalar parameter `s`
 
+/** `f` combines two f32 tiles (or a tile and the scalar) elementwise: a device function, inlined into the kernel. */
 function binaryKernel(name: string, f: (x: Tile, y: Tile | number) => Tile) {
   return tileKernel(
     {
       name,
+      uses: { SAME, SCALAR, forEachBlock, f },
       params: {
         a: 'ptr',
         b: 'ptr',
@@ -56,13 +59,23 @@ function binaryKernel(name: string, f: (x: Tile, y: Tile | number) => Tile) {
   );
 }
 
-export const addKernel = binaryKernel('add', (x, y) => x.add(y));
-export const mulKernel = binaryKernel('mul', (x, y) => x.mul(y));
+export const addKernel = binaryKernel(
+  'add',
+  deviceFunction(function addTiles(x: Tile, y: Tile | number) {
+    return x.add(y);
+  }),
+);
+export const mulKernel = binaryKernel(
+  'mul',
+  deviceFunction(function mulTiles(x: Tile, y: Tile | number) {
+    return x.mul(y);
+  }),
+);
 
 /** SiLU (swish): x · σ(x). */
-function siluTile(x: Tile): Tile {
+const siluTile = deviceFunction(function siluTile(x: Tile): Tile {
   return x.mul(x.sigmoid());
-}
+});
 
 const SQRT1_2 = Math.SQRT1_2;
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
@@ -71,13 +84,16 @@ const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
  * GELU. Exact (PyTorch `approximate='none'`): 0.5·x·(1 + erf(x/√2)). Tanh approximation (`approximate='tanh'`, used by
  * GPT-2 and Gemma): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
  */
-function geluTile(t: TileContext, x: Tile, approx: number): Tile {
-  const inner = approx ? t.tanh(x.add(x.mul(x).mul(x).mul(0.044715)).mul(SQRT_2_OVER_PI)) : t.erf(x.mul(SQRT1_2));
-  return x.mul(0.5).mul(inner.add(1));
-}
+const geluTile = deviceFunction(
+  function geluTile(t: TileContext, x: Tile, approx: number): Tile {
+    const inner = approx ? t.tanh(x.add(x.mul(x).mul(x).mul(0.044715)).mul(SQRT_2_OVER_PI)) : t.erf(x.mul(SQRT1_2));
+    return x.mul(0.5).mul(inner.add(1));
+  },
+  { uses: { SQRT1_2, SQRT_2_OVER_PI } },
+);
 
 export const siluKernel = tileKernel(
-  { name: 'silu', params: { x: 'ptr', out: 'ptr', n: 'i64', BLOCK: 'constexpr' } },
+  { name: 'silu', uses: { siluTile }, params: { x: 'ptr', out: 'ptr', n: 'i64', BLOCK: 'constexpr' } },
   (t, { x, out, n, BLOCK }) => {
     const X = t.tensor(x, [n]);
     const O = t.tensor(out, [n]);
@@ -88,7 +104,11 @@ export const siluKernel = tileKernel(
 );
 
 export const geluKernel = tileKernel(
-  { name: 'gelu', params: { x: 'ptr', out: 'ptr', n: 'i64', APPROX: 'constexpr', BLOCK: 'constexpr' } },
+  {
+    name: 'gelu',
+    uses: { geluTile },
+    params: { x: 'ptr', out: 'ptr', n: 'i64', APPROX: 'constexpr', BLOCK: 'constexpr' },
+  },
   (t, { x, out, n, APPROX, BLOCK }) => {
     const X = t.tensor(x, [n]);
     const O = t.tensor(out, [n]);
@@ -103,7 +123,11 @@ export const geluKernel = tileKernel(
  * x is viewed as (rows, 2, d) — half 0 the gate, half 1 up — so each block load clips at the end of its half.
  */
 export const siluAndMulKernel = tileKernel(
-  { name: 'silu_and_mul', params: { x: 'ptr', out: 'ptr', rows: 'i64', d: 'i64', BR: 'constexpr', BC: 'constexpr' } },
+  {
+    name: 'silu_and_mul',
+    uses: { forEachBlock, siluTile },
+    params: { x: 'ptr', out: 'ptr', rows: 'i64', d: 'i64', BR: 'constexpr', BC: 'constexpr' },
+  },
   (t, { x, out, rows, d, BR, BC }) => {
     const X = t.tensor(x, [rows, 2, d]);
     const O = t.tensor(out, [rows, d]);

@@ -12,7 +12,7 @@
  *
  * Offsets are i32, so vocab · dim and tokens · dim must stay below 2³¹ (checked).
  */
-import { cdiv, type Device, type DeviceBuffer, type LaunchResult, type Tile, tileKernel } from '@tessera/device';
+import { cdiv, type Device, type DeviceBuffer, type LaunchResult, tileKernel } from '@tessera/device';
 import { check, checkBuffer, checkDims, FLOAT_DTYPES, nextPow2, type OpOptions } from './common';
 import { maxVectorBlock, streamingGrid } from './config';
 
@@ -36,19 +36,15 @@ export const embeddingKernel = tileKernel(
     const IDS = t.tensor(ids, [tokens]);
     const OUT = t.tensor(out, [tokens, dim]);
     const blocks = Math.ceil(tokens / BT);
-    const colLane = t.arange(0, BD);
-    const cols: Array<[Tile, Tile]> = []; // per column block: (1, BD) column indices and their in-range mask
-    for (let c = 0; c < dim; c += BD) {
-      const col = colLane.add(c).expandDims(0);
-      cols.push([col, col.lt(dim)]);
-    }
+    const colLane = t.arange(0, BD); // (BD,)
     for (let b = t.programId(0); b < blocks; b += t.numPrograms(0)) {
       const id = t.loadBlock(IDS, [b * BT], [BT], { padding: -1 }); // (BT,) i32; −1 past the last token
       const ok = id.ge(0).and(id.lt(vocab)).expandDims(1); // (BT, 1): rows we may read
       const src = id.mul(dim).expandDims(1); // (BT, 1) row offsets (garbage where !ok, never used unmasked)
-      for (const [i, [col, inCols]] of cols.entries()) {
-        const v = t.load(table, src.add(col), { mask: ok.and(inCols) }); // (BT, BD); zeros for bad ids
-        t.storeBlock(OUT, [b * BT, i * BD], v);
+      for (let c = 0; c < dim; c += BD) {
+        const col = colLane.add(c).expandDims(0); // (1, BD) column indices
+        const v = t.load(table, src.add(col), { mask: ok.and(col.lt(dim)) }); // (BT, BD); zeros for bad ids
+        t.storeBlock(OUT, [b * BT, c], v);
       }
     }
   },

@@ -12,6 +12,7 @@ import {
   type Device,
   type DeviceBuffer,
   DTYPE_INFO,
+  deviceFunction,
   type LaunchResult,
   ProgramCost,
   type Stream,
@@ -26,33 +27,37 @@ export type Activation = 'none' | 'relu' | 'silu' | 'gelu' | 'gelu_tanh';
 const ACTIVATIONS: readonly Activation[] = ['none', 'relu', 'silu', 'gelu', 'gelu_tanh'];
 
 /** Applies an epilogue activation to an f32 tile. */
-export function applyActivation(t: TileContext, x: Tile, act: number): Tile {
-  switch (ACTIVATIONS[act]) {
-    case 'relu':
-      return x.maximum(0);
-    case 'silu':
-      return x.mul(x.sigmoid());
-    case 'gelu': // 0.5·x·(1 + erf(x/√2))
-      return x.mul(0.5).mul(t.erf(x.mul(Math.SQRT1_2)).add(1));
-    case 'gelu_tanh': // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
-      return x.mul(0.5).mul(
-        x
-          .mul(x)
-          .mul(x)
-          .mul(0.044715)
-          .add(x)
-          .mul(Math.sqrt(2 / Math.PI))
-          .tanh()
-          .add(1),
-      );
-    default:
-      return x;
-  }
-}
+export const applyActivation = deviceFunction(
+  function applyActivation(t: TileContext, x: Tile, act: number): Tile {
+    switch (ACTIVATIONS[act]) {
+      case 'relu':
+        return x.maximum(0);
+      case 'silu':
+        return x.mul(x.sigmoid());
+      case 'gelu': // 0.5·x·(1 + erf(x/√2))
+        return x.mul(0.5).mul(t.erf(x.mul(Math.SQRT1_2)).add(1));
+      case 'gelu_tanh': // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
+        return x.mul(0.5).mul(
+          x
+            .mul(x)
+            .mul(x)
+            .mul(0.044715)
+            .add(x)
+            .mul(Math.sqrt(2 / Math.PI))
+            .tanh()
+            .add(1),
+        );
+      default:
+        return x;
+    }
+  },
+  { uses: { ACTIVATIONS } },
+);
 
 export const gemmKernel = tileKernel(
   {
     name: 'gemm',
+    uses: { applyActivation },
     params: {
       a: 'ptr',
       b: 'ptr',
@@ -104,7 +109,9 @@ export const gemmKernel = tileKernel(
       const sb = t.loadBlock(t.tensor(p.sb, [N]), [n0], [BN]).expandDims(0); // (1, BN) per-column scales of B
       out = out.cast('f32').mul(sa).mul(sb);
     }
-    if (p.alpha !== 1) out = out.mul(p.alpha);
+    // alpha is a runtime scalar: only a float result scales (an i32 result, int8 without scales, takes no epilogue:
+    // alpha is 1), so both paths of the runtime test keep out's dtype.
+    if ((!int || p.HAS_SCALES) && p.alpha !== 1) out = out.mul(p.alpha);
     if (p.HAS_BIAS)
       out = out.add(
         t

@@ -135,49 +135,48 @@ export const moePermuteKernel = tileKernel(
   },
   (t, { ids, permuted, offsets, positions, n, experts, WRITE_POS, BS }) => {
     const lane = t.arange(0, BS);
-    const chunks = Math.ceil(n / BS);
-    // Slot chunk c: flat slot indices, in-range mask (null when the whole chunk is in range), ids (−1 past n). The
-    // slot indices are clamped to n − 1: the stores below are masked by data, and timing-only mode, which cannot
-    // evaluate such masks, bounds-checks every lane. Index tiles are built once per program; ids are loaded on every
-    // pass, except that a single chunk stays on chip for the whole program.
-    const index: Array<[Tile, Tile | null]> = [];
-    for (let c = 0; c < chunks; c++) {
-      const slot = lane.add(c * BS);
-      index.push(c * BS + BS > n ? [t.minimum(slot, n - 1), slot.lt(n)] : [slot, null]);
-    }
-    let cached: Tile | null = null;
-    const chunk = (c: number): [Tile, Tile | null, Tile] => {
-      const [slot, live] = index[c]!;
-      const id = cached ?? t.load(ids, slot, live ? { mask: live, other: -1 } : {});
-      if (chunks === 1) cached = id;
-      return [slot, live, id];
+    /**
+     * The slot chunk starting at slot c: flat slot indices (BS,), their in-range mask, and the ids (−1 past n). The
+     * slot indices are clamped to n − 1: the stores below are masked by data, and timing-only mode, which cannot
+     * evaluate such masks, bounds-checks every lane.
+     */
+    const load = (c: number) => {
+      const raw = lane.add(c);
+      const live = raw.lt(n);
+      const slot = t.minimum(raw, n - 1);
+      return { slot, live, id: t.load(ids, slot, { mask: live, other: -1 }) };
+    };
+    // The first chunk is loaded once per program and stays on chip, so with a single chunk (n ≤ BS, the usual case)
+    // the ids are read once per program; further chunks (how many is known only at runtime) are reloaded on every
+    // pass. With n = 0 the first chunk has no live lane, so walking it changes nothing.
+    const first = load(0);
+    const pass = (f: (ch: { slot: Tile; live: Tile; id: Tile }) => void) => {
+      f(first);
+      for (let c = BS; c < n; c += BS) f(load(c));
     };
     // Programs take experts e = pid, pid + P, …; the extra "expert" e = experts writes the tail.
     for (let e = t.programId(0); e <= experts; e += t.numPrograms(0)) {
       let base = t.zeros([1], 'i32'); // slots routed to experts < e: this expert's first row
-      for (let c = 0; c < chunks; c++) {
-        const id = chunk(c)[2];
+      pass(({ id }) => {
         base = base.add(id.ge(0).and(id.lt(e)).sum(0, true));
-      }
+      });
       t.store(offsets, e, base);
       if (e < experts) {
         let row = base;
-        for (let c = 0; c < chunks; c++) {
-          const [slot, , id] = chunk(c);
+        pass(({ slot, id }) => {
           const mine = id.eq(e);
           const pos = t.cumsum(mine).add(row).sub(1); // stable: slot order within the expert
           t.store(permuted, pos, slot, { mask: mine });
           if (WRITE_POS) t.store(positions, slot, pos, { mask: mine });
           row = row.add(mine.sum(0, true));
-        }
+        });
       } else {
-        for (let c = 0; c < chunks; c++) {
-          const [slot, live, id] = chunk(c);
+        pass(({ slot, live, id }) => {
           const tail = slot.ge(base);
           const bad = id.lt(0).or(id.ge(experts));
-          t.store(permuted, slot, -1, { mask: live ? live.and(tail) : tail });
-          if (WRITE_POS) t.store(positions, slot, -1, { mask: live ? live.and(bad) : bad });
-        }
+          t.store(permuted, slot, -1, { mask: live.and(tail) });
+          if (WRITE_POS) t.store(positions, slot, -1, { mask: live.and(bad) });
+        });
       }
     }
   },
@@ -262,29 +261,31 @@ export const moeUnpermuteKernel = tileKernel(
     const OUT = t.tensor(out, [tokens, hidden]);
     const rowsY = tokens * k;
     const colLane = t.arange(0, BH);
-    const cols: Array<[Tile, Tile]> = []; // per column block: (1, BH) column indices and their in-range mask
-    for (let c = 0; c < hidden; c += BH) {
+    /** The (1, BH) column indices c … c + BH − 1 and their in-range mask. */
+    const columns = (c: number) => {
       const col = colLane.add(c).expandDims(0);
-      cols.push([col, col.lt(hidden)]);
-    }
+      return { col, inCols: col.lt(hidden) };
+    };
+    // The first column block is built once per program: it is the only one when hidden ≤ BH (the usual case); how
+    // many more there are is known only at runtime.
+    const first = columns(0);
     const blocks = Math.ceil(tokens / BT);
     for (let b = t.programId(0); b < blocks; b += t.numPrograms(0)) {
-      const p: Tile[] = [];
-      const w: Tile[] = [];
-      for (let j = 0; j < k; j++) {
-        p.push(t.loadBlock(POS, [b * BT, j], [BT, 1], { padding: -1 })); // (BT, 1) rows of y; −1 = none
-        w.push(t.loadBlock(W, [b * BT, j], [BT, 1]).cast('f32'));
-      }
-      const ok = p.map((q) => q.ge(0).and(q.lt(rowsY)));
-      const src = p.map((q) => q.mul(hidden));
-      for (const [i, [col, inCols]] of cols.entries()) {
+      /** out[b·BT …, c …] (BT, BH) = Σ_j weights[t, j] · y[positions[t, j]], in f32, j ascending. */
+      const combine = (c: number, { col, inCols }: { col: Tile; inCols: Tile }) => {
         let acc = t.zeros([BT, BH]);
+        // k is a runtime value: a runtime loop, reading each j's (BT, 1) positions and weights as it goes.
         for (let j = 0; j < k; j++) {
-          const v = t.load(y, src[j]!.add(col), { mask: ok[j]!.and(inCols) }).cast('f32');
-          acc = acc.add(v.mul(w[j]!));
+          const p = t.loadBlock(POS, [b * BT, j], [BT, 1], { padding: -1 }); // (BT, 1) rows of y; −1 = none
+          const w = t.loadBlock(W, [b * BT, j], [BT, 1]).cast('f32');
+          const ok = p.ge(0).and(p.lt(rowsY));
+          const v = t.load(y, p.mul(hidden).add(col), { mask: ok.and(inCols) }).cast('f32');
+          acc = acc.add(v.mul(w));
         }
-        t.storeBlock(OUT, [b * BT, i * BH], acc);
-      }
+        t.storeBlock(OUT, [b * BT, c], acc);
+      };
+      combine(0, first);
+      for (let c = BH; c < hidden; c += BH) combine(c, columns(c));
     }
   },
 );

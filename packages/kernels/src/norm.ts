@@ -11,7 +11,7 @@ import { type Device, type DeviceBuffer, type LaunchResult, type Tile, tileKerne
 import { checkAliasing } from './alias';
 import { check, checkBuffer, checkDims, FLOAT_DTYPES, nextPow2, type OpOptions } from './common';
 import { maxVectorBlock, streamingGrid } from './config';
-import { blockOption, blockShape, columnMask, forEachRowBlock } from './tiling';
+import { blockOption, blockShape, forEachRowBlock, maskColumns } from './tiling';
 
 export const rmsnormKernel = tileKernel(
   {
@@ -87,6 +87,7 @@ export function rmsnorm(
 export const layernormKernel = tileKernel(
   {
     name: 'layernorm',
+    uses: { forEachRowBlock, maskColumns },
     params: {
       x: 'ptr',
       w: 'ptr',
@@ -109,8 +110,7 @@ export const layernormKernel = tileKernel(
     const stats = (r: number, c: number) => {
       const v = t.loadBlock(X, [r, c], [BR, BC]).cast('f32'); // zero-padded past the row
       const mean = v.sum(1, true).div(Math.min(BC, cols - c));
-      const inside = columnMask(t, c, cols, BC);
-      const d = inside ? t.where(inside, v.sub(mean), 0) : v.sub(mean);
+      const d = maskColumns(t, v.sub(mean), c, cols, BC, 0); // zero past the row
       return { mean, m2: d.mul(d).sum(1, true), d };
     };
     /** Stores normalised deviations d (BR, BC) at (r, c), scaled by weight and shifted by bias. */

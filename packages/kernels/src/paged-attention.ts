@@ -25,8 +25,9 @@ export const pagedAttentionKernel = tileKernel(
       queryStarts: 'i32[]',
       contextLens: 'i32[]',
       maxBlocks: 'i32',
-      heads: 'i32',
-      kvHeads: 'i32',
+      // Compile-time: the query tile stacks G = heads / kvHeads heads, and a tile's shape must be known.
+      heads: 'constexpr',
+      kvHeads: 'constexpr',
       scale: 'f32',
       HD: 'constexpr',
       BS: 'constexpr',

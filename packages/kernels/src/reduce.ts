@@ -19,6 +19,7 @@ function reduceKernel(op: ReduceOp) {
   return tileKernel(
     {
       name: `reduce_${op}`,
+      uses: { op, padding, forEachRowBlock },
       params: { x: 'ptr', out: 'ptr', rows: 'i64', cols: 'i64', BR: 'constexpr', BC: 'constexpr' },
     },
     (t, { x, out, rows, cols, BR, BC }) => {
@@ -46,29 +47,31 @@ export const reduceKernels: Readonly<Record<ReduceOp, ReturnType<typeof reduceKe
 };
 
 export const argmaxKernel = tileKernel(
-  { name: 'argmax', params: { x: 'ptr', out: 'ptr<i32>', rows: 'i64', cols: 'i64', BR: 'constexpr', BC: 'constexpr' } },
+  {
+    name: 'argmax',
+    uses: { forEachRowBlock },
+    params: { x: 'ptr', out: 'ptr<i32>', rows: 'i64', cols: 'i64', BR: 'constexpr', BC: 'constexpr' },
+  },
   (t, { x, out, rows, cols, BR, BC }) => {
     const X = t.tensor(x, [rows, cols]);
     const O = t.tensor(out, [rows, 1]);
     forEachRowBlock(t, rows, BR, (r) => {
-      let best: Tile | null = null; // (BR, 1) running maximum
-      let index: Tile | null = null; // (BR, 1) i32, its column
-      for (let c = 0; c < cols; c += BC) {
+      /** (BR, 1) maximum and (BR, 1) i32 column of its first occurrence in the block at column c. */
+      const block = (c: number) => {
         // −∞ padding never beats a value of the row (ties keep the earlier, real, index).
         const v = t.loadBlock(X, [r, c], [BR, BC], { padding: Number.NEGATIVE_INFINITY });
-        const m = v.max(1, true);
-        const i = v.argmax(1, true).add(c);
-        if (best === null || index === null) {
-          best = m;
-          index = i;
-        } else {
-          // Strictly larger, or the first NaN (NaN is the largest; a NaN already held stays).
-          const take = m.gt(best).or(t.isnan(m).and(t.isnan(best).not()));
-          index = t.where(take, i, index);
-          best = t.where(take, m, best);
-        }
+        return { m: v.max(1, true), i: v.argmax(1, true).add(c) };
+      };
+      // The first block starts the running maximum (cols ≥ 1), so it has a tile type before the loop.
+      let { m: best, i: index } = block(0); // (BR, 1) running maximum, (BR, 1) i32 its column
+      for (let c = BC; c < cols; c += BC) {
+        const { m, i } = block(c);
+        // Strictly larger, or the first NaN (NaN is the largest; a NaN already held stays).
+        const take = m.gt(best).or(t.isnan(m).and(t.isnan(best).not()));
+        index = t.where(take, i, index);
+        best = t.where(take, m, best);
       }
-      if (index !== null) t.storeBlock(O, [r, 0], index);
+      t.storeBlock(O, [r, 0], index);
     });
   },
 );

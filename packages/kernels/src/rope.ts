@@ -39,6 +39,7 @@ export type RopeConvention = 'interleaved' | 'half';
 export const ropeKernel = tileKernel(
   {
     name: 'rope',
+    uses: { forEachRowBlock },
     params: {
       x: 'ptr',
       out: 'ptr',
@@ -61,20 +62,19 @@ export const ropeKernel = tileKernel(
     const [q, s] = INTERLEAVED ? [1, 2] : [half, 1];
     const X = t.tensor(x, [rows, 2, half], [headDim, q, s]);
     const O = t.tensor(out, [rows, 2, half], [headDim, q, s]);
-    // inv_freq_i = θ^(−2i/R) = exp(−(2·ln θ / R)·i), one (1, HB) tile per HB-pair chunk, computed once per program.
-    const invFreq: Tile[] = [];
-    for (let c = 0; c < half; c += HB) {
-      invFreq.push(
-        t
-          .exp(
-            t
-              .arange(c, c + HB)
-              .cast('f32')
-              .mul((-2 * Math.log(theta)) / rotaryDim),
-          )
-          .expandDims(0),
-      );
-    }
+    /** (1, HB) inverse frequencies θ^(−2i/R) = exp(−(2·ln θ / R)·i) of pairs i = c … c + HB − 1. */
+    const invFreq = (c: number): Tile =>
+      t
+        .exp(
+          t
+            .arange(c, c + HB)
+            .cast('f32')
+            .mul((-2 * Math.log(theta)) / rotaryDim),
+        )
+        .expandDims(0);
+    // The first HB pairs (every head has at least one pair) are computed once per program; when R/2 > HB, the
+    // further blocks are recomputed per row block (how many there are is known only when the kernel runs).
+    const invFreq0 = invFreq(0);
     const pair = (D: typeof X, r: number, k: number, c: number) =>
       t.loadBlock(D, [r, k, c], [BR, 1, HB]).reshape([BR, HB]).cast('f32');
     forEachRowBlock(t, rows, BR, (r) => {
@@ -84,16 +84,18 @@ export const ropeKernel = tileKernel(
         .load(positions, token, { mask: row.lt(rows) })
         .cast('f32')
         .expandDims(1); // (BR, 1)
-      for (let k = 0; k * HB < half; k++) {
-        const c = k * HB;
-        const angle = pos.mul(invFreq[k]!); // (BR, HB)
+      /** Rotates pairs c … c + HB − 1 of the block's rows, with their (1, HB) inverse frequencies. */
+      const rotate = (c: number, freq: Tile) => {
+        const angle = pos.mul(freq); // (BR, HB)
         const cos = t.cos(angle);
         const sin = t.sin(angle);
         const a = pair(X, r, 0, c);
         const b = pair(X, r, 1, c);
         t.storeBlock(O, [r, 0, c], a.mul(cos).sub(b.mul(sin)).reshape([BR, 1, HB]));
         t.storeBlock(O, [r, 1, c], b.mul(cos).add(a.mul(sin)).reshape([BR, 1, HB]));
-      }
+      };
+      rotate(0, invFreq0);
+      for (let c = HB; c < half; c += HB) rotate(c, invFreq(c));
       if (COPY_TAIL) {
         // Dimensions R … headDim − 1: copied as they are (blocks clip at the end of the row).
         const XF = t.tensor(x, [rows, headDim]);

@@ -30,6 +30,7 @@
 import {
   type Device,
   type DeviceBuffer,
+  deviceFunction,
   type LaunchResult,
   type Tile,
   type TileContext,
@@ -45,7 +46,7 @@ const I32_MAX = 2 ** 31 - 1;
  * MurmurHash3_x86_32 of the word `step` with `seed`, on (1,) i32 tiles; returns u in [0, 1) as f32. The batch row
  * does not enter: a request's tokens depend on its own seed and step only, not on where it sits in the batch.
  */
-export function sampleUniform(t: TileContext, seed: number, step: number): Tile {
+export const sampleUniform = deviceFunction(function sampleUniform(t: TileContext, seed: number, step: number): Tile {
   const rotl = (x: Tile, s: number) => t.or(t.shl(x, s), t.shru(x, 32 - s));
   let h = t.full([1], seed | 0, 'i32');
   for (const w of [step]) {
@@ -62,12 +63,11 @@ export function sampleUniform(t: TileContext, seed: number, step: number): Tile 
     .shru(h, 8)
     .cast('f32')
     .mul(2 ** -24);
-}
+});
 
 interface Chunk {
+  /** Its first column. */
   c: number;
-  /** Lanes inside the vocab; null when the whole chunk is. */
-  valid: Tile | null;
   x?: Tile;
   key?: Tile;
   e?: Tile;
@@ -78,6 +78,7 @@ interface Chunk {
 export const sampleKernel = tileKernel(
   {
     name: 'sample',
+    uses: { I32_MIN, I32_MAX, sampleUniform },
     params: {
       logits: 'ptr',
       bits: 'ptr',
@@ -90,29 +91,36 @@ export const sampleKernel = tileKernel(
       seeds: 'i32[]',
       steps: 'i32[]',
       SIGN: 'constexpr',
+      SINGLE: 'constexpr',
       BLOCK: 'constexpr',
     },
   },
   (t, a) => {
-    const { rows, vocab, SIGN, BLOCK } = a;
+    const { rows, vocab, SIGN, SINGLE, BLOCK } = a;
     const X = t.tensor(a.logits, [rows, vocab]);
     const BITS = t.tensor(a.bits, [rows, vocab]);
     const lane = t.arange(0, BLOCK);
-    const chunks = Math.ceil(vocab / BLOCK);
-    const tail = vocab % BLOCK ? lane.add(vocab - (vocab % BLOCK)).lt(vocab) : null; // the last chunk's valid lanes
+    // The last chunk's valid lanes; used only where a chunk runs past the vocab (which needs vocab % BLOCK ≠ 0).
+    const tail = lane.add(vocab - (vocab % BLOCK)).lt(vocab);
+    /** A bool tile of the chunk at c, restricted to the vocab (itself when the chunk lies inside it). */
+    const inVocab = (c: number, m: Tile) => (c + BLOCK > vocab ? m.and(tail) : m);
     const keyBits = SIGN === 0x7fff ? 16 : 32;
     const keyOffset = keyBits === 16 ? -32768 : I32_MIN; // key = unsigned search variable + offset
     for (let r = t.programId(0); r < rows; r += t.numPrograms(0)) {
-      // ---- chunk access: a single chunk is loaded once per row; longer rows reload it on every pass
-      let cached: Chunk | null = null;
-      const chunk = (c: number): Chunk => {
-        if (cached) return cached;
-        const ch: Chunk = { c, valid: c + BLOCK > vocab ? tail : null };
-        if (chunks === 1) cached = ch;
-        return ch;
-      };
-      const pass = (f: (ch: Chunk) => void) => {
-        for (let c = 0; c < vocab; c += BLOCK) f(chunk(c));
+      /**
+       * The row's passes over its chunks. SINGLE (a constexpr: vocab ≤ BLOCK): the one chunk is loaded once per
+       * row and what is derived from it is kept; longer rows build each chunk afresh on every pass: the first
+       * chunk, then the rest in a runtime loop (their number depends on vocab). Each sampling path makes its own,
+       * so nothing a path caches crosses the runtime branch between them.
+       */
+      const passes = () => {
+        let cached: Chunk | null = null;
+        const chunk = (c: number): Chunk => (SINGLE ? (cached ??= { c }) : { c });
+        const pass = (f: (ch: Chunk) => void) => {
+          f(chunk(0)); // every row has a first chunk (vocab ≥ 1)
+          if (!SINGLE) for (let c = BLOCK; c < vocab; c += BLOCK) f(chunk(c));
+        };
+        return { chunk, pass };
       };
       const xOf = (ch: Chunk) =>
         (ch.x ??= t
@@ -120,30 +128,32 @@ export const sampleKernel = tileKernel(
           .reshape([BLOCK])
           .cast('f32'));
       const keyOf = (ch: Chunk) => {
-        if (ch.key) return ch.key;
+        if (ch.key !== undefined) return ch.key;
         const b = t.loadBlock(BITS, [r, ch.c], [1, BLOCK]).reshape([BLOCK]).cast('i32');
         const key = t.where(b.lt(0), b.xor(SIGN).add(1), b); // order-preserving; −0 and +0 both map to 0
-        return (ch.key = ch.valid ? t.where(ch.valid, key, I32_MIN) : key);
+        return (ch.key = ch.c + BLOCK > vocab ? t.where(tail, key, I32_MIN) : key);
       };
-      const add = (acc: Tile | null, v: Tile) => (acc ? acc.add(v) : v);
+      const add = (acc: Tile | null, v: Tile) => (acc !== null ? acc.add(v) : v);
 
       const T = a.temperature[r]!;
       const invT = 1 / T;
-      let token: Tile;
+      let token: Tile; // (1,) i32
       if (!(Math.fround(invT) < Number.POSITIVE_INFINITY)) {
         // ---- greedy: running (max, argmax) over chunks; NaN wins, then the earlier chunk
+        const { pass } = passes();
         let best: Tile | null = null;
         let arg: Tile | null = null;
         pass((ch) => {
           const x = xOf(ch);
           const m = x.max(0, true);
           const i = x.argmax(0, true).add(ch.c);
-          const take = best ? m.gt(best).or(t.isnan(m).and(t.isnan(best).not())) : null;
-          best = best && take ? t.where(take, m, best) : m;
-          arg = arg && take ? t.where(take, i, arg) : i;
+          const take = best !== null ? m.gt(best).or(t.isnan(m).and(t.isnan(best).not())) : null;
+          best = best !== null && take !== null ? t.where(take, m, best) : m;
+          arg = arg !== null && take !== null ? t.where(take, i, arg) : i;
         });
         token = arg!;
       } else {
+        const { chunk, pass } = passes();
         const K = a.topK[r]!;
         const P = a.topP[r]!;
         const useK = K > 0 && K < vocab;
@@ -151,37 +161,38 @@ export const sampleKernel = tileKernel(
         let kmin: Tile | null = null;
         pass((ch) => {
           const cm = xOf(ch).max(0, true);
-          m = m ? m.maximum(cm) : cm;
-          if (chunks > 1) {
-            const k = ch.valid ? t.where(ch.valid, keyOf(ch), I32_MAX) : keyOf(ch);
-            const cmin = k.min(0, true);
-            kmin = kmin ? kmin.minimum(cmin) : cmin;
+          m = m !== null ? m.maximum(cm) : cm;
+          if (!SINGLE) {
+            const key = keyOf(ch);
+            const cmin = (ch.c + BLOCK > vocab ? t.where(tail, key, I32_MAX) : key).min(0, true);
+            kmin = kmin !== null ? kmin.minimum(cmin) : cmin;
           }
         });
         const mx = m!;
         const eOf = (ch: Chunk) => (ch.e ??= xOf(ch).sub(mx).mul(invT).exp()); // unnormalised probabilities
 
-        // ---- the kept set: gt(ch), plus the first `ties` tokens (vocab order) where eq(ch)
+        // ---- the kept set: gt(ch), plus the first `ties` tokens (vocab order) where eq(ch). Whether top-k and top-p
+        // apply is known only at runtime, so every quantity that they change is a (1,) tile on both paths.
         let gt: (ch: Chunk) => Tile;
         let eq: (ch: Chunk) => Tile;
-        let ties: Tile | number = vocab;
-        if (chunks === 1) {
+        let ties: Tile; // (1,) i32
+        if (SINGLE) {
           // One tile: sort it, cut the ranking at k and at the top-p mass, and find the cut's logit v.
           const ch = chunk(0);
           const sx = t.sort(xOf(ch), { descending: true }); // padding (−∞) sorts after every logit
           const kc = useK ? K : vocab;
           const eK = t.where(lane.lt(kc), sx.sub(mx).mul(invT).exp(), 0);
-          let n: Tile | number = kc; // tokens kept
+          let n: Tile; // (1,) i32 tokens kept
           if (P < 1) {
             const target = eK.sum(0, true).mul(P);
             n = lane.lt(kc).and(t.cumsum(eK).lt(target)).sum(0, true).add(1).minimum(kc);
+          } else {
+            n = t.full([1], kc, 'i32');
           }
-          const v = t
-            .where(lane.eq(typeof n === 'number' ? n - 1 : n.sub(1)), sx, Number.NEGATIVE_INFINITY)
-            .max(0, true);
+          const v = t.where(lane.eq(n.sub(1)), sx, Number.NEGATIVE_INFINITY).max(0, true);
           gt = (c) => xOf(c).gt(v);
-          eq = (c) => (c.valid ? xOf(c).eq(v).and(c.valid) : xOf(c).eq(v));
-          ties = typeof n === 'number' ? gt(ch).sum(0, true).neg().add(n) : n.sub(gt(ch).sum(0, true));
+          eq = (c) => inVocab(c.c, xOf(c).eq(v));
+          ties = n.sub(gt(ch).sum(0, true));
         } else {
           // Streamed: thresholds on the integer key, found bit by bit (largest θ with pred(θ)).
           const largest = (pred: (th: Tile) => Tile): Tile => {
@@ -209,13 +220,12 @@ export const sampleKernel = tileKernel(
               mGt = add(mGt, t.where(g, eOf(ch), 0).sum(0, true));
               cEq = add(cEq, q.sum(0, true));
               const ce = t.where(q, eOf(ch), 0).max(0, true);
-              eEq = eEq ? eEq.maximum(ce) : ce;
+              eEq = eEq !== null ? eEq.maximum(ce) : ce;
             });
             return { cGt: cGt!, mGt: mGt!, cEq: cEq!, eEq: eEq! };
           };
           let tau = kmin!;
           let topMass: Tile; // mass of the top-k set (all tokens without top-k)
-          let gtK: Tile | null = null;
           if (useK) {
             tau = largest((th) => {
               let n: Tile | null = null;
@@ -223,20 +233,20 @@ export const sampleKernel = tileKernel(
               return n!.ge(K);
             });
             const s = stats(tau);
-            gtK = s.cGt;
             ties = t.full([1], K, 'i32').sub(s.cGt);
             topMass = s.mGt.add(ties.cast('f32').mul(s.eEq));
           } else {
             let s: Tile | null = null;
             pass((ch) => (s = add(s, eOf(ch).sum(0, true))));
             topMass = s!;
+            ties = t.full([1], vocab, 'i32'); // every tie is kept
           }
           if (P < 1) {
             const tauK = tau;
             const target = topMass.mul(P);
             tau = largest((th) => massGe(th).ge(target)).maximum(tauK);
             const s = stats(tau);
-            const avail = gtK ? t.where(tau.eq(tauK), t.full([1], K, 'i32').sub(s.cGt), s.cEq) : s.cEq;
+            const avail = useK ? t.where(tau.eq(tauK), t.full([1], K, 'i32').sub(s.cGt), s.cEq) : s.cEq;
             // Tied tokens to add until the mass is reached (≥ 1; all of them if their probability underflowed).
             const need = target.sub(s.mGt).div(s.eEq).ceil();
             ties = t.where(need.ge(1), need, 1).minimum(avail.cast('f32')).cast('i32');
@@ -254,7 +264,7 @@ export const sampleKernel = tileKernel(
               const q = eq(ch);
               ch.kept = gt(ch).or(q.and(t.cumsum(q).add(seen).sub(1).lt(ties)));
               ch.w = t.where(ch.kept, eOf(ch), 0);
-              if (chunks > 1) seen = seen.add(q.sum(0, true));
+              if (!SINGLE) seen = seen.add(q.sum(0, true));
             }
             f(ch, ch.kept, ch.w!);
           });
@@ -267,7 +277,7 @@ export const sampleKernel = tileKernel(
         let last = t.full([1], -1, 'i32'); // last kept index, in case rounding leaves u past the end
         keptPass((ch, kept, w) => {
           const cum = t.cumsum(w).add(run);
-          const le = ch.valid ? cum.le(u).and(ch.valid) : cum.le(u);
+          const le = inVocab(ch.c, cum.le(u));
           below = below.add(le.sum(0, true));
           run = run.add(w.sum(0, true));
           last = last.maximum(t.where(kept, lane.add(ch.c), -1).max(0, true));
@@ -349,6 +359,7 @@ export function sample(
   const max = options.config?.BLOCK ?? maxVectorBlock(dev.properties, 8);
   check(Number.isInteger(Math.log2(max)) && max >= 1, op, `config.BLOCK = ${max} must be a power of two.`);
   const wide = a.logits.dtype === 'f32';
+  const BLOCK = Math.min(nextPow2(a.vocab), max);
   return dev.launch(
     sampleKernel,
     { grid: streamingGrid(dev.properties, Math.max(1, a.rows)), stream: options.stream },
@@ -364,7 +375,8 @@ export function sample(
       seeds,
       steps,
       SIGN: wide ? 0x7fffffff : 0x7fff,
-      BLOCK: Math.min(nextPow2(a.vocab), max),
+      SINGLE: a.vocab <= BLOCK ? 1 : 0, // the row is one tile
+      BLOCK,
     },
   );
 }

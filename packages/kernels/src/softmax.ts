@@ -17,7 +17,7 @@ import { type Device, type DeviceBuffer, type LaunchResult, type Tile, tileKerne
 import { checkAliasing } from './alias';
 import { check, checkBuffer, checkDims, FLOAT_DTYPES, type OpOptions } from './common';
 import { maxVectorBlock, streamingGrid } from './config';
-import { blockOption, blockShape, columnMask, forEachRowBlock } from './tiling';
+import { blockOption, blockShape, forEachRowBlock, maskColumns } from './tiling';
 
 const NEG_INF = Number.NEGATIVE_INFINITY;
 
@@ -25,6 +25,7 @@ function makeSoftmaxKernel(log: boolean) {
   return tileKernel(
     {
       name: log ? 'log_softmax' : 'softmax',
+      uses: { log, NEG_INF, forEachRowBlock, maskColumns },
       params: { x: 'ptr', out: 'ptr', rows: 'i64', cols: 'i64', scale: 'f32', BR: 'constexpr', BC: 'constexpr' },
     },
     (t, { x, out, rows, cols, scale, BR, BC }) => {
@@ -34,8 +35,7 @@ function makeSoftmaxKernel(log: boolean) {
       const logits = (r: number, c: number): Tile => {
         const raw = t.loadBlock(X, [r, c], [BR, BC]).cast('f32');
         const z = scale === 1 ? raw : raw.mul(scale);
-        const inside = columnMask(t, c, cols, BC);
-        return inside ? t.where(inside, z, NEG_INF) : z;
+        return maskColumns(t, z, c, cols, BC, NEG_INF);
       };
       /** The outputs of a block from its logits and the row's m (max) and s (sum of exp(z − m)), each (BR, 1). */
       const finish = (z: Tile, m: Tile, s: Tile): Tile =>

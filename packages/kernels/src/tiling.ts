@@ -5,7 +5,7 @@
  * rows does not launch one tiny tile per row. Programs walk the blocks grid-stride (pid, pid + programs, …), which
  * keeps the grid within `streamingGrid` — Ascend accepts at most 65 535 programs per launch.
  */
-import type { TileContext } from '@tessera/device';
+import { deviceFunction, type Tile, type TileContext } from '@tessera/device';
 import { check, checkDims, nextPow2 } from './common';
 
 export interface BlockShape {
@@ -37,8 +37,11 @@ export function blockCount(rows: number, cols: number, { BR, BC }: BlockShape): 
   return Math.ceil(rows / BR) * Math.ceil(cols / BC);
 }
 
-/** Calls `fn(r, c)` for the top-left corner of every BR×BC block this program owns, grid-stride, row-major order. */
-export function forEachBlock(
+/**
+ * Calls `fn(r, c)` for the top-left corner of every BR×BC block this program owns, grid-stride, row-major order.
+ * A device function: kernels call it with runtime sizes and the compiler inlines it (and `fn`) at the call.
+ */
+export const forEachBlock = deviceFunction(function forEachBlock(
   t: TileContext,
   rows: number,
   cols: number,
@@ -49,22 +52,35 @@ export function forEachBlock(
   const nbc = Math.ceil(cols / BC);
   const blocks = Math.ceil(rows / BR) * nbc;
   for (let i = t.programId(0); i < blocks; i += t.numPrograms(0)) fn(Math.floor(i / nbc) * BR, (i % nbc) * BC);
-}
+});
 
 /** Calls `fn(r)` for the first row of every BR-row block this program owns (row-wise ops: a block holds whole rows). */
-export function forEachRowBlock(t: TileContext, rows: number, BR: number, fn: (r: number) => void): void {
+export const forEachRowBlock = deviceFunction(function forEachRowBlock(
+  t: TileContext,
+  rows: number,
+  BR: number,
+  fn: (r: number) => void,
+): void {
   const blocks = Math.ceil(rows / BR);
   for (let i = t.programId(0); i < blocks; i += t.numPrograms(0)) fn(i * BR);
-}
+});
 
 /**
- * (1, BC) bool tile: which columns c … c + BC − 1 are inside a row of `cols`, or `null` when all are (no mask
- * needed). Depends on scalars only, so the branch is legal in a kernel.
+ * x (R, BC), the block of columns c … c + BC − 1 of rows `cols` long, with the columns past the row replaced by
+ * `other`. Whether the block crosses the row's end is known only when the kernel runs (c is a runtime value), so
+ * both paths return a tile of x's shape and dtype: x itself when the block lies inside the row (no mask op), else a
+ * where() with the (1, BC) column mask.
  */
-export function columnMask(t: TileContext, c: number, cols: number, BC: number) {
-  if (c + BC <= cols) return null;
-  return t.arange(0, BC).add(c).lt(cols).expandDims(0);
-}
+export const maskColumns = deviceFunction(function maskColumns(
+  t: TileContext,
+  x: Tile,
+  c: number,
+  cols: number,
+  BC: number,
+  other: number,
+): Tile {
+  return c + BC <= cols ? x : t.where(t.arange(0, BC).add(c).lt(cols).expandDims(0), x, other);
+});
 
 /** Throws unless `op`'s options name a known choice. */
 export function checkChoice<T extends string>(op: string, name: string, v: T, choices: readonly T[]): void {

@@ -42,38 +42,36 @@ export const topkKernel = tileKernel(
       t.where(valid, t.where(t.isnan(v), Number.POSITIVE_INFINITY, v), Number.NaN);
     const width = BLOCK - KP; // new columns per merge step
     const isCand = lane.lt(KP);
-    // Per merge step (the same for every row): the column each fresh lane reads, and which lanes hold one.
-    const steps: Array<{ c: number; col: Tile; fresh: Tile }> = [];
-    if (KP > 0) {
-      for (let c = 0; c < cols; c += width) {
-        const col = lane.add(c - KP);
-        steps.push({ c, col, fresh: lane.ge(KP).and(col.lt(cols)) });
-      }
-    }
-    const single = KP === 0 ? lane.lt(cols) : null;
+    const freshLane = KP > 0 ? lane.ge(KP) : null; // the lanes new columns fill (merging only)
+    const single = KP === 0 ? lane.lt(cols) : null; // KP is a constexpr: which path is known at compile time
     for (let r = t.programId(0); r < rows; r += t.numPrograms(0)) {
       const base = r * cols;
       const outBase = r * k;
       let gidx: Tile; // (BLOCK,) column index of each sorted lane (the first k matter)
-      if (single) {
+      if (single !== null) {
         const v = t.load(x, lane.add(base), { mask: single });
         gidx = t.argsort(keyOf(v, single), { descending: true });
+        t.store(indices, lane.add(outBase), gidx, { mask: top });
       } else {
-        gidx = lane;
-        for (const { c, col, fresh } of steps) {
-          // Candidates: the top k so far, none before the first step.
-          const cand = c > 0 ? t.load(indices, lane.add(outBase), { mask: top }) : null;
-          const idx = cand ? t.where(isCand, cand, col) : col;
-          const valid = cand ? top.or(fresh) : fresh;
+        /** One merge step: the top k of the candidates `cand` (the top k so far; none at c = 0) and columns c …. */
+        const merge = (c: number, cand: Tile | null): Tile => {
+          const col = lane.add(c - KP); // the column each fresh lane reads
+          const fresh = freshLane!.and(col.lt(cols));
+          const idx = cand !== null ? t.where(isCand, cand, col) : col;
+          const valid = cand !== null ? top.or(fresh) : fresh;
           const v = t.load(x, idx.add(base), { mask: valid });
           const order = t.argsort(keyOf(v, valid), { descending: true }); // positions in this tile
           const fromCand = order.lt(KP);
           const prev = t.load(indices, order.add(outBase), { mask: top.and(fromCand) });
-          gidx = t.where(fromCand, prev, order.add(c - KP));
-          t.store(indices, lane.add(outBase), gidx, { mask: top });
-        }
+          const merged = t.where(fromCand, prev, order.add(c - KP));
+          t.store(indices, lane.add(outBase), merged, { mask: top });
+          return merged;
+        };
+        // Rows here are longer than BLOCK, so the first step always runs; it has no candidates. The number of
+        // further steps depends on cols, a runtime value: a runtime loop, each step reading back the candidates.
+        gidx = merge(0, null);
+        for (let c = width; c < cols; c += width) gidx = merge(c, t.load(indices, lane.add(outBase), { mask: top }));
       }
-      if (single) t.store(indices, lane.add(outBase), gidx, { mask: top });
       t.store(values, lane.add(outBase), t.load(x, gidx.add(base), { mask: top }), { mask: top });
     }
   },
