@@ -16,6 +16,7 @@ import {
   formatBench,
 } from './commands/bench';
 import { collPerf, parseCollPerfArgs } from './commands/coll-perf';
+import { compileCommand } from './commands/compile';
 import { devicesCommand } from './commands/devices';
 import { parseBytes, parsePositiveInt } from './format';
 
@@ -218,6 +219,55 @@ export function createProgram(io: Io = defaultIo): Command {
     );
 
   const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+  program
+    .command('compile')
+    .description(
+      'compile one kernel of a module and print its IR, generated JavaScript or launch cost (like TRITON_KERNEL_DUMP)',
+    )
+    .argument('<file>', 'module that exports the kernel (.ts through tsx, or .js)')
+    .requiredOption('--kernel <name>', 'the exported kernel (export name or kernel name)')
+    .option(
+      '--arg <name=value>',
+      'a parameter: BM=64, a=bf16 (buffer dtype), a=bf16:1048576 (and length), starts=0,7,9',
+      collect,
+      [],
+    )
+    .addOption(new Option('--dump <what>', 'what to print').choices(['ir', 'js', 'cost']).default('ir'))
+    .option('--grid <x,y,z>', 'grid of the launch (for --dump cost)')
+    .option('--block <x,y,z>', 'threads per block (SIMT kernels)')
+    .option('--shared-mem-bytes <n>', 'dynamic shared memory (SIMT kernels)')
+    .option('--device <id>', 'with --dump cost: also print the modelled time on this device')
+    .action(
+      async (
+        file: string,
+        o: {
+          kernel: string;
+          arg: string[];
+          dump: 'ir' | 'js' | 'cost';
+          grid?: string;
+          block?: string;
+          sharedMemBytes?: string;
+          device?: string;
+        },
+      ) => {
+        const device = o.device ? backends.findDevice(o.device) : null;
+        io.out(
+          await compileCommand(
+            {
+              file,
+              kernel: o.kernel,
+              args: o.arg,
+              dump: o.dump,
+              grid: o.grid,
+              block: o.block,
+              sharedMemBytes: o.sharedMemBytes,
+            },
+            device,
+          ),
+        );
+      },
+    );
+
   program
     .command('coll-perf')
     .description(
