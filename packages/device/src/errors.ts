@@ -78,3 +78,14 @@ export function formatBytes(bytes: number): string {
   }
   return u === 0 ? `${v} B` : `${v.toFixed(2)} ${units[u]}`;
 }
+
+/** The error a kernel's `throw new RangeError(…)` names, rebuilt for the fault's `cause` (unknown names: an Error). */
+export function errorOfName(name: string, message: string): Error {
+  const ctor = (globalThis as Record<string, unknown>)[name];
+  if (typeof ctor === 'function' && (ctor === Error || ctor.prototype instanceof Error)) {
+    return new (ctor as ErrorConstructor)(message);
+  }
+  const e = new Error(message);
+  e.name = name;
+  return e;
+}

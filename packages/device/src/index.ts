@@ -24,7 +24,6 @@ export {
   roundTf32,
 } from './dtype/float-formats';
 export * from './errors';
-export { type ExecMode, TileContext } from './kernel/context';
 export {
   COST_DTYPES,
   type CostDType,
@@ -35,7 +34,7 @@ export {
   ProgramCost,
 } from './kernel/cost';
 export { dotF32, dotF32Js } from './kernel/dot';
-export { executeLaunch } from './kernel/execute';
+export { type ExecMode, executeLaunch } from './kernel/execute';
 export {
   type ArgsOf,
   deviceFunction,
@@ -49,10 +48,17 @@ export {
   type TileKernel,
   tileKernel,
 } from './kernel/kernel';
+export type {
+  Dim3,
+  GlobalArray,
+  Operand,
+  SharedArray,
+  SimtContext,
+  TensorDesc,
+  Tile,
+  TileContext,
+} from './kernel/language';
 export { erf, rint } from './kernel/math';
-export type { TensorDesc } from './kernel/memory-ops';
-export { type Dim3, GlobalArray, SimtContext } from './kernel/simt';
-export { type Operand, Tile } from './kernel/tile';
 export { DeviceBuffer } from './memory/buffer';
 export type { Backend, CopyDescriptor, CopyKind, KernelTiming, LaunchDescriptor } from './runtime/backend';
 export { type CopyOptions, Device, type LaunchConfig, type LaunchResult } from './runtime/device';

@@ -83,61 +83,68 @@ describe('a kernel body that throws', () => {
     const x = dev.alloc('f32', 64);
     const k = simtKernel({ name: 'simt_throws', params: { x: 'ptr<f32>' } }, (kk, { x }) => {
       const i = kk.blockIdx.x * kk.blockDim.x + kk.threadIdx.x;
-      if (i === 37) (undefined as unknown as { y: number }).y = 1;
+      if (i === 37) throw new TypeError('thread 37 has no element');
       x.set(i, 1);
     });
     const err = caught(() => dev.launch(k, { grid: 2, block: 32 }, { x }));
     expect(err.code).toBe('LaunchFailure');
-    expect(err.message).toMatch(/kernel 'simt_throws' block \(1, 0, 0\) thread \(5, 0, 0\) threw TypeError/);
+    expect(err.message).toMatch(
+      /kernel 'simt_throws' block \(1, 0, 0\) thread \(5, 0, 0\) threw TypeError: thread 37 has no element/,
+    );
     expect(err.details.program).toEqual([1, 0, 0]);
+    expect(err.details.cause).toBeInstanceOf(TypeError);
     expectStickyUntilReset(dev, 'LaunchFailure', [x]);
   });
 
-  it('kernel-language misuse before any program ran changes nothing; after programs ran it is a sticky fault', async () => {
+  it('kernel-language misuse on any program is a CompileError naming the line: nothing runs, nothing is sticky', async () => {
     const dev = (await testRuntime()).device(0);
     const x = dev.alloc('f32', 8);
-    // program 0 misuses the language: found by the probe, before anything touched memory
-    const early = caught(() => dev.launch(misusesAt, { grid: 4 }, { x, bad: 0 }));
-    expect(early.code).toBe('InvalidValue');
-    expect(early.sticky).toBe(false);
-    expect(dev.failed).toBe(false);
-    expect(Array.from(dev.download(x))).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
-    // program 2 does: programs 0 and 1 have written x by then
-    const late = caught(() => dev.launch(misusesAt, { grid: 4 }, { x, bad: 2 }));
-    expect(late.code).toBe('LaunchFailure');
-    expect(late.message).toMatch(/program \(2, 0, 0\) failed once the launch could have written memory: .*reshape/);
-    expectStickyUntilReset(dev, 'LaunchFailure', [x]);
+    dev.fill(x, 1);
+    // Both sides of the runtime branch are compiled, so the misuse is found whichever program would reach it.
+    for (const bad of [0, 2, 99]) {
+      const err = caught(() => dev.launch(misusesAt, { grid: 4 }, { x, bad }));
+      expect(err.code).toBe('CompileError');
+      expect(err.sticky).toBe(false);
+      expect(err.message).toMatch(/^Kernel 'misuses_at' at test\/faults\.test\.ts:\d+: .*reshape/);
+      expect(dev.failed).toBe(false);
+      expect(Array.from(dev.download(x))).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
+    }
   });
 
-  it('GlobalArray.set and atomics reject values that are not numbers', async () => {
+  it('GlobalArray.set and atomics refuse values that are not numbers at compile time, naming the line', async () => {
     const dev = (await testRuntime()).device(0);
-    const x = dev.alloc('f32', 4);
     const y = dev.alloc('f32', 4);
-    const k = simtKernel({ name: 'set_undefined', params: { x: 'ptr<f32>', y: 'ptr<f32>', mode: 'i32' } }, (kk, a) => {
-      const v = a.mode === 0 ? undefined : a.mode === 1 ? 'abc' : a.x.get(0) > 0 ? undefined : 1;
-      if (a.mode === 3) a.y.atomicAdd(0, v as never);
-      else a.y.set(kk.threadIdx.x, v as never);
+    const setUndefined = simtKernel({ name: 'set_undefined', params: { y: 'ptr<f32>' } }, (kk, a) => {
+      a.y.set(kk.threadIdx.x, undefined as never);
     });
-    for (const mode of [0, 1]) {
-      const err = caught(() => dev.launch(k, { grid: 1, block: 4 }, { x, y, mode }));
-      expect(err.code).toBe('InvalidValue'); // found by the probe: nothing ran
-      expect(err.message).toMatch(
-        /kernel 'set_undefined' block \(0, 0, 0\) thread \(0, 0, 0\): y.set\(0, .*\): the value must be a number/,
-      );
+    const addString = simtKernel({ name: 'add_string', params: { y: 'ptr<f32>' } }, (kk, a) => {
+      a.y.atomicAdd(kk.threadIdx.x, 'abc' as never);
+    });
+    const mixed = simtKernel({ name: 'set_mixed', params: { y: 'ptr<f32>', mode: 'i32' } }, (kk, a) => {
+      const v = a.mode === 1 ? 'abc' : 1; // which one is only known at run time
+      a.y.set(kk.threadIdx.x, v as never);
+    });
+    const cases = [
+      [
+        () => dev.launch(setUndefined, { grid: 1, block: 4 }, { y }),
+        /set_undefined.*y\.set value must be a number, got undefined/,
+      ],
+      [
+        () => dev.launch(addString, { grid: 1, block: 4 }, { y }),
+        /add_string.*atomicAdd value must be a number, got the string "abc"/,
+      ],
+      [
+        () => dev.launch(mixed, { grid: 1, block: 4 }, { y, mode: 0 }),
+        /set_mixed.*the string "abc" on one side of a runtime branch/,
+      ],
+    ] as const;
+    for (const [launch, text] of cases) {
+      const err = caught(launch);
+      expect(err.code).toBe('CompileError');
+      expect(err.message).toMatch(/at test\/faults\.test\.ts:\d+/);
+      expect(err.message).toMatch(text);
       expect(dev.failed).toBe(false);
     }
-    dev.upload(x, [1, 0, 0, 0]);
-    // data-dependent: the probe (no data) reads 0 and stores 1; the real run stores undefined
-    const err = caught(() => dev.launch(k, { grid: 1, block: 4 }, { x, y, mode: 2 }));
-    expect(err.code).toBe('LaunchFailure');
-    expect(err.message).toMatch(/y.set\(0, undefined\): the value must be a number/);
-    dev.reset();
-    const x2 = dev.alloc('f32', 4);
-    const y2 = dev.alloc('f32', 4);
-    dev.upload(x2, [1, 0, 0, 0]);
-    expect(caught(() => dev.launch(k, { grid: 1, block: 1 }, { x: x2, y: y2, mode: 3 })).message).toMatch(
-      /y.atomicAdd\(0, undefined\)/,
-    );
   });
 });
 
@@ -173,7 +180,7 @@ describe('SIMT shared arrays are bounds-checked', () => {
         const sub = s.subarray(4, 6);
         sub[0] = -2;
         let sum = 0;
-        for (const v of s) sum += v;
+        for (let i = 0; i < s.length; i++) sum += s[i]!;
         out.set(0, s.length);
         out.set(1, sum);
         out.set(2, s[1]!);
@@ -207,20 +214,20 @@ describe('SIMT shared arrays are bounds-checked', () => {
     });
   }
 
-  it('dynamic shared memory is checked too, and an undefined index faults', async () => {
+  it('dynamic shared memory is checked too', async () => {
     const dev = (await testRuntime()).device(0);
     const out = dev.alloc('f32', 4);
     const k = simtKernel({ name: 'dyn_oob', params: { out: 'ptr<f32>', n: 'i32' } }, (kk, { out, n }) => {
       const s = kk.dynamicShared('f32', 0, 4);
-      const idx: Record<number, number> = { 0: 0, 1: 1, 2: 2, 3: 3 };
       s[kk.threadIdx.x] = 1;
-      out.set(kk.threadIdx.x, s[n === 4 ? kk.threadIdx.x : idx[kk.threadIdx.x + n]!]!);
+      out.set(kk.threadIdx.x, s[kk.threadIdx.x + n]!);
     });
-    dev.launch(k, { grid: 1, block: 4, sharedMemBytes: 16 }, { out, n: 4 });
+    dev.launch(k, { grid: 1, block: 4, sharedMemBytes: 16 }, { out, n: 0 });
+    expect(Array.from(dev.download(out))).toEqual([1, 1, 1, 1]);
     const err = caught(() => dev.launch(k, { grid: 1, block: 4, sharedMemBytes: 16 }, { out, n: 1 }));
     expect(err.code).toBe('IllegalAddress');
     expect(err.message).toMatch(
-      /thread \(3, 0, 0\): read of shared array 'dynamicShared\(f32, 0\)' \(f32\[4\]\) at index undefined/,
+      /thread \(3, 0, 0\): read of shared array 'dynamicShared\(f32, 0\)' \(f32\[4\]\) at index 4 is out of bounds/,
     );
     dev.reset();
     const k2 = simtKernel({ name: 'dyn_bad', params: { out: 'ptr<f32>' } }, (kk) => {
@@ -228,7 +235,7 @@ describe('SIMT shared arrays are bounds-checked', () => {
     });
     expect(
       caught(() => dev.launch(k2, { grid: 1, block: 1, sharedMemBytes: 16 }, { out: dev.alloc('f32', 1) })).message,
-    ).toMatch(/dynamicShared: dtype string 'f64' is not a shared-memory dtype/);
+    ).toMatch(/dynamicShared: dtype the string "f64" is not a shared-memory dtype; expected one of f32/);
   });
 });
 

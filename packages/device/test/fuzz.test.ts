@@ -326,14 +326,13 @@ function execute(w: World, o: Op): void {
         ok && typeof o.grid === 'number' && o.grid >= 1 && Number.isInteger(o.n) && Math.abs(o.n as number) < 2 ** 31;
       const [g, n, len] = [o.grid as number, o.n as number, e.buf.length];
       // which launches must fault: scale reads past the end; throwsAt throws (or stores to an empty x); sharedAt
-      // writes past its shared array. Program 0 runs first as a probe; later programs only on a supported dtype.
-      const later = dev.properties.dtypes.includes(e.buf.dtype);
-      const faults = [
-        Math.min(n, 32) > len || (later && Math.min(n, g * 32) > len),
-        n % 4 === 0 || len === 0 || (later && n % 4 > 0 && n % 4 < g),
-        n % 2 !== 0,
-      ][o.kernel];
-      err = attempt(o, !valid ? 'throw' : faults ? 'fault' : 'either', () =>
+      // writes past its shared array. The cost analysis finds the first fault of any program before anything runs
+      // (and before the device's dtype check). scale on an fp8 buffer does not compile (fp8 tiles only cast and dot).
+      const compiles = !(o.kernel === 0 && e.buf.dtype.startsWith('fp8'));
+      const faults = [Math.min(n, g * 32) > len, n % 4 === 0 || len === 0 || (n % 4 > 0 && n % 4 < g), n % 2 !== 0][
+        o.kernel
+      ];
+      err = attempt(o, !valid || !compiles ? 'throw' : faults ? 'fault' : 'either', () =>
         dev.launch(k, config as never, { x: e.buf, n: o.n }),
       );
       if (err?.sticky && valid) w.failed[d] = true;

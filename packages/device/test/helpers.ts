@@ -1,9 +1,7 @@
 import type { DType } from '../src/dtype/dtype';
 import { createRuntime, type Device, type Runtime } from '../src/index';
-import type { TileContext } from '../src/kernel/context';
 import { deviceFunction, tileKernel } from '../src/kernel/kernel';
-import type { TensorDesc } from '../src/kernel/memory-ops';
-import type { Tile } from '../src/kernel/tile';
+import type { TensorDesc, Tile, TileContext } from '../src/kernel/language';
 import { createTestBackend } from '../src/testing/test-backend';
 
 export async function testRuntime(mode: 'functional' | 'timing' = 'functional', count = 1): Promise<Runtime> {

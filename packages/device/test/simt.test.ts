@@ -41,7 +41,7 @@ describe('SIMT kernels', () => {
     expect(Array.from(dev.download(out))).toEqual([10, 11]);
     expectThrowCode(
       () => dev.launch(k, { grid: 1, block: 2, sharedMemBytes: 64 }, { out, off: 2 }),
-      'InvalidValue',
+      'CompileError',
       /multiple of 4/,
     );
     const limit = dev.properties.onChip.sharedPerBlock;

@@ -1,8 +1,8 @@
 /**
  * The IR interpreter: walks a kernel's IR for one program at a time, op by op, with fresh arrays for every tile and
  * the runtime library's whole-tile operations — the simple reference the generated code is checked against (and what
- * `TESSERA_INTERPRET=1` runs, as `TRITON_INTERPRET=1` does). It evaluates ops in program order exactly as the eager
- * interpreter did, so it also raises the same fault first when a program has several.
+ * `TESSERA_INTERPRET=1` runs, as `TRITON_INTERPRET=1` does). It evaluates ops in program order, so it raises the
+ * first fault of a program that has several, as the generated code does.
  */
 import type { DType, TileDType } from '../dtype/dtype';
 import type { BinaryOp, UnaryOp } from '../kernel/elementwise';
@@ -134,7 +134,7 @@ class Interpreter {
         set(L.mem[this.buf(op.operands[0]!)]!.length);
         return;
       case 'trap':
-        throw RUNTIME.trap(L, a.message as string, w.x, w.y, w.z);
+        throw RUNTIME.trap(L, a.message as string, w.x, w.y, w.z, (a.name as string | undefined) ?? 'Error');
       case 'scf.yield':
       case 'scf.condition':
         return new Yielded(op.operands.map((v) => this.get(v)));

@@ -1,8 +1,9 @@
 /**
- * Development harness while the compiler replaces the eager interpreter: with `TESSERA_SHADOW=stage,cost,codegen`
- * (any subset), every launch is also compiled, and each named check compares the compiler's answer with the eager
- * interpreter's, appending one line per disagreement (and per compile error) to `TESSERA_SHADOW_LOG`
- * (default /tmp/tessera-shadow.log). Nothing here affects a launch's result.
+ * Cross-checks for compiler development: with `TESSERA_SHADOW=stage,cost,codegen` (any subset), every launch is also
+ * checked against a slower, simpler reference — `cost`: the analysis against the per-program reference;
+ * `codegen`: the generated code against the IR interpreter on copies of memory — appending one line per disagreement
+ * (and per compile error; `stage` logs compile times) to `TESSERA_SHADOW_LOG` (default /tmp/tessera-shadow.log).
+ * Nothing here affects a launch's result.
  */
 
 import type { CostRecord } from '../kernel/cost';
@@ -14,9 +15,9 @@ import { specialize } from './specialize';
 import { stageKernel } from './stage-kernel';
 
 export interface ShadowCheck {
-  /** Before the eager run (e.g. snapshot memory and run the compiled kernel on a copy). */
+  /** Before the launch runs (e.g. snapshot memory and run the kernel on a copy). */
   before?(o: ExecuteOptions, ir: KernelIR): unknown;
-  /** After the eager run, with its cost record; returns a disagreement, or null. */
+  /** After the launch ran, with its cost record; returns a disagreement, or null. */
   after?(o: ExecuteOptions, ir: KernelIR, record: CostRecord, state: unknown): string | null;
 }
 

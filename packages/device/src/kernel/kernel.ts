@@ -17,8 +17,7 @@ import { DTYPE_INFO, type DType, isDType } from '../dtype/dtype';
 import { TesseraError } from '../errors';
 import { DeviceBuffer } from '../memory/buffer';
 import { checkFinite, describeValue, invalidArgument } from '../validate';
-import type { TileContext } from './context';
-import type { GlobalArray, SimtContext } from './simt';
+import type { GlobalArray, SimtContext, TileContext } from './language';
 
 export type ParamSpec = 'ptr' | `ptr<${string}>` | 'i32' | 'u32' | 'i64' | 'f32' | 'constexpr' | 'i32[]' | 'f32[]';
 export type ParamSpecs = Record<string, ParamSpec>;

@@ -181,5 +181,3 @@ export interface SimtContext {
   countFlops(n: number, dtype?: 'f32' | 'f16' | 'bf16' | 'i32'): void;
   syncthreads(): unknown;
 }
-
-export type ExecMode = 'functional' | 'timing';

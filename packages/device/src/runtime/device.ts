@@ -8,8 +8,8 @@
  */
 import { bitsDecoder, bitsEncoder, castScalar, DTYPE_INFO, type DType, type HostArray, isFloat } from '../dtype/dtype';
 import { formatBytes, isTesseraError, TesseraError } from '../errors';
-import type { ExecMode } from '../kernel/context';
 import type { CostRecord } from '../kernel/cost';
+import type { ExecMode } from '../kernel/execute';
 import { executeLaunch } from '../kernel/execute';
 import { type Kernel, validateArgs } from '../kernel/kernel';
 import { Allocation, checkHostLimit, DeviceBuffer } from '../memory/buffer';

@@ -6,7 +6,7 @@
 import type { DType, StorageArray } from '../dtype/dtype';
 import { allocStorage, DTYPE_INFO } from '../dtype/dtype';
 import { TesseraError } from '../errors';
-import type { ExecMode } from '../kernel/context';
+import type { ExecMode } from '../kernel/execute';
 import { checkPinnedHostLimit, DEFAULT_FUNCTIONAL_HOST_LIMIT } from '../memory/buffer';
 import {
   checkCount,

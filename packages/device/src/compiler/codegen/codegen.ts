@@ -882,7 +882,9 @@ class Generator {
         def(`${s(0)}.length`);
         return;
       case 'trap':
-        this.line(`throw rt.trap(L, ${JSON.stringify(a.message)}, ${this.pids()});`);
+        this.line(
+          `throw rt.trap(L, ${JSON.stringify(a.message)}, ${this.pids()}, ${JSON.stringify(a.name ?? 'Error')});`,
+        );
         return;
       case 'scf.for':
         this.forLoop(op);

@@ -2,7 +2,7 @@
  * Compiles a kernel specialisation's IR to JavaScript once (cached per IR object) and runs ranges of its programs.
  *
  * The compiled program is `run(L, pidStart, pidEnd)`: it runs programs pidStart … pidEnd−1 of the launch (linear ids,
- * x fastest, then y, then z — the eager order) given only `L`, plain launch data (typed-array views of device memory,
+ * x fastest, then y, then z — CUDA's order) given only `L`, plain launch data (typed-array views of device memory,
  * scalars, host arrays), and the runtime library it was built with. Its tile buffers are allocated once, when the
  * source is compiled, and reused by every program; so a worker thread can compile the same source against its own
  * copy of the runtime and run another range of programs over the same shared memory.

@@ -2,8 +2,8 @@
  * Whole-tile operations of the runtime library, on plain typed arrays: gathers and scatters with masks and bounds
  * checks, atomics in lane order, block copies with clipping and padding (with the fast 2-D f32 and bf16 paths),
  * elementwise ops with NumPy broadcasting, reductions, scans, permutes. The IR interpreter is built from these; the
- * code generator writes most of them out inline and fused, and the two must agree bit for bit (the eager interpreter
- * of kernel/*.ts is what both reproduce).
+ * code generator writes most of them out inline and fused, and the two must agree bit for bit (TESSERA_SHADOW=codegen
+ * checks it).
  */
 import type { DType, StorageArray, TileDType } from '../../dtype/dtype';
 import { BINARY_OPS, type BinaryOp, UNARY_OPS, type UnaryOp } from '../../kernel/elementwise';
@@ -92,7 +92,7 @@ export function expand(x: TileValue | number, shape: readonly number[]): ArrayLi
 
 const fnCache = new Map<string, (a: number, b: number) => number>();
 
-/** The element function of a binary op on one dtype kind: the same expression text the eager loops compiled. */
+/** The element function of a binary op on one dtype kind: the same expression text kernel/elementwise.ts defines. */
 export function binaryFn(op: BinaryOp, kind: 'float' | 'int' | 'bool'): (a: number, b: number) => number {
   const key = `b:${op}:${kind}`;
   let f = fnCache.get(key);
@@ -286,7 +286,7 @@ export interface Where {
   z: number;
 }
 
-/** Checks every active lane against the buffer (in lane order, as the eager `checkLanes`). */
+/** Checks every active lane against the buffer (in lane order: the first bad lane is reported). */
 export function checkLanes(
   w: Where,
   op: string,

@@ -1,7 +1,7 @@
 /**
  * The runtime library of compiled kernels: everything generated code (and the IR interpreter) calls that is not
  * written out inline — conversions between dtypes with the tile language's exact rounding, the bit encodings of
- * 16- and 8-bit floats in buffers, faults with the messages the eager interpreter gave, `dot` on the WebAssembly SIMD
+ * 16- and 8-bit floats in buffers, faults with messages naming kernel, program and element, `dot` on the WebAssembly SIMD
  * micro-kernel, sorting.
  *
  * Nothing here holds per-launch state: a launch is described by a `LaunchArgs` (typed-array views of device memory,
@@ -22,7 +22,7 @@ import {
   roundF16,
   roundTf32,
 } from '../../dtype/float-formats';
-import { TesseraError } from '../../errors';
+import { errorOfName, TesseraError } from '../../errors';
 import { dotF32, dotI32, dotUsesWasm, forgetDotOutput } from '../../kernel/dot';
 import { erf, rint } from '../../kernel/math';
 
@@ -145,7 +145,7 @@ export function finishValue(x: number, dtype: TileDType): number {
   }
 }
 
-/** Rounds / wraps freshly computed tile data to its dtype in place (kernel/context.ts `finishData`). */
+/** Rounds / wraps freshly computed tile data to its dtype in place (kernel/tile-data.ts `finishData`). */
 export function finishArray(data: TileData, dtype: TileDType): void {
   switch (dtype) {
     case 'f16':
@@ -318,15 +318,15 @@ export function offsetError(L: LaunchArgs, what: string, v: number, x: number, y
 }
 
 /** A `throw` in the kernel reached at run time (the IR's `trap`): a sticky LaunchFailure, as execute.ts reports it. */
-export function trap(L: LaunchArgs, message: string, x: number, y: number, z: number): TesseraError {
-  return new TesseraError('LaunchFailure', `${location(L, x, y, z)} threw Error: ${message}.`, {
+export function trap(L: LaunchArgs, message: string, x: number, y: number, z: number, name = 'Error'): TesseraError {
+  return new TesseraError('LaunchFailure', `${location(L, x, y, z)} threw ${name}: ${message}.`, {
     hint:
       'Fix the kernel body. The device is now in an error state, as after a CUDA kernel fault: every call on it ' +
       'fails until device.reset(), which releases its memory (what the launch wrote is undefined).',
     device: L.device,
     kernel: L.kernel,
     program: [x, y, z],
-    cause: new Error(message),
+    cause: errorOfName(name, message),
   });
 }
 

@@ -1,7 +1,8 @@
 /**
- * The code generator's shadow check (TESSERA_SHADOW=codegen): before the eager run, copy the memory of the launch's
- * buffer arguments and run the generated code for every program of the grid on one copy (and the IR interpreter on
- * another, when that is cheap); after it, compare both copies with what the eager interpreter wrote, bit for bit.
+ * The code generator's shadow check (TESSERA_SHADOW=codegen): before the launch runs, copy the memory of its buffer
+ * arguments and run the generated code for every program of the grid on one copy (and the IR interpreter on another,
+ * when that is cheap); after it, compare both copies with what the launch wrote, bit for bit (the copies run on one
+ * thread in order, the launch possibly on the program pool).
  */
 import { type StorageArray, storageView } from '../../dtype/dtype';
 import type { ExecuteOptions } from '../../kernel/execute';
@@ -15,7 +16,7 @@ import { launchArgs } from './launch-args';
 interface Copy {
   /** Allocation → its copied bytes. */
   stores: Map<Allocation, SharedArrayBuffer>;
-  /** A run that threw instead of finishing (eager did not, or `after` would not be called). */
+  /** A run that threw instead of finishing (the launch did not, or `after` would not be called). */
   error: string | null;
   ms: number;
 }
@@ -97,19 +98,19 @@ function firstDiff(a: Uint8Array, b: Uint8Array): number {
 }
 
 function compare(copy: Copy, buffers: State['buffers'], what: string): string | null {
-  if (copy.error) return `${what}: ${copy.error} where the eager run did not`;
+  if (copy.error) return `${what}: ${copy.error} where the launch did not`;
   for (const { name, buffer } of buffers) {
-    const eager = buffer.bytes();
+    const ran = buffer.bytes();
     const mine = new Uint8Array(copy.stores.get(buffer.allocation)!, buffer.byteOffset, buffer.byteLength);
-    const d = firstDiff(eager, mine);
+    const d = firstDiff(ran, mine);
     if (d < 0) continue;
     const eb = buffer.byteLength / buffer.length;
     const i = Math.floor(d / eb);
     const ev = buffer.storage()[i];
     const mv = storageView(buffer.dtype, copy.stores.get(buffer.allocation)!, buffer.byteOffset, buffer.length)[i];
     let count = 0;
-    for (let j = d; j < eager.length; j++) if (eager[j] !== mine[j]) count++;
-    return `${what}: ${name} (${buffer.dtype}[${buffer.length}]) differs at element ${i}: eager ${ev} vs ${mv} (${count} bytes differ)`;
+    for (let j = d; j < ran.length; j++) if (ran[j] !== mine[j]) count++;
+    return `${what}: ${name} (${buffer.dtype}[${buffer.length}]) differs at element ${i}: launch ${ev} vs ${mv} (${count} bytes differ)`;
   }
   return null;
 }

@@ -1,12 +1,12 @@
 /**
- * The cost of a launch from its IR, by analysis: `analyzeCost(ir, launch)` returns the same cost record the eager
- * interpreter gathers by running every program (functional mode), for any grid and scalars, without running any
- * program — so functional and timing-only launches get identical records by construction, and timing-only cost does
+ * The cost of a launch from its IR, by analysis: `analyzeCost(ir, launch)` returns the cost record a trace of every
+ * program would gather (tests hold it to `analyzeCostByPrograms`, which makes that trace), for any grid and scalars,
+ * without running any program — so functional and timing-only launches get identical records by construction, and timing-only cost does
  * not grow with the grid.
  *
  * Results are cached per IR and (grid, scalars, host arrays, buffer lengths): a launch repeating all of them is a
  * lookup. Faults the launch would raise (a view outside its buffer, an unmasked access out of bounds, a `throw`
- * reached) are raised here with the eager interpreter's message, for the first program (in launch order) that hits
+ * reached) are raised here with the run's message, for the first program (in launch order) that hits
  * one.
  */
 import { dtypeBytes, type TileDType } from '../../dtype/dtype';
@@ -120,7 +120,7 @@ export function analyzeCost(ir: KernelIR, launch: CostLaunch): CostRecord {
 }
 
 function toRecord(plan: Plan, launch: CostLaunch, c: Cached): CostRecord {
-  // Buffers by identity: two parameters bound to one buffer are one entry, as the eager interpreter keeps them.
+  // Buffers by identity: two parameters bound to one buffer are one entry, as a run sees them.
   const byId = new Map<unknown, BufferUse>();
   for (const t of c.touched) {
     const buf = launch.args[plan.bufParams[t.param]!] as { id: unknown; byteLength: number };
@@ -217,6 +217,41 @@ function analyze(plan: Plan, launch: CostLaunch): Cached {
     throw new Error(`cost analysis: program (${first.lo[0]}, ${first.lo[1]}, ${first.lo[2]}) was expected to fault`);
   }
   return summarize(plan, launch, finals, programs);
+}
+
+/**
+ * The reference the tests hold `analyzeCost` to: every program evaluated alone as a point (SIMT: every block, its
+ * threads together), loops iterated one by one, nothing summarised or merged — the per-program trace an interpreter
+ * would make, through the same op costs. Work grows with the grid and the trip counts: for tests, never launches.
+ */
+export function analyzeCostByPrograms(ir: KernelIR, launch: CostLaunch): CostRecord {
+  const plan = entryFor(ir).plan;
+  const grid = launch.grid;
+  const info: LaunchInfo = {
+    style: plan.ir.style,
+    grid,
+    block: launch.block ?? [1, 1, 1],
+    dynamicSharedBytes: launch.dynamicSharedBytes,
+    flopsPerThread: launch.flopsPerThread ?? (plan.ir as { flopsPerThread?: number }).flopsPerThread ?? 0,
+    kernelName: launch.kernelName,
+    ownerLabel: launch.ownerLabel,
+    bufs: plan.bufParams.map((n) => launch.args[n] as BufferArg),
+  };
+  const ev = new Evaluator(plan, info, true);
+  const finals: Piece[] = [];
+  for (let z = 0; z < grid[2]; z++)
+    for (let y = 0; y < grid[1]; y++)
+      for (let x = 0; x < grid[0]; x++) {
+        const pt = initialPiece(plan, launch);
+        [x, y, z].forEach((v, i) => {
+          pt.lo[i] = v;
+          pt.n[i] = 1;
+        });
+        if (plan.ir.style === 'simt') ev.runBlocks(pt, finals);
+        else ev.runOps(plan.body, 0, pt, finals);
+        if (ev.faulted.length) throw new Error(`program (${x}, ${y}, ${z}) faults: use analyzeCost for its error`);
+      }
+  return toRecord(plan, launch, summarize(plan, launch, finals, grid[0] * grid[1] * grid[2]));
 }
 
 function summarize(plan: Plan, launch: CostLaunch, finals: Piece[], programs: number): Cached {

@@ -13,7 +13,7 @@
  * there is handed to the level that owns the variable, which cuts its own state and summarises each part again.
  */
 import { castScalar, type DType, type TileDType } from '../../dtype/dtype';
-import { TesseraError } from '../../errors';
+import { errorOfName, TesseraError } from '../../errors';
 import type { BinaryOp, UnaryOp } from '../../kernel/elementwise';
 import { evalBinary, evalUnary } from '../builder';
 import type { Type } from '../ir';
@@ -515,6 +515,21 @@ export class Evaluator {
         } satisfies SharedInfo;
         return null;
       }
+      case C.SimtSharedView: {
+        // `s.subarray(b, e)`: a window of a shared array (bounds compile-time), checked against its own length.
+        const sh = this.get(p, op.ins[0]!) as SharedInfo;
+        const off = op.op.attrs.offset as number;
+        const length = op.op.attrs.length as number;
+        p.slots[op.outs[0]!] = {
+          name: `${sh.name}.subarray(${off}, ${off + length})`,
+          dtype: sh.dtype,
+          length,
+        } satisfies SharedInfo;
+        return null;
+      }
+      case C.SimtSharedFill:
+        // TypedArray.fill clamps its range: never a fault; shared-memory traffic is not part of the cost record.
+        return null;
       case C.For:
         return this.forLoop(p, op);
       case C.While:
@@ -1037,7 +1052,7 @@ export class Evaluator {
     this.viewFault(p, op, buf);
   }
 
-  /** A view that faults (uniformly over the piece): the eager interpreter's checks, in its order, with its messages. */
+  /** A view that faults (uniformly over the piece): the checks a run makes, in its order, with its messages. */
   private viewFault(p: Piece, op: POp, buf: BufferArg): void {
     if (!this.pointMode) {
       p.fault = op;
@@ -1281,8 +1296,7 @@ export class Evaluator {
   private trapError(p: Piece, op: POp): TesseraError {
     const message = String(op.x.message ?? '');
     const name = (op.x.name as string | undefined) ?? 'Error';
-    const cause = new Error(message);
-    if (name !== 'Error') cause.name = name;
+    const cause = errorOfName(name, message);
     return new TesseraError('LaunchFailure', `${this.location(p)} threw ${name}: ${message}.`, {
       hint:
         'Fix the kernel body. The device is now in an error state, as after a CUDA kernel fault: every call on it ' +

@@ -1,2 +1,9 @@
 export type { CostBound } from '../../kernel/cost';
-export { analyzeCost, type CostLaunch, clearCostCache, costAnalysisStats, costPlan } from './analyze';
+export {
+  analyzeCost,
+  analyzeCostByPrograms,
+  type CostLaunch,
+  clearCostCache,
+  costAnalysisStats,
+  costPlan,
+} from './analyze';

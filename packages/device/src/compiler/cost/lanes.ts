@@ -3,7 +3,7 @@
  * arithmetic they come from (arange, comparisons, and/or/not, where, broadcast, reshape, …). Everything else a kernel
  * computes on tiles only matters through its static shape and dtype.
  *
- * A lane tile holds a concrete base (typed data exactly as the eager interpreter would hold it) plus, for i32 tiles,
+ * A lane tile holds a concrete base (typed data exactly as a run holds it) plus, for i32 tiles,
  * one offset `s` shared by every lane — `arange(0, B) + pid·B` is the base [0 … B−1] plus pid·B — a number or a Sym,
  * so index tiles stay exact over a whole piece of programs, and bases depend only on a kernel's structure: they are
  * shared between pieces and launches, and what is computed from them (sums of bases, broadcasts, per-row ranges) is
@@ -12,15 +12,15 @@
  * tightly as the index part allows.
  *
  * Comparisons against a Sym decide each lane over the piece; a lane whose outcome changes inside the piece throws a
- * `Split` at that lane's breakpoint. Values are computed with the eager interpreter's own elementwise loops and
+ * `Split` at that lane's breakpoint. Values are computed with the runtime's own elementwise loops and
  * conversions (and i32 offsets are checked never to wrap), so concrete lanes are bit for bit what the functional
  * interpreter computes.
  */
 import { castScalar, dtypeBytes, type TileDType } from '../../dtype/dtype';
-import { allocTileData, finishData, kindOf } from '../../kernel/context';
 import { type BinaryOp, binaryLoop, type UnaryOp, unaryLoop } from '../../kernel/elementwise';
 import { broadcastData, stridesOf } from '../../kernel/shape';
-import type { TileData } from '../../kernel/tile';
+import type { TileData } from '../../kernel/tile-data';
+import { allocTileData, finishData, kindOf } from '../../kernel/tile-data';
 import {
   addS,
   compareS,
@@ -205,7 +205,7 @@ export function intValued(p: Domains, s: Sym): boolean {
   return num % s.d === 0;
 }
 
-/** Whether base + s stays inside int32 over the piece (then the eager i32 lanes never wrapped or saturated). */
+/** Whether base + s stays inside int32 over the piece (then a run's i32 lanes never wrap or saturate). */
 function fitsI32(p: Domains, base: TileData, s: number | Sym): boolean {
   if (base.length === 0) return true;
   const [lo, hi] = rangeOf(base);
@@ -232,7 +232,7 @@ export function settleTile(p: Domains, t: LaneTile): LaneTile {
   return makeTile(p, t.dtype, t.shape, t.base!, t.s, t.unk, t.fromDot);
 }
 
-/** The lanes' values (base + a numeric offset), as the eager interpreter holds them. */
+/** The lanes' values (base + a numeric offset), as a run holds them. */
 function values(t: LaneTile): TileData {
   const s = t.s as number;
   if (s === 0) return t.base!;
@@ -253,7 +253,7 @@ export function arangeTile(p: Domains, start: Scalar, size: number): LaneTile {
   if (!fitsI32(p, base, s)) {
     if (s instanceof Sym) throw needPoints(p, s.mask);
     const out = new Int32Array(size);
-    for (let i = 0; i < size; i++) out[i] = s + i; // wraps as the eager Int32Array store does
+    for (let i = 0; i < size; i++) out[i] = s + i; // wraps as an Int32Array store does
     return new LaneTile('i32', [size], size, out, 0, null, false);
   }
   return makeTile(p, 'i32', [size], base, s, null, false);
@@ -904,7 +904,7 @@ export function reduceTile(
   if (x.s !== 0 && kind !== 'argmax' && kind !== 'argmin') s = kind === 'sum' ? mulS(p, x.s, n) : x.s;
   const out = allocTileData(rd, m);
   if (typeof s === 'number') {
-    // A numeric offset is applied now, as the eager sum of base + s lanes stored into i32 would (wrapping).
+    // A numeric offset is applied now, as a run's sum of base + s lanes stored into i32 would (wrapping).
     for (let i = 0; i < m; i++) out[i] = acc[i]! + s;
     finishData(out, rd);
     return new LaneTile(rd, shape, m, out, 0, unk && anyUnknown(unk), fromDot);
@@ -1046,7 +1046,7 @@ export function laneSummary(off: LaneTile, mask: LaneTile | null, shape: readonl
     }
     res.active = c * per;
   }
-  // Bounds are checked only when every lane's activity and offset is known, as the eager probe does.
+  // Bounds are checked only when every lane's activity and offset is known, as the generated code checks them.
   if (!off.base || off.unk || res.maskBound || res.active === 0) return res;
   res.offsetsKnown = true;
   if (!mk || res.active === n) {

@@ -54,6 +54,8 @@ export enum C {
   SimtFlops,
   SimtBarrier,
   SimtDynShared,
+  SimtSharedView,
+  SimtSharedFill,
   Unsupported,
 }
 
@@ -159,6 +161,8 @@ const OPCODES: Record<string, C> = {
   'simt.flops': C.SimtFlops,
   'simt.barrier': C.SimtBarrier,
   'simt.dynamic_shared': C.SimtDynShared,
+  'simt.shared_view': C.SimtSharedView,
+  'simt.shared_fill': C.SimtSharedFill,
 };
 
 function tileOf(t: Type): { dtype: TileDType; shape: readonly number[] } | null {
@@ -504,7 +508,7 @@ function makeOp(op: Op, code: C, slot: (v: Value) => number, bufIndexOf: Map<Val
       );
       p.shape = shape;
       p.size = sizeOf(shape);
-      // The stored value as the eager interpreter notes it: the tile, or a 0-d tile of the buffer's dtype.
+      // The stored value as the record notes it: the tile, or a 0-d tile of the buffer's dtype.
       p.notes = true;
       if (tileIn(2)) {
         p.noteSlots.push(p.ins[2]!);

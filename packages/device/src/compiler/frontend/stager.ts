@@ -604,7 +604,7 @@ export class Stager {
         const v = this.expr(node.argument, scope);
         const msg = v instanceof Error ? v.message : typeof v === 'string' ? v : describe(v);
         if (this.symbolicDepth === 0) this.fail(`the kernel throws while compiling: ${msg}`);
-        this.b.op('trap', [], [], { message: msg });
+        this.b.op('trap', [], [], { message: msg, name: v instanceof Error ? v.name : 'Error' });
         const fn = this.fns[this.fns.length - 1]!;
         this.write({ kind: 'binding', binding: fn.ret }, true);
         return 'return';

@@ -1,7 +1,7 @@
 /**
  * SIMT → JavaScript: a block's threads run together between barriers ("thread-loop fission", as MCUDA and POCL
  * compile CUDA for CPUs). The IR is one thread's program; its regions are cut at barriers into segments, and each
- * segment becomes one loop over the block's threads (x fastest, as the eager executor ordered them, so races resolve the
+ * segment becomes one loop over the block's threads (x fastest, in CUDA's linear thread order, so races resolve the
  * same way). Values that live across a barrier are kept per thread (typed arrays indexed by the thread); control flow
  * that contains a barrier is block-uniform (the verifier refused anything else), so it runs once per block around the
  * thread loops, reading its bounds from thread 0.
@@ -47,7 +47,7 @@ export interface SimtRuntime {
     thread: number[],
   ): never;
   badValue(op: string, buffer: number, index: number, value: unknown, block: number[], thread: number[]): never;
-  trap(message: string, block: number[], thread: number[]): never;
+  trap(message: string, block: number[], thread: number[], name?: string): never;
 }
 
 const BINARY_JS: Record<string, string> = {
@@ -486,7 +486,9 @@ class Gen {
       case 'simt.flops':
         return;
       case 'trap':
-        this.emit(`rt.trap(${JSON.stringify(op.attrs.message)}, ${this.where()});`);
+        this.emit(
+          `rt.trap(${JSON.stringify(op.attrs.message)}, ${this.where()}, ${JSON.stringify(op.attrs.name ?? 'Error')});`,
+        );
         return;
       case 'scf.if':
         this.threadIf(op);

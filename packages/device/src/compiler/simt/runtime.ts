@@ -1,9 +1,9 @@
 /**
  * The runtime a compiled SIMT kernel calls for what is not inline: dtype conversions, and the faults, with the
- * messages the eager executor gave (kernel, block, thread, buffer or shared array, index).
+ * messages that name the kernel, block, thread, buffer or shared array, and index.
  */
 import { bitsDecoder, bitsEncoder, castScalar, DTYPES, type DType } from '../../dtype/dtype';
-import { TesseraError } from '../../errors';
+import { errorOfName, TesseraError } from '../../errors';
 import type { DeviceBuffer } from '../../memory/buffer';
 import { describeValue } from '../../validate';
 import type { SimtRuntime } from './codegen';
@@ -73,11 +73,16 @@ export function simtRuntime(ctx: () => SimtFaultContext): SimtRuntime {
         },
       );
     },
-    trap(message, block, thread) {
+    trap(message, block, thread, name = 'Error') {
       const c = ctx();
-      throw new TesseraError('LaunchFailure', `${where(block, thread)} threw: ${message}.`, {
+      throw new TesseraError('LaunchFailure', `${where(block, thread)} threw ${name}: ${message}.`, {
+        hint:
+          'Fix the kernel body. The device is now in an error state, as after a CUDA kernel fault: every call on it ' +
+          'fails until device.reset(), which releases its memory (what the launch wrote is undefined).',
         device: c.ownerLabel,
         kernel: c.kernel,
+        program: [...block],
+        cause: errorOfName(name, message),
       });
     },
   };
