@@ -215,3 +215,68 @@ describe('errors', () => {
     }
   });
 });
+
+describe('tessera compile', () => {
+  const file = '../../examples/cuda-samples/src/vector-add.ts';
+  const costArgs = [
+    '--arg',
+    'numElements=1000000',
+    '--arg',
+    'A=f32:1000000',
+    '--arg',
+    'B=f32:1000000',
+    '--arg',
+    'C=f32:1000000',
+  ];
+
+  it('prints the IR, the generated JavaScript and the cost record of a launch, without running it', async () => {
+    const ir = await tessera('compile', file, '--kernel', 'vectorAdd', '--dump', 'ir', '--block', '256');
+    expect(ir.code).toBe(0);
+    expect(ir.out).toMatch(/kernel @vectorAdd \(simt\) specialised \{A:f32, B:f32, C:f32, block=256x1x1/);
+    expect(ir.out).toMatch(/simt\.load\(%A\.1, %\d+\) : float/);
+    expect(ir.out).toMatch(/scf\.if\(%\d+\)/);
+    const js = await tessera('compile', file, '--kernel', 'vectorAdd', '--dump', 'js', '--block', '256');
+    expect(js.code).toBe(0);
+    expect(js.out).toMatch(/return function run\(b0, b1, launch\)/);
+    const cost = await tessera(
+      'compile',
+      file,
+      '--kernel',
+      'vectorAdd',
+      '--dump',
+      'cost',
+      '--block',
+      '256',
+      '--grid',
+      '3907',
+      '--device',
+      'h100',
+      ...costArgs,
+    );
+    expect(cost.code).toBe(0);
+    const record = JSON.parse(cost.out.slice(cost.out.indexOf('\n{') + 1, cost.out.lastIndexOf('}') + 1)) as {
+      programs: number;
+      total: { bytesRead: number; bytesWritten: number; vectorOps: Record<string, number> };
+      classes: { count: number }[];
+    };
+    // 1 M elements in blocks of 256: 3906 full blocks and one holding 64 elements; one add per element.
+    expect(record.programs).toBe(3907);
+    expect(record.classes.map((c) => c.count)).toEqual([3906, 1]);
+    expect(record.total.bytesRead).toBe(8_000_000);
+    expect(record.total.bytesWritten).toBe(4_000_000);
+    expect(record.total.vectorOps.f32).toBe(3907 * 256);
+    expect(cost.out).toMatch(/modelled on NVIDIA H100 SXM5 80GB: [\d.]+ ms/);
+  });
+
+  it('names what is wrong: an unknown kernel, a missing argument, a bad dtype', async () => {
+    const missing = await tessera('compile', file, '--kernel', 'nope', '--dump', 'ir');
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/exports no kernel named 'nope'\. Its kernels: vectorAdd/);
+    const noScalars = await tessera('compile', file, '--kernel', 'vectorAdd', '--dump', 'cost', '--grid', '4');
+    expect(noScalars.code).toBe(1);
+    expect(noScalars.err).toMatch(/needs values for: numElements/);
+    const badDtype = await tessera('compile', file, '--kernel', 'vectorAdd', '--dump', 'ir', '--arg', 'A=f65');
+    expect(badDtype.code).toBe(1);
+    expect(badDtype.err).toMatch(/'f65' is not a dtype/);
+  });
+});

@@ -214,3 +214,51 @@ describe('the IR', () => {
     expect(twice).not.toMatch(/scf\.if/);
   });
 });
+
+describe('TESSERA_DUMP_IR', () => {
+  it('prints the IR after every pass (1), the final IR, the generated JavaScript and each cost record', async () => {
+    const { dumpSink } = await import('../src/compiler/pipeline');
+    const { testRuntime } = await import('./helpers');
+    const k = tileKernel({ name: 'dump_me', params: { x: 'ptr', n: 'i32', B: 'constexpr' } }, (t, { x, n, B }) => {
+      const o = t.arange(0, B).add(t.programId(0) * B);
+      t.store(x, o, t.load(x, o, { mask: o.lt(n) }).mul(2), { mask: o.lt(n) });
+    });
+    const lines: string[] = [];
+    const write = dumpSink.write;
+    const saved = process.env.TESSERA_DUMP_IR;
+    dumpSink.write = (text) => lines.push(text);
+    try {
+      const dev = (await testRuntime()).device(0);
+      const x = dev.alloc('f32', 100);
+      process.env.TESSERA_DUMP_IR = '1';
+      dev.launch(k, { grid: 4 }, { x, n: 100, B: 32 });
+      expect(lines.map((l) => l.split('\n')[0])).toEqual([
+        '// ----- dump_me {x:f32, B=32}: after stage',
+        '// ----- dump_me {x:f32, B=32}: after canonicalize',
+        '// ----- dump_me {x:f32, B=32}: after verify',
+      ]);
+      lines.length = 0;
+      process.env.TESSERA_DUMP_IR = 'ir,js,cost';
+      dev.launch(k, { grid: 4 }, { x, n: 100, B: 16 }); // a new constexpr: a new specialisation
+      dev.launch(k, { grid: 7 }, { x, n: 100, B: 16 }); // cached: only its cost is printed
+      const heads = lines.map((l) => l.split('\n')[0]);
+      expect(heads).toEqual([
+        '// ----- dump_me {x:f32, B=16}: after passes',
+        '// ----- dump_me {x:f32, B=16}: generated JavaScript',
+        expect.stringMatching(/^\/\/ ----- dump_me \{x:f32, B=16\}: cost \{"grid":\[4,1,1\]/),
+        expect.stringMatching(/^\/\/ ----- dump_me \{x:f32, B=16\}: cost \{"grid":\[7,1,1\]/),
+      ]);
+      expect(lines[0]).toMatch(/mem\.store\(%x\.\d+/);
+      expect(lines[1]).toMatch(/return function dump_me\(L, pidStart, pidEnd\)/);
+      // 7 programs of 16 lanes over 100 elements: 100 loads and stores of 4 bytes.
+      expect(JSON.parse(lines[3]!.slice(lines[3]!.indexOf(': cost ') + 7)).total).toMatchObject({
+        bytesRead: 400,
+        bytesWritten: 400,
+      });
+    } finally {
+      dumpSink.write = write;
+      if (saved === undefined) delete process.env.TESSERA_DUMP_IR;
+      else process.env.TESSERA_DUMP_IR = saved;
+    }
+  });
+});

@@ -70,6 +70,7 @@ export function inspectKernel(
         dynamicSharedBytes: smem,
         kernelName: kernel.name,
         ownerLabel: options.ownerLabel ?? 'inspect',
+        flopsPerThread: kernel.style === 'simt' ? kernel.flopsPerThread : 0,
       }),
   };
 }

@@ -20,7 +20,7 @@ import { launchArgs } from './codegen/launch-args';
 import { analyzeCost } from './cost/analyze';
 import { interpretProgram } from './interpret';
 import { type KernelIR, walk } from './ir';
-import { type CompiledKernel, compileKernel } from './pipeline';
+import { type CompiledKernel, compileKernel, dumpModes, dumpSink } from './pipeline';
 import { type PoolBuffer, type PoolJob, programPool } from './pool/pool';
 import { instantiateSimt, type SimtLaunch, simtSource } from './simt/codegen';
 import { simtRuntime } from './simt/runtime';
@@ -35,6 +35,8 @@ const MIN_POOL_WORK = 1 << 24;
 export function executeCompiled(o: ExecuteOptions): CostRecord {
   const compiled = compileKernel(o.kernel, o.args, o.block, o.dynamicSharedBytes);
   const cost = costOf(compiled, o);
+  const dumps = dumpModes();
+  if (dumps.size) dumpLaunch(compiled, o, cost, dumps);
   o.check?.(cost);
   if (o.mode === 'functional') {
     try {
@@ -45,6 +47,32 @@ export function executeCompiled(o: ExecuteOptions): CostRecord {
     }
   }
   return cost;
+}
+
+/** `TESSERA_DUMP_IR=js` (once per specialisation) and `=cost` (every launch). */
+function dumpLaunch(compiled: CompiledKernel, o: ExecuteOptions, cost: CostRecord, modes: ReadonlySet<string>): void {
+  const head = `// ----- ${compiled.ir.name} ${compiled.ir.key}`;
+  if (modes.has('js') && !compiled.artifacts.has('dumpedJs')) {
+    compiled.artifacts.set('dumpedJs', true);
+    const source =
+      compiled.ir.style === 'tile'
+        ? compileJs(compiled.ir).source
+        : simtSource(compiled.ir, o.block ?? [1, 1, 1], o.dynamicSharedBytes);
+    dumpSink.write(`${head}: generated JavaScript\n${source}`);
+  }
+  if (modes.has('cost')) {
+    const t = cost.total.toJSON();
+    const line = {
+      grid: cost.grid,
+      block: cost.block,
+      programs: cost.programs,
+      classes: cost.classes.length,
+      total: t,
+      resources: cost.resources,
+      ...(cost.bounds ? { bounds: cost.bounds.map((b) => `${b.op} \`${b.snippet}\``) } : {}),
+    };
+    dumpSink.write(`${head}: cost ${JSON.stringify(line)}`);
+  }
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * The compiler as a short list of named passes over one IR (TileLang's `phase.py`, Triton's pass manager), each
- * dumpable: `TESSERA_DUMP_IR=1` prints the IR after every pass (`=ir` the final IR only), with the kernel's name and
- * specialisation. Compiled specialisations are cached per kernel object: a launch with new runtime scalars or a new grid
+ * dumpable: `TESSERA_DUMP_IR=1` prints the IR after every pass (`=ir` the final IR only, `=js` the generated
+ * JavaScript, `=cost` each launch's cost record; a comma list combines them), with the kernel's name and
+ * specialisation, to stderr. Compiled specialisations are cached per kernel object: a launch with new runtime scalars or a new grid
  * reuses the entry; only new constexprs, buffer dtypes, divisibility hints or (SIMT) block shapes compile again.
  */
 import type { Kernel } from '../kernel/kernel';
@@ -44,6 +45,14 @@ export const dumpSink: { write: (text: string) => void } = {
   },
 };
 
+/** What `TESSERA_DUMP_IR` asks for: '1' or 'all' → every pass; otherwise a comma list of ir, js, cost. */
+export function dumpModes(): ReadonlySet<string> {
+  const v = env().TESSERA_DUMP_IR ?? '';
+  const modes = new Set(v.split(',').map((m) => m.trim()).filter(Boolean));
+  if (modes.has('1') || modes.has('all')) modes.add('passes');
+  return modes;
+}
+
 function dump(stage: string, ir: KernelIR): void {
   dumpSink.write(`// ----- ${ir.name} ${ir.key}: after ${stage}\n${printIR(ir)}`);
 }
@@ -51,14 +60,14 @@ function dump(stage: string, ir: KernelIR): void {
 /** Runs staging and every pass for one specialisation. */
 export function compileSpecialization(kernel: Kernel, spec: Specialization): CompiledKernel {
   const t0 = performance.now();
-  const mode = env().TESSERA_DUMP_IR;
+  const modes = dumpModes();
   let ir = stageKernel(kernel, spec);
-  if (mode === '1' || mode === 'all') dump('stage', ir);
+  if (modes.has('passes')) dump('stage', ir);
   for (const p of PASSES) {
     ir = p.run(ir);
-    if (mode === '1' || mode === 'all') dump(p.name, ir);
+    if (modes.has('passes')) dump(p.name, ir);
   }
-  if (mode === 'ir') dump('passes', ir);
+  if (modes.has('ir')) dump('passes', ir);
   return { kernel, spec, ir, compileMs: performance.now() - t0, artifacts: new Map() };
 }
 
