@@ -333,9 +333,13 @@ describe('cost analysis of tile kernels', () => {
     const hits = costAnalysisStats.cacheHits;
     const again = analysis(dev, vectorAdd, { x, y, out, n, BLOCK: 64 }, cdiv(n, 64));
     expect(costAnalysisStats.cacheHits).toBe(hits + 1);
-    expect(again.classes).toBe(first.classes);
+    // Equal, but copies: a caller changing its record cannot change the cache (or the next launch's record).
+    expect(again.classes).toEqual(first.classes);
+    expect(again.classes).not.toBe(first.classes);
+    first.total.bytesRead = -1;
+    expect(analysis(dev, vectorAdd, { x, y, out, n, BLOCK: 64 }, cdiv(n, 64)).total.bytesRead).toBe(2 * n * 4);
     const other = analysis(dev, vectorAdd, { x, y, out, n: 700, BLOCK: 64 }, cdiv(n, 64));
-    expect(costAnalysisStats.cacheHits).toBe(hits + 1);
+    expect(costAnalysisStats.cacheHits).toBe(hits + 2);
     expect(other.total.bytesWritten).toBe(700 * 4);
   });
 });

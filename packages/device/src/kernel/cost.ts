@@ -50,6 +50,13 @@ export class ProgramCost {
     this.vectorOps[COST_DTYPE_INDEX[dtype]]! += ops;
   }
 
+  /** An independent copy. */
+  clone(): ProgramCost {
+    const c = new ProgramCost();
+    c.accumulate(this);
+    return c;
+  }
+
   /** Adds `other` scaled by `times` (used to sum program classes into launch totals). */
   accumulate(other: ProgramCost, times = 1): void {
     for (let i = 0; i < N; i++) {

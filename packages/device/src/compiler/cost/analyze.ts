@@ -136,14 +136,15 @@ function toRecord(plan: Plan, launch: CostLaunch, c: Cached): CostRecord {
     grid: launch.grid,
     block: launch.block,
     programs: c.programs,
-    classes: c.classes,
-    total: c.total,
+    // Copies: the cached analysis serves later launches in either mode, so no caller may hold its objects.
+    classes: c.classes.map((cl) => ({ cost: cl.cost.clone(), count: cl.count })),
+    total: c.total.clone(),
     resources: { ...c.resources },
     buffers: [...byId.values()],
     dtypes: [...c.dtypes],
     exact: true,
   };
-  if (c.bounds.length) rec.bounds = c.bounds;
+  if (c.bounds.length) rec.bounds = c.bounds.map((b) => ({ ...b }));
   return rec;
 }
 
