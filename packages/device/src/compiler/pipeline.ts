@@ -48,7 +48,12 @@ export const dumpSink: { write: (text: string) => void } = {
 /** What `TESSERA_DUMP_IR` asks for: '1' or 'all' → every pass; otherwise a comma list of ir, js, cost. */
 export function dumpModes(): ReadonlySet<string> {
   const v = env().TESSERA_DUMP_IR ?? '';
-  const modes = new Set(v.split(',').map((m) => m.trim()).filter(Boolean));
+  const modes = new Set(
+    v
+      .split(',')
+      .map((m) => m.trim())
+      .filter(Boolean),
+  );
   if (modes.has('1') || modes.has('all')) modes.add('passes');
   return modes;
 }
