@@ -9,7 +9,7 @@
  * - `distinct: true` (nothing reused): layer l runs its attention half (rmsnorm, QKV GEMM, RoPE, reshape_and_cache,
  *   paged attention, O GEMM) on 32 + 2l tokens and its MLP half (rmsnorm, gate/up GEMM, silu·mul, down GEMM) on
  *   33 + 2l, at 1024 tokens of context (52 GB of KV cache), so every one of the 1000 launches has shapes no earlier
- *   launch had and is probed, sampled and costed from scratch.
+ *   launch had and is analysed and costed from scratch.
  *
  * `cacheServed` counts launches whose cost record is one an earlier launch of this step returned (a cost-cache hit);
  * it is 0 for `distinct: true`.

@@ -24,6 +24,10 @@ export const pagedAttentionKernel = tileKernel(
       o: 'ptr',
       queryStarts: 'i32[]',
       contextLens: 'i32[]',
+      // Per program along axis 0: its sequence and its query block within that sequence (the host's table, so a
+      // program finds its sequence in one read instead of a scan over all of them).
+      blockSeq: 'i32[]',
+      blockIndex: 'i32[]',
       maxBlocks: 'i32',
       // Compile-time: the query tile stacks G = heads / kvHeads heads, and a tile's shape must be known.
       heads: 'constexpr',
@@ -34,14 +38,12 @@ export const pagedAttentionKernel = tileKernel(
       BQ: 'constexpr',
     },
   },
-  (t, { q, kc, vc, bt, o, queryStarts, contextLens, maxBlocks, heads, kvHeads, scale, HD, BS, BQ }) => {
-    let blk = t.programId(0);
-    let s = 0;
-    for (; s < contextLens.length; s++) {
-      const nb = Math.ceil((queryStarts[s + 1]! - queryStarts[s]!) / BQ);
-      if (blk < nb) break;
-      blk -= nb;
-    }
+  (
+    t,
+    { q, kc, vc, bt, o, queryStarts, contextLens, blockSeq, blockIndex, maxBlocks, heads, kvHeads, scale, HD, BS, BQ },
+  ) => {
+    const s = blockSeq[t.programId(0)]!;
+    const blk = blockIndex[t.programId(0)]!;
     const qStart = queryStarts[s]!;
     const qLen = queryStarts[s + 1]! - qStart;
     const ctx = contextLens[s]!;
@@ -169,11 +171,16 @@ export function pagedAttention(
   const maxQ = Math.max(1, ...a.queryLens);
   const BQ = options.config?.BQ ?? Math.min(Math.max(1, Math.ceil(16 / G)), 2 ** Math.ceil(Math.log2(maxQ)), 64);
   const queryStarts = [0];
-  let blocks = 0;
-  for (const ql of a.queryLens) {
+  const blockSeq: number[] = [];
+  const blockIndex: number[] = [];
+  a.queryLens.forEach((ql, s) => {
     queryStarts.push(queryStarts[queryStarts.length - 1]! + ql);
-    blocks += Math.ceil(ql / BQ);
-  }
+    for (let b = 0; b < Math.ceil(ql / BQ); b++) {
+      blockSeq.push(s);
+      blockIndex.push(b);
+    }
+  });
+  const blocks = blockSeq.length;
   if (blocks === 0) return emptyLaunch(dev, 'paged_attention', options.stream);
   return dev.launch(
     pagedAttentionKernel,
@@ -186,6 +193,8 @@ export function pagedAttention(
       o: a.out,
       queryStarts,
       contextLens: [...a.contextLens],
+      blockSeq,
+      blockIndex,
       maxBlocks: a.maxBlocksPerSeq,
       heads: a.heads,
       kvHeads: a.kvHeads,
