@@ -45,9 +45,13 @@ export const dumpSink: { write: (text: string) => void } = {
   },
 };
 
+const NO_DUMPS: ReadonlySet<string> = new Set();
+let lastDumpSetting = '';
+let lastDumpModes = NO_DUMPS;
 /** What `TESSERA_DUMP_IR` asks for: '1' or 'all' → every pass; otherwise a comma list of ir, js, cost. */
 export function dumpModes(): ReadonlySet<string> {
   const v = env().TESSERA_DUMP_IR ?? '';
+  if (v === lastDumpSetting) return lastDumpModes; // read on every launch: parse only when it changes
   const modes = new Set(
     v
       .split(',')
@@ -55,7 +59,9 @@ export function dumpModes(): ReadonlySet<string> {
       .filter(Boolean),
   );
   if (modes.has('1') || modes.has('all')) modes.add('passes');
-  return modes;
+  lastDumpSetting = v;
+  lastDumpModes = modes.size ? modes : NO_DUMPS;
+  return lastDumpModes;
 }
 
 function dump(stage: string, ir: KernelIR): void {
