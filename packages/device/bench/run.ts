@@ -339,7 +339,8 @@ async function main(): Promise<void> {
     for (const z of [a, b, c, x, out]) dev.free(z);
   }
 
-  // Costing one 8192³ GEMM launch in timing-only mode (no data): sampled, and with every program traced.
+  // Costing one 8192³ GEMM launch in timing-only mode (no data): the first launch compiles the kernel; a launch with
+  // new scalars (K one block shorter) reuses the compiled kernel and is analysed afresh.
   const trt = await createRuntime({ backend, devices: 'bench', mode: 'timing' });
   const td = trt.device(0);
   const S = 8192;
@@ -349,7 +350,7 @@ async function main(): Promise<void> {
   td.launch(matmul, { grid: [S / 128, S / 128] }, args);
   const sampledMs = performance.now() - t0;
   t0 = performance.now();
-  td.launch(matmul, { grid: [S / 128, S / 128], exact: true }, args);
+  td.launch(matmul, { grid: [S / 128, S / 128] }, { ...args, K: S - 64 });
   const exactMs = performance.now() - t0;
 
   // A grid-stride SIMT vector add over 2²⁸ f32 (1 GiB per operand) in timing-only mode, with the grid nvidia-sim's
@@ -376,7 +377,12 @@ async function main(): Promise<void> {
     for (const r of rows) console.log(JSON.stringify(r));
     for (const r of simtRows) console.log(JSON.stringify(r));
     console.log(
-      JSON.stringify({ op: 'timing-only gemm', shape: '8192³', sampled_wall_ms: sampledMs, exact_wall_ms: exactMs }),
+      JSON.stringify({
+        op: 'timing-only gemm',
+        shape: '8192³',
+        first_wall_ms: sampledMs,
+        new_scalars_wall_ms: exactMs,
+      }),
     );
     console.log(
       JSON.stringify({
@@ -431,7 +437,7 @@ async function main(): Promise<void> {
     console.log(`${r.op.padEnd(12)} ${r.shape.padEnd(16)} ${r.tessera.toFixed(3).padStart(10)}  ${r.unit}`);
   }
   console.log(
-    `\nTiming-only mode, one 8192³ bf16 GEMM launch (4096 programs): ${sampledMs.toFixed(1)} ms sampled, ${exactMs.toFixed(0)} ms tracing every program.`,
+    `\nTiming-only mode, one 8192³ bf16 GEMM launch (4096 programs): ${sampledMs.toFixed(1)} ms the first time (compiling it), ${exactMs.toFixed(1)} ms with new scalars (cost analysis and timing model only); every program is accounted for, none traced.`,
   );
 
   console.log(
