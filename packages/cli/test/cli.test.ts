@@ -233,7 +233,7 @@ describe('tessera compile', () => {
     const ir = await tessera('compile', file, '--kernel', 'vectorAdd', '--dump', 'ir', '--block', '256');
     expect(ir.code).toBe(0);
     expect(ir.out).toMatch(/kernel @vectorAdd \(simt\) specialised \{A:f32, B:f32, C:f32, block=256x1x1/);
-    expect(ir.out).toMatch(/simt\.load\(%A\.1, %\d+\) : float/);
+    expect(ir.out).toMatch(/simt\.load\(%A\.\d+, %\d+\) : float/);
     expect(ir.out).toMatch(/scf\.if\(%\d+\)/);
     const js = await tessera('compile', file, '--kernel', 'vectorAdd', '--dump', 'js', '--block', '256');
     expect(js.code).toBe(0);
