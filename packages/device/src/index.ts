@@ -80,8 +80,8 @@ export { Event, Stream } from './runtime/stream';
 export function cdiv(a: number, b: number): number {
   return Math.floor((a + b - 1) / b);
 }
-export { CompileError } from './compiler/frontend/stager';
 export { clearCostCache, costAnalysisStats } from './compiler/cost';
+export { CompileError } from './compiler/frontend/stager';
 export { type BufferSpec, fakeBuffer, inspectKernel, type KernelInspection } from './compiler/inspect';
 export { type KernelIR, printIR } from './compiler/ir';
 export { type CompiledKernel, compileKernel, compileStats, PASSES } from './compiler/pipeline';
