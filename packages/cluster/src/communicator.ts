@@ -6,7 +6,14 @@
  * the data (functional mode) and costs it with the topology's model.
  */
 import { type Device, type DeviceBuffer, DTYPE_INFO, type Stream, TesseraError } from '@tessera/device';
-import { type CollectiveEstimate, LINK_EFFICIENCY, PROTOCOL_CONSTANTS, type Protocol } from './collectives/cost';
+import {
+  type ByteFlow,
+  type CollectiveEstimate,
+  type CostOptions,
+  LINK_EFFICIENCY,
+  PROTOCOL_CONSTANTS,
+  type Protocol,
+} from './collectives/cost';
 import { REDUCE_OPS, type ReduceOp, readValues, reduceSlices, writeValues } from './collectives/functional';
 import type { Algorithm, CollectiveOp } from './collectives/plans';
 import { evaluatePhase, type Flow } from './network/flows';
@@ -119,8 +126,19 @@ export class Communicator {
       throw new TesseraError('InvalidValue', `${op}: reduction '${red}' is not one of ${REDUCE_OPS.join(', ')}.`);
   }
 
-  private estimate(op: CollectiveOp, bytes: number, o: CollectiveOptions, root = 0): CollectiveEstimate {
-    return this.host.costModel.tune(this.ranks, op, bytes, { algorithm: o.algorithm, protocol: o.protocol }, root);
+  private estimate(
+    op: CollectiveOp,
+    bytes: number,
+    o: CollectiveOptions & { messageBytes?: number },
+    root = 0,
+  ): CollectiveEstimate {
+    return this.host.costModel.tune(
+      this.ranks,
+      op,
+      bytes,
+      { algorithm: o.algorithm, protocol: o.protocol, messageBytes: o.messageBytes },
+      root,
+    );
   }
 
   /**
@@ -169,7 +187,13 @@ export class Communicator {
     return { op, bytes, algorithm: est.algorithm, protocol: est.protocol, us: est.us, startMs: start, endMs };
   }
 
-  private run(op: CollectiveOp, bytes: number, o: CollectiveOptions, apply: () => void, root = 0): CollectiveResult {
+  private run(
+    op: CollectiveOp,
+    bytes: number,
+    o: CollectiveOptions & { messageBytes?: number },
+    apply: () => void,
+    root = 0,
+  ): CollectiveResult {
     const est = this.estimate(op, bytes, o, root);
     if (this.grouped) {
       this.grouped.push({ op, bytes, estimate: est, apply, ranks: this.ranks });
@@ -298,8 +322,16 @@ export class Communicator {
     );
   }
 
-  /** `ncclAllToAll` (HcclAlltoAll): recv[r][i·count …] = send[i][r·count …]. */
-  allToAll(send: readonly DeviceBuffer[], recv: readonly DeviceBuffer[], o: CollectiveOptions = {}): CollectiveResult {
+  /**
+   * `ncclAllToAll` (HcclAlltoAll): recv[r][i·count …] = send[i][r·count …]. The tuner weighs NCCL's grouped send/recv
+   * (`direct`) against one-sided puts (`onesided`, as DeepEP and CloudMatrix384's UB dispatch run MoE all-to-all);
+   * `messageBytes` says how the one-sided path splits each peer's piece into writes (e.g. one token each).
+   */
+  allToAll(
+    send: readonly DeviceBuffer[],
+    recv: readonly DeviceBuffer[],
+    o: CollectiveOptions & { messageBytes?: number } = {},
+  ): CollectiveResult {
     const name = 'allToAll';
     const count = this.countOf(name, o, Math.floor((send[0]?.length ?? 0) / this.size));
     this.checkBuffers(name, 'send', send, count * this.size);
@@ -324,6 +356,8 @@ export class Communicator {
       sendCounts: readonly (readonly number[])[];
       sendDispls?: readonly (readonly number[])[];
       recvDispls?: readonly (readonly number[])[];
+      /** One-sided path: each pair's bytes travel as writes of at most this size (default: one per pair). */
+      messageBytes?: number;
     },
   ): CollectiveResult {
     const name = 'allToAllv';
@@ -351,15 +385,19 @@ export class Communicator {
     this.checkBuffers(name, 'send', send, sendNeed);
     this.checkBuffers(name, 'recv', recv, recvNeed);
     const e = DTYPE_INFO[send[0]!.dtype].bytes;
-    const flows: Flow[] = [];
+    const flows: ByteFlow[] = [];
     let total = 0;
     for (const [i, row] of counts.entries()) {
       for (const [j, c] of row.entries()) {
-        if (i !== j && c > 0) flows.push({ src: this.ranks[i]!, dst: this.ranks[j]!, weight: c * e });
+        if (i !== j && c > 0) flows.push({ src: this.ranks[i]!, dst: this.ranks[j]!, bytes: c * e });
         total += c * e;
       }
     }
-    const est = this.flowEstimate(flows);
+    const est = this.host.costModel.flowsTime(this.ranks, flows, {
+      algorithm: o.algorithm,
+      protocol: o.protocol,
+      messageBytes: o.messageBytes,
+    });
     const apply = () => {
       const moves = counts.flatMap((row, i) =>
         row.map((c: number, j: number) => ({ j, off: rd[j]![i]!, v: readValues(send[i]!, sd[i]![j]!, c) })),
@@ -371,14 +409,40 @@ export class Communicator {
       return {
         op: 'alltoallv',
         bytes: total,
-        algorithm: 'direct',
-        protocol: 'Simple',
+        algorithm: est.algorithm,
+        protocol: est.protocol,
         us: est.us,
         startMs: Number.NaN,
         endMs: Number.NaN,
       };
     }
     return this.issue('allToAllv', total, est, o.streams, apply);
+  }
+
+  /**
+   * nccl-tests' `sendrecv`: every rank r sends `count` elements of send[r] to rank (r + 1) mod n and receives as many
+   * from rank (r − 1) mod n into recv[r], concurrently — the group of `ncclSend`/`ncclRecv` pairs that `sendrecv_perf`
+   * issues, as one call. Enqueued on each rank's stream like the collectives (it starts when every rank is ready, ends
+   * together on all of them); in place when send[r] === recv[r]. Message size S is one rank's buffer (count × element
+   * size). For other patterns, use `group()` with `send`/`recv`.
+   */
+  sendRecv(send: readonly DeviceBuffer[], recv: readonly DeviceBuffer[], o: CollectiveOptions = {}): CollectiveResult {
+    const name = 'sendRecv';
+    const n = this.size;
+    const count = this.countOf(name, o, send[0]?.length ?? 0);
+    this.checkBuffers(name, 'send', send, count);
+    this.checkBuffers(name, 'recv', recv, count);
+    if (recv[0]!.dtype !== send[0]!.dtype)
+      throw new TesseraError(
+        'InvalidValue',
+        `${name}: 'recv' is ${recv[0]!.dtype} but 'send' is ${send[0]!.dtype}; a send and its recv share one dtype.`,
+      );
+    const bytes = count * DTYPE_INFO[send[0]!.dtype].bytes;
+    return this.run('sendrecv', bytes, o, () => {
+      // Read every send first, so that in-place exchanges see the values from before the call.
+      const values = send.map((b) => readValues(b, 0, count));
+      for (const [r, v] of values.entries()) writeValues(recv[(r + 1) % n]!, 0, v);
+    });
   }
 
   /** Cost of explicit point-to-point flows (bytes as weights), all at once, with the Simple protocol. */
@@ -538,17 +602,16 @@ export class Communicator {
     return out;
   }
 
-  /** The modelled cost of `op` on `bytes` (nccl-tests sizes), without buffers: for sweeps and planning. */
-  estimateCost(
-    op: CollectiveOp,
-    bytes: number,
-    o: { algorithm?: Algorithm; protocol?: Protocol; root?: number } = {},
-  ): CollectiveEstimate {
+  /**
+   * The modelled cost of `op` on `bytes` (nccl-tests sizes), without buffers: for sweeps and planning. `messageBytes`
+   * (all-to-all, one-sided path): each peer's piece travels as writes of at most that size, e.g. one token.
+   */
+  estimateCost(op: CollectiveOp, bytes: number, o: CostOptions & { root?: number } = {}): CollectiveEstimate {
     return this.host.costModel.tune(
       this.ranks,
       op,
       bytes,
-      { algorithm: o.algorithm, protocol: o.protocol },
+      { algorithm: o.algorithm, protocol: o.protocol, messageBytes: o.messageBytes },
       o.root ?? 0,
     );
   }

@@ -7,10 +7,13 @@ import './register-backends';
 
 export { Cluster, type ClusterOptions, createCluster, resolveTopology } from './cluster';
 export {
+  type ByteFlow,
   CollectiveCostModel,
   type CollectiveEstimate,
+  type CostOptions,
   IN_SWITCH_EFFICIENCY,
   LINK_EFFICIENCY,
+  ONE_SIDED_LAUNCH_US,
   PROTOCOL_CONSTANTS,
   PROTOCOLS,
   type Protocol,

@@ -7,10 +7,19 @@
  * Seconds per byte come from the flow model (network/flows.ts) over the topology, with each fabric's link
  * efficiency. The tuner evaluates every applicable algorithm × protocol and keeps the fastest, as NCCL does; callers
  * may force either.
+ *
+ * One-sided all-to-all (`onesided`: DeepEP's NVSHMEM/IBGDA puts, CloudMatrix384's UB dispatch/combine) is not a
+ * sequence of NCCL steps: every rank puts its pieces into all peers at once and then sets a flag per peer, so
+ *
+ *   t = launch + 2 · route latency + max( S · seconds per byte,  max over ranks and fabrics of messages / message rate )
+ *
+ * — one latency (the data and the flag after it each cross the fabric once), the sender's injection bandwidth through
+ * the same flow model, and the fabric's message rate (topology `messageRateM`) over the writes a rank issues or
+ * receives: one per `messageBytes` of each peer's piece (one per peer by default) plus one flag per peer.
  */
 import { TesseraError } from '@tessera/device';
 import { evaluatePhase, type LinkEfficiency, type PhaseCost } from '../network/flows';
-import type { TopologyGraph } from '../topology/graph';
+import type { LinkKind, TopologyGraph } from '../topology/graph';
 import { type Algorithm, buildPlan, type CollectiveOp, candidateAlgorithms, type Plan } from './plans';
 
 export type Protocol = 'LL' | 'LL128' | 'Simple';
@@ -43,6 +52,30 @@ export const LINK_EFFICIENCY: LinkEfficiency = { 'scale-up': 0.77, 'scale-out': 
  */
 export const IN_SWITCH_EFFICIENCY = 0.61;
 
+/**
+ * The fixed cost of a one-sided kernel: its launch and the receiver noticing completion, without a CPU proxy. Taken as
+ * NCCL's smallest per-call constant, the LL protocol's base latency (3.6 µs, PROTOCOL_CONSTANTS.LL.baseUs), which is
+ * the same kind of cost (a kernel that completes by polling flags in memory); not fitted.
+ */
+export const ONE_SIDED_LAUNCH_US = PROTOCOL_CONSTANTS.LL.baseUs;
+
+/** A point-to-point transfer with its byte count, for one-sided costs of uneven traffic (all-to-allv). */
+export interface ByteFlow {
+  src: number;
+  dst: number;
+  bytes: number;
+}
+
+export interface CostOptions {
+  algorithm?: Algorithm;
+  protocol?: Protocol;
+  /**
+   * One-sided algorithms: each peer's piece travels as writes of at most this many bytes (DeepEP and UB dispatch put
+   * one token per write: 7 KB of FP8 or 14 KB of BF16 for a 7168-wide model). Default: one write per peer.
+   */
+  messageBytes?: number;
+}
+
 export interface CollectiveEstimate {
   /** Modelled time, µs. */
   us: number;
@@ -54,6 +87,26 @@ export interface CollectiveEstimate {
 
 interface PlanCost {
   phases: Array<{ cost: PhaseCost; steps: number; latencySteps: number }>;
+  /** One-sided plans: the most peers any rank writes to (or is written by) over each fabric. */
+  peers?: Record<LinkKind, number>;
+}
+
+/** Messages per second per rank that each fabric of the topology sustains (Infinity where none is published). */
+function messageRates(graph: TopologyGraph): Record<LinkKind, number> {
+  const { scaleUp, scaleOut } = graph.spec;
+  return {
+    'scale-up': scaleUp.messageRateM ? scaleUp.messageRateM * 1e6 : Number.POSITIVE_INFINITY,
+    'scale-out': scaleOut?.messageRateM ? scaleOut.messageRateM * 1e6 : Number.POSITIVE_INFINITY,
+  };
+}
+
+/** The fabric a transfer between two ranks uses: the scale-up fabric inside a domain, the network between domains. */
+const fabricOf = (graph: TopologyGraph, a: number, b: number): LinkKind =>
+  graph.domainOf(a) === graph.domainOf(b) ? 'scale-up' : 'scale-out';
+
+function checkMessageBytes(m: number | undefined): void {
+  if (m !== undefined && !(Number.isFinite(m) && m > 0))
+    throw new TesseraError('InvalidValue', `messageBytes must be a number of bytes > 0, got ${m}.`);
 }
 
 export class CollectiveCostModel {
@@ -69,6 +122,21 @@ export class CollectiveCostModel {
     }
     const key = `${op}|${algorithm}|${root}|${ranks.length}|${ranks.join(',')}`;
     let c = this.cache.get(key);
+    if (!c && algorithm === 'onesided') {
+      // The same flows as the pairwise plan: share its (768-rank: 589 824-flow) evaluation.
+      const pairwise = this.planCost(ranks, op, 'direct', root);
+      const out = new Map<number, Record<LinkKind, number>>();
+      for (const a of ranks) out.set(a, { 'scale-up': 0, 'scale-out': 0 });
+      for (const a of ranks) for (const b of ranks) if (a !== b) out.get(a)![fabricOf(this.graph, a, b)]++;
+      // All-to-all is symmetric: a rank receives from as many peers per fabric as it writes to.
+      const peers: Record<LinkKind, number> = { 'scale-up': 0, 'scale-out': 0 };
+      for (const p of out.values()) {
+        peers['scale-up'] = Math.max(peers['scale-up'], p['scale-up']);
+        peers['scale-out'] = Math.max(peers['scale-out'], p['scale-out']);
+      }
+      c = { phases: pairwise.phases.map((p) => ({ ...p, latencySteps: 1 })), peers };
+      this.cache.set(key, c);
+    }
     if (!c) {
       const plan: Plan = buildPlan(this.graph, ranks, op, algorithm, root);
       const eff: LinkEfficiency =
@@ -95,11 +163,29 @@ export class CollectiveCostModel {
     algorithm: Algorithm,
     protocol: Protocol,
     root = 0,
+    messageBytes?: number,
   ): CollectiveEstimate {
     const pc = PROTOCOL_CONSTANTS[protocol];
     const plan = this.planCost(ranks, op, algorithm, root);
     // NCCL returns at once for a zero-byte call.
     if (bytes === 0) return { us: 0, algorithm, protocol, bottleneck: null };
+    if (algorithm === 'onesided') {
+      const p = plan.phases[0];
+      if (!p || !plan.peers) return { us: 0, algorithm, protocol, bottleneck: null };
+      // Each peer's piece is S/n (nccl-tests' all-to-all size S is a rank's whole send buffer).
+      const perPeer = bytes / ranks.length;
+      const writes = (messageBytes ? Math.ceil(perPeer / messageBytes) : 1) + 1; // data + the completion flag
+      const rate = messageRates(this.graph);
+      return this.oneSided(
+        p.cost.latencyUs,
+        bytes * p.cost.secondsPerByte,
+        Math.max(
+          (plan.peers['scale-up'] * writes) / rate['scale-up'],
+          (plan.peers['scale-out'] * writes) / rate['scale-out'],
+        ),
+        p.cost.bottleneck?.name ?? null,
+      );
+    }
     let us = ranks.length > 1 ? pc.baseUs : 0;
     let slowest = -1;
     let bottleneck: string | null = null;
@@ -115,14 +201,93 @@ export class CollectiveCostModel {
     return { us, algorithm, protocol, bottleneck };
   }
 
+  /** t = launch + 2 · route latency (µs) + max(bandwidth term, message term) (given in seconds). */
+  private oneSided(
+    routeLatencyUs: number,
+    transferSeconds: number,
+    messageSeconds: number,
+    bottleneck: string | null,
+  ): CollectiveEstimate {
+    const messageBound = messageSeconds > transferSeconds;
+    return {
+      us: ONE_SIDED_LAUNCH_US + 2 * routeLatencyUs + Math.max(transferSeconds, messageSeconds) * 1e6,
+      algorithm: 'onesided',
+      protocol: 'Simple',
+      bottleneck: messageBound ? 'message rate' : bottleneck,
+    };
+  }
+
+  /**
+   * Uneven all-to-all (all-to-allv): explicit flows with byte counts, costed both ways — NCCL's grouped send/recv
+   * (`direct`: one point-to-point latency per peer of the busiest rank) and one-sided puts (`onesided`) — and the
+   * fastest kept, unless forced.
+   */
+  flowsTime(ranks: readonly number[], flows: readonly ByteFlow[], o: CostOptions = {}): CollectiveEstimate {
+    checkMessageBytes(o.messageBytes);
+    const algos: Algorithm[] = ['direct', 'onesided'];
+    if (o.algorithm && !algos.includes(o.algorithm)) {
+      throw new TesseraError(
+        'Unsupported',
+        `Algorithm '${o.algorithm}' does not apply to alltoall on these ${ranks.length} ranks of '${this.graph.spec.name}'.`,
+        { hint: `Applicable here: ${algos.join(', ')}.` },
+      );
+    }
+    if (o.algorithm === 'onesided' && o.protocol && o.protocol !== 'Simple') {
+      throw new TesseraError(
+        'Unsupported',
+        `One-sided puts carry no LL flags: Simple protocol only, not ${o.protocol}.`,
+        {
+          hint: "Drop the protocol, or pass 'Simple'.",
+        },
+      );
+    }
+    const moving = flows.filter((f) => f.src !== f.dst && f.bytes > 0);
+    if (moving.length === 0) return { us: 0, algorithm: o.algorithm ?? 'direct', protocol: 'Simple', bottleneck: null };
+    const cost = evaluatePhase(
+      this.graph,
+      moving.map((f) => ({ src: f.src, dst: f.dst, weight: f.bytes })),
+      LINK_EFFICIENCY,
+    );
+    const peersOut = new Map<number, number>();
+    for (const f of moving) peersOut.set(f.src, (peersOut.get(f.src) ?? 0) + 1);
+    const maxPeers = Math.max(...peersOut.values());
+    let best: CollectiveEstimate | null = null;
+    if (o.algorithm !== 'onesided') {
+      for (const protocol of o.protocol ? [o.protocol] : PROTOCOLS) {
+        const pc = PROTOCOL_CONSTANTS[protocol];
+        const hop = cost.crossesNetwork ? pc.scaleOutHopUs : pc.scaleUpHopUs;
+        const us = pc.baseUs + maxPeers * (hop + cost.latencyUs) + (cost.secondsPerByte * 1e6) / pc.efficiency;
+        if (!best || us < best.us)
+          best = { us, algorithm: 'direct', protocol, bottleneck: cost.bottleneck?.name ?? null };
+      }
+    }
+    if (o.algorithm !== 'direct') {
+      const rate = messageRates(this.graph);
+      const writes = new Map<string, number>(); // `${rank}|${fabric}|out|in` → writes issued or received
+      const add = (k: string, w: number) => writes.set(k, (writes.get(k) ?? 0) + w);
+      for (const f of moving) {
+        const fabric = fabricOf(this.graph, f.src, f.dst);
+        const w = (o.messageBytes ? Math.ceil(f.bytes / o.messageBytes) : 1) + 1;
+        add(`${f.src}|${fabric}|out`, w);
+        add(`${f.dst}|${fabric}|in`, w);
+      }
+      let messageSeconds = 0;
+      for (const [k, w] of writes) messageSeconds = Math.max(messageSeconds, w / rate[k.split('|')[1] as LinkKind]);
+      const t = this.oneSided(cost.latencyUs, cost.secondsPerByte, messageSeconds, cost.bottleneck?.name ?? null);
+      if (!best || t.us < best.us) best = t;
+    }
+    return best!;
+  }
+
   /** The fastest applicable algorithm × protocol (or the forced ones). */
   tune(
     ranks: readonly number[],
     op: CollectiveOp,
     bytes: number,
-    force: { algorithm?: Algorithm; protocol?: Protocol } = {},
+    force: CostOptions = {},
     root = 0,
   ): CollectiveEstimate {
+    checkMessageBytes(force.messageBytes);
     const algos = candidateAlgorithms(this.graph, ranks, op);
     if (force.algorithm && !algos.includes(force.algorithm)) {
       throw new TesseraError(
@@ -138,13 +303,24 @@ export class CollectiveCostModel {
         hint: "Drop the protocol, or pass 'Simple'.",
       });
     }
+    if (force.algorithm === 'onesided' && force.protocol && force.protocol !== 'Simple') {
+      throw new TesseraError(
+        'Unsupported',
+        `One-sided puts carry no LL flags: Simple protocol only, not ${force.protocol}.`,
+        {
+          hint: "Drop the protocol, or pass 'Simple'.",
+        },
+      );
+    }
     let best: CollectiveEstimate | null = null;
     for (const a of force.algorithm ? [force.algorithm] : algos) {
-      // NCCL runs NVLS (in-switch reduction) with the Simple protocol only.
-      const protocols = a === 'nvls' ? (['Simple'] as const) : force.protocol ? [force.protocol] : PROTOCOLS;
+      // NCCL runs NVLS (in-switch reduction) with the Simple protocol only; one-sided puts move bulk data (Simple) and
+      // signal with separate flag writes.
+      const simpleOnly = a === 'nvls' || a === 'onesided';
+      const protocols = simpleOnly ? (['Simple'] as const) : force.protocol ? [force.protocol] : PROTOCOLS;
       for (const p of protocols) {
         if (force.protocol && p !== force.protocol) continue;
-        const t = this.time(ranks, op, bytes, a, p, root);
+        const t = this.time(ranks, op, bytes, a, p, root, force.messageBytes);
         if (!best || t.us < best.us) best = t;
       }
     }

@@ -11,13 +11,25 @@
  * - nvls: NVLink SHARP — the switch reduces (or multicasts), so each GPU sends and receives the data once.
  * - hier: by node — intra-node reduce-scatter, the cross-node part per local rank (one ring per rail), intra-node
  *   all-gather (all-reduce); inter-node first then intra-node for all-gather; the reverse for reduce-scatter.
+ * - onesided: all-to-all as DeepEP (NVSHMEM puts over NVLink and IBGDA) and CloudMatrix384's UB dispatch/combine run
+ *   it: every rank writes its pieces straight into every peer's memory at once, then a completion flag per peer. The
+ *   data moves in one phase; its time is one latency plus the larger of the bandwidth and message-rate terms
+ *   (collectives/cost.ts), not a latency per peer.
+ * - p2p: point-to-point send/recv pairs (nccl-tests' sendrecv: rank r sends to r+1 and receives from r−1), one step.
  */
 import type { Flow, LinkLoads } from '../network/flows';
 import type { TopologyGraph } from '../topology/graph';
 
-export type CollectiveOp = 'allreduce' | 'allgather' | 'reducescatter' | 'broadcast' | 'reduce' | 'alltoall';
-export type Algorithm = 'ring' | 'tree' | 'direct' | 'nvls' | 'hier';
-export const ALGORITHMS: readonly Algorithm[] = ['ring', 'tree', 'direct', 'nvls', 'hier'];
+export type CollectiveOp =
+  | 'allreduce'
+  | 'allgather'
+  | 'reducescatter'
+  | 'broadcast'
+  | 'reduce'
+  | 'alltoall'
+  | 'sendrecv';
+export type Algorithm = 'ring' | 'tree' | 'direct' | 'nvls' | 'hier' | 'onesided' | 'p2p';
+export const ALGORITHMS: readonly Algorithm[] = ['ring', 'tree', 'direct', 'nvls', 'hier', 'onesided', 'p2p'];
 
 export interface Phase {
   flows: Flow[];
@@ -94,7 +106,9 @@ export function nvlsAvailable(graph: TopologyGraph, ranks: readonly number[]): b
 export function candidateAlgorithms(graph: TopologyGraph, ranks: readonly number[], op: CollectiveOp): Algorithm[] {
   const n = ranks.length;
   const domains = new Set(ranks.map((r) => graph.domainOf(r))).size;
-  if (op === 'alltoall') return ['direct'];
+  // All-to-all: NCCL's grouped send/recv pairs (direct) or one-sided puts (onesided, DeepEP / UB dispatch).
+  if (op === 'alltoall') return ['direct', 'onesided'];
+  if (op === 'sendrecv') return ['p2p'];
   const nodes = new Set(ranks.map((r) => graph.nodeOf(r))).size;
   const out: Algorithm[] = ['ring'];
   if ((op === 'allreduce' || op === 'broadcast' || op === 'reduce') && n > 2) out.push('tree');
@@ -177,6 +191,16 @@ export function buildPlan(
           1,
         );
       }
+      break;
+    }
+    case 'onesided': {
+      // Every pair at once; latency and message costs are the cost model's (one latency, not one per peer).
+      if (op === 'alltoall') one(allPairs(ranks, 1 / n), 1, 1);
+      break;
+    }
+    case 'p2p': {
+      // nccl-tests' sendrecv: rank i sends its whole buffer to rank i+1 (mod n) while receiving from i−1.
+      if (op === 'sendrecv') one(ringFlows(ranks, 1), 1, 1);
       break;
     }
     case 'nvls': {

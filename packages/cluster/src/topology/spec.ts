@@ -21,6 +21,11 @@ export interface ScaleUpSpec {
   crossNodeLatencyUs?: number;
   /** Dies sharing a package (910C: 2) get a direct on-package link of this bandwidth. */
   packageLinkGBs?: number;
+  /**
+   * One-sided writes (puts) a rank can issue into this fabric, millions of messages per second — the message-rate
+   * bound of the one-sided all-to-all (see the collective model). Absent: no published figure, no bound.
+   */
+  messageRateM?: number;
 }
 
 export interface ScaleOutSpec {
@@ -31,6 +36,8 @@ export interface ScaleOutSpec {
   latencyUs: number;
   /** Leaf-to-spine oversubscription (1 = non-blocking). */
   oversubscription?: number;
+  /** RDMA writes per second the NIC issues, millions (its datasheet's message rate). Absent: no bound. */
+  messageRateM?: number;
 }
 
 export interface TopologySpec {
@@ -61,6 +68,23 @@ const NVIDIA_SOURCES = {
     'fabric latencies: ≈ 0.5 µs per NVSwitch traversal and ≈ 1.5 µs per InfiniBand switch path (order of magnitude of published port-to-port latencies); protocol latencies are separate (see the collective model)',
 };
 
+/**
+ * NVIDIA ConnectX-7 (400 Gb/s NDR, the NIC of DGX H100 / HGX H200 / H800 systems and of GB200 NVL72 compute trays):
+ * "RDMA message rate 330–370 million messages per second" (ConnectX-7 datasheet, product specifications); the lower
+ * end is used.
+ */
+const CX7_MESSAGE_RATE_M = 330;
+const CX7_SOURCE = 'ConnectX-7 datasheet: RDMA message rate 330–370 M messages/s (330 used)';
+
+/**
+ * CloudMatrix384's one-sided path (vector cores writing straight into peers' memory over the Unified Bus, "AIV-Direct"
+ * in arXiv 2506.12708 §4): no message rate is published. FITTED to one measurement — the paper's FusedDispatch at EP8
+ * (116 µs, 128 tokens × top-8 per die): the die issues 7 × (128 + 1) = 903 writes in 116 − 4.6 µs of modelled
+ * latency ⇒ 8.1 M writes/s per die. Validated against the paper's EP256 dispatch and EP8/EP256 combine, which it never
+ * saw (packages/cluster/README.md). It describes the operator's per-write cost, not a UB link property.
+ */
+const UB_MESSAGE_RATE_M = 8.1;
+
 export const BUILTIN_TOPOLOGIES: Readonly<Record<string, TopologySpec>> = {
   'dgx-a100': {
     name: 'dgx-a100',
@@ -81,8 +105,8 @@ export const BUILTIN_TOPOLOGIES: Readonly<Record<string, TopologySpec>> = {
     nodes: 1,
     devicesPerNode: 8,
     scaleUp: { kind: 'switch', bandwidthGBs: 450, latencyUs: 0.5, inSwitchReduction: true },
-    scaleOut: { kind: 'fat-tree', nicGBs: 400 * GBIT, latencyUs: 1.5 },
-    sources: NVIDIA_SOURCES,
+    scaleOut: { kind: 'fat-tree', nicGBs: 400 * GBIT, latencyUs: 1.5, messageRateM: CX7_MESSAGE_RATE_M },
+    sources: { ...NVIDIA_SOURCES, messageRate: CX7_SOURCE },
   },
   'hgx-h200': {
     name: 'hgx-h200',
@@ -92,8 +116,26 @@ export const BUILTIN_TOPOLOGIES: Readonly<Record<string, TopologySpec>> = {
     nodes: 1,
     devicesPerNode: 8,
     scaleUp: { kind: 'switch', bandwidthGBs: 450, latencyUs: 0.5, inSwitchReduction: true },
-    scaleOut: { kind: 'fat-tree', nicGBs: 400 * GBIT, latencyUs: 1.5 },
-    sources: NVIDIA_SOURCES,
+    scaleOut: { kind: 'fat-tree', nicGBs: 400 * GBIT, latencyUs: 1.5, messageRateM: CX7_MESSAGE_RATE_M },
+    sources: { ...NVIDIA_SOURCES, messageRate: CX7_SOURCE },
+  },
+  'hgx-h800': {
+    name: 'hgx-h800',
+    description:
+      'HGX H800: 8× H800 (an H100 SXM5 with 8 NVLink4 links: 400 GB/s bidirectional per GPU) through NVSwitch, 8× 400 Gb/s ConnectX-7',
+    backend: 'nvidia-sim',
+    // The H800's SMs, clocks and HBM are the H100 SXM5's; only its NVLink count (8 instead of 18) and FP64 differ.
+    device: 'h100',
+    nodes: 1,
+    devicesPerNode: 8,
+    scaleUp: { kind: 'switch', bandwidthGBs: 200, latencyUs: 0.5, inSwitchReduction: true },
+    scaleOut: { kind: 'fat-tree', nicGBs: 400 * GBIT, latencyUs: 1.5, messageRateM: CX7_MESSAGE_RATE_M },
+    sources: {
+      ...NVIDIA_SOURCES,
+      h800: 'NVIDIA H800 SXM5: NVLink 400 GB/s bidirectional (8 NVLink4 links × 50 GB/s), i.e. 200 GB/s per direction; DeepEP measures "~160 GB/s NVLink maximum bandwidth" on it (github.com/deepseek-ai/DeepEP README)',
+      nics: 'one 400 Gb/s ConnectX-7 InfiniBand NIC per GPU (the DeepEP test machines: "each connected to a CX7 InfiniBand 400 Gb/s RDMA network card")',
+      messageRate: CX7_SOURCE,
+    },
   },
   nvl72: {
     name: 'nvl72',
@@ -104,9 +146,10 @@ export const BUILTIN_TOPOLOGIES: Readonly<Record<string, TopologySpec>> = {
     nodes: 1,
     devicesPerNode: 72,
     scaleUp: { kind: 'switch', bandwidthGBs: 900, latencyUs: 0.7, inSwitchReduction: true },
-    scaleOut: { kind: 'fat-tree', nicGBs: 400 * GBIT, latencyUs: 1.5 },
+    scaleOut: { kind: 'fat-tree', nicGBs: 400 * GBIT, latencyUs: 1.5, messageRateM: CX7_MESSAGE_RATE_M },
     sources: {
       ...NVIDIA_SOURCES,
+      messageRate: CX7_SOURCE,
       nvl72: 'NVIDIA GB200 NVL72 datasheet: 72 GPUs, 130 TB/s aggregate NVLink bandwidth (1.8 TB/s per GPU)',
     },
   },
@@ -143,6 +186,7 @@ export const BUILTIN_TOPOLOGIES: Readonly<Record<string, TopologySpec>> = {
       crossNodeBandwidthFactor: 0.97,
       crossNodeLatencyUs: 1,
       packageLinkGBs: 196,
+      messageRateM: UB_MESSAGE_RATE_M,
     },
     scaleOut: { kind: 'fat-tree', nicGBs: 200 * GBIT, latencyUs: 2 },
     sources: {
@@ -153,6 +197,8 @@ export const BUILTIN_TOPOLOGIES: Readonly<Record<string, TopologySpec>> = {
       packageLink:
         'the two dies of a package are linked on-package; no public bandwidth figure: taken equal to a die’s UB bandwidth',
       latency: 'UB switch traversal: ≈ 0.5 µs assumed (the paper gives the < 1 µs cross-node increment only)',
+      messageRate:
+        'no published UB message rate: 8.1 M one-sided writes/s per die FITTED to the paper’s FusedDispatch at EP8 (116 µs); validated on EP256 dispatch and EP8/EP256 combine',
     },
   },
 };
@@ -225,6 +271,7 @@ export function validateTopologySpec(raw: unknown, source = 'topology'): Topolog
     const dn = positive(su, 'domainNodes', `${source} scaleUp`, true);
     if (nodes % dn !== 0) fail(source, 'scaleUp.domainNodes', `a divisor of nodes (${nodes})`, dn);
   }
+  if (su.messageRateM !== undefined) positive(su, 'messageRateM', `${source} scaleUp`);
   if (su.crossNodeBandwidthFactor !== undefined) {
     const f = su.crossNodeBandwidthFactor;
     if (typeof f !== 'number' || !(f > 0 && f <= 1))
@@ -236,6 +283,7 @@ export function validateTopologySpec(raw: unknown, source = 'topology'): Topolog
       fail(source, 'scaleOut.kind', '"fat-tree"', so?.kind);
     positive(so, 'nicGBs', `${source} scaleOut`);
     positive(so, 'latencyUs', `${source} scaleOut`);
+    if (so.messageRateM !== undefined) positive(so, 'messageRateM', `${source} scaleOut`);
   }
   const domains = nodes / ((su.domainNodes as number | undefined) ?? 1);
   if (domains > 1 && !so) fail(source, 'scaleOut', 'present when there is more than one scale-up domain', so);
