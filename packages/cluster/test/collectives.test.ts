@@ -126,6 +126,30 @@ describe('point-to-point, all-to-allv, groups and split', () => {
     expect(() => c.world.send(0, 1, bufs[0]!)).toThrow(/inside comm.group/);
   });
 
+  it('sendRecv sends each rank’s buffer to the next rank, in and out of place, ordered on the streams', async () => {
+    const c = await createCluster({ topology: 'dgx-h100x2' });
+    const n = c.size;
+    const k = 5;
+    const { bufs, values } = fill(c, k, 71);
+    const out = poisoned(c, k);
+    const res = c.world.sendRecv(bufs, out);
+    for (const [r, d] of c.devices.entries()) expect(Array.from(d.download(out[r]!))).toEqual(values[(r - 1 + n) % n]);
+    expect(res).toMatchObject({ op: 'sendrecv', bytes: k * 4, algorithm: 'p2p' });
+    expect(res.us).toBeCloseTo(c.world.estimateCost('sendrecv', k * 4).us, 9);
+    // In place: every rank still receives what its predecessor held before the call.
+    c.world.sendRecv(bufs, bufs);
+    for (const [r, d] of c.devices.entries()) expect(Array.from(d.download(bufs[r]!))).toEqual(values[(r - 1 + n) % n]);
+    // A later call on rank 0's stream starts after it, as with the collectives.
+    const next = c.world.sendRecv(bufs, out);
+    expect(next.startMs).toBeGreaterThanOrEqual(res.endMs);
+    // A whole buffer crosses each link once: one step, so 1 GiB takes about S / link rate.
+    const big = c.communicator([0, 1, 2, 3]).estimateCost('sendrecv', 2 ** 30);
+    expect(big.algorithm).toBe('p2p');
+    expect(2 ** 30 / (big.us * 1e3)).toBeGreaterThan(0.95 * 450 * 0.77);
+    expect(() => c.world.sendRecv(bufs, out, { count: k + 1 })).toThrow(/holds 5 elements but 6 are needed/);
+    expect(() => c.world.sendRecv(bufs, out, { algorithm: 'ring' })).toThrow(/'ring' does not apply to sendrecv/);
+  });
+
   it('all-to-allv moves uneven counts to the right offsets', async () => {
     const c = await createCluster({ topology: 'atlas-800t-a2', ranks: 3 });
     const counts = [

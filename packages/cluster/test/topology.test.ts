@@ -8,7 +8,15 @@ import { BUILTIN_TOPOLOGIES, builtinTopology, createCluster, TopologyGraph, vali
 
 describe('topologies', () => {
   it('builds every built-in with its rank count and device, and xN copies on a fat-tree', () => {
-    const expect_ = { 'dgx-a100': 8, 'dgx-h100': 8, 'hgx-h200': 8, nvl72: 72, 'atlas-800t-a2': 8, cloudmatrix384: 768 };
+    const expect_ = {
+      'dgx-a100': 8,
+      'dgx-h100': 8,
+      'hgx-h200': 8,
+      'hgx-h800': 8,
+      nvl72: 72,
+      'atlas-800t-a2': 8,
+      cloudmatrix384: 768,
+    };
     for (const [name, ranks] of Object.entries(expect_)) {
       const g = new TopologyGraph(builtinTopology(name));
       expect(g.ranks, name).toBe(ranks);
@@ -54,6 +62,10 @@ describe('topologies', () => {
       /'devicesPerNode' must be a positive integer/,
     );
     await expect(createCluster({ topology: 'dgx-h100', ranks: 9 })).rejects.toThrow(/has 8 ranks/);
+    const h100 = BUILTIN_TOPOLOGIES['dgx-h100']!;
+    expect(() => validateTopologySpec({ ...h100, scaleOut: { ...h100.scaleOut!, messageRateM: -1 } })).toThrow(
+      /'messageRateM' must be a positive number/,
+    );
   });
 
   it('finds the backend a topology names in the registry, which the package entry filled', async () => {
