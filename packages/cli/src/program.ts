@@ -273,17 +273,20 @@ export function createProgram(io: Io = defaultIo): Command {
     .description(
       'nccl-tests-style sweep of one collective over a simulated cluster: modelled times, bus bandwidth, and a functional check at small sizes',
     )
-    .requiredOption('--op <op>', 'allreduce, allgather, reducescatter, alltoall, broadcast or reduce')
+    .requiredOption('--op <op>', 'allreduce, allgather, reducescatter, alltoall, broadcast, reduce or sendrecv')
     .requiredOption(
       '--topology <T>',
-      'dgx-a100, dgx-h100, hgx-h200, nvl72, atlas-800t-a2, cloudmatrix384 (xN for N of them on a fat-tree, e.g. dgx-h100x4), or a JSON/YAML topology file',
+      'dgx-a100, dgx-h100, hgx-h200, hgx-h800, nvl72, atlas-800t-a2, cloudmatrix384 (xN for N of them on a fat-tree, e.g. dgx-h100x4), or a JSON/YAML topology file',
     )
     .option('--ranks <n>', 'use the first n ranks (default: all of the topology)')
     .option('--min-bytes <size>', 'smallest size (K, M, G suffixes: powers of 1024)', '8')
     .option('--max-bytes <size>', 'largest size', '8G')
     .option('--step-factor <f>', 'multiply the size by f each row (at least 2)', '2')
     .option('--dtype <type>', 'float, half, bfloat16, int32, int8, uint8, f8e4m3, f8e5m2', 'float')
-    .option('--algo <name>', 'force ring, tree, direct, nvls or hier (default: the tuner picks per size)')
+    .option(
+      '--algo <name>',
+      'force ring, tree, direct, nvls, hier, onesided (all-to-all as one-sided puts) or p2p (default: the tuner picks per size)',
+    )
     .option('--fail-rank <r>', 'fail rank r before the sweep (repeatable, or a comma list)', collect)
     .option(
       '--degrade-link <name=factor>',

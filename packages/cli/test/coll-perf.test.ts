@@ -61,7 +61,7 @@ async function json(...argv: string[]): Promise<JsonRow[]> {
   return JSON.parse(t.out) as JsonRow[];
 }
 
-const OPS = ['allreduce', 'allgather', 'reducescatter', 'alltoall', 'broadcast', 'reduce'] as const;
+const OPS = ['allreduce', 'allgather', 'reducescatter', 'alltoall', 'broadcast', 'reduce', 'sendrecv'] as const;
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -121,7 +121,8 @@ describe('tessera coll-perf: the nccl-tests table', () => {
       );
       expect(t.code, `${op}: ${t.err}`).toBe(0);
       for (const r of rowsOf(t.out)) {
-        expect(r.redop, op).toBe(['allreduce', 'reducescatter', 'reduce'].includes(op) ? 'sum' : 'none');
+        // nccl-tests' sendrecv_perf prints `sum` too (it loops over the reduction ops it does not use).
+        expect(r.redop, op).toBe(['allreduce', 'reducescatter', 'reduce', 'sendrecv'].includes(op) ? 'sum' : 'none');
         expect(r.root, op).toBe(op === 'broadcast' || op === 'reduce' ? 0 : -1);
         // all-gather, reduce-scatter, all-to-all: the size is the whole array, the count is per rank.
         const perRank = op === 'allgather' || op === 'reducescatter' || op === 'alltoall';
@@ -171,6 +172,7 @@ describe('tessera coll-perf: the nccl-tests table', () => {
         alltoall: (n - 1) / n,
         broadcast: 1,
         reduce: 1,
+        sendrecv: 1,
       };
       for (const op of OPS) {
         const rows = await json(
@@ -209,6 +211,93 @@ describe('tessera coll-perf: the nccl-tests table', () => {
     const [row] = rowsOf(t.out);
     expect(row!.busbw[0]).toBeCloseTo(row!.algbw[0] * (7 / 8), 1);
     expect(row!.algbw[0]).toBeCloseTo(row!.size / (row!.time[0] * 1e3), 1);
+  });
+
+  it('sendrecv: nccl-tests’ sendrecv_perf — rank r sends to r+1, size is one rank’s buffer, busbw = algbw, #wrong 0', async () => {
+    const t = await tessera('coll-perf', '--op', 'sendrecv_perf', '--topology', 'dgx-h100x2', '--max-bytes', '256K');
+    expect(t.code, t.err).toBe(0);
+    expect(t.out).toMatch(/^# Tessera coll-perf: modelled times on dgx-h100x2 .*, 16 ranks: sendrecv, float/m);
+    const lines = t.out.split('\n');
+    expect(lines).toContain(
+      '#       size         count      type   redop    root     time   algbw   busbw #wrong     time   algbw   busbw #wrong  algo',
+    );
+    const rows = rowsOf(t.out);
+    expect(rows.map((r) => r.size)).toEqual(Array.from({ length: 16 }, (_, i) => 8 * 2 ** i));
+    for (const r of rows) {
+      expect(r).toMatchObject({ count: r.size / 4, type: 'float', redop: 'sum', root: -1 });
+      expect(r.busbw).toEqual(r.algbw);
+      expect(r.algo).toMatch(/^p2p\/(LL|LL128|Simple)$/);
+      expect(r.wrong, `${r.size}`).toEqual(r.size <= 64 * 1024 ? ['0', '0'] : ['N/A', 'N/A']);
+    }
+    expect(t.out).toMatch(/# Out of bounds values : 0 OK/);
+    const json = await tessera(
+      'coll-perf',
+      '--op',
+      'sendrecv',
+      '--topology',
+      'dgx-a100',
+      '--min-bytes',
+      '1G',
+      '--json',
+    );
+    const [row] = JSON.parse(json.out) as JsonRow[];
+    expect(row!.busbw_gbs).toBe(row!.algbw_gbs);
+    expect(row!.algbw_gbs).toBeCloseTo(row!.bytes / (row!.time_us * 1e3), 9);
+  });
+
+  it('sendrecv’s #wrong is real: a wrong peer shows up', async () => {
+    const real = Communicator.prototype.sendRecv;
+    vi.spyOn(Communicator.prototype, 'sendRecv').mockImplementation(function (this: Communicator, send, recv, o) {
+      const res = real.call(this, send, recv, o);
+      this.device(1).upload(recv[1]!, [777]); // one element of rank 1 not what rank 0 sent
+      return res;
+    });
+    const t = await tessera(
+      'coll-perf',
+      '--op',
+      'sendrecv',
+      '--topology',
+      'dgx-a100',
+      '--min-bytes',
+      '64',
+      '--max-bytes',
+      '64',
+    );
+    expect(t.code).toBe(1);
+    expect(rowsOf(t.out)[0]!.wrong).toEqual(['1', '1']);
+  });
+
+  it('alltoall on 256 CloudMatrix384 dies takes the one-sided path: ~70 µs at 1 MiB, not ~520 µs', async () => {
+    const [row] = await json(
+      '--op',
+      'alltoall',
+      '--topology',
+      'cloudmatrix384',
+      '--ranks',
+      '256',
+      '--min-bytes',
+      '1M',
+      '--max-bytes',
+      '1M',
+    );
+    expect(row!.algo).toBe('onesided/Simple');
+    expect(row!.time_us).toBeGreaterThan(40);
+    expect(row!.time_us).toBeLessThan(150);
+    const [nccl] = await json(
+      '--op',
+      'alltoall',
+      '--topology',
+      'cloudmatrix384',
+      '--ranks',
+      '256',
+      '--min-bytes',
+      '1M',
+      '--max-bytes',
+      '1M',
+      '--algo',
+      'direct',
+    );
+    expect(nccl!.time_us).toBeGreaterThan(500);
   });
 
   it('prints only the JSON rows with --json', async () => {
@@ -487,7 +576,7 @@ describe('tessera coll-perf: arguments', () => {
       ],
       [
         [...base, '--op', 'allreduce', '--algo', 'magic'],
-        /--algo: 'magic' is not one of ring, tree, direct, nvls, hier/,
+        /--algo: 'magic' is not one of ring, tree, direct, nvls, hier, onesided, p2p/,
       ],
       [['coll-perf', '--op', 'allreduce', '--topology', 'tpu-pod'], /Unknown topology 'tpu-pod'/],
       [

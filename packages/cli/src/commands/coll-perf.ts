@@ -30,6 +30,7 @@ export const COLL_OPS: readonly CollectiveOp[] = [
   'alltoall',
   'broadcast',
   'reduce',
+  'sendrecv',
 ];
 
 /** Rows up to this size (bytes, nccl-tests' size column) are checked on a functional cluster. */
@@ -197,10 +198,10 @@ const hasRoot = (op: CollectiveOp) => op === 'broadcast' || op === 'reduce';
 /** Ops whose nccl-tests size is the whole array across ranks, and whose count is per rank. */
 const perRankCount = (op: CollectiveOp) => op === 'allgather' || op === 'reducescatter' || op === 'alltoall';
 
-/** nccl-tests' bus-bandwidth factor (doc/PERFORMANCE.md). */
+/** nccl-tests' bus-bandwidth factor (doc/PERFORMANCE.md; point-to-point sendrecv: busbw = algbw). */
 export function busBwFactor(op: CollectiveOp, n: number): number {
   if (op === 'allreduce') return (2 * (n - 1)) / n;
-  if (op === 'broadcast' || op === 'reduce') return 1;
+  if (op === 'broadcast' || op === 'reduce' || op === 'sendrecv') return 1;
   return (n - 1) / n;
 }
 
@@ -348,6 +349,8 @@ function functionalCheck(
         return sum(r * count + i);
       case 'alltoall':
         return inputs[Math.floor(i / count)]![r * count + (i % count)]!;
+      case 'sendrecv':
+        return inputs[(r - 1 + n) % n]![i]!; // rank r receives what rank r − 1 sent
     }
   };
   const poison = poisonOf(dtype);
@@ -436,6 +439,8 @@ function runCollective(
       return comm.broadcast(recv, { ...o, root: 0 });
     case 'reduce':
       return comm.reduce(send, recv, { ...o, op: 'sum', root: 0 });
+    case 'sendrecv':
+      return comm.sendRecv(send, recv, o);
   }
 }
 
@@ -489,7 +494,8 @@ export async function collPerf(o: CollPerfOptions, out: (line: string) => void):
 
   const factor = busBwFactor(o.op, n);
   const typeName = NCCL_TYPE_NAMES[o.dtype];
-  const redop = isReduction(o.op) ? 'sum' : 'none';
+  // nccl-tests' sendrecv_perf runs over its reduction ops too (unused), so it prints `sum`, as the reductions do.
+  const redop = isReduction(o.op) || o.op === 'sendrecv' ? 'sum' : 'none';
   const root = hasRoot(o.op) ? 0 : -1;
   const rows: CollPerfRow[] = [];
   let wrong = 0;
