@@ -157,9 +157,11 @@ export function applyJson<T>(json: T, mutations: readonly JsonMutation[], focus?
  * model's fault — ModelBudgetError (over budget) or ModelLoadError (its tokenizer failed on this input).
  */
 export function expectTyped(err: unknown, allowed: 'load' | 'request'): void {
+  // A ModelBudgetError is typed too, also at load: loading runs the model's code under the same deadline, and on a
+  // loaded machine even an honest file can run past it (a deadline is wall time) — a typed refusal, never a hang.
   const ok =
     allowed === 'load'
-      ? err instanceof ModelLoadError || err instanceof TokenizerError
+      ? err instanceof ModelLoadError || err instanceof TokenizerError || err instanceof ModelBudgetError
       : err instanceof TokenizerError || err instanceof ModelBudgetError || err instanceof ModelLoadError;
   if (!ok) {
     const e = err as Error;
