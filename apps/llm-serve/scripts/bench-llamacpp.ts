@@ -27,11 +27,10 @@ import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { LLMEngine, LoadedModel } from '@tessera/serve';
+import { seededRandom } from '@tessera/serve';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { positiveInt } from '../src/bench/cli';
-import { seededRandom } from '../src/bench/random';
-import type { LLMEngine } from '../src/engine/index';
-import type { LoadedModel } from '../src/types';
 import { BENCH_MODEL_CONFIG, BENCH_MODEL_SEED, parameterCount, writeRandomGguf } from './random-gguf';
 
 export const NODE_LLAMA_CPP_VERSION = '3.21.1';
@@ -368,7 +367,7 @@ export async function benchLlamaCpp(
 
     // ---------------------------------------------------------------- Tessera
     const { loadModel } = await import('../src/load-model');
-    const { createEngine } = await import('../src/engine/index');
+    const { createEngine } = await import('@tessera/serve');
     const model: LoadedModel = await loadModel(file);
     const engine = await createEngine({
       model,

@@ -13,7 +13,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { f32FromBf16Bits, f32FromF16Bits } from '@tessera/device';
-import { EMBEDDED_CONFIG, embeddedWeights } from '../src/embedded/weights';
+import type { HostTensor, LlamaConfig, TensorMap } from '@tessera/serve';
+import { EMBEDDED_CONFIG, embeddedWeights } from '@tessera/serve';
 import { tensorBytes } from '../src/formats/binary';
 import { ggufNameOf, permuteForInterleavedRope, unpermuteFromInterleavedRope } from '../src/formats/gguf-llama';
 import { ggufTokenizerMetadata } from '../src/formats/gguf-tokenizer-export';
@@ -21,7 +22,6 @@ import { type GgufTypedValue, gv, writeGguf } from '../src/formats/gguf-write';
 import { hfConfigJson, toHfTensors } from '../src/formats/hf-config';
 import { readModelFiles } from '../src/formats/load';
 import { writeSafetensors } from '../src/formats/safetensors';
-import type { HostTensor, LlamaConfig, TensorMap } from '../src/types';
 
 const EMBEDDED_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/embedded');
 

@@ -9,10 +9,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { embeddedWeights } from '../src/embedded/weights';
+import type { LlamaConfig, WeightDType } from '@tessera/serve';
+import { embeddedWeights } from '@tessera/serve';
 import { ggufTokenizerMetadata } from '../src/formats/gguf-tokenizer-export';
 import { writeGguf } from '../src/formats/gguf-write';
-import type { LlamaConfig, WeightDType } from '../src/types';
 import { ggufTensors, llamaMetadata } from './export-embedded';
 
 const EMBEDDED_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/embedded');

@@ -1,5 +1,6 @@
 /**
- * The app's typed errors. Each says what went wrong and what to do; the server maps them to HTTP statuses.
+ * The app's typed errors (loading models and tokenizers, running their code). Each says what went wrong and what to
+ * do; the server maps them to HTTP statuses, with @tessera/serve's EngineError.
  */
 
 /** A model file that cannot be used: malformed, truncated, inconsistent with its config, or unsupported. */
@@ -54,19 +55,5 @@ export class TokenizerError extends Error {
     readonly details: { file?: string; hint?: string } = {},
   ) {
     super(details.hint ? `${message} ${details.hint}` : message);
-  }
-}
-
-export type EngineErrorCode = 'invalid_request' | 'overloaded' | 'shutdown' | 'internal';
-
-/** The engine refused or failed a request. `invalid_request` → HTTP 400, `overloaded` → 429, others → 500/503. */
-export class EngineError extends Error {
-  override readonly name = 'EngineError';
-  constructor(
-    readonly code: EngineErrorCode,
-    message: string,
-    readonly param: string | null = null,
-  ) {
-    super(message);
   }
 }

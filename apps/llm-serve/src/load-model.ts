@@ -4,15 +4,15 @@
  * they agree with each other.
  */
 import { dirname } from 'node:path';
+import type { LoadedModel, Tokenizer } from '@tessera/serve';
+import { EMBEDDED_CONFIG, EMBEDDED_SEED, embeddedWeights } from '@tessera/serve';
 import { EMBEDDED_EOS_IDS, embeddedTokenizer } from './embedded/tokenizer';
-import { EMBEDDED_CONFIG, EMBEDDED_SEED, embeddedWeights } from './embedded/weights';
 import { ModelLoadError } from './errors';
 import { readModelFiles } from './formats/load';
 import type { ModelCodeBudget } from './tokenizer/budget';
 import { ggufTokenizer } from './tokenizer/gguf';
 import { hfTokenizerFromDir } from './tokenizer/hf';
 import { llama2cTokenizerFromFile } from './tokenizer/llama2c';
-import type { LoadedModel, Tokenizer } from './types';
 
 export const EMBEDDED_MODEL_ID = 'tessera-tiny-llama';
 

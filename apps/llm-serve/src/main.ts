@@ -7,16 +7,15 @@
 import { realpathSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
+import type { Engine, EngineOptions, LoadedModel } from '@tessera/serve';
+import { createEngine, DTYPE_CHOICES, EngineError } from '@tessera/serve';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { addBenchCommand, type Io, nonNegativeInt, positiveInt } from './bench/cli';
-import type { EngineOptions } from './engine/index';
-import { EngineError, ModelLoadError, TokenizerError } from './errors';
+import { ModelLoadError, TokenizerError } from './errors';
 import { type LoadModelOptions, loadModel } from './load-model';
-import { DTYPE_CHOICES } from './model/precision';
 import { createServer } from './server/app';
 import { DEFAULT_REQUEST_LIMITS } from './server/schema';
 import { DEFAULT_MODEL_CODE_BUDGET } from './tokenizer/budget';
-import type { Engine, LoadedModel } from './types';
 
 export type { Io } from './bench/cli';
 
@@ -130,7 +129,7 @@ export interface ServingHandle {
 
 const defaultDeps: ServeDeps = {
   loadModel: async (path, options) => loadModel(path, options),
-  createEngine: async (options) => (await import('./engine/index')).createEngine(options),
+  createEngine,
   onListening: (handle, io) => {
     let stopping = false;
     const onSignal = async (signal: string) => {

@@ -14,9 +14,9 @@
  * tokens, --output-len tokens (at least 2) — and its TTFT and TPOT are reported on both clocks: the latency of a
  * single stream, which the loaded figures (many requests sharing each step) do not show.
  */
+
+import { arrivalTimes, randomPrompt, type Stats, sampleLengths, seededRandom, summarize } from '@tessera/serve';
 import { type RequestRecord, sendStreamingRequest } from './client';
-import { arrivalTimes, randomPrompt, sampleLengths, seededRandom } from './random';
-import { type Stats, summarize } from './stats';
 
 export interface BenchOptions {
   baseUrl: string;

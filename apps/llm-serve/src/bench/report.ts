@@ -2,8 +2,9 @@
  * The benchmark's printed report: `vllm bench serve`'s table, row for row, with two value columns — wall clock on
  * this machine and modelled time on the simulated hardware.
  */
+
+import type { Stats } from '@tessera/serve';
 import type { BenchResult, BenchSummary } from './bench';
-import type { Stats } from './stats';
 
 const LABEL = 40;
 const COLUMN = 14;

@@ -3,8 +3,8 @@
  * Llama-3-style special tokens and chat template. The JSON files sit next to this module and are read on import.
  */
 import { readFileSync } from 'node:fs';
+import type { Tokenizer } from '@tessera/serve';
 import { hfTokenizer } from '../tokenizer/hf';
-import type { Tokenizer } from '../types';
 
 export const EMBEDDED_BOS_ID = 507;
 export const EMBEDDED_END_OF_TEXT_ID = 508;

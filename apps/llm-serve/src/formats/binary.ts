@@ -4,8 +4,8 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import type { HostTensor, WeightDType } from '@tessera/serve';
 import { ModelFormatError, ModelLoadError } from '../errors';
-import type { HostTensor, WeightDType } from '../types';
 
 /** readSync moves at most ~2 GiB per call; larger tensors are read in slices of this size. */
 const MAX_READ = 1 << 30;

@@ -2,7 +2,7 @@
  * The canonical tensor set a LlamaConfig implies (names and shapes from types.ts), and the one place that maps a
  * file's own tensor names onto it, checking every expected tensor is there with the shape the config implies.
  */
-import type { HostTensor, LlamaConfig, TensorMap } from '../types';
+import type { HostTensor, LlamaConfig, TensorMap } from '@tessera/serve';
 import { fmtShape, formatError } from './binary';
 
 /** Tensors every layer has (attn_norm, q, k, v, o, ffn_norm, gate, up, down). */

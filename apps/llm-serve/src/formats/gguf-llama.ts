@@ -7,8 +7,9 @@
  *   blk.N.ffn_norm    → layers.N.ffn_norm     blk.N.ffn_gate/up/down         → layers.N.gate/up/down
  *   output_norm       → final_norm            output (absent = tied)         → lm_head
  */
+
+import type { HostTensor, LlamaConfig, TensorMap, WeightDType } from '@tessera/serve';
 import { ModelLoadError } from '../errors';
-import type { HostTensor, LlamaConfig, TensorMap, WeightDType } from '../types';
 import { formatError, showValue, withFile } from './binary';
 import { assembleCanonical, type ConfigFieldNames, checkLayerCount, validateConfig } from './canonical';
 import { GGML_TYPE, type GgufHeader, type GgufValue, readGgufHeader, readGgufTensor } from './gguf';

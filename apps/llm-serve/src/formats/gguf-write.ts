@@ -3,7 +3,7 @@
  * of any ggml type (tests use them for Q8_0 and unsupported types). Tensor data is aligned to `general.alignment`
  * (32 unless the metadata sets it), as llama.cpp requires.
  */
-import type { HostTensor } from '../types';
+import type { HostTensor } from '@tessera/serve';
 import { alignUp, assertTensorConsistent, tensorBytes } from './binary';
 import { GGML_TYPE, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_TYPE } from './gguf';
 

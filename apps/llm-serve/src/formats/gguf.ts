@@ -12,8 +12,8 @@
  */
 
 import { f32FromF16Bits } from '@tessera/device';
+import type { HostTensor, WeightDType } from '@tessera/serve';
 import { ModelLoadError } from '../errors';
-import type { HostTensor, WeightDType } from '../types';
 import { alignUp, checkCount, fmtShape, formatError, type RandomAccessFile, readTensor, withFile } from './binary';
 
 /** "GGUF" read as a little-endian u32. */

@@ -12,8 +12,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { HostTensor, LlamaConfig, TensorMap, WeightDType } from '@tessera/serve';
 import { ModelLoadError } from '../errors';
-import type { HostTensor, LlamaConfig, TensorMap, WeightDType } from '../types';
 import { formatError, showValue } from './binary';
 import { assembleCanonical, type ConfigFieldNames, checkLayerCount, validateConfig } from './canonical';
 

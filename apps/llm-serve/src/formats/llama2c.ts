@@ -12,8 +12,8 @@
  * w1 = gate, w3 = up, w2 = down. RoPE is interleaved (run.c rotates adjacent pairs), eps 1e-5, θ 10000.
  */
 import { f32FromBf16Bits, f32FromF16Bits } from '@tessera/device';
+import type { HostTensor, LlamaConfig, TensorMap } from '@tessera/serve';
 import { ModelLoadError } from '../errors';
-import type { HostTensor, LlamaConfig, TensorMap } from '../types';
 import { fmtShape, formatError, readTensor, withFile } from './binary';
 import { canonicalShapes, validateConfig } from './canonical';
 

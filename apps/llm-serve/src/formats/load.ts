@@ -5,8 +5,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { HostTensor, LlamaConfig, TensorMap } from '@tessera/serve';
 import { ModelLoadError } from '../errors';
-import type { HostTensor, LlamaConfig, TensorMap } from '../types';
 import type { GgufValue } from './gguf';
 import { readGgufModel } from './gguf-llama';
 import { isHfModelTensor, mapHfTensors, readHfConfigDir } from './hf-config';

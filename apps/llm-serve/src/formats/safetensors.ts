@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { HostTensor, WeightDType } from '../types';
+import type { HostTensor, WeightDType } from '@tessera/serve';
 import {
   assertTensorConsistent,
   fmtShape,

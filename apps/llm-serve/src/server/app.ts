@@ -13,7 +13,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Engine } from '../types';
+import type { Engine } from '@tessera/serve';
 import { chatCompletions, completions } from './completions';
 import type { Exchange, ServeContext } from './context';
 import { ApiError, toApiError } from './errors';

@@ -1,7 +1,7 @@
 /**
  * POST /v1/completions and POST /v1/chat/completions.
  */
-import type { RequestOutput } from '../types';
+import type { RequestOutput } from '@tessera/serve';
 import type { Exchange, ServeContext } from './context';
 import { startGenerations } from './generate';
 import {

@@ -2,7 +2,7 @@
  * What every route handler gets: the server-wide state and the one HTTP exchange it serves.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Engine } from '../types';
+import type { Engine } from '@tessera/serve';
 import type { ServerMetrics } from './metrics';
 import type { RequestLimits } from './schema';
 import type { RequestParser } from './validate';

@@ -3,7 +3,8 @@
  * (BadRequestError, NotFoundError, …) and `code` is the HTTP status, as vLLM sends it; the openai client reads
  * `message` and the status either way.
  */
-import { EngineError, ModelBudgetError, ModelLoadError, TokenizerError } from '../errors';
+import { EngineError } from '@tessera/serve';
+import { ModelBudgetError, ModelLoadError, TokenizerError } from '../errors';
 
 const TYPES: Record<number, string> = {
   400: 'BadRequestError',

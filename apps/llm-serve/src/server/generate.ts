@@ -6,7 +6,7 @@
  * throws from `generate()` itself or from the stream's first step. One shared AbortController cancels all of them
  * when the client goes away or one of them fails.
  */
-import type { Engine, FinishReason, GenerateRequest, RequestMetrics, RequestOutput } from '../types';
+import type { Engine, FinishReason, GenerateRequest, RequestMetrics, RequestOutput } from '@tessera/serve';
 
 export interface MergedOutput {
   /** Position of the engine request in the list given to startGenerations (the choice index). */

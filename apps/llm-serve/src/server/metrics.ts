@@ -4,8 +4,9 @@
  * `tessera:modelled_…`. Counters carry the `_total` suffix that Python's prometheus_client adds to vLLM's counters, so
  * the exposition matches a scrape of vLLM. A registry per server keeps several servers in one process (tests) apart.
  */
+
+import type { Engine, FinishReason, LatencyFigures, RequestMetrics } from '@tessera/serve';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Engine, FinishReason, LatencyFigures, RequestMetrics } from '../types';
 
 // vLLM v1 (vllm/v1/metrics/loggers.py) bucket boundaries, in seconds.
 const TTFT_BUCKETS = [

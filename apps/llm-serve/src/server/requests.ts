@@ -3,7 +3,7 @@
  * max_tokens defaults, and n → n engine requests with seeds seed, seed+1, … so the choices differ but reproduce.
  */
 import { randomBytes } from 'node:crypto';
-import type { GenerateRequest, SamplingParams, Tokenizer } from '../types';
+import type { GenerateRequest, SamplingParams, Tokenizer } from '@tessera/serve';
 import { ApiError, badRequest } from './errors';
 import type { CommonRequest } from './validate';
 

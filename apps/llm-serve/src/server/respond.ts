@@ -4,7 +4,7 @@
  * endpoints differ only in the shape of a choice, which they pass in as a `ChoiceFormat`.
  */
 import type { ServerResponse } from 'node:http';
-import type { FinishReason, RequestMetrics, RequestOutput } from '../types';
+import type { FinishReason, RequestMetrics, RequestOutput } from '@tessera/serve';
 import { toApiError } from './errors';
 import type { Generations } from './generate';
 import { sendJson } from './http';

@@ -3,7 +3,7 @@
  * this file turns the parsed body into the shapes the handlers use. Every refusal is a 400 whose `param` names the
  * field, so a client can tell what to change.
  */
-import type { ChatMessage, SamplingParams } from '../types';
+import type { ChatMessage, SamplingParams } from '@tessera/serve';
 import { badRequest } from './errors';
 import { chatSchema, completionSchema, parseWith, type RequestLimits } from './schema';
 

@@ -9,8 +9,8 @@
  * allocated nothing.
  */
 import { Environment, Interpreter, Template } from '@huggingface/jinja';
+import type { ChatMessage } from '@tessera/serve';
 import { ModelBudgetError, ModelLoadError, TokenizerError } from '../errors';
-import type { ChatMessage } from '../types';
 import { DEFAULT_MODEL_CODE_BUDGET, deadlineMs, type ModelCodeBudget, runWithDeadline } from './budget';
 
 /** A model's chat template, parsed on first use so that a model with a broken template can still serve completions. */

@@ -3,8 +3,9 @@
  * llama_vocab::impl::load: 'llama' is SentencePiece-BPE (spm.ts); 'gpt2' is byte-level BPE, which we turn into a
  * tokenizer.json object for hf.ts with the pre-tokenizer llama.cpp picks from `tokenizer.ggml.pre`.
  */
+
+import type { Tokenizer } from '@tessera/serve';
 import { ModelBudgetError, ModelFormatError, ModelLoadError, TokenizerError } from '../errors';
-import type { Tokenizer } from '../types';
 import type { ModelCodeBudget } from './budget';
 import { PRE_TOKENIZERS } from './byte-level';
 import { bosTemplate, hfTokenizer } from './hf';

@@ -17,8 +17,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer as HfLibTokenizer } from '@huggingface/tokenizers';
+import type { ChatMessage, Tokenizer } from '@tessera/serve';
 import { ModelBudgetError, ModelLoadError, TokenizerError } from '../errors';
-import type { ChatMessage, Tokenizer } from '../types';
 import { deadlineMs, type ModelCodeBudget, resolveBudget, runWithDeadline } from './budget';
 import { ChatTemplate } from './chat-template';
 import { checkTokenizerJson } from './hf-validate';

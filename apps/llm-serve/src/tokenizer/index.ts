@@ -1,8 +1,7 @@
-/** Every tokenizer the server needs, behind the one Tokenizer interface of ../types. */
+/** Every tokenizer the server needs, behind the one Tokenizer interface of @tessera/serve. */
 export { type BpeModel, byteLevelTokenizerJson, trainByteLevelBpe } from './bpe-train';
 export { DEFAULT_MODEL_CODE_BUDGET, type ModelCodeBudget, resolveBudget, runWithDeadline } from './budget';
 export { CHAT_TEMPLATE_MAX_INDENT, ChatTemplate, type RenderOptions, renderChatTemplate } from './chat-template';
-export { type DetokenizerOptions, IncrementalDetokenizer } from './detokenizer';
 export { type GgufMetadata, type GgufTokenizerOptions, ggufTokenizer } from './gguf';
 export { HfTokenizer, type HfTokenizerDirOptions, type HfTokenizerExtras, hfTokenizer, hfTokenizerFromDir } from './hf';
 export { checkTokenizerJson, type TokenizerJsonCheck } from './hf-validate';

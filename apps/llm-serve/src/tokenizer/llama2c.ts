@@ -9,8 +9,8 @@
  * recognition of special-token texts inside the input.
  */
 import { readFileSync } from 'node:fs';
+import type { Tokenizer } from '@tessera/serve';
 import { ModelFormatError, TokenizerError } from '../errors';
-import type { Tokenizer } from '../types';
 import type { ModelCodeBudget } from './budget';
 import { SpmTokenizer, TokenType } from './spm';
 

@@ -11,8 +11,9 @@
  * byte tokens comes back whole), control/unknown tokens dropped when skipping specials, and the leading space of the
  * piece right after BOS dropped (the space add_space_prefix put there), as llama2.c's decode does.
  */
+
+import type { ChatMessage, Tokenizer } from '@tessera/serve';
 import { TokenizerError } from '../errors';
-import type { ChatMessage, Tokenizer } from '../types';
 import { deadlineMs, type ModelCodeBudget, resolveBudget, runWithDeadline } from './budget';
 import { ChatTemplate } from './chat-template';
 

@@ -5,11 +5,11 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { LLMEngine } from '@tessera/serve';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBench } from '../../src/bench/bench';
 import { ProgressBar } from '../../src/bench/progress';
 import { formatReport } from '../../src/bench/report';
-import type { LLMEngine } from '../../src/engine';
 import { run } from '../../src/main';
 import { startTestServer, type TestServer } from '../support/server';
 

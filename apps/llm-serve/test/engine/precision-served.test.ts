@@ -5,11 +5,11 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { LlamaConfig, LoadedModel } from '@tessera/serve';
+import { createEngine, type EngineOptions, type LLMEngine } from '@tessera/serve';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeRandomGguf } from '../../scripts/random-gguf';
-import { createEngine, type EngineOptions, type LLMEngine } from '../../src/engine';
 import { loadModel } from '../../src/load-model';
-import type { LlamaConfig, LoadedModel } from '../../src/types';
 import { samplingParams } from '../support/params';
 
 /** Small and fast: 2 layers of width 128, 4 heads (TP up to 4), FFN 344, the embedded 512-token tokenizer. */

@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { EMBEDDED_CONFIG } from '@tessera/serve';
 import { describe, expect, it } from 'vitest';
 import { exportEmbedded } from '../../scripts/export-embedded';
-import { EMBEDDED_CONFIG } from '../../src/embedded/weights';
 import { readModelFiles } from '../../src/formats/load';
 import { tempDir } from './helpers';
 

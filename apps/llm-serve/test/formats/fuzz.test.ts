@@ -15,13 +15,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fuzzParameters, fuzzScale } from '@tessera/device/testing';
+import type { HostTensor } from '@tessera/serve';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { withFile } from '../../src/formats/binary';
 import { readGgufHeader } from '../../src/formats/gguf';
 import { type GgufTypedValue, gv } from '../../src/formats/gguf-write';
 import { loadModel } from '../../src/load-model';
-import type { HostTensor } from '../../src/types';
 import { tempDir } from './helpers';
 import { applyBytes, applyJson, byteMutation, expectTyped, jsonMutation } from './mutate';
 import { ggufModel, hfModelFiles, llama2cFiles, writeFiles } from './samples';

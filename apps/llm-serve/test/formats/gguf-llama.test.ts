@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { HostTensor, LlamaConfig, TensorMap } from '@tessera/serve';
 import { describe, expect, it } from 'vitest';
 import { ggufNameOf, readGgufModel } from '../../src/formats/gguf-llama';
 import { type GgufTypedValue, gv, writeGguf } from '../../src/formats/gguf-write';
 import { readModelFiles } from '../../src/formats/load';
-import type { HostTensor, LlamaConfig, TensorMap } from '../../src/types';
 import { expectSameTensors, loadError, randomTensor, randomTensors, rng, tempDir, tinyConfig } from './helpers';
 
 function llamaMetadata(c: LlamaConfig): Array<[string, GgufTypedValue]> {

@@ -3,9 +3,10 @@
  * the permuted projections must equal HF's half-rotation RoPE applied to the original ones (up to the same within-head
  * reordering), so attention scores q·k are identical. The RoPE references here are plain float64.
  */
+
+import type { HostTensor } from '@tessera/serve';
 import { describe, expect, it } from 'vitest';
 import { permuteForInterleavedRope, unpermuteFromInterleavedRope } from '../../src/formats/gguf-llama';
-import type { HostTensor } from '../../src/types';
 import { bytesOf, randomTensor, rng } from './helpers';
 
 const THETA = 10000;

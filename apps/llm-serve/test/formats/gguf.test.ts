@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { HostTensor } from '@tessera/serve';
 import { describe, expect, it } from 'vitest';
 import { withFile } from '../../src/formats/binary';
 import { dequantizeQ8_0, GGUF_MAGIC, readGguf, readGgufHeader } from '../../src/formats/gguf';
 import { type GgufTypedValue, gv, writeGguf } from '../../src/formats/gguf-write';
-import type { HostTensor } from '../../src/types';
 import { expectSameTensors, loadError, randomTensor, rng, tempDir } from './helpers';
 
 function save(buf: Buffer, name = 'm.gguf'): string {

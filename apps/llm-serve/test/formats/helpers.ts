@@ -6,10 +6,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { bf16BitsFromF32, f16BitsFromF32 } from '@tessera/device';
+import type { HostTensor, LlamaConfig, TensorMap, WeightDType } from '@tessera/serve';
 import { afterAll, expect } from 'vitest';
 import { ModelLoadError } from '../../src/errors';
 import { canonicalShapes } from '../../src/formats/canonical';
-import type { HostTensor, LlamaConfig, TensorMap, WeightDType } from '../../src/types';
 
 /** vocab 40, hidden 16, 2 layers, 4 heads of 4 dims, 2 KV heads (GQA), FFN 24. */
 export function tinyConfig(overrides: Partial<LlamaConfig> = {}): LlamaConfig {

@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { HostTensor, LlamaConfig } from '@tessera/serve';
 import { describe, expect, it } from 'vitest';
 import { hfConfigJson, parseHfConfig, specialIdsFrom, toHfTensors } from '../../src/formats/hf-config';
 import { readModelFiles } from '../../src/formats/load';
 import { writeSafetensors } from '../../src/formats/safetensors';
-import type { HostTensor, LlamaConfig } from '../../src/types';
 import { expectSameTensors, loadError, randomTensor, randomTensors, rng, tempDir, tinyConfig } from './helpers';
 
 /** A minimal Llama config.json as transformers writes it (only required fields). */

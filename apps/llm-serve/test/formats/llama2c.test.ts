@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { LlamaConfig } from '@tessera/serve';
 import { describe, expect, it } from 'vitest';
 import { LLAMA2C_MAGIC, readLlama2c, writeLlama2c } from '../../src/formats/llama2c';
 import { readModelFiles } from '../../src/formats/load';
-import type { LlamaConfig } from '../../src/types';
 import { expectSameTensors, loadError, randomTensors, tempDir, tinyConfig } from './helpers';
 
 /** llama2.c's shape rules: headDim = dim / heads, f32, interleaved RoPE, eps 1e-5, θ 10000. */

@@ -4,11 +4,11 @@
  * checks it is byte-identical to the one llama.cpp read (SHA-256), and runs our tokenizer and engine on it.
  */
 import * as fs from 'node:fs';
+import type { LoadedModel } from '@tessera/serve';
+import { createEngine } from '@tessera/serve';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportReferenceGguf, type LlamaCppReference, REFERENCE_FILE } from '../../scripts/llamacpp-reference';
-import { createEngine } from '../../src/engine';
 import { loadModel } from '../../src/load-model';
-import type { LoadedModel } from '../../src/types';
 import { samplingParams } from '../support/params';
 
 const reference = JSON.parse(fs.readFileSync(REFERENCE_FILE, 'utf8')) as LlamaCppReference;

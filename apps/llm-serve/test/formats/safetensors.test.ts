@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { HostTensor } from '@tessera/serve';
 import { describe, expect, it } from 'vitest';
 import { readSafetensors, writeSafetensors } from '../../src/formats/safetensors';
-import type { HostTensor } from '../../src/types';
 import { expectSameTensors, loadError, randomTensor, rng, tempDir } from './helpers';
 
 /** Three dtypes, a scalar-ish vector and an empty tensor: a = f32 (2, 3), b = bf16 (4), c = f16 (3, 2), e = f32 (0, 5). */

@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { HostTensor, LlamaConfig } from '@tessera/serve';
 import { EMBEDDED_TOKENIZER_CONFIG, EMBEDDED_TOKENIZER_JSON } from '../../src/embedded/tokenizer';
 import { ggufNameOf } from '../../src/formats/gguf-llama';
 import { ggufTokenizerMetadata } from '../../src/formats/gguf-tokenizer-export';
@@ -12,7 +13,6 @@ import { type GgufTypedValue, gv, writeGguf } from '../../src/formats/gguf-write
 import { hfConfigJson, toHfTensors } from '../../src/formats/hf-config';
 import { writeLlama2c } from '../../src/formats/llama2c';
 import { writeSafetensors } from '../../src/formats/safetensors';
-import type { HostTensor, LlamaConfig } from '../../src/types';
 import { roundTripSpmVocab } from '../tokenizer/helpers';
 import { randomTensors, tinyConfig } from './helpers';
 

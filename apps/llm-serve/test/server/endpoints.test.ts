@@ -2,9 +2,9 @@
  * /v1/models, /health, /tokenize, /detokenize, and the routing errors (404 unknown path, 405 wrong method).
  */
 import type { AddressInfo } from 'node:net';
+import type { Engine } from '@tessera/serve';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer } from '../../src/server/app';
-import type { Engine } from '../../src/types';
 import { expectError, type Json, post } from '../support/http';
 import { startTestServer, type TestServer } from '../support/server';
 

@@ -4,10 +4,10 @@
  */
 
 import type { AddressInfo } from 'node:net';
+import type { Engine, Tokenizer } from '@tessera/serve';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenizerError } from '../../src/errors';
 import { createServer } from '../../src/server/app';
-import type { Engine, Tokenizer } from '../../src/types';
 import { expectError, type Json, post } from '../support/http';
 import { startTestServer, type TestServer } from '../support/server';
 

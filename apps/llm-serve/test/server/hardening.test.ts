@@ -4,9 +4,9 @@
  * anything is built, and slow or numerous clients are cut off by deadlines and a connection cap.
  */
 import net from 'node:net';
+import type { Engine } from '@tessera/serve';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer } from '../../src/server/app';
-import type { Engine } from '../../src/types';
 import { expectError, type Json, post } from '../support/http';
 import { startTestServer, type TestServer } from '../support/server';
 

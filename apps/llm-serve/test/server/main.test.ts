@@ -3,8 +3,9 @@
  * and how to call it, and the server answers. The real loader and engine run; the test only records what they were
  * asked for on the way through.
  */
+
+import { createEngine, type EngineOptions } from '@tessera/serve';
 import { describe, expect, it } from 'vitest';
-import { createEngine, type EngineOptions } from '../../src/engine/index';
 import { loadModel } from '../../src/load-model';
 import { run, type ServeDeps, type ServingHandle } from '../../src/main';
 

@@ -4,9 +4,9 @@
  * started arrives as an error event followed by [DONE].
  */
 import type { AddressInfo } from 'node:net';
+import type { Engine, RequestOutput } from '@tessera/serve';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer } from '../../src/server/app';
-import type { Engine, RequestOutput } from '../../src/types';
 import { type Json, post, readSse } from '../support/http';
 import { startTestServer, type TestServer } from '../support/server';
 

@@ -1,5 +1,5 @@
 /** Sampling parameters for engine tests: greedy, no stops, EOS ignored, unless overridden. */
-import type { SamplingParams } from '../../src/types';
+import type { SamplingParams } from '@tessera/serve';
 
 export function samplingParams(p: Partial<SamplingParams> = {}): SamplingParams {
   return {

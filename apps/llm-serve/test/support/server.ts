@@ -2,10 +2,10 @@
  * Starts a server for a test on 127.0.0.1, port 0, over the real engine on the embedded model.
  */
 import type { AddressInfo } from 'node:net';
-import { createEngine } from '../../src/engine';
+import type { Engine } from '@tessera/serve';
+import { createEngine } from '@tessera/serve';
 import { loadModel } from '../../src/load-model';
 import { createServer, type ServerOptions } from '../../src/server/app';
-import type { Engine } from '../../src/types';
 
 export interface TestEngineOptions {
   maxModelLen?: number;

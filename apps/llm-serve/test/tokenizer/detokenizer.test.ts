@@ -1,8 +1,8 @@
+import type { Tokenizer } from '@tessera/serve';
+import { IncrementalDetokenizer } from '@tessera/serve';
 import { describe, expect, it } from 'vitest';
 import { embeddedTokenizer } from '../../src/embedded/tokenizer';
-import { IncrementalDetokenizer } from '../../src/tokenizer/detokenizer';
 import { hfTokenizer } from '../../src/tokenizer/hf';
-import type { Tokenizer } from '../../src/types';
 import { llama2StyleTokenizerJson, prng, roundTripSpmVocab, spm } from './helpers';
 
 const TEXT = 'Emoji 🙂🚀👨‍👩‍👧 and 日本語, café — Ελληνικά!\n\tdone 🇯🇵';

@@ -10,6 +10,7 @@
  * replay it with TESSERA_FUZZ_SEED=<seed> TESSERA_FUZZ_PATH=<path> npx vitest run test/tokenizer/fuzz.test.ts
  */
 import { fuzzParameters, fuzzScale } from '@tessera/device/testing';
+import type { Tokenizer } from '@tessera/serve';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EMBEDDED_TOKENIZER_CONFIG } from '../../src/embedded/tokenizer';
@@ -18,7 +19,6 @@ import { DEFAULT_MODEL_CODE_BUDGET, type ModelCodeBudget } from '../../src/token
 import { renderChatTemplate } from '../../src/tokenizer/chat-template';
 import { ggufTokenizer } from '../../src/tokenizer/gguf';
 import { hfTokenizer } from '../../src/tokenizer/hf';
-import type { Tokenizer } from '../../src/types';
 import { applyJson, EDGE_INTS, edgeJson, expectTyped, jsonMutation } from '../formats/mutate';
 import { EMBEDDED_VOCAB, embeddedTokenizerJson } from '../formats/samples';
 

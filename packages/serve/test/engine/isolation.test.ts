@@ -1,19 +1,17 @@
 /**
  * Fault isolation: a step that fails fails only the requests it can be traced to, and the engine keeps serving; a
- * device that faults makes the engine unhealthy, with the device named. Over HTTP: 500 naming the cause for the
- * failed request, 200 for the next, /health 503 with the reason only when a device is gone.
+ * device that faults makes the engine unhealthy, with the device named. (Over HTTP: apps/llm-serve's
+ * test/server/isolation.test.ts.)
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createEngine, type LLMEngine } from '../../src/engine';
+import { createEngine, type LLMEngine } from '../../src/engine/index';
 import { EngineError } from '../../src/errors';
-import { loadEmbeddedModel } from '../../src/load-model';
 import type { BatchEntry } from '../../src/model/llama';
-import { createServer } from '../../src/server/app';
 import type { RequestOutput, SamplingParams } from '../../src/types';
-import { expectError, type Json, post } from '../support/http';
+import { testModel } from '../support/model';
 import { samplingParams } from '../support/params';
 
-const model = loadEmbeddedModel();
+const model = testModel();
 const tok = model.tokenizer;
 const POISON = 666;
 
@@ -99,36 +97,5 @@ describe('a failing step', () => {
     expect(e.healthy).toBe(false);
     expect(e.failure).toMatch(/rank 0 \(h100:0\) is unusable/);
     expect(() => e.generate({ requestId: 'after', promptTokenIds: [1], params: samplingParams() })).toThrow(/rank 0/);
-  });
-});
-
-describe('over HTTP', () => {
-  it('the failed request gets a 500 naming the cause, the next is served, /health stays 200', async () => {
-    const e = await newEngine();
-    poisonSteps(e);
-    const server = createServer({ engine: e });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-    try {
-      const failed = await post(base, '/v1/completions', { prompt: 'x', max_tokens: 3, seed: POISON });
-      expect((await expectError(failed, 500)).message).toMatch(/could not run this request: injected step failure/);
-      const streamed = await post(base, '/v1/completions', { prompt: 'x', max_tokens: 3, seed: POISON, stream: true });
-      expect(streamed.status).toBe(500);
-      expect((await fetch(`${base}/health`)).status).toBe(200);
-      const ok = await post(base, '/v1/completions', { prompt: 'x', max_tokens: 3, seed: 1 });
-      expect(ok.status).toBe(200);
-      expect(((await ok.json()) as Json).choices[0].finish_reason).toBe('length');
-
-      // A device that fails makes /health say which.
-      e.llama.ranks[0]!.dev.fail('injected fault');
-      await post(base, '/v1/completions', { prompt: 'x', max_tokens: 3, seed: 2 });
-      const health = await fetch(`${base}/health`);
-      expect(health.status).toBe(503);
-      expect(((await health.json()) as Json).reason).toMatch(/rank 0 \(h100:0\)/);
-      await expectError(await post(base, '/v1/completions', { prompt: 'x', max_tokens: 1 }), 503);
-    } finally {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    }
   });
 });

@@ -1,7 +1,8 @@
 /**
- * The benchmark's workload, reproducible from a seed: request lengths as vLLM's random dataset draws them, random
- * token-id prompts, and inter-arrival times as `vllm bench serve` draws them (Gamma with shape = burstiness and
- * mean 1/rate; burstiness 1 is a Poisson process; rate ∞ sends everything at once).
+ * The serving benchmark's workload, reproducible from a seed: request lengths as vLLM's random dataset draws them,
+ * random token-id prompts, and inter-arrival times as `vllm bench serve` draws them (Gamma with shape = burstiness and
+ * mean 1/rate; burstiness 1 is a Poisson process; rate ∞ sends everything at once). The HTTP benchmark of
+ * apps/llm-serve sends it over the wire.
  */
 
 import { rng } from '@tessera/device/random';

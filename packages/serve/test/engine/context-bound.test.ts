@@ -4,14 +4,14 @@
  * cache can hold.
  */
 import { describe, expect, it } from 'vitest';
-import { createEngine, type LLMEngine } from '../../src/engine';
-import { loadEmbeddedModel } from '../../src/load-model';
+import { createEngine, type LLMEngine } from '../../src/engine/index';
 import type { RequestOutput } from '../../src/types';
+import { testModel } from '../support/model';
 import { samplingParams } from '../support/params';
 
 describe('a huge claimed context length', () => {
   it('is capped by the KV cache before anything is sized from it', async () => {
-    const embedded = loadEmbeddedModel();
+    const embedded = testModel();
     const model = { ...embedded, config: { ...embedded.config, maxPositionEmbeddings: 2 ** 31 - 1 } };
     const engine = (await createEngine({ model, maxNumSeqs: 4, maxNumBatchedTokens: 64 })) as LLMEngine;
     try {

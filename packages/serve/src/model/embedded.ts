@@ -1,13 +1,14 @@
 /**
- * The embedded default model's weights: a tiny Llama-shaped decoder with untrained, deterministic random weights
- * (seeded; the same bits on every machine), so the server starts with no download. It produces fluent-looking
+ * The embedded model's weights: a tiny Llama-shaped decoder with untrained, deterministic random weights (seeded; the
+ * same bits on every machine), so the server starts with no download and this package's tests need no model file.
+ * apps/llm-serve pairs them with its committed 512-token tokenizer (src/embedded/). It produces fluent-looking
  * gibberish — it is there to exercise the stack, not to answer questions.
  *
  * Initialisation: matrices ~ N(0, 1/in) so activations stay O(1) through the layers; the embedding (tied with the
  * output head) ~ N(0, 0.125²), which spreads logits by about two units: sampling at temperature 1 still varies, while
  * greedy decoding keeps clear winners (the top-2 gap stayed above 0.01 on every position we checked), so greedy output
- * is robust to the differences between tensor-parallel degrees (bf16 rounding of GEMM inputs at most: README,
- * "Tensor-parallel invariance") and to llama.cpp's.
+ * is robust to the differences between tensor-parallel degrees (bf16 rounding of GEMM inputs at most: llm-serve's
+ * README, "Tensor-parallel invariance") and to llama.cpp's.
  */
 import { bf16BitsFromF32, f16BitsFromF32 } from '@tessera/device';
 import type { HostTensor, LlamaConfig, TensorMap } from '../types';

@@ -5,7 +5,7 @@
 import { createCluster } from '@tessera/cluster';
 import { relativeError as relErr } from '@tessera/device/testing';
 import { describe, expect, it } from 'vitest';
-import { EMBEDDED_CONFIG, embeddedWeights } from '../../src/embedded/weights';
+import { EMBEDDED_CONFIG, embeddedWeights } from '../../src/model/embedded';
 import { type BatchEntry, LlamaModel } from '../../src/model/llama';
 import type { WeightDType } from '../../src/types';
 import { argmax, referenceLogits } from '../support/reference-llama';

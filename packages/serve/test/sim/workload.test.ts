@@ -1,11 +1,9 @@
 /**
- * The workload generator and statistics: arrival processes, length ranges, numpy-style percentiles, the modelled
- * makespan replay.
+ * The workload generator and statistics: arrival processes, length ranges, numpy-style percentiles.
  */
 import { describe, expect, it } from 'vitest';
-import { modelledMakespanMs } from '../../src/bench/bench';
-import { arrivalTimes, gamma, randomPrompt, sampleLengths, seededRandom } from '../../src/bench/random';
-import { percentile, summarize } from '../../src/bench/stats';
+import { percentile, summarize } from '../../src/sim/stats';
+import { arrivalTimes, gamma, randomPrompt, sampleLengths, seededRandom } from '../../src/sim/workload';
 
 const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
 
@@ -49,14 +47,5 @@ describe('statistics', () => {
     expect(percentile([1, 2, 3, 4], 99)).toBeCloseTo(3.97, 10);
     expect(percentile([], 99)).toBe(0);
     expect(summarize([2, 4])).toEqual({ mean: 3, median: 3, std: 1, p99: 3.98 });
-  });
-
-  it('replays the modelled makespan with arrivals and a concurrency limit', () => {
-    // All at once, no limit: the longest request.
-    expect(modelledMakespanMs([0, 0, 0], [5, 9, 7], null)).toBe(9);
-    // One at a time: the sum.
-    expect(modelledMakespanMs([0, 0, 0], [5, 9, 7], 1)).toBe(21);
-    // Spread-out arrivals: the last arrival plus its latency.
-    expect(modelledMakespanMs([0, 1, 2], [5, 5, 5], null)).toBe(2005);
   });
 });

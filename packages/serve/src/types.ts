@@ -1,7 +1,8 @@
 /**
- * The shapes shared by the app's layers: a model as loaded from disk (config, host tensors, tokenizer), and the
- * engine's request/response types that the HTTP server speaks to. Loaders (formats/), tokenizers (tokenizer/), the
- * model (model/), the engine (engine/) and the server (server/) depend on this file, not on each other's internals.
+ * The shapes the serving engine and its users share: a model as loaded (config, host tensors, the Tokenizer
+ * interface — implementations live with the loaders, above this package), and the engine's request/response types.
+ * The model (model/), the engine (engine/) and the simulation driver (sim/) depend on this file; so do the HTTP
+ * server, the loaders and the tokenizers of apps/llm-serve.
  */
 
 /** Weight dtypes a model file may hold (Q8_0 GGUF tensors are dequantised to f32 on load). */
@@ -46,7 +47,7 @@ export interface HostTensor {
 }
 
 /**
- * Canonical tensor names used inside the app, whatever the file called them. Matrices are (out, in) row-major, as both
+ * Canonical tensor names the model uses, whatever the file called them. Matrices are (out, in) row-major, as both
  * Hugging Face and GGUF store them:
  *   embed                     (vocab, hidden)
  *   layers.{i}.attn_norm      (hidden)
@@ -66,6 +67,11 @@ export interface ChatMessage {
   content: string;
 }
 
+/**
+ * What the engine and the server need of a tokenizer. The engine only decodes (the incremental detokenizer of a
+ * request's output); the server encodes prompts, renders chat templates and answers /tokenize. Implementations (Hugging
+ * Face tokenizer.json, SentencePiece, GGUF, llama2.c) live in apps/llm-serve, not in this package.
+ */
 export interface Tokenizer {
   readonly vocabSize: number;
   readonly bosTokenId: number | null;
@@ -79,7 +85,7 @@ export interface Tokenizer {
   decode(ids: readonly number[], options?: { skipSpecialTokens?: boolean }): string;
   /** The token's string form (e.g. "Ġhello"), for /tokenize's return_token_strs. */
   idToToken(id: number): string | undefined;
-  /** Renders messages with the chat template; throws a TokenizerError if there is none. */
+  /** Renders messages with the chat template; throws (llm-serve: a TokenizerError) if there is none. */
   applyChatTemplate(messages: readonly ChatMessage[], options?: { addGenerationPrompt?: boolean }): string;
 }
 
@@ -99,7 +105,7 @@ export interface LoadedModel {
   eosTokenIds: readonly number[];
 }
 
-// ---------------------------------------------------------------- engine ↔ server
+// ---------------------------------------------------------------- engine ↔ its callers (the HTTP server, the simulation)
 
 export interface SamplingParams {
   /** Tokens to generate at most. */

@@ -3,13 +3,13 @@
  * prefix caching, preemption, sampling parameters, stops, aborts and overload.
  */
 import { describe, expect, it } from 'vitest';
-import { createEngine, type EngineOptions } from '../../src/engine';
+import { createEngine, type EngineOptions } from '../../src/engine/index';
 import { EngineError } from '../../src/errors';
-import { loadEmbeddedModel } from '../../src/load-model';
 import type { RequestOutput, SamplingParams } from '../../src/types';
+import { testModel } from '../support/model';
 import { samplingParams } from '../support/params';
 
-const model = loadEmbeddedModel();
+const model = testModel();
 const tok = model.tokenizer;
 
 const params = samplingParams;

@@ -6,7 +6,7 @@
 import { createCluster } from '@tessera/cluster';
 import { relativeError as relErr } from '@tessera/device/testing';
 import { describe, expect, it } from 'vitest';
-import { EMBEDDED_CONFIG, embeddedWeights } from '../../src/embedded/weights';
+import { EMBEDDED_CONFIG, embeddedWeights } from '../../src/model/embedded';
 import { LlamaModel, type ModelOptions, reductionChunks } from '../../src/model/llama';
 import { describePrecision, type PrecisionError, resolvePrecision } from '../../src/model/precision';
 import type { LlamaConfig } from '../../src/types';

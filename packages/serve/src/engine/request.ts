@@ -2,8 +2,9 @@
  * One request inside the engine: its tokens, KV bookkeeping, stop conditions, incremental text, timestamps (wall
  * and modelled), and the channel its outputs stream through.
  */
-import { IncrementalDetokenizer } from '../tokenizer/detokenizer';
+
 import type { FinishReason, LatencyFigures, RequestMetrics, RequestOutput, SamplingParams, Tokenizer } from '../types';
+import { IncrementalDetokenizer } from './detokenizer';
 import type { SchedulableRequest } from './scheduler';
 
 /** An async queue: the engine pushes, the consumer iterates; `fail` ends it with an error the consumer receives. */

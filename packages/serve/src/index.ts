@@ -1,0 +1,36 @@
+/**
+ * @tessera/serve — the LLM serving engine on simulated clusters: a Llama decoder built from @tessera/kernels and run
+ * tensor-parallel over @tessera/cluster, continuous batching over a paged KV cache with prefix caching, requests with
+ * stops and incremental text, wall and modelled clocks; the serving benchmark's workload and statistics. The HTTP
+ * server, model loaders and tokenizers are in apps/llm-serve.
+ */
+
+export { type DetokenizerOptions, IncrementalDetokenizer } from './engine/detokenizer';
+export { createEngine, type EngineLimits, type EngineOptions, type KvCacheInfo, LLMEngine } from './engine/index';
+export { KvCacheManager, type KvRequestState } from './engine/kv-cache';
+export { OutputChannel, type Stamp } from './engine/request';
+export { type SchedulableRequest, type ScheduledItem, Scheduler, type SchedulerLimits } from './engine/scheduler';
+export { EngineError, type EngineErrorCode } from './errors';
+export { EMBEDDED_CONFIG, EMBEDDED_SEED, embeddedWeights } from './model/embedded';
+export { type BatchEntry, kvBlockBytes, LlamaModel, type ModelOptions, reductionChunks } from './model/llama';
+export {
+  DTYPE_CHOICES,
+  describePrecision,
+  PRECISION_PARAM,
+  type PrecisionChoice,
+  PrecisionError,
+  type PrecisionPolicy,
+  resolvePrecision,
+} from './model/precision';
+export { type ShardPlan, shardPlan } from './model/shard';
+export { toDeviceArray } from './model/weights';
+export { percentile, type Stats, summarize } from './sim/stats';
+export {
+  arrivalTimes,
+  gamma,
+  normal,
+  randomPrompt,
+  sampleLengths,
+  seededRandom,
+} from './sim/workload';
+export type * from './types';
