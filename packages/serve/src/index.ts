@@ -1,12 +1,20 @@
 /**
  * @tessera/serve — the LLM serving engine on simulated clusters: a Llama decoder built from @tessera/kernels and run
  * tensor-parallel over @tessera/cluster, continuous batching over a paged KV cache with prefix caching, requests with
- * stops and incremental text, wall and modelled clocks; the serving benchmark's workload and statistics. The HTTP
- * server, model loaders and tokenizers are in apps/llm-serve.
+ * stops and incremental text, wall and modelled clocks; and a discrete-event driver that serves a workload in modelled
+ * time only. The HTTP server, model loaders and tokenizers are in apps/llm-serve.
  */
 
 export { type DetokenizerOptions, IncrementalDetokenizer } from './engine/detokenizer';
-export { createEngine, type EngineLimits, type EngineOptions, type KvCacheInfo, LLMEngine } from './engine/index';
+export {
+  createEngine,
+  type EngineDriver,
+  type EngineLimits,
+  type EngineOptions,
+  type KvCacheInfo,
+  LLMEngine,
+  type StepInfo,
+} from './engine/index';
 export { KvCacheManager, type KvRequestState } from './engine/kv-cache';
 export { OutputChannel, type Stamp } from './engine/request';
 export { type SchedulableRequest, type ScheduledItem, Scheduler, type SchedulerLimits } from './engine/scheduler';
@@ -24,13 +32,25 @@ export {
 } from './model/precision';
 export { type ShardPlan, shardPlan } from './model/shard';
 export { toDeviceArray } from './model/weights';
+export { type ServedRequest, type ServingSummary, summarizeServing, type Timings } from './sim/metrics';
+export {
+  type SimulatedRequest,
+  type SimulationOptions,
+  type SimulationResult,
+  type SimulationStep,
+  simulateServing,
+} from './sim/simulate';
 export { percentile, type Stats, summarize } from './sim/stats';
 export {
   arrivalTimes,
   gamma,
   normal,
+  type RandomWorkloadOptions,
   randomPrompt,
+  randomWorkload,
   sampleLengths,
   seededRandom,
+  type Workload,
+  type WorkloadRequest,
 } from './sim/workload';
 export type * from './types';

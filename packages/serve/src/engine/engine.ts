@@ -1,13 +1,22 @@
 /**
  * The engine loop (vLLM's EngineCore, in one process): requests queue up; while there is work, each step asks the
  * scheduler for a batch, runs the model once on the simulated cluster, appends the sampled tokens and streams them
- * out. Between steps the event loop runs, so the HTTP server keeps accepting and aborting requests.
+ * out.
  *
  * Two clocks: wall time (this machine) and the modelled hardware clock, which advances by each step's modelled
  * duration (kernels, collectives and host↔device copies on the simulated devices, from the runtime's host clock).
- * The modelled clock does not run while the engine is idle, so a request's modelled latencies are the sum of the
- * modelled steps between its arrival and each of its tokens — what it would have waited on the real hardware if
- * the same steps had run there back to back.
+ *
+ * Two ways to drive it, over the same scheduler, KV cache and model:
+ *
+ * - Live (the HTTP server): `generate` queues a request and kicks the engine's own loop, which steps while there is
+ *   work and lets the event loop run between steps, so the server keeps accepting and aborting requests. Requests
+ *   arrive on the wall clock; the modelled clock does not run while the engine is idle, so a request's modelled
+ *   latencies are the sum of the modelled steps between its arrival and each of its tokens — what it would have
+ *   waited on the real hardware if the same steps had run there back to back.
+ * - Driven (the discrete-event simulation, sim/simulate.ts): `drive()` takes the steps away from the loop and hands
+ *   them to the caller, who queues requests with arrival times on the modelled clock (`submit`), runs `step()` and
+ *   moves the idle clock forward to the next arrival (`advanceTo`). Nothing then reads the wall clock: a stamp's wall
+ *   time is its modelled time, and every figure follows from modelled time alone.
  *
  * Fault isolation (as vLLM and llama.cpp keep one bad request from taking the server down): a step that throws while
  * every device is still usable is re-run one request at a time, so the error lands on the requests it can be traced
@@ -23,7 +32,7 @@ import { EngineError } from '../errors';
 import type { BatchEntry, LlamaModel } from '../model/llama';
 import type { Engine, EngineStats, GenerateRequest, LoadedModel, RequestOutput } from '../types';
 import type { KvCacheManager } from './kv-cache';
-import { EngineRequest, type Stamp } from './request';
+import { EngineRequest, type OutputChannel, type Stamp } from './request';
 import { Scheduler } from './scheduler';
 
 export interface EngineLimits {
@@ -44,12 +53,46 @@ export interface KvCacheInfo {
   blockBytes: number;
 }
 
+/** What one step did. */
+export interface StepInfo {
+  /** Requests in the batch (0: nothing was scheduled and the clock did not move). */
+  requests: number;
+  /** Tokens computed: prefill chunks and decodes. */
+  tokens: number;
+  /** The step's modelled duration, ms. */
+  modelledMs: number;
+}
+
+/**
+ * The engine's steps in the caller's hands (LLMEngine.drive): a discrete-event driver queues requests at modelled
+ * arrival times, steps, and moves the idle clock; the engine's own loop does not run until `release()`.
+ */
+export interface EngineDriver {
+  /** The modelled clock, ms. */
+  readonly now: number;
+  /** True while requests are queued or running. */
+  readonly hasWork: boolean;
+  /**
+   * Queues a request that arrived at `arrivalMs` on the modelled clock (default: now). It may lie before now — the
+   * request arrived while the last step ran, and its latencies count the wait — but not after. Throws as `generate`.
+   */
+  submit(request: GenerateRequest, arrivalMs?: number): OutputChannel<RequestOutput>;
+  /** Admits what is waiting and runs one step (LLMEngine.step). */
+  step(): StepInfo;
+  /** Moves the idle clock forward to `ms` (the next arrival); refused while there is work, when only steps move it. */
+  advanceTo(ms: number): void;
+  /** Gives the steps back to the engine's loop (which picks up any work left). */
+  release(): void;
+}
+
 export class LLMEngine implements Engine {
   readonly scheduler: Scheduler<EngineRequest>;
   private readonly requests = new Map<string, EngineRequest>();
   private loopRunning = false;
   private stopped = false;
   private fatal: Error | null = null;
+  /** A driver holds the steps (drive()): the loop does not run and no stamp reads the wall clock. */
+  private driven = false;
   /** Modelled hardware clock, ms. */
   modelledNow = 0;
   steps = 0;
@@ -97,9 +140,7 @@ export class LLMEngine implements Engine {
   }
 
   generate(g: GenerateRequest, signal?: AbortSignal): AsyncIterable<RequestOutput> {
-    const failure = this.failure;
-    if (failure !== null) throw new EngineError('shutdown', failure);
-    const req = this.admit(g);
+    const req = this.admit(g, this.stamp());
     if (signal) {
       if (signal.aborted) req.aborted = true;
       else signal.addEventListener('abort', () => this.abort(g.requestId), { once: true });
@@ -108,8 +149,58 @@ export class LLMEngine implements Engine {
     return req.channel;
   }
 
-  /** Validates and queues a request (throws EngineError for what cannot be served). */
-  private admit(g: GenerateRequest): EngineRequest {
+  /**
+   * Takes the steps away from the engine's own loop and hands them to the caller (the discrete-event driver) until
+   * `release()`. One driver at a time.
+   */
+  drive(): EngineDriver {
+    if (this.driven) throw new Error('LLMEngine.drive: the engine already has a driver.');
+    this.driven = true;
+    let released = false;
+    const engine = this;
+    const held = () => {
+      if (released) throw new Error('LLMEngine.drive: this driver was released.');
+    };
+    return {
+      get now() {
+        return engine.modelledNow;
+      },
+      get hasWork() {
+        return engine.scheduler.hasWork;
+      },
+      submit(g, arrivalMs = engine.modelledNow) {
+        held();
+        if (!(Number.isFinite(arrivalMs) && arrivalMs <= engine.modelledNow)) {
+          throw new Error(
+            `LLMEngine.drive: request '${g.requestId}' arrives at ${arrivalMs} ms, after the clock (${engine.modelledNow} ms): advance the clock first.`,
+          );
+        }
+        return engine.admit(g, { wall: arrivalMs, modelled: arrivalMs }).channel;
+      },
+      step() {
+        held();
+        return engine.step();
+      },
+      advanceTo(ms) {
+        held();
+        if (engine.scheduler.hasWork) {
+          throw new Error('LLMEngine.drive: the clock moves by steps while requests are queued or running.');
+        }
+        if (ms > engine.modelledNow) engine.modelledNow = ms;
+      },
+      release() {
+        if (released) return;
+        released = true;
+        engine.driven = false;
+        if (engine.scheduler.hasWork) engine.kick();
+      },
+    };
+  }
+
+  /** Validates and queues a request arriving at `arrival` (throws EngineError for what cannot be served). */
+  private admit(g: GenerateRequest, arrival: Stamp): EngineRequest {
+    const failure = this.failure;
+    if (failure !== null) throw new EngineError('shutdown', failure);
     const { params } = g;
     const prompt = g.promptTokenIds;
     const V = this.model.config.vocabSize;
@@ -151,7 +242,7 @@ export class LLMEngine implements Engine {
       this.model.eosTokenIds,
       this.maxModelLen,
       this.model.tokenizer,
-      this.stamp(),
+      arrival,
     );
     this.requests.set(req.id, req);
     this.scheduler.add(req);
@@ -172,29 +263,26 @@ export class LLMEngine implements Engine {
     for (const r of this.requests.values()) this.finishAborted(r);
   }
 
+  /** Now on both clocks; driven, the wall clock is not read (the simulation's wall time is its modelled time). */
   private stamp(): Stamp {
-    return { wall: performance.now(), modelled: this.modelledNow };
+    return { wall: this.driven ? this.modelledNow : performance.now(), modelled: this.modelledNow };
   }
 
   private kick(): void {
-    if (this.loopRunning || this.stopped) return;
+    if (this.loopRunning || this.stopped || this.driven) return;
     this.loopRunning = true;
     setImmediate(() => this.loop());
   }
 
   private async loop(): Promise<void> {
     try {
-      while (!this.stopped) {
+      while (this.healthy && !this.driven) {
         this.reapAborted();
         if (!this.scheduler.hasWork) break;
         this.step();
         // Let the event loop run (new requests, disconnects, writes) between steps.
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
-    } catch (e) {
-      // Only what leaves the engine unusable gets here (a device fault; a broken invariant): end every request.
-      this.fatal = e instanceof Error ? e : new Error(String(e));
-      for (const r of this.requests.values()) this.finishAborted(r);
     } finally {
       this.loopRunning = false;
     }
@@ -258,10 +346,27 @@ export class LLMEngine implements Engine {
     return out;
   }
 
-  /** One engine step: schedule, run the model, hand out tokens. */
-  step(): void {
+  /**
+   * One engine step: finish aborted requests, schedule (the waiting requests are admitted here), run the model, hand
+   * out tokens. A fault that leaves the engine unusable (a device fault; a broken invariant) ends every request and
+   * sets `failure`; the step then reports nothing done.
+   */
+  step(): StepInfo {
+    const none: StepInfo = { requests: 0, tokens: 0, modelledMs: 0 };
+    if (!this.healthy) return none;
+    this.reapAborted();
+    try {
+      return this.runStep() ?? none;
+    } catch (e) {
+      this.fatal = e instanceof Error ? e : new Error(String(e));
+      for (const r of this.requests.values()) this.finishAborted(r);
+      return none;
+    }
+  }
+
+  private runStep(): StepInfo | null {
     const batch = this.scheduler.schedule();
-    if (batch.length === 0) return;
+    if (batch.length === 0) return null;
     const start = this.stamp();
     for (const { request } of batch) request.firstScheduled ??= start;
     const entries: BatchEntry[] = batch.map(({ request: r, numNew, sample }) => ({
@@ -277,7 +382,8 @@ export class LLMEngine implements Engine {
     }));
     const host0 = this.runtime.hostTimeMs;
     const sampled = this.forwardIsolated(batch, entries);
-    this.modelledNow += this.runtime.hostTimeMs - host0;
+    const modelledMs = this.runtime.hostTimeMs - host0;
+    this.modelledNow += modelledMs;
     this.steps++;
     const at = this.stamp();
     let s = 0;
@@ -301,6 +407,7 @@ export class LLMEngine implements Engine {
         this.failRequest(r, err);
       }
     }
+    return { requests: batch.length, tokens: entries.reduce((n, e) => n + e.tokens.length, 0), modelledMs };
   }
 }
 

@@ -17,7 +17,7 @@ import type { LoadedModel } from '../types';
 import { type KvCacheInfo, LLMEngine } from './engine';
 import { KvCacheManager } from './kv-cache';
 
-export { type EngineLimits, type KvCacheInfo, LLMEngine } from './engine';
+export { type EngineDriver, type EngineLimits, type KvCacheInfo, LLMEngine, type StepInfo } from './engine';
 
 export interface EngineOptions {
   model: LoadedModel;

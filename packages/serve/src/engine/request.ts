@@ -44,6 +44,15 @@ export class OutputChannel<T> implements AsyncIterable<T> {
     }
   }
 
+  /**
+   * Takes what has been pushed and not yet consumed, without waiting (a synchronous driver's read; do not mix with
+   * iteration). `done` is true once the channel is closed or failed and nothing is left; `error` is the failure.
+   */
+  poll(): { items: T[]; done: boolean; error: unknown } {
+    const items = this.items.splice(0);
+    return { items, done: this.closed, error: this.error };
+  }
+
   [Symbol.asyncIterator](): AsyncIterator<T> {
     return {
       next: () => {
@@ -59,7 +68,10 @@ export class OutputChannel<T> implements AsyncIterable<T> {
   }
 }
 
-/** A point on both clocks: wall (performance.now(), ms) and the engine's modelled hardware clock (ms). */
+/**
+ * A point on both clocks: wall (performance.now(), ms) and the engine's modelled hardware clock (ms). Under a driver
+ * (the discrete-event simulation) there is no wall clock: wall is the modelled time.
+ */
 export interface Stamp {
   wall: number;
   modelled: number;

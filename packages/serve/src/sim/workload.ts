@@ -1,8 +1,9 @@
 /**
  * The serving benchmark's workload, reproducible from a seed: request lengths as vLLM's random dataset draws them,
  * random token-id prompts, and inter-arrival times as `vllm bench serve` draws them (Gamma with shape = burstiness and
- * mean 1/rate; burstiness 1 is a Poisson process; rate ∞ sends everything at once). The HTTP benchmark of
- * apps/llm-serve sends it over the wire.
+ * mean 1/rate; burstiness 1 is a Poisson process; rate ∞ sends everything at once), optionally under a concurrency
+ * limit (closed loop). The HTTP benchmark of apps/llm-serve sends it over the wire; `simulateServing` replays it in
+ * modelled time.
  */
 
 import { rng } from '@tessera/device/random';
@@ -58,4 +59,59 @@ export function sampleLengths(n: number, length: number, rangeRatio: number, ran
 /** A prompt of `length` token ids drawn uniformly from the vocabulary. */
 export function randomPrompt(length: number, vocabSize: number, rand: () => number): number[] {
   return Array.from({ length }, () => Math.floor(rand() * vocabSize));
+}
+
+/** One request of a workload. */
+export interface WorkloadRequest {
+  /** When it is sent, in ms from the start of the run (on the modelled clock in a simulation). */
+  arrivalMs: number;
+  promptTokenIds: number[];
+  /** Tokens to generate: max_tokens, with EOS ignored, so exactly this many. */
+  outputLen: number;
+}
+
+/** Requests in arrival order, and how many may be in flight at once. */
+export interface Workload {
+  requests: WorkloadRequest[];
+  /**
+   * At most this many requests in flight; a request due while all are busy is sent when one finishes (and its
+   * latencies count from then, as `vllm bench serve` times them). null = no limit (open loop).
+   */
+  maxConcurrency: number | null;
+}
+
+/** The random dataset's knobs, named as `vllm bench serve` names them. */
+export interface RandomWorkloadOptions {
+  numPrompts: number;
+  /** Requests per second; Infinity sends all at once. */
+  requestRate: number;
+  /** Gamma shape of the inter-arrival times; 1 = Poisson. */
+  burstiness: number;
+  /** At most this many requests in flight; null = no limit. */
+  maxConcurrency: number | null;
+  inputLen: number;
+  outputLen: number;
+  /** Lengths uniform in [L(1−r), L(1+r)]. */
+  rangeRatio: number;
+  /** Vocabulary the prompt ids are drawn from. */
+  vocabSize: number;
+}
+
+/**
+ * vLLM's random dataset: input lengths, output lengths, prompts, then arrival times, all drawn from `rand` in that
+ * order (the HTTP benchmark draws its batch-1 prompt from the same generator afterwards).
+ */
+export function randomWorkload(o: RandomWorkloadOptions, rand: () => number): Workload {
+  const inputLens = sampleLengths(o.numPrompts, o.inputLen, o.rangeRatio, rand);
+  const outputLens = sampleLengths(o.numPrompts, o.outputLen, o.rangeRatio, rand);
+  const prompts = inputLens.map((len) => randomPrompt(len, o.vocabSize, rand));
+  const arrivals = arrivalTimes(o.numPrompts, o.requestRate, o.burstiness, rand);
+  return {
+    requests: prompts.map((promptTokenIds, i) => ({
+      arrivalMs: arrivals[i]! * 1000,
+      promptTokenIds,
+      outputLen: outputLens[i]!,
+    })),
+    maxConcurrency: o.maxConcurrency,
+  };
 }
