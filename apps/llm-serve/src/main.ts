@@ -1,16 +1,18 @@
 #!/usr/bin/env node
 /**
  * tessera-serve: the command line. With no subcommand it serves (flags named as vLLM's `vllm serve` names them);
- * `bench` benchmarks a running server. `run(argv, io)` is the whole program, callable in-process by tests; a bad flag
+ * `bench` benchmarks a running server, or the engine in-process in modelled time (`--modelled-time`). `run(argv, io)` is the whole program, callable in-process by tests; a bad flag
  * is one line on stderr and exit status 2.
  */
 import { realpathSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import type { Engine, EngineOptions, LoadedModel } from '@tessera/serve';
-import { createEngine, DTYPE_CHOICES, EngineError } from '@tessera/serve';
+import { createEngine, EngineError } from '@tessera/serve';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { addBenchCommand, type Io, nonNegativeInt, positiveInt } from './bench/cli';
+import { nonNegativeInt, positiveInt } from './args';
+import { addBenchCommand, type Io } from './bench/cli';
+import { addEngineOptions, type EngineFlags, engineOptions } from './engine-flags';
 import { ModelLoadError, TokenizerError } from './errors';
 import { type LoadModelOptions, loadModel } from './load-model';
 import { createServer } from './server/app';
@@ -24,30 +26,11 @@ const defaultIo: Io = {
   err: (t) => process.stderr.write(`${t}\n`),
 };
 
-/** Default device per backend (the engine picks the topology that holds it: dgx-h100, atlas-800t-a2, …). */
-const DEFAULT_DEVICE = { 'nvidia-sim': 'h100', 'ascend-sim': '910b2' } as const;
-
 type LoadModel = (path: string, options?: LoadModelOptions) => Promise<LoadedModel>;
 
-interface ServeFlags {
+interface ServeFlags extends EngineFlags {
   model: string;
   tokenizer?: string;
-  backend: 'nvidia-sim' | 'ascend-sim';
-  device?: string;
-  topology?: string;
-  tp: number;
-  dtype: 'auto' | 'float32' | 'bfloat16' | 'float16';
-  activationDtype: 'auto' | 'float32' | 'bfloat16' | 'float16';
-  kvCacheDtype: 'auto' | 'float32' | 'bfloat16' | 'float16';
-  tpInvariant?: boolean;
-  maxNumSeqs: number;
-  maxNumBatchedTokens: number;
-  maxModelLen?: number;
-  blockSize: number;
-  numGpuBlocksOverride?: number;
-  gpuMemoryUtilization: number;
-  enablePrefixCaching: boolean;
-  maxWaiting: number;
   host: string;
   port: number;
   apiKey?: string;
@@ -60,12 +43,6 @@ interface ServeFlags {
   modelCodeTimeout: number;
   servedModelName?: string;
   disableLogRequests?: boolean;
-}
-
-function utilization(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0 || n > 1) throw new InvalidArgumentError('expected a number in (0, 1].');
-  return n;
 }
 
 function seconds(value: string): number {
@@ -150,25 +127,7 @@ async function serve(flags: ServeFlags, io: Io, deps: ServeDeps): Promise<void> 
     ...(flags.tokenizer ? { tokenizer: flags.tokenizer } : {}),
     budget,
   });
-  const engine = await deps.createEngine({
-    model,
-    backend: flags.backend,
-    device: flags.device ?? (flags.topology ? undefined : DEFAULT_DEVICE[flags.backend]),
-    topology: flags.topology,
-    tp: flags.tp,
-    dtype: flags.dtype,
-    activationDtype: flags.activationDtype,
-    kvCacheDtype: flags.kvCacheDtype,
-    tpInvariant: flags.tpInvariant ?? false,
-    maxNumSeqs: flags.maxNumSeqs,
-    maxNumBatchedTokens: flags.maxNumBatchedTokens,
-    maxModelLen: flags.maxModelLen,
-    blockSize: flags.blockSize,
-    numGpuBlocksOverride: flags.numGpuBlocksOverride,
-    enablePrefixCaching: flags.enablePrefixCaching,
-    maxWaiting: flags.maxWaiting,
-    gpuMemoryUtilization: flags.gpuMemoryUtilization,
-  });
+  const engine = await deps.createEngine({ model, ...engineOptions(flags) });
   const modelName = flags.servedModelName ?? model.id;
   const server = createServer({
     engine,
@@ -219,52 +178,12 @@ export function createProgram(io: Io = defaultIo, deps: Partial<ServeDeps> = {})
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
     .exitOverride();
 
-  program
+  const serveCommand = program
     .command('serve', { isDefault: true })
     .description('serve a model (the default command)')
     .option('--model <path>', "model file or directory, or 'embedded' (a tiny built-in model)", 'embedded')
-    .option('--tokenizer <path>', 'tokenizer to use instead of the model’s own')
-    .addOption(
-      new Option('--backend <name>', 'simulated hardware vendor')
-        .choices(['nvidia-sim', 'ascend-sim'])
-        .default('nvidia-sim'),
-    )
-    .option('--device <id>', 'device (default: h100 on nvidia-sim, 910b2 on ascend-sim)')
-    .option('--topology <name>', 'built-in topology or spec file (default: the one for the device, e.g. dgx-h100)')
-    .option('--tp <n>', 'tensor-parallel degree', positiveInt, 1)
-    .addOption(
-      new Option('--dtype <dtype>', 'weights dtype (auto: as stored); GEMM inputs are in this dtype')
-        .choices(DTYPE_CHOICES)
-        .default('auto'),
-    )
-    .addOption(
-      new Option(
-        '--activation-dtype <dtype>',
-        'dtype of activations between kernels (auto: float32 for GGUF as llama.cpp; the weights’ dtype otherwise, as vLLM)',
-      )
-        .choices(DTYPE_CHOICES)
-        .default('auto'),
-    )
-    .addOption(
-      new Option(
-        '--kv-cache-dtype <dtype>',
-        'KV-cache dtype (auto: float16 for GGUF as llama.cpp; the weights’ otherwise)',
-      )
-        .choices(DTYPE_CHOICES)
-        .default('auto'),
-    )
-    .option(
-      '--tp-invariant',
-      'sum row-parallel GEMMs in 8 fixed chunks: bit-identical logits at every TP degree dividing 8 (slower)',
-    )
-    .option('--max-num-seqs <n>', 'most requests running at once', positiveInt, 256)
-    .option('--max-num-batched-tokens <n>', 'token budget of one engine step', positiveInt, 2048)
-    .option('--max-model-len <n>', 'context length (default: the model’s)', positiveInt)
-    .option('--block-size <n>', 'tokens per KV-cache block', positiveInt, 16)
-    .option('--num-gpu-blocks-override <n>', 'KV-cache blocks instead of sizing from memory', positiveInt)
-    .option('--gpu-memory-utilization <f>', 'fraction of device memory for weights + KV cache', utilization, 0.9)
-    .option('--no-enable-prefix-caching', 'disable automatic prefix caching')
-    .option('--max-waiting <n>', 'waiting requests beyond which new ones get 429', positiveInt, 256)
+    .option('--tokenizer <path>', 'tokenizer to use instead of the model’s own');
+  addEngineOptions(serveCommand)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .addOption(new Option('--port <n>', 'port to listen on').env('PORT').argParser(port).default(8000))
     .addOption(

@@ -13,9 +13,11 @@
  * Batch 1: after the load (the server idle and warm), one more request runs alone — a random prompt of --input-len
  * tokens, --output-len tokens (at least 2) — and its TTFT and TPOT are reported on both clocks: the latency of a
  * single stream, which the loaded figures (many requests sharing each step) do not show.
+ *
+ * The workload (`randomWorkload`) and the figures (`summarizeServing`) are @tessera/serve's, shared with the
+ * modelled-time mode (modelled.ts), which replays the same workload in-process without HTTP or the wall clock.
  */
-
-import { arrivalTimes, randomPrompt, type Stats, sampleLengths, seededRandom, summarize } from '@tessera/serve';
+import { randomPrompt, randomWorkload, type ServingSummary, seededRandom, summarizeServing } from '@tessera/serve';
 import { type RequestRecord, sendStreamingRequest } from './client';
 
 export interface BenchOptions {
@@ -46,26 +48,22 @@ export interface BenchOptions {
 export interface Batch1Result {
   inputLen: number;
   outputLen: number;
-  wall: { ttftMs: number; tpotMs: number };
+  /** null in modelled-time mode (no wall clock). */
+  wall: { ttftMs: number; tpotMs: number } | null;
   /** null when the server reports no modelled times. */
   modelled: { ttftMs: number; tpotMs: number } | null;
   /** Why the request failed (then the figures are 0). */
   error: string | null;
 }
 
-export interface BenchSummary {
-  durationS: number;
-  requestThroughput: number;
-  outputThroughput: number;
-  totalTokenThroughput: number;
-  ttftMs: Stats;
-  tpotMs: Stats;
-  itlMs: Stats;
-  e2elMs: Stats;
-}
+/** vLLM's figures on one clock (@tessera/serve's `summarizeServing`). */
+export type BenchSummary = ServingSummary;
 
 export interface BenchResult {
-  baseUrl: string;
+  /** 'http': requests sent to a server, wall and modelled columns; 'modelled-time': the in-process simulation. */
+  mode: 'http' | 'modelled-time';
+  /** The server benchmarked; null in modelled-time mode. */
+  baseUrl: string | null;
   model: string;
   /** The server's simulated hardware, if it says. */
   hardware: string | null;
@@ -77,7 +75,8 @@ export interface BenchResult {
   failed: number;
   totalInputTokens: number;
   totalOutputTokens: number;
-  wall: BenchSummary;
+  /** null in modelled-time mode (no wall clock). */
+  wall: BenchSummary | null;
   /** null when the server reports no modelled times. */
   modelled: BenchSummary | null;
   inputLens: number[];
@@ -158,20 +157,10 @@ export function modelledMakespanMs(
 }
 
 function summary(ok: RequestRecord[], pick: (r: RequestRecord) => RequestRecord['wall'], durationS: number) {
-  const input = ok.reduce((s, r) => s + r.promptLen, 0);
-  const output = ok.reduce((s, r) => s + r.outputLen, 0);
-  const rate = (x: number) => (durationS > 0 ? x / durationS : 0);
-  const tpots = ok.filter((r) => r.outputLen > 1).map((r) => (pick(r).e2eMs - pick(r).ttftMs) / (r.outputLen - 1));
-  return {
+  return summarizeServing(
+    ok.map((r) => ({ promptLen: r.promptLen, outputLen: r.outputLen, timings: pick(r) })),
     durationS,
-    requestThroughput: rate(ok.length),
-    outputThroughput: rate(output),
-    totalTokenThroughput: rate(input + output),
-    ttftMs: summarize(ok.map((r) => pick(r).ttftMs)),
-    tpotMs: summarize(tpots),
-    itlMs: summarize(ok.flatMap((r) => pick(r).itlMs)),
-    e2elMs: summarize(ok.map((r) => pick(r).e2eMs)),
-  };
+  );
 }
 
 export async function runBench(options: Partial<BenchOptions> & { baseUrl: string }): Promise<BenchResult> {
@@ -184,10 +173,11 @@ export async function runBench(options: Partial<BenchOptions> & { baseUrl: strin
   const model = o.model ?? info.id;
 
   const rand = seededRandom(o.seed);
-  const inputLens = sampleLengths(o.numPrompts, o.inputLen, o.rangeRatio, rand);
-  const outputLens = sampleLengths(o.numPrompts, o.outputLen, o.rangeRatio, rand);
-  const prompts = inputLens.map((len) => randomPrompt(len, vocabSize, rand));
-  const arrivals = arrivalTimes(o.numPrompts, o.requestRate, o.burstiness, rand);
+  const workload = randomWorkload({ ...o, vocabSize }, rand);
+  const inputLens = workload.requests.map((r) => r.promptTokenIds.length);
+  const outputLens = workload.requests.map((r) => r.outputLen);
+  const prompts = workload.requests.map((r) => r.promptTokenIds);
+  const arrivals = workload.requests.map((r) => r.arrivalMs / 1000);
 
   const slots = semaphore(o.maxConcurrency);
   const records: RequestRecord[] = new Array(o.numPrompts);
@@ -196,7 +186,7 @@ export async function runBench(options: Partial<BenchOptions> & { baseUrl: strin
   const start = performance.now();
   const tasks: Promise<void>[] = [];
   for (let i = 0; i < o.numPrompts; i++) {
-    const wait = start + arrivals[i]! * 1000 - performance.now();
+    const wait = start + workload.requests[i]!.arrivalMs - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     tasks.push(
       (async () => {
@@ -249,6 +239,7 @@ export async function runBench(options: Partial<BenchOptions> & { baseUrl: strin
         o.maxConcurrency,
       );
   return {
+    mode: 'http',
     baseUrl,
     model,
     hardware: info.hardware,

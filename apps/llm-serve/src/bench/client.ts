@@ -3,13 +3,9 @@
  * first chunk with choices, ITL for every later gap between such chunks, E2E at the last one — plus the same figures
  * in modelled hardware time from each chunk's `tessera.modelled_ms` (absent when the server is not Tessera).
  */
+import type { Timings } from '@tessera/serve';
 
-export interface Timings {
-  ttftMs: number;
-  /** Every gap between consecutive chunks. */
-  itlMs: number[];
-  e2eMs: number;
-}
+export type { Timings };
 
 export interface RequestRecord {
   ok: boolean;

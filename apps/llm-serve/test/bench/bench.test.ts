@@ -70,7 +70,7 @@ describe('runBench', () => {
     // One more request, alone after the load: the single-stream (batch 1) latency on both clocks.
     const b = r.batch1!;
     expect(b).toMatchObject({ inputLen: 24, outputLen: 8, error: null });
-    for (const f of [b.wall, b.modelled!]) {
+    for (const f of [b.wall!, b.modelled!]) {
       expect(f.ttftMs).toBeGreaterThan(0);
       expect(f.tpotMs).toBeGreaterThan(0);
     }
@@ -81,7 +81,7 @@ describe('runBench', () => {
     const clock = (s.engine as LLMEngine).modelledNow;
     expect(m.durationS * 1000).toBeLessThanOrEqual(clock + 1e-3);
     expect(m.durationS * 1000).toBeGreaterThanOrEqual(m.e2elMs.p99 - 1e-3);
-    for (const sum of [r.wall, m]) {
+    for (const sum of [r.wall!, m]) {
       expect(sum.durationS).toBeGreaterThan(0);
       expect(sum.outputThroughput).toBeCloseTo(r.totalOutputTokens / sum.durationS, 6);
       expect(sum.totalTokenThroughput).toBeCloseTo((r.totalInputTokens + r.totalOutputTokens) / sum.durationS, 6);
