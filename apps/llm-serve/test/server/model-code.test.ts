@@ -34,7 +34,11 @@ async function serve(chatTemplate: string) {
   files['tokenizer_config.json'] = JSON.stringify({ ...EMBEDDED_TOKENIZER_CONFIG, chat_template: chatTemplate });
   const dir = writeFiles(fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-model-code-')), files);
   dirs.push(dir);
-  const engine = await createEngine({ model: await loadModel(dir), maxNumSeqs: 4, maxNumBatchedTokens: 64 });
+  // Deadlines of 2 s instead of 250 ms: the honest requests after each refusal must not trip them on a loaded CI
+  // machine (a deadline is wall time); the catastrophic regex still stops at its deadline, and the template's loop at
+  // its step budget.
+  const model = await loadModel(dir, { budget: { tokenizerMs: 2000, chatTemplateMs: 2000 } });
+  const engine = await createEngine({ model, maxNumSeqs: 4, maxNumBatchedTokens: 64 });
   const server = createServer({ engine });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
