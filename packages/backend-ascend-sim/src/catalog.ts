@@ -6,8 +6,10 @@
  *   peakTflops.vector — element-ops/s: 128 FP16 (64 FP32 / INT32) lanes per cycle per AIV × 2 AIVs × cores × clock.
  *   peakTflops.special — Exp/Ln/Sqrt/Rsqrt on the AIV: no public throughput figure; we charge one FP32 lane-op per
  *                        4 cycles (a quarter of the FP32 vector rate), an assumption documented as such.
+ *   boardPowerW — Huawei publishes no board power for the 910B or 910C (only for the original 910, 2019). Every figure
+ *                 here is second-hand or our estimate, and `powerQuality` / `powerSource` say which.
  */
-import type { DeviceProperties } from '@tessera/device';
+import type { DeviceProperties, FigureQuality } from '@tessera/device';
 import { pcieX16 } from '@tessera/device/model';
 
 const KiB = 1024;
@@ -26,6 +28,18 @@ const SOURCES = {
   host: 'PCIe Gen4 x16 host interface',
 };
 
+/**
+ * Board power. The only figure Huawei itself published for an Ascend 910 is the original 910's (August 2019 launch,
+ * Eric Xu: 310 W maximum measured against a 350 W design target; as reported by PureAI, 2019-09-03, and agi.it,
+ * 2019-08-23). The 910B is a later die (made by SMIC, not TSMC); for it only second-hand figures exist,
+ * 310–400 W. We take the upper end, 400 W: a power budget must provision the maximum.
+ */
+const POWER = {
+  b2: "Huawei publishes no 910B board power. Second-hand reports range 310–400 W (the 310 W ones repeat the original Ascend 910's figure: Huawei, August 2019, 310 W measured vs 350 W designed, as reported by PureAI and agi.it); the upper end, 400 W, is used as a provisioning bound. The 400 W report is from the project's gathered notes and was not re-located at its original source",
+  b4: "ESTIMATE: no figure, first- or second-hand, for the 910B4; taken equal to the 910B2's 400 W second-hand bound (the same 910B die with 20 of its AI cores enabled at 1.5 GHz, so a bound from above)",
+  c: "ESTIMATE: no per-chip figure for the 910C is published by Huawei or, as far as we found, by analysts; a 910C package is two 910B-class dies, so each die (one device) takes the 910B2's 400 W second-hand bound (800 W per package). Bounded from above by SemiAnalysis's CloudMatrix384 whole-system figure: 559 kW ÷ 768 dies = 728 W per die including hosts, switches and optics",
+};
+
 interface AscendSpec {
   id: string;
   name: string;
@@ -35,6 +49,7 @@ interface AscendSpec {
   bandwidthGBs: number;
   l2MiB: number;
   sources: Record<string, string>;
+  power: { watts: number; source: string; quality: FigureQuality };
   notes?: string;
 }
 
@@ -85,6 +100,9 @@ function ascend(s: AscendSpec): DeviceProperties {
       special: fp32Vec / 4,
     },
     hostLink: pcieX16(4),
+    boardPowerW: s.power.watts,
+    powerSource: s.power.source,
+    powerQuality: s.power.quality,
     sources: { core: SOURCES.core, limits: SOURCES.limits, hostLink: SOURCES.host, ...s.sources },
     ...(s.notes ? { notes: s.notes } : {}),
   };
@@ -99,6 +117,7 @@ export const ASCEND_910B2 = ascend({
   bandwidthGBs: 1600,
   l2MiB: 192,
   sources: { device: SOURCES.b2 },
+  power: { watts: 400, source: POWER.b2, quality: 'second-hand' },
 });
 
 export const ASCEND_910B4 = ascend({
@@ -113,6 +132,7 @@ export const ASCEND_910B4 = ascend({
     device: SOURCES.b4,
     memoryBandwidthGBs: 'not published for the 910B4; assumed equal to the 910B2 (1.6 TB/s)',
   },
+  power: { watts: 400, source: POWER.b4, quality: 'estimate' },
 });
 
 export const ASCEND_910C = ascend({
@@ -125,6 +145,7 @@ export const ASCEND_910C = ascend({
   bandwidthGBs: 1600,
   l2MiB: 192,
   sources: { device: SOURCES.c },
+  power: { watts: 400, source: POWER.c, quality: 'estimate' },
   notes:
     'one die of a two-die 910C package (752 TFLOPS BF16, 128 GB, 3.2 TB/s per package); the driver shows each die as a device',
 });

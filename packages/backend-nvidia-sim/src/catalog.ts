@@ -5,6 +5,8 @@
  *   peakTflops.vector — elementwise tera-ops/s, one op per lane per clock: half the datasheet's non-tensor TFLOPS
  *                       (which counts an FMA as two); int32 from the per-SM INT32 lane count.
  *   peakTflops.special — special-function ops: 16 SFUs per SM (4 per SM sub-partition) × clock.
+ *   boardPowerW — the datasheet's maximum board power ("Max thermal design power (TDP)") of the SXM part; every
+ *                 NVIDIA figure here is the vendor's own (`powerQuality: 'datasheet'`).
  */
 import type { DeviceProperties } from '@tessera/device';
 import { pcieX16 } from '@tessera/device/model';
@@ -18,6 +20,14 @@ const SOURCES = {
   h100: 'NVIDIA H100 Tensor Core GPU datasheet (SXM5) and NVIDIA H100 Tensor Core GPU Architecture whitepaper (2022)',
   h200: 'NVIDIA H200 Tensor Core GPU datasheet (SXM, 2024)',
   b200: 'NVIDIA HGX B200 / DGX B200 datasheet (2024); per-GPU dense figures are half the quoted sparse ones',
+  // Board power (max TDP), each from the vendor's own document.
+  a100Power: 'NVIDIA A100 Tensor Core GPU datasheet (2020/2021): A100 80GB SXM, "Max thermal design power (TDP) 400W"',
+  h100Power:
+    'NVIDIA H100 Tensor Core GPU datasheet (2022): H100 SXM, "Max thermal design power (TDP) up to 700W (configurable)"',
+  h200Power:
+    'NVIDIA H200 Tensor Core GPU datasheet (2024): H200 SXM, "Max thermal design power (TDP) up to 700W (configurable)"',
+  b200Power:
+    'NVIDIA Blackwell datasheet (2024), HGX B200 configuration: B200 at up to 1,000 W per GPU (tabulated from it by glennklockwood.com); the GB200 NVL72 configuration runs the same GPU at up to 1,200 W',
   cuda: 'CUDA C++ Programming Guide, "Compute Capabilities" table (threads, blocks, grid and shared-memory limits)',
 };
 
@@ -68,6 +78,9 @@ export const A100: DeviceProperties = {
     special: sfu(108, 1.41),
   },
   hostLink: pcieX16(4),
+  boardPowerW: 400,
+  powerSource: SOURCES.a100Power,
+  powerQuality: 'datasheet',
   sources: {
     all: SOURCES.a100,
     limits: SOURCES.cuda,
@@ -115,6 +128,9 @@ export const H100: DeviceProperties = {
     special: sfu(132, 1.98),
   },
   hostLink: pcieX16(5),
+  boardPowerW: 700,
+  powerSource: SOURCES.h100Power,
+  powerQuality: 'datasheet',
   sources: {
     all: SOURCES.h100,
     limits: SOURCES.cuda,
@@ -131,6 +147,9 @@ export const H200: DeviceProperties = {
   memoryBytes: 141 * GiB,
   memoryType: 'HBM3e',
   memoryBandwidthGBs: 4800,
+  boardPowerW: 700,
+  powerSource: SOURCES.h200Power,
+  powerQuality: 'datasheet',
   sources: { ...H100.sources, all: `${SOURCES.h200}; compute as H100 SXM5 (${SOURCES.h100})` },
 };
 
@@ -164,6 +183,9 @@ export const B200: DeviceProperties = {
     special: sfu(148, 80e12 / (148 * 128 * 2) / 1e9),
   },
   hostLink: pcieX16(5),
+  boardPowerW: 1000,
+  powerSource: SOURCES.b200Power,
+  powerQuality: 'datasheet',
   sources: {
     all: SOURCES.b200,
     limits: SOURCES.cuda,

@@ -41,7 +41,14 @@ describe('tessera devices', () => {
         'peak_tflops',
       ])
         expect(d).toHaveProperty(key);
+      // Every catalogue device has a board power with its source and quality.
+      expect(d.board_power_w, String(d.id)).toBeGreaterThan(0);
+      expect(String(d.power_source).length, String(d.id)).toBeGreaterThan(20);
+      expect(['datasheet', 'second-hand', 'estimate']).toContain(d.power_quality);
     }
+    expect(t.out).toMatch(/h100 .*\| 700 W +\|/);
+    expect(t.out).toMatch(/910b2 .*\| 400 W\* +\|/);
+    expect(t.out).toMatch(/910c .*\| 400 W~ +\|/);
     const nv = JSON.parse((await tessera('devices', '--backend', 'ascend-sim', '--json')).out) as unknown[];
     expect(nv).toHaveLength(3);
   });

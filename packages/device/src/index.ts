@@ -63,7 +63,15 @@ export { DeviceBuffer } from './memory/buffer';
 export type { Backend, CopyDescriptor, CopyKind, KernelTiming, LaunchDescriptor } from './runtime/backend';
 export { type CopyOptions, Device, type LaunchConfig, type LaunchResult } from './runtime/device';
 export { type Activity, type ActivityKind, Profiler } from './runtime/profiler';
-export type { DeviceProperties, HostLink, OnChipMemory, SubUnit, Vendor } from './runtime/properties';
+export {
+  type DeviceProperties,
+  FIGURE_QUALITIES,
+  type FigureQuality,
+  type HostLink,
+  type OnChipMemory,
+  type SubUnit,
+  type Vendor,
+} from './runtime/properties';
 export {
   createBackend,
   findDeviceModel,

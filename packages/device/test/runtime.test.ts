@@ -112,6 +112,26 @@ describe('runtime', () => {
     expect(rt.device(0).properties.computeUnits).toBe(4);
   });
 
+  it('accepts an optional board power with its source and quality, and names a bad one', () => {
+    const backend = createTestBackend();
+    const base = backend.catalog()[0]!;
+    const power = { boardPowerW: 350, powerSource: 'my datasheet, 2026', powerQuality: 'datasheet' };
+    const d = backend.addDevice({ ...base, id: 'p1', ...power });
+    expect([d.boardPowerW, d.powerSource, d.powerQuality]).toEqual([350, 'my datasheet, 2026', 'datasheet']);
+    expect(backend.addDevice({ ...base, id: 'p2' }).boardPowerW).toBeUndefined(); // optional
+    for (const [bad, field] of [
+      [{ ...power, boardPowerW: -1 }, /field 'boardPowerW' must be a positive number of watts/],
+      [{ ...power, boardPowerW: '700' }, /'boardPowerW'/],
+      [{ ...power, boardPowerW: Number.POSITIVE_INFINITY }, /'boardPowerW'/],
+      [{ ...power, powerQuality: 'measured' }, /'powerQuality' must be one of "datasheet", "second-hand", "estimate"/],
+      [{ ...power, powerQuality: undefined }, /'powerQuality'/],
+      [{ ...power, powerSource: '' }, /'powerSource' must be a non-empty string/],
+      [{ powerSource: 'orphan' }, /'powerSource' must be absent when boardPowerW is/],
+    ] as const) {
+      expectThrowCode(() => backend.addDevice({ ...base, id: 'p3', ...bad }, 'chip.json'), 'InvalidValue', field);
+    }
+  });
+
   it('getLastError returns and clears; peekAtLastError does not clear', async () => {
     const dev = (await testRuntime()).device(0);
     expect(() => dev.alloc('f32', -1)).toThrow();

@@ -20,6 +20,11 @@ export interface DeviceJson {
   vector_tops: Record<string, number>;
   dtypes: readonly string[];
   host_link: string;
+  /** Board power, W (the vendor's maximum), with its source and quality; null when the device has none. */
+  board_power_w: number | null;
+  power_source: string | null;
+  /** `datasheet`, `second-hand` or `estimate`. */
+  power_quality: string | null;
   sources: Record<string, string>;
 }
 
@@ -42,9 +47,15 @@ export function deviceJson(backend: Backend, d: DeviceProperties): DeviceJson {
     vector_tops: round(d.peakTflops.vector),
     dtypes: d.dtypes,
     host_link: `${d.hostLink.name} (${d.hostLink.pinnedGBs} GB/s pinned)`,
+    board_power_w: d.boardPowerW ?? null,
+    power_source: d.powerSource ?? null,
+    power_quality: d.powerQuality ?? null,
     sources: d.sources,
   };
 }
+
+/** Marks after a power figure that is not the vendor's own. */
+const QUALITY_MARK: Record<string, string> = { 'second-hand': '*', estimate: '~' };
 
 export function devicesCommand(backends: readonly Backend[], json: boolean): string {
   const list = backends.flatMap((b) => b.catalog().map((d) => deviceJson(b, d)));
@@ -62,6 +73,7 @@ export function devicesCommand(backends: readonly Backend[], json: boolean): str
     `${d.peak_tflops.fp8e4m3 ?? '-'}`,
     `${d.peak_tflops.i8 ?? '-'}`,
     d.host_link.split(' (')[0]!,
+    d.board_power_w === null ? '-' : `${d.board_power_w} W${QUALITY_MARK[d.power_quality ?? ''] ?? ''}`,
   ]);
   const head = [
     'ID',
@@ -76,6 +88,7 @@ export function devicesCommand(backends: readonly Backend[], json: boolean): str
     'FP8 TF',
     'INT8 TOPS',
     'Host link',
+    'Power',
   ];
-  return `${table(head, rows)}\nDense peak figures from datasheets; \`tessera devices --json\` lists every figure with its source.`;
+  return `${table(head, rows)}\nDense peak figures from datasheets; power is board power (max), * second-hand, ~ our estimate; \`tessera devices --json\` lists every figure with its source.`;
 }

@@ -7,6 +7,15 @@ import type { CostDType } from '../kernel/cost';
 
 export type Vendor = 'nvidia' | 'huawei' | 'tessera';
 
+/**
+ * How good a hardware figure is: `datasheet` — the vendor's own published number; `second-hand` — a number the vendor
+ * does not publish, as reported by a named third party (an analyst, the press); `estimate` — ours, derived as the
+ * field's source says. Power figures carry one, because for several devices no vendor figure exists.
+ */
+export type FigureQuality = 'datasheet' | 'second-hand' | 'estimate';
+
+export const FIGURE_QUALITIES: readonly FigureQuality[] = ['datasheet', 'second-hand', 'estimate'];
+
 export interface SubUnit {
   /** e.g. "Tensor Core", "CUDA core", "Cube", "Vector". */
   name: string;
@@ -89,6 +98,17 @@ export interface DeviceProperties {
   hostLink: HostLink;
   /** Source of each figure, keyed by field name (e.g. `memoryBandwidthGBs`). */
   sources: Record<string, string>;
+  /**
+   * Board power, W: the vendor's maximum for the board or module (NVIDIA's "max TDP", Huawei's module power) — what
+   * a power budget must provision, not a typical draw. Optional: a user device may leave it out, and then no power
+   * figure is computed for it. When present, `powerSource` and `powerQuality` say where it comes from and how good
+   * it is (for the Ascend catalogue it is second-hand or an estimate: Huawei publishes no board power).
+   */
+  boardPowerW?: number;
+  /** Where `boardPowerW` comes from (document, date), and its derivation when it is an estimate. */
+  powerSource?: string;
+  /** `datasheet`, `second-hand` or `estimate` (see FigureQuality). */
+  powerQuality?: FigureQuality;
   /** Free-form notes shown by `tessera devices` (e.g. "one die of a 910C package"). */
   notes?: string;
 }

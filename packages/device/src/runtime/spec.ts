@@ -4,7 +4,7 @@
  */
 import { DTYPES, type DType } from '../dtype/dtype';
 import { TesseraError } from '../errors';
-import type { DeviceProperties } from './properties';
+import { type DeviceProperties, FIGURE_QUALITIES, type FigureQuality } from './properties';
 
 type Obj = Record<string, unknown>;
 
@@ -53,6 +53,24 @@ function rates(o: Obj, f: string, source: string): Record<string, number> {
     out[k] = v;
   }
   return out;
+}
+
+/** The optional board-power figure: a positive number of watts, with its source and quality, or nothing at all. */
+function power(o: Obj, source: string): Pick<DeviceProperties, 'boardPowerW' | 'powerSource' | 'powerQuality'> {
+  if (o.boardPowerW === undefined) {
+    for (const f of ['powerSource', 'powerQuality'] as const) {
+      if (o[f] !== undefined) fail(source, f, 'absent when boardPowerW is (it describes boardPowerW)', o[f]);
+    }
+    return {};
+  }
+  const w = o.boardPowerW;
+  if (typeof w !== 'number' || !Number.isFinite(w) || w <= 0)
+    fail(source, 'boardPowerW', 'a positive number of watts', w);
+  const q = o.powerQuality;
+  if (!FIGURE_QUALITIES.includes(q as FigureQuality)) {
+    fail(source, 'powerQuality', `one of ${FIGURE_QUALITIES.map((x) => `"${x}"`).join(', ')} (with boardPowerW)`, q);
+  }
+  return { boardPowerW: w, powerSource: str(o, 'powerSource', source), powerQuality: q as FigureQuality };
 }
 
 /**
@@ -132,6 +150,7 @@ export function validateDeviceSpec(
       latencyUs: num(host, 'latencyUs', `${source} hostLink`),
     },
     sources: sources as Record<string, string>,
+    ...power(o, source),
     ...(typeof o.notes === 'string' ? { notes: o.notes } : {}),
   };
 }
