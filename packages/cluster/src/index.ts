@@ -24,12 +24,14 @@ export { type CollectiveOptions, type CollectiveResult, Communicator } from './c
 export { type Coords, DeviceMesh, type SpmdContext } from './mesh';
 export { evaluatePhase, type Flow, type PhaseCost } from './network/flows';
 export { type Link, type LinkKind, TopologyGraph } from './topology/graph';
+export { devicesPerSystem, type SystemPowerReport, systemPower, systemPowerOf } from './topology/power';
 export {
   BUILTIN_TOPOLOGIES,
   builtinTopology,
   parseTopologySpec,
   type ScaleOutSpec,
   type ScaleUpSpec,
+  type SystemPowerSpec,
   type TopologySpec,
   validateTopologySpec,
 } from './topology/spec';

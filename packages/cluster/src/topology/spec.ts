@@ -2,7 +2,7 @@
  * Topologies as data: every built-in is a TopologySpec, and users load their own from JSON or YAML with the same
  * fields (validated, errors name the field). Bandwidths are GB/s (1e9 B/s) per direction.
  */
-import { TesseraError } from '@tessera/device';
+import { FIGURE_QUALITIES, type FigureQuality, TesseraError } from '@tessera/device';
 import { parse as parseYaml } from 'yaml';
 
 export interface ScaleUpSpec {
@@ -40,6 +40,26 @@ export interface ScaleOutSpec {
   messageRateM?: number;
 }
 
+/**
+ * A system's power beyond its accelerators: host CPUs and memory, NICs and DPUs, NVSwitch / UB switch chips, optics,
+ * fans or pumps — whatever the published system figure covers. A system is the unit the figure is published for: a
+ * DGX/HGX server, a GB200 NVL72 rack, a whole CloudMatrix384 supernode. Accelerator board power (the device's
+ * `boardPowerW`) × devicesPerSystem + overheadW = the system's power; where a published system figure exists, the
+ * overhead is derived from it that way (`publishedSystemW`), so that the sum reproduces it.
+ */
+export interface SystemPowerSpec {
+  /** Watts per system beyond its accelerators' board power (≥ 0). */
+  overheadW: number;
+  /** Accelerators (ranks) per system; default: one scale-up domain, devicesPerNode × (scaleUp.domainNodes ?? 1). */
+  devicesPerSystem?: number;
+  /** The published whole-system figure the overhead was derived from, W; absent when the overhead is an estimate. */
+  publishedSystemW?: number;
+  /** `datasheet` (the vendor's), `second-hand` (an analyst's, as reported) or `estimate` (ours; the source says how). */
+  quality: FigureQuality;
+  /** Where the figure comes from, and the derivation of the overhead. */
+  source: string;
+}
+
 export interface TopologySpec {
   name: string;
   description?: string;
@@ -53,6 +73,8 @@ export interface TopologySpec {
   diesPerPackage?: number;
   scaleUp: ScaleUpSpec;
   scaleOut?: ScaleOutSpec;
+  /** System power beyond the accelerators, with its source (see SystemPowerSpec and `systemPower`). */
+  power?: SystemPowerSpec;
   /** Source of each figure, keyed by field. */
   sources?: Record<string, string>;
 }
@@ -85,6 +107,69 @@ const CX7_SOURCE = 'ConnectX-7 datasheet: RDMA message rate 330–370 M messages
  */
 const UB_MESSAGE_RATE_M = 8.1;
 
+/**
+ * System power. Derivation everywhere: overhead = published system figure − accelerators per system × the device
+ * catalogue's board power (A100 400 W, H100/H200 700 W, B200 1,000 W: NVIDIA datasheets; 910C 400 W per die: our
+ * estimate). So accelerators + overhead reproduce the published figure by construction — a test checks the
+ * arithmetic, not the model.
+ */
+const POWER = {
+  dgxA100: {
+    overheadW: 6500 - 8 * 400,
+    devicesPerSystem: 8,
+    publishedSystemW: 6500,
+    quality: 'datasheet',
+    source:
+      'NVIDIA DGX A100 datasheet (2020): "System power usage 6.5 kW max". Overhead = 6,500 − 8 × 400 W (A100 SXM max TDP) = 3,300 W: 2 AMD EPYC 7742 CPUs, 6 NVSwitches, ConnectX-6 NICs, NVMe, fans',
+  },
+  dgxH100: {
+    overheadW: 10200 - 8 * 700,
+    devicesPerSystem: 8,
+    publishedSystemW: 10200,
+    quality: 'datasheet',
+    source:
+      'NVIDIA DGX H100/H200 User Guide, power specifications: "10.2 kW max" (6 × 3.3 kW supplies, 4+2 redundant). Overhead = 10,200 − 8 × 700 W (H100 SXM max TDP) = 4,600 W: 2 Intel Xeon CPUs, 4 NVSwitches, ConnectX-7 NICs, NVMe, fans',
+  },
+  hgxH200: {
+    overheadW: 10200 - 8 * 700,
+    devicesPerSystem: 8,
+    publishedSystemW: 10200,
+    quality: 'datasheet',
+    source:
+      'HGX H200 is a baseboard sold in OEM servers, with no system figure of its own; NVIDIA\'s own H200 server, DGX H200, is "10.2 kW max" (DGX H100/H200 User Guide). Overhead = 10,200 − 8 × 700 W (H200 SXM max TDP) = 4,600 W. OEM servers differ',
+  },
+  hgxH800: {
+    overheadW: 10200 - 8 * 700,
+    devicesPerSystem: 8,
+    quality: 'estimate',
+    source:
+      "ESTIMATE: no published system figure for HGX H800 servers; taken equal to DGX H100's overhead (10.2 kW max − 8 × 700 W = 4,600 W), the same baseboard class with 700 W GPUs, the same host class and 8 ConnectX-7 NICs",
+  },
+  nvl72: {
+    overheadW: 145000 - 72 * 1000,
+    devicesPerSystem: 72,
+    publishedSystemW: 145000,
+    quality: 'second-hand',
+    source:
+      'SECOND-HAND: SemiAnalysis (April 2025), as reported by TechPowerUp and WinBuzzer: GB200 NVL72 ≈ 145 kW whole-system power (the rack plus its share of the scale-out network and optics; NVIDIA publishes no total — the rack alone is commonly quoted ≈ 120 kW). Overhead = 145,000 − 72 × 1,000 W (B200, HGX configuration, the catalogue device) = 73,000 W: 36 Grace CPUs, 9 NVLink switch trays, NICs and optics, power shelves, and the extra ≈ 200 W per GPU that GB200 configures (1,200 W)',
+  },
+  atlas800tA2: {
+    overheadW: 6500 - 8 * 400,
+    devicesPerSystem: 8,
+    quality: 'estimate',
+    source:
+      "ESTIMATE: Huawei's Atlas 800T A2 system power was not found; overhead taken equal to DGX A100's (6.5 kW max − 8 × 400 W = 3,300 W): an air-cooled 8-accelerator server with 200 Gb/s NICs per accelerator (Atlas 800T A2: 4 Kunpeng 920 CPUs, 8 × 200 GE RoCE, no switch chips — HCCS is a direct mesh)",
+  },
+  cloudmatrix384: {
+    overheadW: 559000 - 768 * 400,
+    devicesPerSystem: 768,
+    publishedSystemW: 559000,
+    quality: 'second-hand',
+    source:
+      "SECOND-HAND: SemiAnalysis (April 2025), as reported by TechPowerUp and WinBuzzer: CloudMatrix384 ≈ 559 kW whole system (16 racks: 12 compute × 32 NPUs, 4 network; 6,912 800G LPO optical transceivers). Huawei publishes no figure. Overhead = 559,000 − 768 dies × 400 W (the catalogue's 910C per-die ESTIMATE) = 251,800 W: 192 Kunpeng CPUs, 336 L1 + 112 L2 UB switch chips, the optics, cooling. The split between dies and overhead inherits the die estimate; the total does not",
+  },
+} as const satisfies Record<string, SystemPowerSpec>;
+
 export const BUILTIN_TOPOLOGIES: Readonly<Record<string, TopologySpec>> = {
   'dgx-a100': {
     name: 'dgx-a100',
@@ -95,6 +180,7 @@ export const BUILTIN_TOPOLOGIES: Readonly<Record<string, TopologySpec>> = {
     devicesPerNode: 8,
     scaleUp: { kind: 'switch', bandwidthGBs: 300, latencyUs: 0.5 },
     scaleOut: { kind: 'fat-tree', nicGBs: 200 * GBIT, latencyUs: 1.5 },
+    power: POWER.dgxA100,
     sources: NVIDIA_SOURCES,
   },
   'dgx-h100': {
@@ -106,6 +192,7 @@ export const BUILTIN_TOPOLOGIES: Readonly<Record<string, TopologySpec>> = {
     devicesPerNode: 8,
     scaleUp: { kind: 'switch', bandwidthGBs: 450, latencyUs: 0.5, inSwitchReduction: true },
     scaleOut: { kind: 'fat-tree', nicGBs: 400 * GBIT, latencyUs: 1.5, messageRateM: CX7_MESSAGE_RATE_M },
+    power: POWER.dgxH100,
     sources: { ...NVIDIA_SOURCES, messageRate: CX7_SOURCE },
   },
   'hgx-h200': {
@@ -117,6 +204,7 @@ export const BUILTIN_TOPOLOGIES: Readonly<Record<string, TopologySpec>> = {
     devicesPerNode: 8,
     scaleUp: { kind: 'switch', bandwidthGBs: 450, latencyUs: 0.5, inSwitchReduction: true },
     scaleOut: { kind: 'fat-tree', nicGBs: 400 * GBIT, latencyUs: 1.5, messageRateM: CX7_MESSAGE_RATE_M },
+    power: POWER.hgxH200,
     sources: { ...NVIDIA_SOURCES, messageRate: CX7_SOURCE },
   },
   'hgx-h800': {
@@ -130,6 +218,7 @@ export const BUILTIN_TOPOLOGIES: Readonly<Record<string, TopologySpec>> = {
     devicesPerNode: 8,
     scaleUp: { kind: 'switch', bandwidthGBs: 200, latencyUs: 0.5, inSwitchReduction: true },
     scaleOut: { kind: 'fat-tree', nicGBs: 400 * GBIT, latencyUs: 1.5, messageRateM: CX7_MESSAGE_RATE_M },
+    power: POWER.hgxH800,
     sources: {
       ...NVIDIA_SOURCES,
       h800: 'NVIDIA H800 SXM5: NVLink 400 GB/s bidirectional (8 NVLink4 links × 50 GB/s), i.e. 200 GB/s per direction; DeepEP measures "~160 GB/s NVLink maximum bandwidth" on it (github.com/deepseek-ai/DeepEP README)',
@@ -147,6 +236,7 @@ export const BUILTIN_TOPOLOGIES: Readonly<Record<string, TopologySpec>> = {
     devicesPerNode: 72,
     scaleUp: { kind: 'switch', bandwidthGBs: 900, latencyUs: 0.7, inSwitchReduction: true },
     scaleOut: { kind: 'fat-tree', nicGBs: 400 * GBIT, latencyUs: 1.5, messageRateM: CX7_MESSAGE_RATE_M },
+    power: POWER.nvl72,
     sources: {
       ...NVIDIA_SOURCES,
       messageRate: CX7_SOURCE,
@@ -163,6 +253,7 @@ export const BUILTIN_TOPOLOGIES: Readonly<Record<string, TopologySpec>> = {
     devicesPerNode: 8,
     scaleUp: { kind: 'mesh', bandwidthGBs: 56, latencyUs: 1 },
     scaleOut: { kind: 'fat-tree', nicGBs: 200 * GBIT, latencyUs: 2 },
+    power: POWER.atlas800tA2,
     sources: {
       hccs: 'Atlas 800T A2 HCCS: full mesh of 8 NPUs, 56 GB/s per pair, 392 GB/s per chip (Huawei; arXiv 2506.12708 §3)',
       rdma: '8× 200 Gb/s RoCE NICs per server (one per NPU)',
@@ -189,6 +280,7 @@ export const BUILTIN_TOPOLOGIES: Readonly<Record<string, TopologySpec>> = {
       messageRateM: UB_MESSAGE_RATE_M,
     },
     scaleOut: { kind: 'fat-tree', nicGBs: 200 * GBIT, latencyUs: 2 },
+    power: POWER.cloudmatrix384,
     sources: {
       supernode:
         'arXiv 2506.12708 (Serving Large Language Models on Huawei CloudMatrix384): 48 nodes × 8 910C, 7 L1 UB switch chips per node, L2 UB switches in 7 sub-planes, non-blocking',
@@ -246,6 +338,28 @@ function positive(o: Record<string, unknown>, f: string, source: string, int = f
   return v;
 }
 
+function validatePower(raw: unknown, source: string, devicesPerNode: number): void {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    fail(source, 'power', 'an object { overheadW, quality, source, devicesPerSystem?, publishedSystemW? }', raw);
+  const p = raw as Record<string, unknown>;
+  const where = `${source} power`;
+  if (typeof p.overheadW !== 'number' || !Number.isFinite(p.overheadW) || p.overheadW < 0)
+    fail(where, 'overheadW', 'a number of watts ≥ 0', p.overheadW);
+  if (!FIGURE_QUALITIES.includes(p.quality as FigureQuality))
+    fail(where, 'quality', FIGURE_QUALITIES.map((q) => `"${q}"`).join(', '), p.quality);
+  if (typeof p.source !== 'string' || p.source.trim() === '')
+    fail(where, 'source', 'a non-empty string (where the figure comes from)', p.source);
+  if (p.devicesPerSystem !== undefined) {
+    const d = positive(p, 'devicesPerSystem', where, true);
+    if (d % devicesPerNode !== 0)
+      fail(where, 'devicesPerSystem', `a multiple of devicesPerNode (${devicesPerNode}): a system is whole nodes`, d);
+  }
+  if (p.publishedSystemW !== undefined) {
+    const w = positive(p, 'publishedSystemW', where);
+    if (w < p.overheadW) fail(where, 'publishedSystemW', `at least overheadW (${p.overheadW})`, w);
+  }
+}
+
 /** Validates a parsed spec (from JSON or YAML). */
 export function validateTopologySpec(raw: unknown, source = 'topology'): TopologySpec {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
@@ -285,6 +399,7 @@ export function validateTopologySpec(raw: unknown, source = 'topology'): Topolog
     positive(so, 'latencyUs', `${source} scaleOut`);
     if (so.messageRateM !== undefined) positive(so, 'messageRateM', `${source} scaleOut`);
   }
+  if (o.power !== undefined) validatePower(o.power, source, per);
   const domains = nodes / ((su.domainNodes as number | undefined) ?? 1);
   if (domains > 1 && !so) fail(source, 'scaleOut', 'present when there is more than one scale-up domain', so);
   return raw as TopologySpec;
