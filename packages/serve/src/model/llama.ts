@@ -33,20 +33,10 @@
  */
 import type { Cluster, Communicator } from '@tessera/cluster';
 import type { Device, DeviceBuffer, DType } from '@tessera/device';
-import {
-  cast,
-  embedding,
-  gemm,
-  pagedAttention,
-  reshapeAndCache,
-  rmsnorm,
-  rope,
-  sample,
-  siluAndMul,
-  transpose,
-} from '@tessera/kernels';
+import { embedding, gemm, rmsnorm, sample, transpose } from '@tessera/kernels';
 import { EngineError } from '../errors';
 import type { HostTensor, LlamaConfig, TensorMap, WeightDType } from '../types';
+import { attentionBlock, gatedMlpInput } from './layer';
 import type { PrecisionPolicy } from './precision';
 import { colSlice, concatRows, rowSlice, type ShardPlan, shardPlan, transposed } from './shard';
 import { toDeviceArray } from './weights';
@@ -385,50 +375,29 @@ export class LlamaModel {
         );
       }
     };
-    const kvRows = p.kvHeads * hd;
+    const shape = {
+      N,
+      D,
+      heads: p.heads,
+      kvHeads: p.kvHeads,
+      headDim: hd,
+      eps: c.rmsNormEps,
+      theta: c.ropeTheta,
+      convention: c.ropeConvention,
+      queryLens,
+      contextLens,
+      maxBlocksPerSeq: this.maxBlocksPerSeq,
+      blockSize,
+    };
     for (let l = 0; l < c.numLayers; l++) {
       for (const k of this.ranks) {
         const w = k.layers[l]!;
-        const dev = k.dev;
-        rmsnorm(dev, { x: k.x, weight: w.attnNorm, out: k.h, rows: N, cols: D, eps: c.rmsNormEps });
-        gemm(dev, { a: k.h, b: w.q, c: k.q, M: N, N: p.heads * hd, K: D });
-        gemm(dev, { a: k.h, b: w.k, c: k.k, M: N, N: kvRows, K: D });
-        gemm(dev, { a: k.h, b: w.v, c: k.v, M: N, N: kvRows, K: D });
-        if (k.vKv !== k.v) cast(dev, { x: k.v, out: k.vKv, n: N * kvRows });
-        const ropeArgs = {
-          positions: k.positions,
-          tokens: N,
-          headDim: hd,
-          theta: c.ropeTheta,
-          convention: c.ropeConvention,
-        };
-        // RoPE in f32, written in the cache dtype (in place when the activations already are).
-        rope(dev, { ...ropeArgs, x: k.q, out: k.qRot, heads: p.heads });
-        rope(dev, { ...ropeArgs, x: k.k, out: k.kRot, heads: p.kvHeads });
-        reshapeAndCache(dev, {
-          key: k.kRot,
-          value: k.vKv,
-          keyCache: k.kCache[l]!,
-          valueCache: k.vCache[l]!,
-          slotMapping: k.slots,
-          tokens: N,
-          kvHeads: p.kvHeads,
-          headDim: hd,
-        });
-        pagedAttention(dev, {
-          q: k.qRot,
-          keyCache: k.kCache[l]!,
-          valueCache: k.vCache[l]!,
-          blockTables: k.tables,
-          out: k.attn,
-          queryLens,
-          contextLens,
-          maxBlocksPerSeq: this.maxBlocksPerSeq,
-          blockSize,
-          heads: p.heads,
-          kvHeads: p.kvHeads,
-          headDim: hd,
-        });
+        attentionBlock(
+          k.dev,
+          { norm: w.attnNorm, q: { w: w.q }, k: { w: w.k }, v: { w: w.v } },
+          { ...k, kCache: k.kCache[l]!, vCache: k.vCache[l]! },
+          shape,
+        );
       }
       rowParallel(
         (k) => k.attn,
@@ -437,9 +406,12 @@ export class LlamaModel {
       );
       for (const k of this.ranks) {
         const w = k.layers[l]!;
-        rmsnorm(k.dev, { x: k.x, weight: w.ffnNorm, out: k.h, rows: N, cols: D, eps: c.rmsNormEps });
-        gemm(k.dev, { a: k.h, b: w.gateUp, c: k.gu, M: N, N: 2 * p.intermediate, K: D });
-        siluAndMul(k.dev, { x: k.gu, out: k.act, rows: N, d: p.intermediate });
+        gatedMlpInput(k.dev, w.ffnNorm, { w: w.gateUp }, k, {
+          N,
+          D,
+          intermediate: p.intermediate,
+          eps: c.rmsNormEps,
+        });
       }
       rowParallel(
         (k) => k.act,
