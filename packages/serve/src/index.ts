@@ -30,6 +30,19 @@ export {
   type PrecisionPolicy,
   resolvePrecision,
 } from './model/precision';
+export {
+  CapacityError,
+  evenSplit,
+  type MemoryPerDevice,
+  type ProjectedKvDtype,
+  type ProjectedOp,
+  type ProjectedWeightDtype,
+  ProjectionError,
+  type ProjectStepOptions,
+  projectStep,
+  type RankProjection,
+  type StepProjection,
+} from './model/project';
 export { type ShardPlan, shardPlan } from './model/shard';
 export { toDeviceArray } from './model/weights';
 export { type ServedRequest, type ServingSummary, summarizeServing, type Timings } from './sim/metrics';
