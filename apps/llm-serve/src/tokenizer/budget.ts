@@ -29,12 +29,24 @@ export interface ModelCodeBudget {
 }
 
 /**
+ * The base deadline, 250 ms, unless `TESSERA_MODEL_CODE_TIMEOUT_MS` sets another default (what `--model-code-timeout`
+ * sets per server): a deadline is wall time, and a machine running many things at once — CI running every package's
+ * tests in parallel on two cores — can stall an honest call past 250 ms. The test configs set it to 5 s.
+ */
+function defaultTimeoutMs(): number {
+  const raw = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env
+    .TESSERA_MODEL_CODE_TIMEOUT_MS;
+  const n = raw === undefined ? Number.NaN : Number(raw);
+  return Number.isFinite(n) && n > 0 && n <= 3_600_000 ? n : 250;
+}
+
+/**
  * The defaults. Honest encodes run at ~1–3 µs per character here and chat templates at a few steps per character, so
  * the per-character allowances leave a 10× margin for loaded machines; the bases cover short inputs.
  */
 export const DEFAULT_MODEL_CODE_BUDGET: Readonly<ModelCodeBudget> = Object.freeze({
-  tokenizerMs: 250,
-  chatTemplateMs: 250,
+  tokenizerMs: defaultTimeoutMs(),
+  chatTemplateMs: defaultTimeoutMs(),
   usPerChar: 20,
   chatTemplateSteps: 1_000_000,
   chatTemplateStepsPerChar: 100,

@@ -8,6 +8,7 @@ import { createEngine, type EngineOptions } from '@tessera/serve';
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/load-model';
 import { run, type ServeDeps, type ServingHandle } from '../../src/main';
+import { DEFAULT_MODEL_CODE_BUDGET } from '../../src/tokenizer/budget';
 
 async function serveWith(argv: string[]) {
   const out: string[] = [];
@@ -47,7 +48,15 @@ describe('tessera-serve (default command)', () => {
     ]);
     expect(r.err).toEqual([]);
     expect(r.code).toBe(0);
-    expect(r.calls.load).toEqual(['embedded', { budget: { tokenizerMs: 250, chatTemplateMs: 250 } }]);
+    expect(r.calls.load).toEqual([
+      'embedded',
+      {
+        budget: {
+          tokenizerMs: DEFAULT_MODEL_CODE_BUDGET.tokenizerMs,
+          chatTemplateMs: DEFAULT_MODEL_CODE_BUDGET.chatTemplateMs,
+        },
+      },
+    ]);
     expect(r.calls.engine).toMatchObject({
       backend: 'nvidia-sim',
       device: 'h100',
@@ -142,7 +151,13 @@ describe('tessera-serve (default command)', () => {
     expect(r.code).toBe(0);
     expect(r.calls.load).toEqual([
       'embedded',
-      { tokenizer: '/tmp/tok.json', budget: { tokenizerMs: 250, chatTemplateMs: 250 } },
+      {
+        tokenizer: '/tmp/tok.json',
+        budget: {
+          tokenizerMs: DEFAULT_MODEL_CODE_BUDGET.tokenizerMs,
+          chatTemplateMs: DEFAULT_MODEL_CODE_BUDGET.chatTemplateMs,
+        },
+      },
     ]);
     expect(r.calls.engine).toMatchObject({
       backend: 'ascend-sim',
