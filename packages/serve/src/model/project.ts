@@ -7,6 +7,9 @@
  * Per rank r of the TP group, per layer (N tokens this step, vLLM's layout):
  *   attention   layer.ts attentionBlock (rmsnorm, q/k/v (+bias), [q/k norms], rope, reshape_and_cache, paged
  *               attention), then o = attn·Wo_r (+ x on rank 0), all-reduce (at TP 1: residual fused, no collective)
+ *   MLA         (DeepSeek) the absorbed path: rmsnorm; q_a → rmsnorm → q_b; kv_a → latent (rmsnorm) + RoPE key; q_nope ·
+ *               W_UK per head; rope; the latent row cached; paged attention over it (1 KV head of 576); · W_UV per
+ *               head; then the O projection and all-reduce as above
  *   dense MLP   layer.ts gatedMlpInput (rmsnorm, gate/up, silu·mul), then down (+ x on rank 0), all-reduce
  *   MoE, ep = 1 (vLLM's default: every expert TP-sharded over the intermediate dimension)
  *               rmsnorm; router GEMM (N, E) f32; moeRouter (top-k, softmax, renormalised when norm_topk_prob);
@@ -21,7 +24,7 @@
  *               fused; all-gather of the slices rebuilds the replicated residual
  * Then the output head on the rows that sample (every decode row; the last row of each prefill chunk), as LlamaModel.
  *
- * Assumptions (see the README): uniform routing — every expert gets N·k/E of the (token, expert) pairs (remainder to
+ * Assumptions (see the README): sigmoid routing costed as softmax top-k; uniform routing — every expert gets N·k/E of the (token, expert) pairs (remainder to
  * the first experts), and each rank's slice sends equally to every owner; host input preparation (ids, positions,
  * block tables) is not costed; the KV cache holds batch × contextLen tokens in blocks of `blockSize`; one stream per
  * rank, so kernels and collectives serialise (no overlap).
@@ -36,7 +39,10 @@ import {
   moePermute,
   moeRouter,
   moeUnpermute,
+  pagedAttention,
+  reshapeAndCache,
   rmsnorm,
+  rope,
   sample,
   siluAndMul,
   transpose,
@@ -175,9 +181,8 @@ const bytesOf = (p: Plan) => p.n * BYTES[p.dtype]!;
 export async function projectStep(o: ProjectStepOptions): Promise<StepProjection> {
   const a = o.arch;
   const att = a.attention;
-  if (att.kind !== 'gqa') {
-    throw new ProjectionError('arch', `${a.modelType}: MLA attention is not modelled yet (GQA only).`);
-  }
+  const mla = att.kind === 'mla' ? att : null;
+  const gqa = att.kind === 'gqa' ? att : null;
   const tp = o.tp;
   const wd = o.weightDtype ?? 'bf16';
   const kvd = o.kvDtype ?? 'bf16';
@@ -192,11 +197,13 @@ export async function projectStep(o: ProjectStepOptions): Promise<StepProjection
       'weightDtype',
       'int8 experts: groupedGemm has no W8A8 epilogue; use bf16 for MoE models.',
     );
-  if (moe && moe.scoringFunc !== 'softmax')
-    throw new ProjectionError('arch', `${a.modelType}: ${moe.scoringFunc} routing is not modelled (softmax only).`);
+  if (mla && wd === 'int8')
+    throw new ProjectionError('weightDtype', 'int8 with MLA: the absorbed per-head GEMMs are bf16/f16 only.');
   const H = att.numHeads;
-  const KV = att.numKvHeads;
-  const hd = att.headDim;
+  // MLA caches one latent "head" of kvLoraRank + qkRopeHeadDim per token, replicated on every TP rank, and attention
+  // runs over it for every query head (vLLM's and SGLang's absorbed decode path; FlashMLA's head size 576).
+  const KV = gqa ? gqa.numKvHeads : 1;
+  const hd = gqa ? gqa.headDim : mla!.kvLoraRank + mla!.qkRopeHeadDim;
   const why =
     !Number.isInteger(tp) || tp < 1
       ? 'it must be an integer ≥ 1'
@@ -232,6 +239,8 @@ export async function projectStep(o: ProjectStepOptions): Promise<StepProjection
   const heads = H / tp;
   const kvHeads = Math.max(1, KV / tp);
   const inter = a.mlp.intermediateSize / tp;
+  const vd = gqa ? hd : mla!.vHeadDim; // per-head width of the attention output (the O projection's K / heads)
+  const qk = mla ? mla.qkNopeHeadDim + mla.qkRopeHeadDim : 0;
   const Vs = Math.ceil(V / tp);
   const maxBlocksPerSeq = Math.ceil(ctx / blockSize);
   const blocks = S * maxBlocksPerSeq;
@@ -267,14 +276,29 @@ export async function projectStep(o: ProjectStepOptions): Promise<StepProjection
   for (let l = 0; l < a.numLayers; l++) {
     const p = `layers.${l}`;
     plan(`${p}.attnNorm`, 'weights', 'f32', D);
-    wlin(`${p}.q`, D, heads * hd, att.qkvBias);
-    wlin(`${p}.k`, D, kvHeads * hd, att.qkvBias);
-    wlin(`${p}.v`, D, kvHeads * hd, att.qkvBias);
-    if (att.qkNorm) {
-      plan(`${p}.qNorm`, 'weights', 'f32', hd);
-      plan(`${p}.kNorm`, 'weights', 'f32', hd);
+    if (gqa) {
+      wlin(`${p}.q`, D, heads * hd, gqa.qkvBias);
+      wlin(`${p}.k`, D, kvHeads * hd, gqa.qkvBias);
+      wlin(`${p}.v`, D, kvHeads * hd, gqa.qkvBias);
+      if (gqa.qkNorm) {
+        plan(`${p}.qNorm`, 'weights', 'f32', hd);
+        plan(`${p}.kNorm`, 'weights', 'f32', hd);
+      }
+      wlin(`${p}.o`, heads * hd, D, gqa.outputBias);
+    } else {
+      const m = mla!;
+      if (m.qLoraRank !== null) {
+        wlin(`${p}.qa`, D, m.qLoraRank, m.bias); // replicated, as vLLM's ReplicatedLinear
+        plan(`${p}.qaNorm`, 'weights', 'f32', m.qLoraRank);
+        wlin(`${p}.qb`, m.qLoraRank, heads * qk, false);
+      } else wlin(`${p}.qb`, D, heads * qk, false);
+      wlin(`${p}.kva`, D, hd, m.bias); // replicated: the latent and the shared RoPE key
+      plan(`${p}.kvaNorm`, 'weights', 'f32', m.kvLoraRank);
+      // kv_b_proj, absorbed: W_UK (heads, nope, latent) into the query, W_UV (heads, latent, v) after attention.
+      plan(`${p}.wuk`, 'weights', W, heads * m.qkNopeHeadDim * m.kvLoraRank);
+      plan(`${p}.wuv`, 'weights', W, heads * m.kvLoraRank * vd);
+      wlin(`${p}.o`, heads * vd, D, m.bias);
     }
-    wlin(`${p}.o`, heads * hd, D, false);
     plan(`${p}.ffnNorm`, 'weights', 'f32', D);
     if (moe && isMoe(a, l)) {
       plan(`${p}.router`, 'weights', A, D * E);
@@ -289,7 +313,7 @@ export async function projectStep(o: ProjectStepOptions): Promise<StepProjection
       wlin(`${p}.down`, inter, D, a.mlp.bias);
     }
     plan(`${p}.kCache`, 'kv', C, blocks * blockSize * kvHeads * hd);
-    plan(`${p}.vCache`, 'kv', C, blocks * blockSize * kvHeads * hd);
+    if (gqa) plan(`${p}.vCache`, 'kv', C, blocks * blockSize * kvHeads * hd); // MLA: values are the latent itself
   }
   const ws = (name: string, dtype: DType, n: number) => plan(name, 'workspace', dtype, n);
   const T = Np;
@@ -310,6 +334,17 @@ export async function projectStep(o: ProjectStepOptions): Promise<StepProjection
     ws('kRot', C, T * kvHeads * hd);
   }
   ws('attn', A, T * heads * hd);
+  if (mla) {
+    ws('mla.qa', A, T * (mla.qLoraRank ?? 1));
+    ws('mla.qaN', A, T * (mla.qLoraRank ?? 1));
+    ws('mla.q', A, T * heads * qk);
+    ws('mla.kv', C, T * hd);
+    ws('mla.ckv', A, T * mla.kvLoraRank);
+    ws('mla.qPe', C, T * heads * mla.qkRopeHeadDim);
+    ws('mla.kPe', C, T * mla.qkRopeHeadDim);
+    ws('mla.qAtt', C, T * heads * hd);
+    ws('mla.out', A, T * heads * hd);
+  }
   ws('gu', A, T * 2 * Imax);
   ws('act', A, T * Imax);
   if (wd === 'int8') {
@@ -421,9 +456,109 @@ export async function projectStep(o: ProjectStepOptions): Promise<StepProjection
     }
     reduce(N * D);
   };
+  /**
+   * MLA's absorbed path on one rank (vLLM / SGLang decode): h = rmsnorm(x); q = (q_b ∘ rmsnorm ∘ q_a)(h); [c_KV, k_R] =
+   * kv_a(h), c_KV normed; the query's no-RoPE part absorbed into the latent space per head (q_nope · W_UK); RoPE on
+   * q_R and k_R; the latent row cached; attention over the latent for every head (head size kvLoraRank +
+   * qkRopeHeadDim, values = the latent); per head, the latent output · W_UV → (N, heads · v_head_dim).
+   */
+  const mlaAttention = (rk: RankState, p: string): void => {
+    const m = mla!;
+    const dev = rk.dev;
+    const lat = m.kvLoraRank;
+    const nope = m.qkNopeHeadDim;
+    const rd = m.qkRopeHeadDim;
+    rmsnorm(dev, { x: rk.b('x'), weight: rk.b(`${p}.attnNorm`), out: rk.b('h'), rows: N, cols: D, eps: a.rmsNormEps });
+    if (m.qLoraRank !== null) {
+      linear(dev, rk.b('h'), lin(rk, `${p}.qa`), rk.b('mla.qa'), N, m.qLoraRank, D);
+      rmsnorm(dev, {
+        x: rk.b('mla.qa'),
+        weight: rk.b(`${p}.qaNorm`),
+        out: rk.b('mla.qaN'),
+        rows: N,
+        cols: m.qLoraRank,
+        eps: a.rmsNormEps,
+      });
+      linear(dev, rk.b('mla.qaN'), lin(rk, `${p}.qb`), rk.b('mla.q'), N, heads * qk, m.qLoraRank);
+    } else linear(dev, rk.b('h'), lin(rk, `${p}.qb`), rk.b('mla.q'), N, heads * qk, D);
+    linear(dev, rk.b('h'), lin(rk, `${p}.kva`), rk.b('mla.kv'), N, hd, D);
+    rmsnorm(dev, {
+      x: rk.b('mla.kv'),
+      weight: rk.b(`${p}.kvaNorm`),
+      out: rk.b('mla.ckv'),
+      rows: N,
+      cols: lat,
+      eps: a.rmsNormEps,
+    });
+    // q_nope (heads, N, nope) · W_UK (heads, nope, lat) → the attention query's latent part, per head.
+    gemm(dev, {
+      a: rk.b('mla.q'),
+      b: rk.b(`${p}.wuk`),
+      c: rk.b('mla.qAtt'),
+      M: N,
+      N: lat,
+      K: nope,
+      batch: heads,
+      strideA: N * nope,
+      strideB: nope * lat,
+      strideC: N * hd,
+    });
+    const ropeArgs = {
+      positions: rk.b('positions'),
+      tokens: N,
+      headDim: rd,
+      theta: a.rope.theta,
+      convention: 'half' as const,
+    };
+    rope(dev, { ...ropeArgs, x: rk.b('mla.qPe'), out: rk.b('mla.qPe'), heads });
+    rope(dev, { ...ropeArgs, x: rk.b('mla.kPe'), out: rk.b('mla.kPe'), heads: 1 });
+    const cache = rk.b(`${p}.kCache`);
+    reshapeAndCache(dev, {
+      key: rk.b('mla.kv'),
+      value: rk.b('mla.kv'),
+      keyCache: cache,
+      valueCache: cache,
+      slotMapping: rk.b('slots'),
+      tokens: N,
+      kvHeads: 1,
+      headDim: hd,
+    });
+    pagedAttention(dev, {
+      q: rk.b('mla.qAtt'),
+      keyCache: cache,
+      valueCache: cache,
+      blockTables: rk.b('tables'),
+      out: rk.b('mla.out'),
+      queryLens,
+      contextLens,
+      maxBlocksPerSeq,
+      blockSize,
+      heads,
+      kvHeads: 1,
+      headDim: hd,
+      scale: 1 / Math.sqrt(qk),
+    });
+    // The latent output (heads, N, lat) · W_UV (heads, lat, v) → (N, heads · v).
+    gemm(dev, {
+      a: rk.b('mla.out'),
+      b: rk.b(`${p}.wuv`),
+      c: rk.b('attn'),
+      M: N,
+      N: vd,
+      K: lat,
+      batch: heads,
+      strideA: N * hd,
+      strideB: lat * vd,
+      strideC: N * vd,
+    });
+  };
   for (let l = 0; l < a.numLayers; l++) {
     const p = `layers.${l}`;
     for (const rk of ranks) {
+      if (mla) {
+        mlaAttention(rk, p);
+        continue;
+      }
       const bufs: AttentionBuffers = {
         x: rk.b('x'),
         h: rk.b('h'),
@@ -455,7 +590,7 @@ export async function projectStep(o: ProjectStepOptions): Promise<StepProjection
         shape,
       );
     }
-    rowParallel('attn', `${p}.o`, heads * hd);
+    rowParallel('attn', `${p}.o`, heads * vd);
     if (!moe || !isMoe(a, l)) {
       for (const rk of ranks) {
         gatedMlpInput(
@@ -652,6 +787,16 @@ export async function projectStep(o: ProjectStepOptions): Promise<StepProjection
     `KV cache: ${S} sequences × ${ctx} tokens in blocks of ${blockSize}, ${kvd}`,
     'the embedding table is replicated on every rank (as LlamaModel keeps it); the LM head is vocab-parallel',
   ];
+  if (mla) {
+    assumptions.push(
+      `MLA, absorbed: the latent cache (${hd} per token and layer) is replicated on every rank; attention reads it as keys and as values (head size ${hd} for both, as FlashMLA's 576), so the P·V side counts ${hd} rather than ${mla.kvLoraRank} columns`,
+    );
+  }
+  if (moe && moe.scoringFunc !== 'softmax') {
+    assumptions.push(
+      `${moe.scoringFunc} routing${moe.numExpertGroups ? ' with group-limited top-k' : ''} is costed as moeRouter's softmax top-k (the same shapes and one launch)`,
+    );
+  }
   if (moe) {
     assumptions.push(
       `uniform routing: each of the ${E} experts gets an equal share (±1) of the ${N}·${k} (token, expert) pairs`,

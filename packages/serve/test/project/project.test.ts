@@ -5,7 +5,7 @@
  */
 import { createCluster } from '@tessera/cluster';
 import { gemm } from '@tessera/kernels';
-import { countParameters, loadShippedModel, tensorGroups, weightBytes } from '@tessera/models';
+import { countParameters, kvCacheBytesPerToken, loadShippedModel, tensorGroups, weightBytes } from '@tessera/models';
 import { describe, expect, test } from 'vitest';
 import { CapacityError, evenSplit, type ProjectionError, projectStep } from '../../src/model/project';
 
@@ -207,6 +207,43 @@ describe('projectStep', () => {
     SLOW,
   );
 
+  test(
+    'DeepSeek-V3 (MLA, absorbed decode): the latent cache is what @tessera/models counts; 8 H200s are too small in bf16',
+    async () => {
+      const arch = loadShippedModel('deepseek-v3');
+      const err = await projectStep({
+        arch,
+        topology: 'hgx-h200',
+        tp: 8,
+        batch: 64,
+        contextLen: 2048,
+        phase: 'decode',
+      }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(CapacityError);
+      expect((err as CapacityError).shortfall).toBeGreaterThan(0);
+      const p = await projectStep({
+        arch,
+        topology: 'dgx-h100x4',
+        tp: 32,
+        batch: 64,
+        contextLen: 2048,
+        phase: 'decode',
+      });
+      // One latent row (kv_lora_rank + qk_rope_head_dim = 576) per token and layer, replicated on every rank.
+      expect(p.memory.kvCache).toBe(64 * 2048 * kvCacheBytesPerToken(arch, 'bf16'));
+      const crit = p.ranks[p.criticalRank]!;
+      expect(crit.kernelsMs + crit.collectivesMs + crit.idleMs).toBeCloseTo(p.ms, 9);
+      const attn = crit.ops.filter((o) => o.name === 'paged_attention');
+      expect(attn).toHaveLength(arch.numLayers);
+      // Each layer's attention reads its whole latent cache (64 × 2048 rows of 576 bf16).
+      for (const o of attn) expect(o.bytesRead!).toBeGreaterThanOrEqual(64 * 2048 * 576 * 2);
+      // The absorbed W_UK GEMM: per head, 64 tokens × 128 (nope) → 512 (latent); 128 heads / 32 = 4 per rank.
+      expect(crit.ops.some((o) => o.name === 'gemm' && o.flops === 2 * 64 * 512 * 128 * 4)).toBe(true);
+      expect(p.assumptions.join(' ')).toMatch(/sigmoid routing/);
+    },
+    SLOW,
+  );
+
   test('options the projection cannot model are typed errors naming the parameter', async () => {
     const arch = loadShippedModel('llama-3.1-8b');
     const bad = (o: Partial<Parameters<typeof projectStep>[0]>) =>
@@ -216,7 +253,9 @@ describe('projectStep', () => {
     expect(((await bad({ tp: 3 })) as ProjectionError).param).toBe('tp');
     expect(((await bad({ batch: 0 })) as ProjectionError).param).toBe('batch');
     expect(((await bad({ weightDtype: 'fp8' as 'bf16' })) as ProjectionError).param).toBe('weightDtype');
-    expect(((await bad({ arch: loadShippedModel('deepseek-v3') })) as ProjectionError).param).toBe('arch');
+    expect(((await bad({ arch: loadShippedModel('deepseek-v3'), weightDtype: 'int8' })) as ProjectionError).param).toBe(
+      'weightDtype',
+    );
     expect(evenSplit(10, 4)).toEqual([3, 3, 2, 2]);
   });
 });
