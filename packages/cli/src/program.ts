@@ -18,6 +18,7 @@ import {
 import { collPerf, parseCollPerfArgs } from './commands/coll-perf';
 import { compileCommand } from './commands/compile';
 import { devicesCommand } from './commands/devices';
+import { formatProject, type ProjectArgs, parseProjectArgs, projectCommand } from './commands/project';
 import { parseBytes, parsePositiveInt } from './format';
 
 export interface Io {
@@ -315,6 +316,34 @@ export function createProgram(io: Io = defaultIo): Command {
         writeTrace(trace);
       },
     );
+
+  program
+    .command('project')
+    .description(
+      'project one engine step of a shipped model on a built-in system (@tessera/serve projectStep): step time, tokens/s per chip, per system and per kW, memory per device, kernels vs collectives',
+    )
+    .requiredOption('--model <id>', 'a shipped model (llama-3.1-8b, …, deepseek-r1)')
+    .option('--system <topology>', 'a built-in topology (dgx-h100, nvl72, cloudmatrix384, …)')
+    .option('--compare <a,b,…>', 'run the same step on each of these systems, side by side')
+    .option('--tp <n>', 'tensor-parallel degree (default: per system, the smallest power of two that fits)')
+    .option('--ep <n>', 'MoE only: 1 (experts TP-sharded) or the TP degree (expert parallel, the default)')
+    .option('--batch <n>', 'sequences in the step', '64')
+    .option('--context <n>', "tokens in each sequence's cache after the step", '2048')
+    .option('--weights <dtype>', 'bf16, f16 or int8 (W8A8, dense models)', 'bf16')
+    .option('--kv <dtype>', 'KV-cache dtype: bf16 or f16', 'bf16')
+    .option('--phase <phase>', 'decode (one token per sequence) or prefill (the whole context)', 'decode')
+    .option('--json', 'print JSON: one object, or an array with --compare')
+    .action(async (o: ProjectArgs & { json?: boolean }) => {
+      const options = parseProjectArgs(o);
+      const outcomes = await projectCommand(options);
+      const only = outcomes[0]!;
+      if (o.json && !o.compare && !only.ok) io.out(JSON.stringify(only, null, 2));
+      if (!o.compare && !only.ok) throw new TesseraError('InvalidValue', `${only.system}: ${only.error}`);
+      if (o.json) io.out(JSON.stringify(o.compare ? outcomes : outcomes[0], null, 2));
+      else io.out(formatProject(options, outcomes));
+      if (outcomes.every((r) => !r.ok))
+        throw new TesseraError('InvalidValue', 'the model runs on none of the systems.');
+    });
 
   return program;
 }

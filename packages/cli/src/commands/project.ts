@@ -1,0 +1,361 @@
+/**
+ * `tessera project`: one engine step of a shipped model (`@tessera/models`) on a built-in topology, costed by
+ * `@tessera/serve`'s `projectStep` (timing-only: the kernels' and the communicator's models, nothing computed), with
+ * throughput per chip, per system and per kW from `@tessera/cluster`'s `systemPower`. `--compare` runs the same step on
+ * several systems side by side; a system the model does not fit says so in one line instead of failing the run.
+ */
+import { BUILTIN_TOPOLOGIES, builtinTopology, type SystemPowerReport, systemPower } from '@tessera/cluster';
+import { TesseraError } from '@tessera/device';
+import { loadShippedModel, SHIPPED_MODELS, type ShippedModelId } from '@tessera/models';
+import {
+  CapacityError,
+  type ProjectedKvDtype,
+  type ProjectedWeightDtype,
+  ProjectionError,
+  projectStep,
+  type StepProjection,
+} from '@tessera/serve';
+import { parsePositiveInt, table } from '../format';
+
+export interface ProjectArgs {
+  model: string;
+  system?: string;
+  compare?: string;
+  tp?: string;
+  ep?: string;
+  batch: string;
+  context: string;
+  weights: string;
+  kv: string;
+  phase: string;
+}
+
+export interface ProjectOptions {
+  model: ShippedModelId;
+  systems: string[];
+  /** Undefined: the smallest power-of-two TP that fits each system. */
+  tp?: number;
+  ep?: number;
+  batch: number;
+  contextLen: number;
+  weightDtype: ProjectedWeightDtype;
+  kvDtype: ProjectedKvDtype;
+  phase: 'decode' | 'prefill';
+}
+
+/** One system's projection: every figure the table prints. */
+export interface ProjectResult {
+  ok: true;
+  model: string;
+  system: string;
+  device: string;
+  tp: number;
+  ep: number;
+  /** How the TP degree was chosen. */
+  tpChoice: string;
+  devices: number;
+  batch: number;
+  contextLen: number;
+  phase: 'decode' | 'prefill';
+  weightDtype: ProjectedWeightDtype;
+  kvDtype: ProjectedKvDtype;
+  stepMs: number;
+  /** Time per output token (decode: the step); null for prefill. */
+  tpotMs: number | null;
+  tokensPerStep: number;
+  /** The deployment's (one TP group's) tokens/s. */
+  tokensPerSecond: number;
+  tokensPerSecondPerChip: number;
+  devicesPerSystem: number;
+  /** A full system running devicesPerSystem / tp copies of the deployment: per chip × devicesPerSystem. */
+  tokensPerSecondPerSystem: number;
+  /** tokens/s over the deployment's power: its devices plus the overhead of every system it occupies (systemPower). */
+  tokensPerSecondPerKW: number;
+  /** tokens/s per chip over one device's all-in share of a full system (a system filled with copies). */
+  tokensPerSecondPerKWFullSystem: number;
+  power: {
+    totalKW: number;
+    acceleratorsKW: number;
+    overheadKW: number;
+    systems: number;
+    perDeviceAllInKW: number;
+    perSystemKW: number;
+    quality: string;
+  };
+  memory: StepProjection['memory'];
+  criticalRank: number;
+  critical: { kernelsMs: number; collectivesMs: number; idleMs: number };
+  ranks: Array<{ rank: number; kernelsMs: number; collectivesMs: number; idleMs: number }>;
+  assumptions: string[];
+}
+
+/** A system the model does not fit (or cannot be projected on): the reason in one line. */
+export interface ProjectFailure {
+  ok: false;
+  model: string;
+  system: string;
+  tp: number | null;
+  error: string;
+  /** Bytes missing per device at that TP (CapacityError), else null. */
+  shortfallBytes: number | null;
+  memory: StepProjection['memory'] | null;
+}
+
+export type ProjectOutcome = ProjectResult | ProjectFailure;
+
+const WEIGHTS = ['bf16', 'f16', 'int8'] as const;
+const KVS = ['bf16', 'f16'] as const;
+const modelIds = () => SHIPPED_MODELS.map((m) => m.id).join(', ');
+const systemIds = () => Object.keys(BUILTIN_TOPOLOGIES).join(', ');
+
+/** Validates the command line; unknown models and systems fail with the list of valid ids. */
+export function parseProjectArgs(a: ProjectArgs): ProjectOptions {
+  if (!SHIPPED_MODELS.some((m) => m.id === a.model))
+    throw new TesseraError('InvalidValue', `Unknown model '${a.model}'; one of: ${modelIds()}.`);
+  const systems = a.compare
+    ? a.compare
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '')
+    : a.system
+      ? [a.system]
+      : [];
+  if (systems.length === 0)
+    throw new TesseraError('InvalidValue', `Give --system <id> or --compare a,b (${systemIds()}).`);
+  for (const s of systems) {
+    try {
+      builtinTopology(s);
+    } catch {
+      throw new TesseraError(
+        'InvalidValue',
+        `Unknown system '${s}'; one of: ${systemIds()} (or one of them xN, e.g. dgx-h100x4).`,
+      );
+    }
+  }
+  if (!(WEIGHTS as readonly string[]).includes(a.weights))
+    throw new TesseraError('InvalidValue', `--weights ${a.weights}: one of ${WEIGHTS.join(', ')}.`);
+  if (!(KVS as readonly string[]).includes(a.kv))
+    throw new TesseraError('InvalidValue', `--kv ${a.kv}: one of ${KVS.join(', ')}.`);
+  if (a.phase !== 'decode' && a.phase !== 'prefill')
+    throw new TesseraError('InvalidValue', `--phase ${a.phase}: decode or prefill.`);
+  return {
+    model: a.model as ShippedModelId,
+    systems,
+    tp: a.tp === undefined ? undefined : parsePositiveInt(a.tp, '--tp'),
+    ep: a.ep === undefined ? undefined : parsePositiveInt(a.ep, '--ep'),
+    batch: parsePositiveInt(a.batch, '--batch'),
+    contextLen: parsePositiveInt(a.context, '--context'),
+    weightDtype: a.weights as ProjectedWeightDtype,
+    kvDtype: a.kv as ProjectedKvDtype,
+    phase: a.phase,
+  };
+}
+
+const systemSize = (system: string) => {
+  const s = builtinTopology(system);
+  return s.nodes * s.devicesPerNode;
+};
+
+/** 1, 2, 4, … up to `size`. */
+const powersOfTwo = (size: number) => {
+  const out: number[] = [];
+  for (let t = 1; t <= size; t *= 2) out.push(t);
+  return out;
+};
+
+/** Projects `o.model` on one system, choosing the TP degree when `o.tp` is undefined. */
+export async function projectOn(o: ProjectOptions, system: string): Promise<ProjectOutcome> {
+  const arch = loadShippedModel(o.model);
+  const size = systemSize(system);
+  const attempt = (tp: number) =>
+    projectStep({
+      arch,
+      topology: system,
+      tp,
+      ep: o.ep,
+      batch: o.batch,
+      contextLen: o.contextLen,
+      weightDtype: o.weightDtype,
+      kvDtype: o.kvDtype,
+      phase: o.phase,
+    });
+  const failure = (tp: number | null, e: unknown, prefix = ''): ProjectFailure => ({
+    ok: false,
+    model: o.model,
+    system,
+    tp,
+    error: prefix + (e as Error).message,
+    shortfallBytes: e instanceof CapacityError ? e.shortfall : null,
+    memory: e instanceof CapacityError ? e.memory : null,
+  });
+
+  let p: StepProjection | undefined;
+  let tp = 0;
+  let tpChoice: string;
+  if (o.tp !== undefined) {
+    tp = o.tp;
+    tpChoice = 'given (--tp)';
+    if (tp > size) return failure(tp, new Error(`--tp ${tp} exceeds the ${size} devices of ${system}.`));
+    try {
+      p = await attempt(tp);
+    } catch (e) {
+      if (e instanceof CapacityError || e instanceof ProjectionError) return failure(tp, e, `at TP ${tp}: `);
+      throw e;
+    }
+  } else {
+    // The smallest power of two up to the system's size at which the step fits (and the model splits).
+    let lastCapacity: { tp: number; e: CapacityError } | null = null;
+    let lastOther: { tp: number; e: unknown } | null = null;
+    const tried = powersOfTwo(size);
+    for (const t of tried) {
+      try {
+        p = await attempt(t);
+        tp = t;
+        break;
+      } catch (e) {
+        if (e instanceof CapacityError) lastCapacity = { tp: t, e };
+        else if (e instanceof ProjectionError) lastOther = { tp: t, e };
+        else throw e;
+      }
+    }
+    if (!p) {
+      const upTo = `at any TP in {${tried.join(', ')}}`;
+      if (lastCapacity)
+        return failure(
+          lastCapacity.tp,
+          lastCapacity.e,
+          `fits at no TP in {${tried.join(', ')}}; at TP ${lastCapacity.tp}: `,
+        );
+      return failure(lastOther?.tp ?? null, lastOther?.e ?? new Error('no TP degree to try'), `cannot run ${upTo}: `);
+    }
+    tpChoice = `auto: the smallest power of two up to ${size} that fits`;
+  }
+  const ep = arch.moe ? (o.ep ?? tp) : 1;
+  const devices = tp; // the TP group (ep lives inside it)
+  const power: SystemPowerReport = await systemPower(system, devices);
+  const tokensPerSecond = p.tokens / (p.ms / 1e3);
+  const perChip = tokensPerSecond / devices;
+  const crit = p.ranks[p.criticalRank]!;
+  return {
+    ok: true,
+    model: o.model,
+    system,
+    device: power.device,
+    tp,
+    ep,
+    tpChoice,
+    devices,
+    batch: o.batch,
+    contextLen: o.contextLen,
+    phase: o.phase,
+    weightDtype: o.weightDtype,
+    kvDtype: o.kvDtype,
+    stepMs: p.ms,
+    tpotMs: o.phase === 'decode' ? p.ms : null,
+    tokensPerStep: p.tokens,
+    tokensPerSecond,
+    tokensPerSecondPerChip: perChip,
+    devicesPerSystem: power.devicesPerSystem,
+    tokensPerSecondPerSystem: perChip * power.devicesPerSystem,
+    tokensPerSecondPerKW: tokensPerSecond / power.totalKW,
+    tokensPerSecondPerKWFullSystem: perChip / power.perDeviceAllInKW,
+    power: {
+      totalKW: power.totalKW,
+      acceleratorsKW: power.acceleratorsKW,
+      overheadKW: power.overheadKW,
+      systems: power.systems,
+      perDeviceAllInKW: power.perDeviceAllInKW,
+      perSystemKW: power.perSystemKW,
+      quality: power.quality,
+    },
+    memory: p.memory,
+    criticalRank: p.criticalRank,
+    critical: { kernelsMs: crit.kernelsMs, collectivesMs: crit.collectivesMs, idleMs: crit.idleMs },
+    ranks: p.ranks.map((r) => ({
+      rank: r.rank,
+      kernelsMs: r.kernelsMs,
+      collectivesMs: r.collectivesMs,
+      idleMs: r.idleMs,
+    })),
+    assumptions: p.assumptions,
+  };
+}
+
+const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
+const num = (x: number) =>
+  x >= 1000 ? Math.round(x).toLocaleString('en-US') : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3);
+const ms = (x: number) => `${x.toFixed(3)} ms`;
+const pct = (part: number, whole: number) => (whole > 0 ? ` (${((100 * part) / whole).toFixed(0)} %)` : '');
+
+/** The text report: one column per system, then failures and assumptions. */
+export function formatProject(o: ProjectOptions, outcomes: ProjectOutcome[]): string {
+  const lines: string[] = [];
+  const tokens = o.phase === 'decode' ? `${o.batch} sequences × 1 token` : `${o.batch} sequences × ${o.contextLen}`;
+  lines.push(
+    `# tessera project: ${o.model}, ${o.phase} step, ${tokens}, context ${o.contextLen}, weights ${o.weightDtype}, KV ${o.kvDtype}`,
+  );
+  lines.push('# modelled by @tessera/serve projectStep (timing-only); power from @tessera/cluster systemPower');
+  const ok = outcomes.filter((r): r is ProjectResult => r.ok);
+  if (ok.length > 0) {
+    const rows: Array<[string, (r: ProjectResult) => string]> = [
+      ['device', (r) => r.device],
+      ['TP (devices)', (r) => `${r.tp}${r.ep > 1 ? ` (EP ${r.ep})` : ''}`],
+      ['TP chosen', (r) => (r.tpChoice.startsWith('auto') ? 'auto' : 'given')],
+      ['step time', (r) => ms(r.stepMs)],
+      ...(o.phase === 'decode'
+        ? ([['TPOT', (r) => ms(r.stepMs)]] as Array<[string, (r: ProjectResult) => string]>)
+        : []),
+      ['tokens / step', (r) => String(r.tokensPerStep)],
+      ['tokens/s (deployment)', (r) => num(r.tokensPerSecond)],
+      ['tokens/s per chip', (r) => num(r.tokensPerSecondPerChip)],
+      ['tokens/s per system', (r) => `${num(r.tokensPerSecondPerSystem)} (${r.devicesPerSystem} chips)`],
+      [
+        'deployment power',
+        (r) => `${r.power.totalKW.toFixed(1)} kW (${r.power.systems} system${r.power.systems > 1 ? 's' : ''})`,
+      ],
+      ['tokens/s per kW', (r) => num(r.tokensPerSecondPerKW)],
+      ['tokens/s per kW, full system', (r) => num(r.tokensPerSecondPerKWFullSystem)],
+      ['power figures', (r) => r.power.quality],
+      ['weights / device', (r) => gib(r.memory.weights)],
+      ['KV cache / device', (r) => gib(r.memory.kvCache)],
+      ['workspace / device', (r) => gib(r.memory.workspace)],
+      ['total / capacity', (r) => `${gib(r.memory.total)} / ${gib(r.memory.capacity)}`],
+      ['critical rank', (r) => String(r.criticalRank)],
+      ['  kernels', (r) => ms(r.critical.kernelsMs) + pct(r.critical.kernelsMs, r.stepMs)],
+      ['  collectives', (r) => ms(r.critical.collectivesMs) + pct(r.critical.collectivesMs, r.stepMs)],
+      ['  idle', (r) => ms(r.critical.idleMs) + pct(r.critical.idleMs, r.stepMs)],
+    ];
+    lines.push(
+      table(
+        ['', ...ok.map((r) => r.system)],
+        rows.map(([label, f]) => [label, ...ok.map(f)]),
+      ),
+    );
+  }
+  const choices = new Set(ok.map((r) => r.tpChoice));
+  for (const c of choices)
+    if (c.startsWith('auto'))
+      lines.push(
+        `TP: ${c} (${ok
+          .filter((r) => r.tpChoice === c)
+          .map((r) => r.system)
+          .join(', ')}).`,
+      );
+  for (const f of outcomes) if (!f.ok) lines.push(`${f.system}: ${f.error}`);
+  if (ok.length > 0) {
+    lines.push(
+      "tokens/s per system: a full system running copies of the deployment; per kW: the deployment's devices plus the overhead of every system it occupies; full system: one chip's all-in share of a full system.",
+    );
+    const assumptions = [...new Set(ok.flatMap((r) => r.assumptions))];
+    lines.push('Assumptions:');
+    for (const a of assumptions) lines.push(`  - ${a}`);
+  }
+  return lines.join('\n');
+}
+
+/** Runs the projection on every system in order; failures are outcomes, not errors. */
+export async function projectCommand(o: ProjectOptions): Promise<ProjectOutcome[]> {
+  const out: ProjectOutcome[] = [];
+  for (const s of o.systems) out.push(await projectOn(o, s));
+  return out;
+}

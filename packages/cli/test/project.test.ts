@@ -1,0 +1,133 @@
+import { SHIPPED_MODELS } from '@tessera/models';
+import { describe, expect, it } from 'vitest';
+import { run } from '../src/index';
+
+async function tessera(...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await run(argv, { out: (t) => out.push(t), err: (t) => err.push(t) });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+interface Result {
+  ok: boolean;
+  system: string;
+  tp: number;
+  devices: number;
+  batch: number;
+  stepMs: number;
+  tpotMs: number | null;
+  tokensPerStep: number;
+  tokensPerSecond: number;
+  tokensPerSecondPerChip: number;
+  tokensPerSecondPerSystem: number;
+  devicesPerSystem: number;
+  tokensPerSecondPerKW: number;
+  power: { totalKW: number };
+  memory: { weights: number; kvCache: number; workspace: number; total: number; capacity: number };
+  critical: { kernelsMs: number; collectivesMs: number; idleMs: number };
+  assumptions: string[];
+  error?: string;
+  shortfallBytes?: number | null;
+}
+
+describe('tessera project', () => {
+  it('projects llama-3.1-8b on dgx-h100: the table, and tokens/s per chip = batch / step time / devices', async () => {
+    const t = await tessera('project', '--model', 'llama-3.1-8b', '--system', 'dgx-h100', '--tp', '2');
+    expect(t.code, t.err).toBe(0);
+    for (const label of [
+      'step time',
+      'TPOT',
+      'tokens/s per chip',
+      'tokens/s per system',
+      'tokens/s per kW',
+      'weights / device',
+      'KV cache / device',
+      'workspace / device',
+      'total / capacity',
+      'kernels',
+      'collectives',
+    ])
+      expect(t.out).toContain(label);
+    expect(t.out).toMatch(/Assumptions:\n {2}- /);
+
+    const j = await tessera('project', '--model', 'llama-3.1-8b', '--system', 'dgx-h100', '--tp', '2', '--json');
+    expect(j.code, j.err).toBe(0);
+    const r = JSON.parse(j.out) as Result;
+    expect(r.ok).toBe(true);
+    expect(r.tp).toBe(2);
+    expect(r.devices).toBe(2);
+    expect(r.batch).toBe(64);
+    expect(r.tokensPerStep).toBe(64);
+    expect(r.tpotMs).toBe(r.stepMs);
+    expect(r.stepMs).toBeGreaterThan(0);
+    expect(r.tokensPerSecondPerChip).toBeCloseTo(r.batch / (r.stepMs / 1e3) / r.devices, 6);
+    expect(r.tokensPerSecondPerSystem).toBeCloseTo(r.tokensPerSecondPerChip * r.devicesPerSystem, 6);
+    expect(r.tokensPerSecondPerKW).toBeCloseTo(r.tokensPerSecond / r.power.totalKW, 6);
+    const m = r.memory;
+    expect(m.total).toBe(m.weights + m.kvCache + m.workspace);
+    expect(m.total).toBeLessThanOrEqual(m.capacity);
+    expect(r.critical.kernelsMs + r.critical.collectivesMs).toBeGreaterThan(0);
+    expect(r.critical.collectivesMs).toBeGreaterThan(0); // TP 2 all-reduces
+    expect(r.assumptions.length).toBeGreaterThan(0);
+    // The text prints the same step time.
+    expect(t.out).toContain(`${r.stepMs.toFixed(3)} ms`);
+  });
+
+  it('chooses the smallest power-of-two TP that fits when --tp is not given, and says so', async () => {
+    const t = await tessera('project', '--model', 'llama-3.1-70b', '--system', 'dgx-h100', '--json');
+    expect(t.code, t.err).toBe(0);
+    const r = JSON.parse(t.out) as Result & { tpChoice: string };
+    // 70B in bf16 is ≈ 131 GiB of weights, plus 64 × 2048 tokens of KV cache: the chosen TP fits, half of it does not.
+    expect(r.tp).toBeGreaterThan(1);
+    expect(r.tpChoice).toMatch(/^auto/);
+    const half = await tessera('project', '--model', 'llama-3.1-70b', '--system', 'dgx-h100', '--tp', String(r.tp / 2));
+    expect(half.code).toBe(1);
+    expect(half.err).toMatch(/Does not fit on NVIDIA H100/);
+    const text = await tessera('project', '--model', 'llama-3.1-70b', '--system', 'dgx-h100');
+    expect(text.out).toMatch(/TP: auto: the smallest power of two up to 8 that fits \(dgx-h100\)/);
+  });
+
+  it('--compare prints the shortfall line for a system the model does not fit and still prints the other', async () => {
+    const argv = ['project', '--model', 'llama-3.1-405b', '--compare', 'dgx-h100,nvl72', '--tp', '8', '--batch', '8'];
+    const t = await tessera(...argv);
+    expect(t.code, t.err).toBe(0);
+    // 405B over 8 devices: ≈ 95 GiB of weights per device, more than an H100's 80 GB, less than a B200's 192 GB.
+    expect(t.out).toMatch(/^dgx-h100: at TP 8: Does not fit on NVIDIA H100[^\n]*GiB short\.$/m);
+    expect(t.out).toMatch(/\| *\| nvl72 *\|/);
+    expect(t.out).not.toMatch(/\| *\| dgx-h100/);
+    expect(t.out).toContain('tokens/s per chip');
+
+    const j = await tessera(...argv, '--json');
+    expect(j.code, j.err).toBe(0);
+    const rs = JSON.parse(j.out) as Result[];
+    expect(rs.map((r) => [r.system, r.ok])).toEqual([
+      ['dgx-h100', false],
+      ['nvl72', true],
+    ]);
+    expect(rs[0]!.shortfallBytes).toBeGreaterThan(0);
+    expect(rs[0]!.error).toMatch(/GiB short/);
+    expect(rs[1]!.tokensPerSecondPerChip).toBeCloseTo(8 / (rs[1]!.stepMs / 1e3) / 8, 6);
+  });
+
+  it('a single system the model does not fit: the shortfall, exit 1', async () => {
+    const t = await tessera('project', '--model', 'llama-3.1-405b', '--system', 'dgx-h100', '--tp', '8');
+    expect(t.code).toBe(1);
+    expect(t.err).toMatch(/^tessera: dgx-h100: at TP 8: Does not fit on NVIDIA H100.*GiB short\.$/);
+  });
+
+  it('an unknown model or system: one line listing the valid ids, exit 1', async () => {
+    const m = await tessera('project', '--model', 'llama-9', '--system', 'dgx-h100');
+    expect(m.code).toBe(1);
+    expect(m.out).toBe('');
+    expect(m.err.split('\n')).toHaveLength(1);
+    expect(m.err).toContain("Unknown model 'llama-9'");
+    for (const { id } of SHIPPED_MODELS) expect(m.err).toContain(id);
+
+    const s = await tessera('project', '--model', 'llama-3.1-8b', '--compare', 'dgx-h100,dgx-h900');
+    expect(s.code).toBe(1);
+    expect(s.out).toBe('');
+    expect(s.err.split('\n')).toHaveLength(1);
+    expect(s.err).toMatch(/Unknown system 'dgx-h900'; one of: .*dgx-h100.*nvl72.*cloudmatrix384/);
+  });
+});
