@@ -748,7 +748,8 @@ export async function projectStep(o: ProjectStepOptions): Promise<StepProjection
 
   // ---- The timeline, per rank. ----
   const records = prof.records.filter((r) => r.kind === 'kernel' || r.kind === 'collective');
-  const t0 = Math.min(...records.map((r) => r.startMs));
+  // (A loop, not Math.min(...): a step at high TP has hundreds of thousands of records, past the argument limit.)
+  const t0 = records.reduce((m, r) => Math.min(m, r.startMs), Number.POSITIVE_INFINITY);
   const perRank: RankProjection[] = ranks.map((_, rank) => ({
     rank,
     kernelsMs: 0,

@@ -252,8 +252,9 @@ export async function simulateServing(
   }
 
   const ok = results.filter((r) => r.ok);
-  const start = Math.min(...ok.map((r) => r.sentMs));
-  const end = Math.max(...ok.map((r) => r.sentMs + r.timings.e2eMs));
+  // (Loops, not Math.min(...): a workload may hold more requests than a call takes arguments.)
+  const start = ok.reduce((m, r) => Math.min(m, r.sentMs), Number.POSITIVE_INFINITY);
+  const end = ok.reduce((m, r) => Math.max(m, r.sentMs + r.timings.e2eMs), Number.NEGATIVE_INFINITY);
   const durationMs = ok.length > 0 ? end - start : 0;
   return {
     hardware: engine.hardware,

@@ -258,4 +258,20 @@ describe('projectStep', () => {
     );
     expect(evenSplit(10, 4)).toEqual([3, 3, 2, 2]);
   });
+
+  test('a step with hundreds of thousands of launches (DeepSeek-R1 at TP 128 on CloudMatrix384) projects', async () => {
+    // It used to overflow the stack: Math.min(...) over every launch record of the step.
+    const r = await projectStep({
+      arch: loadShippedModel('deepseek-r1'),
+      topology: 'cloudmatrix384',
+      tp: 128,
+      batch: 8,
+      contextLen: 2048,
+      phase: 'decode',
+    });
+    expect(r.ranks).toHaveLength(128);
+    expect(r.ms).toBeGreaterThan(0);
+    const critical = r.ranks[r.criticalRank]!;
+    expect(critical.kernelsMs + critical.collectivesMs + critical.idleMs).toBeCloseTo(r.ms, 6);
+  }, 300_000);
 });
