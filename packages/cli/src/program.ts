@@ -18,7 +18,8 @@ import {
 import { collPerf, parseCollPerfArgs } from './commands/coll-perf';
 import { compileCommand } from './commands/compile';
 import { devicesCommand } from './commands/devices';
-import { formatProject, type ProjectArgs, parseProjectArgs, projectCommand } from './commands/project';
+import { formatProject, type ProjectArgs, parseProjectArgs, projectCommand, systemSize } from './commands/project';
+import { formatSearch, searchProject } from './commands/project-search';
 import { parseBytes, parsePositiveInt } from './format';
 
 export interface Io {
@@ -333,8 +334,27 @@ export function createProgram(io: Io = defaultIo): Command {
     .option('--kv <dtype>', 'KV-cache dtype: bf16 or f16', 'bf16')
     .option('--phase <phase>', 'decode (one token per sequence) or prefill (the whole context)', 'decode')
     .option('--json', 'print JSON: one object, or an array with --compare')
-    .action(async (o: ProjectArgs & { json?: boolean }) => {
+    .option(
+      '--slo-tpot <ms>',
+      'search instead: every power-of-two TP × batch 1…512 (decode); print the best tokens/s per chip meeting the TPOT and the Pareto frontier',
+    )
+    .action(async (o: ProjectArgs & { json?: boolean; sloTpot?: string }) => {
       const options = parseProjectArgs(o);
+      if (o.sloTpot !== undefined) {
+        const slo = Number(String(o.sloTpot).replace(/ms$/, ''));
+        if (!(Number.isFinite(slo) && slo > 0)) {
+          throw new TesseraError(
+            'InvalidValue',
+            `--slo-tpot '${o.sloTpot}' must be a positive number of ms (e.g. 50 or 50ms).`,
+          );
+        }
+        const results = [];
+        for (const s of options.systems) results.push(await searchProject(options, s, slo, systemSize(s)));
+        io.out(
+          o.json ? JSON.stringify(o.compare ? results : results[0], null, 2) : formatSearch(options.model, results),
+        );
+        return;
+      }
       const outcomes = await projectCommand(options);
       const only = outcomes[0]!;
       if (o.json && !o.compare && !only.ok) io.out(JSON.stringify(only, null, 2));

@@ -130,4 +130,40 @@ describe('tessera project', () => {
     expect(s.err.split('\n')).toHaveLength(1);
     expect(s.err).toMatch(/Unknown system 'dgx-h900'; one of: .*dgx-h100.*nvl72.*cloudmatrix384/);
   });
+
+  it('--slo-tpot searches TP × batch: only configurations meeting the SLO, the best first, a Pareto frontier', async () => {
+    const t = await tessera(
+      'project',
+      '--model',
+      'llama-3.1-8b',
+      '--system',
+      'dgx-h100',
+      '--slo-tpot',
+      '10ms',
+      '--json',
+    );
+    expect(t.code).toBe(0);
+    type P = { tp: number; batch: number; tpotMs: number; tokensPerSecondPerChip: number };
+    const r = JSON.parse(t.out) as { sloTpotMs: number; meeting: P[]; best: P | null; frontier: P[]; fitted: number };
+    expect(r.sloTpotMs).toBe(10);
+    expect(r.meeting.length).toBeGreaterThan(0);
+    expect(r.meeting.length).toBeLessThan(r.fitted); // the SLO rules some fitting configurations out
+    for (const p of r.meeting) expect(p.tpotMs).toBeLessThanOrEqual(10);
+    expect(r.best).toEqual(r.meeting[0]);
+    for (const p of r.meeting) expect(p.tokensPerSecondPerChip).toBeLessThanOrEqual(r.best!.tokensPerSecondPerChip);
+    // Along the frontier TPOT rises and so does throughput per chip; no meeting point beats the frontier at its TPOT.
+    for (let i = 1; i < r.frontier.length; i++) {
+      expect(r.frontier[i]!.tpotMs).toBeGreaterThanOrEqual(r.frontier[i - 1]!.tpotMs);
+      expect(r.frontier[i]!.tokensPerSecondPerChip).toBeGreaterThan(r.frontier[i - 1]!.tokensPerSecondPerChip);
+    }
+    for (const p of r.meeting) {
+      const dominating = r.frontier.filter((f) => f.tpotMs <= p.tpotMs);
+      expect(Math.max(...dominating.map((f) => f.tokensPerSecondPerChip))).toBeGreaterThanOrEqual(
+        p.tokensPerSecondPerChip,
+      );
+    }
+    const bad = await tessera('project', '--model', 'llama-3.1-8b', '--system', 'dgx-h100', '--slo-tpot', 'fast');
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/--slo-tpot 'fast' must be a positive number of ms/);
+  }, 300_000);
 });

@@ -151,7 +151,7 @@ export function parseProjectArgs(a: ProjectArgs): ProjectOptions {
   };
 }
 
-const systemSize = (system: string) => {
+export const systemSize = (system: string) => {
   const s = builtinTopology(system);
   return s.nodes * s.devicesPerNode;
 };
