@@ -28,7 +28,11 @@ function g3(grid: number | number[]): G3 {
   return [g[0] ?? 1, g[1] ?? 1, g[2] ?? 1];
 }
 
-function analysis(
+type Costing = typeof analyzeCost;
+
+/** Compiles `k` for `args` and costs a launch over `grid` with `cost` (the analysis or the per-program reference). */
+function costWith(
+  cost: Costing,
   dev: Device,
   k: Kernel,
   args: Args,
@@ -37,7 +41,7 @@ function analysis(
   smem = 0,
 ): CostRecord {
   const ir = compileKernel(k, args, block, smem).ir;
-  return analyzeCost(ir, {
+  return cost(ir, {
     grid: g3(grid),
     block,
     args,
@@ -48,25 +52,9 @@ function analysis(
   });
 }
 
-function byPrograms(
-  dev: Device,
-  k: Kernel,
-  args: Args,
-  grid: number | number[],
-  block: G3 | null = null,
-  smem = 0,
-): CostRecord {
-  const ir = compileKernel(k, args, block, smem).ir;
-  return analyzeCostByPrograms(ir, {
-    grid: g3(grid),
-    block,
-    args,
-    dynamicSharedBytes: smem,
-    kernelName: k.name,
-    ownerLabel: dev.label,
-    flopsPerThread: k.style === 'simt' ? k.flopsPerThread : 0,
-  });
-}
+type LaunchArgs = [dev: Device, k: Kernel, args: Args, grid: number | number[], block?: G3 | null, smem?: number];
+const analysis = (...a: LaunchArgs) => costWith(analyzeCost, ...a);
+const byPrograms = (...a: LaunchArgs) => costWith(analyzeCostByPrograms, ...a);
 
 /** The analysis (pieces, summarised loops, merges) and the per-program reference agree exactly. */
 function expectSame(

@@ -5,14 +5,13 @@
  * code generator writes most of them out inline and fused, and the two must agree bit for bit (TESSERA_SHADOW=codegen
  * checks it).
  */
-import type { DType, StorageArray, TileDType } from '../../dtype/dtype';
+import { bitsEncoder, type DType, type StorageArray, type TileDType } from '../../dtype/dtype';
 import { BINARY_OPS, type BinaryOp, UNARY_OPS, type UnaryOp } from '../../kernel/elementwise';
 import {
   allocTile,
   blockAtError,
   castTo,
   decoderOf,
-  encoderOf,
   erf,
   fault,
   finishArray,
@@ -329,7 +328,7 @@ export function scatter(
   mask: ArrayLike<number> | null,
   data: ArrayLike<number>,
 ): void {
-  const enc = encoderOf(dtype);
+  const enc = bitsEncoder(dtype);
   for (let i = 0; i < off.length; i++) {
     if (mask && !mask[i]) continue;
     st[off[i]!] = enc ? enc(data[i]!) : data[i]!;
@@ -349,7 +348,7 @@ export function atomicRmw(
   const n = off.length;
   const old = allocTile(dtype, n);
   const dec = decoderOf(dtype);
-  const enc = encoderOf(dtype);
+  const enc = bitsEncoder(dtype);
   const round = dtype === 'f32' ? Math.fround : dtype === 'i32' ? (x: number) => x | 0 : (x: number) => x;
   for (let i = 0; i < n; i++) {
     if (mask && !mask[i]) continue;
@@ -474,7 +473,7 @@ export function storeBlock(
 ): void {
   blockAtError(w.L, 'storeBlock', at, w.x, w.y, w.z);
   const data = value.data;
-  const enc = encoderOf(dtype);
+  const enc = bitsEncoder(dtype);
   const ls = v.strides[value.shape.length - 1] ?? 1;
   forEachRow(v, at, value.shape, (ob, sb, j0, j1) => {
     if (enc) for (let j = j0; j < j1; j++) st[sb + j * ls] = enc(data[ob + j]!);

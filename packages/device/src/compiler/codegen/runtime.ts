@@ -192,22 +192,6 @@ export function decoderOf(dtype: DType): ((bits: number) => number) | null {
   }
 }
 
-/** Value → stored bits, round to nearest even (null: the storage takes values). */
-export function encoderOf(dtype: DType): ((x: number) => number) | null {
-  switch (dtype) {
-    case 'f16':
-      return f16BitsFromF32;
-    case 'bf16':
-      return bf16BitsFromF32;
-    case 'fp8e4m3':
-      return fp8e4m3BitsFromF32;
-    case 'fp8e5m2':
-      return fp8e5m2BitsFromF32;
-    default:
-      return null;
-  }
-}
-
 // ------------------------------------------------------------------------------------------------------ faults
 
 const ADDRESS_HINT =
