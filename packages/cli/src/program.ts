@@ -338,7 +338,8 @@ export function createProgram(io: Io = defaultIo): Command {
       '--slo-tpot <ms>',
       'search instead: every power-of-two TP × batch 1…512 (decode); print the best tokens/s per chip meeting the TPOT and the Pareto frontier',
     )
-    .action(async (o: ProjectArgs & { json?: boolean; sloTpot?: string }) => {
+    .option('--max-batch <n>', 'with --slo-tpot: the largest batch searched (powers of two from 1)', '512')
+    .action(async (o: ProjectArgs & { json?: boolean; sloTpot?: string; maxBatch: string }) => {
       const options = parseProjectArgs(o);
       if (o.sloTpot !== undefined) {
         const slo = Number(String(o.sloTpot).replace(/ms$/, ''));
@@ -348,8 +349,12 @@ export function createProgram(io: Io = defaultIo): Command {
             `--slo-tpot '${o.sloTpot}' must be a positive number of ms (e.g. 50 or 50ms).`,
           );
         }
+        const maxBatch = Number(o.maxBatch);
+        if (!(Number.isInteger(maxBatch) && maxBatch >= 1)) {
+          throw new TesseraError('InvalidValue', `--max-batch '${o.maxBatch}' must be a positive integer.`);
+        }
         const results = [];
-        for (const s of options.systems) results.push(await searchProject(options, s, slo, systemSize(s)));
+        for (const s of options.systems) results.push(await searchProject(options, s, slo, systemSize(s), maxBatch));
         io.out(
           o.json ? JSON.stringify(o.compare ? results : results[0], null, 2) : formatSearch(options.model, results),
         );

@@ -131,32 +131,45 @@ describe('tessera project', () => {
     expect(s.err).toMatch(/Unknown system 'dgx-h900'; one of: .*dgx-h100.*nvl72.*cloudmatrix384/);
   });
 
-  it('--slo-tpot searches TP × batch: only configurations meeting the SLO, the best first, a Pareto frontier', async () => {
-    const t = await tessera(
-      'project',
-      '--model',
-      'llama-3.1-8b',
-      '--system',
-      'dgx-h100',
-      '--slo-tpot',
-      '10ms',
-      '--json',
-    );
-    expect(t.code).toBe(0);
+  it('--slo-tpot searches: only configurations meeting the SLO, the best first, a Pareto frontier', async () => {
     type P = { tp: number; batch: number; tpotMs: number; tokensPerSecondPerChip: number };
-    const r = JSON.parse(t.out) as { sloTpotMs: number; meeting: P[]; best: P | null; frontier: P[]; fitted: number };
-    expect(r.sloTpotMs).toBe(10);
-    expect(r.meeting.length).toBeGreaterThan(0);
-    expect(r.meeting.length).toBeLessThan(r.fitted); // the SLO rules some fitting configurations out
-    for (const p of r.meeting) expect(p.tpotMs).toBeLessThanOrEqual(10);
+    type R = { sloTpotMs: number; meeting: P[]; best: P | null; frontier: P[]; fitted: number };
+    // A small space (TP 2, batch 1…32) keeps the test short; first every TPOT, then an SLO between them.
+    const search = async (slo: string) => {
+      const s = await tessera(
+        'project',
+        '--model',
+        'llama-3.1-8b',
+        '--system',
+        'dgx-h100',
+        '--tp',
+        '2',
+        '--max-batch',
+        '32',
+        '--slo-tpot',
+        slo,
+        '--json',
+      );
+      expect(s.code).toBe(0);
+      return JSON.parse(s.out) as R;
+    };
+    const all = await search('1000ms');
+    expect(all.fitted).toBe(6);
+    expect(all.meeting).toHaveLength(6);
+    const tpots = all.meeting.map((p) => p.tpotMs).sort((a, b) => a - b);
+    const slo = (tpots[2]! + tpots[3]!) / 2; // three meet it, three do not
+    const r = await search(`${slo}`);
+    expect(r.sloTpotMs).toBe(slo);
+    expect(r.meeting).toHaveLength(3);
+    for (const p of r.meeting) expect(p.tpotMs).toBeLessThanOrEqual(slo);
     expect(r.best).toEqual(r.meeting[0]);
     for (const p of r.meeting) expect(p.tokensPerSecondPerChip).toBeLessThanOrEqual(r.best!.tokensPerSecondPerChip);
-    // Along the frontier TPOT rises and so does throughput per chip; no meeting point beats the frontier at its TPOT.
+    // Along the frontier TPOT rises and so does throughput per chip; no configuration beats the frontier at its TPOT.
     for (let i = 1; i < r.frontier.length; i++) {
       expect(r.frontier[i]!.tpotMs).toBeGreaterThanOrEqual(r.frontier[i - 1]!.tpotMs);
       expect(r.frontier[i]!.tokensPerSecondPerChip).toBeGreaterThan(r.frontier[i - 1]!.tokensPerSecondPerChip);
     }
-    for (const p of r.meeting) {
+    for (const p of all.meeting) {
       const dominating = r.frontier.filter((f) => f.tpotMs <= p.tpotMs);
       expect(Math.max(...dominating.map((f) => f.tokensPerSecondPerChip))).toBeGreaterThanOrEqual(
         p.tokensPerSecondPerChip,
@@ -165,5 +178,5 @@ describe('tessera project', () => {
     const bad = await tessera('project', '--model', 'llama-3.1-8b', '--system', 'dgx-h100', '--slo-tpot', 'fast');
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/--slo-tpot 'fast' must be a positive number of ms/);
-  }, 300_000);
+  });
 });

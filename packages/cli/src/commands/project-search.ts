@@ -1,6 +1,6 @@
 /**
  * `tessera project --slo-tpot <ms>`: the search. For each system, every power-of-two TP degree up to the system's size
- * (at most 64) × batch {1, 2, 4, …, 512} is projected (decode); configurations that do not fit are skipped, the rest
+ * (at most 64; only `--tp` when given) × batch {1, 2, 4, …, 512} (up to `--max-batch`) is projected (decode); configurations that do not fit are skipped, the rest
  * are kept when their TPOT (the decode step) meets the SLO. The answer is the configuration with the most tokens/s per
  * chip among those, and the Pareto frontier of tokens/s per chip against TPOT over every configuration that fits
  * (each point: no other configuration is both faster per token and higher in throughput per chip).
@@ -55,11 +55,16 @@ export async function searchProject(
   system: string,
   sloTpotMs: number,
   size: number,
+  maxBatch = BATCHES[BATCHES.length - 1]!,
 ): Promise<SearchResult> {
   const fits: SearchPoint[] = [];
   let tried = 0;
-  for (let tp = 1; tp <= Math.min(size, MAX_TP); tp *= 2) {
-    for (const batch of BATCHES) {
+  // `--tp` given: search the batch only.
+  const tps: number[] = [];
+  if (o.tp !== undefined) tps.push(o.tp);
+  else for (let tp = 1; tp <= Math.min(size, MAX_TP); tp *= 2) tps.push(tp);
+  for (const tp of tps) {
+    for (const batch of BATCHES.filter((b) => b <= maxBatch)) {
       tried++;
       const r = await projectOn({ ...o, phase: 'decode', tp, batch }, system);
       if (r.ok) fits.push(point(r));

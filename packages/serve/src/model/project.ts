@@ -748,8 +748,7 @@ export async function projectStep(o: ProjectStepOptions): Promise<StepProjection
 
   // ---- The timeline, per rank. ----
   const records = prof.records.filter((r) => r.kind === 'kernel' || r.kind === 'collective');
-  // (A loop, not Math.min(...): a step at high TP has hundreds of thousands of records, past the argument limit.)
-  const t0 = records.reduce((m, r) => Math.min(m, r.startMs), Number.POSITIVE_INFINITY);
+  const t0 = earliestStart(records);
   const perRank: RankProjection[] = ranks.map((_, rank) => ({
     rank,
     kernelsMs: 0,
@@ -815,4 +814,14 @@ export async function projectStep(o: ProjectStepOptions): Promise<StepProjection
     memory,
     assumptions,
   };
+}
+
+/**
+ * The earliest start among a step's records. A loop, not Math.min(...): a step at high TP (DeepSeek-R1 at TP 128 on
+ * CloudMatrix384) has hundreds of thousands of records, past the engine's argument limit.
+ */
+export function earliestStart(records: readonly { startMs: number }[]): number {
+  let t0 = Number.POSITIVE_INFINITY;
+  for (const r of records) if (r.startMs < t0) t0 = r.startMs;
+  return t0;
 }
