@@ -78,6 +78,8 @@ export interface ProjectStepOptions {
 export interface ProjectedOp {
   kind: 'kernel' | 'collective';
   name: string;
+  /** Start on the step's clock (ms after its first launch), and duration. */
+  startMs: number;
   ms: number;
   /** Kernels: matrix-unit FLOPs (its cost record). */
   flops?: number;
@@ -768,6 +770,7 @@ export async function projectStep(o: ProjectStepOptions): Promise<StepProjection
       rp.ops.push({
         kind: 'kernel',
         name: rec.name,
+        startMs: rec.startMs - t0,
         ms,
         flops: c ? c.total.matrixFlops.reduce((s, x) => s + x, 0) : 0,
         bytesRead: c ? compulsoryBytes(c).read : 0,
@@ -776,7 +779,7 @@ export async function projectStep(o: ProjectStepOptions): Promise<StepProjection
       });
     } else {
       rp.collectivesMs += ms;
-      rp.ops.push({ kind: 'collective', name: rec.name, ms, bytes: rec.bytes ?? 0 });
+      rp.ops.push({ kind: 'collective', name: rec.name, startMs: rec.startMs - t0, ms, bytes: rec.bytes ?? 0 });
     }
   }
   const end = Math.max(...ends);
