@@ -20,6 +20,7 @@ import { compileCommand } from './commands/compile';
 import { devicesCommand } from './commands/devices';
 import { formatProject, type ProjectArgs, parseProjectArgs, projectCommand, systemSize } from './commands/project';
 import { formatSearch, searchProject } from './commands/project-search';
+import { writeProjectTraces } from './commands/project-trace';
 import { parseBytes, parsePositiveInt } from './format';
 
 export interface Io {
@@ -321,7 +322,7 @@ export function createProgram(io: Io = defaultIo): Command {
   program
     .command('project')
     .description(
-      'project one engine step of a shipped model on a built-in system (@tessera/serve projectStep): step time, tokens/s per chip, per system and per kW, memory per device, kernels vs collectives',
+      'project one engine step of a shipped model on a built-in system (@tessera/serve projectStep): step time, tokens/s per chip, per system and per kW, memory per device, kernels vs collectives; with --trace FILE, the timeline of the step per rank (Perfetto)',
     )
     .requiredOption('--model <id>', 'a shipped model (llama-3.1-8b, …, deepseek-r1)')
     .option('--system <topology>', 'a built-in topology (dgx-h100, nvl72, cloudmatrix384, …)')
@@ -341,6 +342,13 @@ export function createProgram(io: Io = defaultIo): Command {
     .option('--max-batch <n>', 'with --slo-tpot: the largest batch searched (powers of two from 1)', '512')
     .action(async (o: ProjectArgs & { json?: boolean; sloTpot?: string; maxBatch: string }) => {
       const options = parseProjectArgs(o);
+      const traceFile = program.opts().trace as string | undefined;
+      if (traceFile !== undefined && o.sloTpot !== undefined) {
+        throw new TesseraError(
+          'InvalidValue',
+          '--trace writes the timeline of one projected step and --slo-tpot projects many: run the configuration the search picks (--tp T --batch B) with --trace.',
+        );
+      }
       if (o.sloTpot !== undefined) {
         const slo = Number(String(o.sloTpot).replace(/ms$/, ''));
         if (!(Number.isFinite(slo) && slo > 0)) {
@@ -366,6 +374,9 @@ export function createProgram(io: Io = defaultIo): Command {
       if (!o.compare && !only.ok) throw new TesseraError('InvalidValue', `${only.system}: ${only.error}`);
       if (o.json) io.out(JSON.stringify(o.compare ? outcomes : outcomes[0], null, 2));
       else io.out(formatProject(options, outcomes));
+      if (traceFile !== undefined)
+        for (const f of writeProjectTraces(outcomes, traceFile, !!o.compare))
+          io.err(`trace written to ${f} (open it in https://ui.perfetto.dev)`);
       if (outcomes.every((r) => !r.ok))
         throw new TesseraError('InvalidValue', 'the model runs on none of the systems.');
     });

@@ -87,6 +87,8 @@ export interface ProjectResult {
   critical: { kernelsMs: number; collectivesMs: number; idleMs: number };
   ranks: Array<{ rank: number; kernelsMs: number; collectivesMs: number; idleMs: number }>;
   assumptions: string[];
+  /** The step itself, for --trace (projectionTrace): non-enumerable, so --json leaves its per-op timeline out. */
+  readonly projection?: StepProjection;
 }
 
 /** A system the model does not fit (or cannot be projected on): the reason in one line. */
@@ -236,7 +238,7 @@ export async function projectOn(o: ProjectOptions, system: string): Promise<Proj
   const tokensPerSecond = p.tokens / (p.ms / 1e3);
   const perChip = tokensPerSecond / devices;
   const crit = p.ranks[p.criticalRank]!;
-  return {
+  const result: ProjectResult = {
     ok: true,
     model: o.model,
     system,
@@ -279,6 +281,8 @@ export async function projectOn(o: ProjectOptions, system: string): Promise<Proj
     })),
     assumptions: p.assumptions,
   };
+  Object.defineProperty(result, 'projection', { value: p, enumerable: false });
+  return result;
 }
 
 const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
