@@ -252,10 +252,21 @@ describe('projectStep', () => {
       );
     expect(((await bad({ tp: 3 })) as ProjectionError).param).toBe('tp');
     expect(((await bad({ batch: 0 })) as ProjectionError).param).toBe('batch');
-    expect(((await bad({ weightDtype: 'fp8' as 'bf16' })) as ProjectionError).param).toBe('weightDtype');
-    expect(((await bad({ arch: loadShippedModel('deepseek-v3'), weightDtype: 'int8' })) as ProjectionError).param).toBe(
-      'weightDtype',
+    expect(((await bad({ weightDtype: 'fp4' as 'bf16' })) as ProjectionError).param).toBe('weightDtype');
+    // Ascend 910B has no fp8 matrix path: the error names the dtypes it has and what to use.
+    const noFp8 = (await bad({ topology: 'atlas-800t-a2', weightDtype: 'fp8' })) as ProjectionError;
+    expect(noFp8.param).toBe('weightDtype');
+    expect(noFp8.message).toMatch(/no fp8e4m3 matrix path.*use int8/);
+    // Attention DP pairs with expert parallelism: a dense model says to run replicas instead.
+    expect(((await bad({ dp: 2, batch: 2 })) as ProjectionError).param).toBe('dp');
+    expect(((await bad({ pp: 33 })) as ProjectionError).param).toBe('pp'); // 32 layers
+    expect(((await bad({ pp: 2, batch: 3 })) as ProjectionError).param).toBe('batch');
+    const specPrefill = await bad({ phase: 'prefill', speculative: { tokens: 1, acceptance: 0.8 } });
+    expect((specPrefill as ProjectionError).param).toBe('speculative');
+    expect(((await bad({ speculative: { tokens: 1, acceptance: 1 } })) as ProjectionError).param).toBe(
+      'speculative.acceptance',
     );
+    expect(((await bad({ sequences: [{ queryLen: 9, contextLen: 8 }] })) as ProjectionError).param).toBe('sequences');
     expect(evenSplit(10, 4)).toEqual([3, 3, 2, 2]);
   });
 

@@ -1,0 +1,204 @@
+/**
+ * The buffers of one rank of each pipeline stage (shape and dtype; timing-only buffers hold no data), and the MoE
+ * routing counts of each pass. Sized before anything is allocated, so the capacity check can say what is missing.
+ */
+import type { DType } from '@tessera/device';
+import { isMoe, type Layout, type Pass, routedRows, rowsOf, sampledOf } from './layout';
+import { evenSplit } from './types';
+
+export type BufferKind = 'weights' | 'kv' | 'workspace';
+export interface BufferPlan {
+  name: string;
+  kind: BufferKind;
+  dtype: DType;
+  n: number;
+}
+const BYTES: Partial<Record<DType, number>> = { f32: 4, i32: 4, bf16: 2, f16: 2, i8: 1, fp8e4m3: 1 };
+export const bytesOf = (p: BufferPlan) => p.n * BYTES[p.dtype]!;
+
+/** A layer of the model, or the draft head's one decoder layer. */
+export type LayerId = number | 'draft';
+export const layerName = (l: LayerId) => `layers.${l}`;
+/** Whether a layer's feed-forward is MoE: the draft's is when it is the model's own MTP layer of an MoE model. */
+export const layerIsMoe = (L: Layout, l: LayerId) =>
+  l === 'draft' ? L.draft === 'mtp' && L.moe !== null : isMoe(L.a, l);
+
+/** MoE routing of one pass over a stage's ranks (index i = group · tp + t), uniform over experts. */
+export interface Routing {
+  /** Tokens rank i routes. */
+  routed: number[];
+  /** send[i][j]: (token, expert) rows rank i sends to expert owner j (ep > 1). */
+  send: number[][];
+  /** Rows rank j's experts compute. */
+  recv: number[];
+}
+
+export function routing(L: Layout, pass: Pass): Routing {
+  const routed: number[] = [];
+  for (let i = 0; i < L.stageRanks; i++) routed.push(routedRows(L, rowsOf(pass.groups[Math.floor(i / L.tp)]!)));
+  if (L.ep === 1) return { routed, send: [], recv: routed.map((n) => n * L.k) };
+  const send = routed.map((n) => evenSplit(n * L.k, L.ep));
+  const recv = routed.map((_, j) => send.reduce((s, row) => s + row[j]!, 0));
+  return { routed, send, recv };
+}
+
+/** The buffers of one rank of stage `s`. */
+export function planStage(L: Layout, s: number): BufferPlan[] {
+  const { a, gqa, mla, moe, D, V, A, W, C, Q, heads, kvHeads, hd, vd, qk, inter, Vs, E, El, k, eInter, shInter } = L;
+  const last = s === L.pp - 1;
+  const plans: BufferPlan[] = [];
+  const plan = (name: string, kind: BufferKind, dtype: DType, n: number) =>
+    plans.push({ name, kind, dtype, n: Math.max(1, n) });
+  const wlin = (name: string, K: number, Nout: number, bias: boolean) => {
+    plan(name, 'weights', W, K * Nout);
+    if (Q) plan(`${name}.scale`, 'weights', 'f32', Nout);
+    if (bias) plan(`${name}.bias`, 'weights', A, Nout);
+  };
+  const blocks = L.kvSequences.reduce((n, q) => n + Math.ceil(q.contextLen / L.blockSize), 0);
+  const maxBlocksPerSeq = Math.max(...L.kvSequences.map((q) => Math.ceil(q.contextLen / L.blockSize)));
+  // The embedding on the first stage (and on the last when a draft head embeds its tokens, sharing the table).
+  if (s === 0 || (last && L.draft)) plan('embed', 'weights', A, V * D); // replicated, as LlamaModel keeps it
+  if (last) {
+    plan('finalNorm', 'weights', 'f32', D);
+    plan('head', 'weights', A, Vs * D);
+  }
+  const layer = (l: LayerId) => {
+    const p = layerName(l);
+    plan(`${p}.attnNorm`, 'weights', 'f32', D);
+    if (gqa) {
+      wlin(`${p}.q`, D, heads * hd, gqa.qkvBias);
+      wlin(`${p}.k`, D, kvHeads * hd, gqa.qkvBias);
+      wlin(`${p}.v`, D, kvHeads * hd, gqa.qkvBias);
+      if (gqa.qkNorm) {
+        plan(`${p}.qNorm`, 'weights', 'f32', hd);
+        plan(`${p}.kNorm`, 'weights', 'f32', hd);
+      }
+      wlin(`${p}.o`, heads * hd, D, gqa.outputBias);
+    } else {
+      const m = mla!;
+      if (m.qLoraRank !== null) {
+        wlin(`${p}.qa`, D, m.qLoraRank, m.bias); // replicated, as vLLM's ReplicatedLinear
+        plan(`${p}.qaNorm`, 'weights', 'f32', m.qLoraRank);
+        wlin(`${p}.qb`, m.qLoraRank, heads * qk, false);
+      } else wlin(`${p}.qb`, D, heads * qk, false);
+      wlin(`${p}.kva`, D, hd, m.bias); // replicated: the latent and the shared RoPE key
+      plan(`${p}.kvaNorm`, 'weights', 'f32', m.kvLoraRank);
+      // kv_b_proj, absorbed: W_UK (heads, nope, latent) into the query, W_UV (heads, latent, v) after attention —
+      // kept in the activation dtype under W8A8, as vLLM dequantises them for the absorbed path.
+      plan(`${p}.wuk`, 'weights', A, heads * m.qkNopeHeadDim * m.kvLoraRank);
+      plan(`${p}.wuv`, 'weights', A, heads * m.kvLoraRank * vd);
+      wlin(`${p}.o`, heads * vd, D, m.bias);
+    }
+    plan(`${p}.ffnNorm`, 'weights', 'f32', D);
+    if (layerIsMoe(L, l)) {
+      const local = L.ep > 1 ? El : E;
+      plan(`${p}.router`, 'weights', A, D * E);
+      plan(`${p}.experts.gateUp`, 'weights', W, local * D * 2 * eInter);
+      plan(`${p}.experts.down`, 'weights', W, local * eInter * D);
+      if (Q) {
+        plan(`${p}.experts.gateUp.scale`, 'weights', 'f32', local * 2 * eInter);
+        plan(`${p}.experts.down.scale`, 'weights', 'f32', local * D);
+      }
+      if (shInter > 0) {
+        wlin(`${p}.shared.gateUp`, D, 2 * shInter, false);
+        wlin(`${p}.shared.down`, shInter, D, false);
+      }
+    } else {
+      wlin(`${p}.gateUp`, D, 2 * inter, a.mlp.bias);
+      wlin(`${p}.down`, inter, D, a.mlp.bias);
+    }
+    plan(`${p}.kCache`, 'kv', C, blocks * L.blockSize * kvHeads * hd);
+    if (gqa) plan(`${p}.vCache`, 'kv', C, blocks * L.blockSize * kvHeads * hd); // MLA: values are the latent itself
+  };
+  for (const l of L.stages[s]!) layer(l);
+  if (last && L.draft) {
+    layer('draft');
+    plan('draft.enorm', 'weights', 'f32', D);
+    plan('draft.hnorm', 'weights', 'f32', D);
+    // eh_proj (2D → D) as two halves: [e; h] · W = e · W_e + h · W_h (the same FLOPs and bytes, no concatenation).
+    wlin('draft.fcE', D, D, false);
+    wlin('draft.fcH', D, D, false);
+  }
+
+  // ---- Workspace: sized for the largest pass. ----
+  const ws = (name: string, dtype: DType, n: number) => plan(name, 'workspace', dtype, n);
+  let T = 1;
+  let R = 1;
+  let S = 1;
+  let routedMax = 1;
+  let recvMax = 1;
+  for (const pass of L.passes) {
+    for (let g = 0; g < L.dp; g++) {
+      const rows = rowsOf(pass.groups[g]!);
+      T = Math.max(T, L.ep > 1 ? routedRows(L, rows) * L.tp : rows); // EP pads the replicated residual to tp slices
+      R = Math.max(R, sampledOf(pass, g));
+      S = Math.max(S, pass.groups[g]!.length);
+    }
+    if (moe) {
+      const r = routing(L, pass);
+      routedMax = Math.max(routedMax, ...r.routed);
+      recvMax = Math.max(recvMax, ...r.recv);
+    }
+  }
+  const Imax = Math.max(inter, shInter, 1);
+  ws('ids', 'i32', T);
+  ws('positions', 'i32', T);
+  ws('slots', 'i32', T);
+  ws('tables', 'i32', S * maxBlocksPerSeq);
+  ws('lastRows', 'i32', R);
+  ws('x', 'f32', T * D);
+  ws('part', 'f32', T * D);
+  ws('h', A, T * D);
+  ws('q', A, T * heads * hd);
+  ws('k', A, T * kvHeads * hd);
+  ws('v', C, T * kvHeads * hd); // the GEMM writes v straight in the cache dtype
+  if (C !== A) {
+    ws('qRot', C, T * heads * hd);
+    ws('kRot', C, T * kvHeads * hd);
+  }
+  ws('attn', A, T * heads * hd);
+  if (mla) {
+    ws('mla.qa', A, T * (mla.qLoraRank ?? 1));
+    ws('mla.qaN', A, T * (mla.qLoraRank ?? 1));
+    ws('mla.q', A, T * heads * qk);
+    ws('mla.kv', C, T * hd);
+    ws('mla.ckv', A, T * mla.kvLoraRank);
+    ws('mla.qPe', C, T * heads * mla.qkRopeHeadDim);
+    ws('mla.kPe', C, T * mla.qkRopeHeadDim);
+    ws('mla.qAtt', C, T * heads * hd);
+    ws('mla.out', A, T * heads * hd);
+  }
+  ws('gu', A, T * 2 * Imax);
+  ws('act', A, T * Imax);
+  if (Q) {
+    ws('quant.x', Q, Math.max(T, recvMax) * Math.max(D, heads * hd, Imax, eInter));
+    ws('quant.scales', 'f32', Math.max(T, recvMax));
+  }
+  if (moe) {
+    ws('moe.logits', 'f32', routedMax * E);
+    ws('moe.weights', 'f32', routedMax * k);
+    ws('moe.ids', 'i32', routedMax * k);
+    ws('moe.permuted', 'i32', routedMax * k);
+    ws('moe.offsets', 'i32', E + 1);
+    ws('moe.positions', 'i32', routedMax * k);
+    ws('moe.rows', A, routedMax * k * D); // gathered (token, expert) rows, in expert order
+    ws('moe.recv', A, recvMax * D);
+    ws('moe.gu', A, recvMax * 2 * eInter);
+    ws('moe.act', A, recvMax * eInter);
+    ws('moe.y', L.ep > 1 ? A : 'f32', recvMax * D);
+    ws('moe.back', L.ep > 1 ? A : 'f32', routedMax * k * D);
+    ws('moe.out', 'f32', routedMax * D);
+    ws('moe.xs', 'f32', routedMax * D);
+  }
+  if (L.draft) {
+    ws('draft.e', A, T * D);
+    ws('draft.hn', A, T * D);
+  }
+  ws('xLast', 'f32', R * D);
+  ws('hLast', A, R * D);
+  ws('logitsT', 'f32', Vs * R);
+  ws('gathered', 'f32', L.tp > 1 ? L.tp * Vs * R : 1);
+  ws('logits', 'f32', R * V);
+  ws('sampled', 'i32', R);
+  return plans;
+}

@@ -1,0 +1,519 @@
+/**
+ * The launches of one projected step, in the order the served model issues them: for each pass (the target forward,
+ * then each draft pass of speculative decoding), per pipeline stage and DP group: the embedding (first stage) or the
+ * activations from the stage before (send/recv), the stage's decoder layers, and the output head with sampling (last
+ * stage). Buffers are timing-only: every launch is costed by its kernel's or collective's model, nothing computed.
+ *
+ * Per rank of a DP group (vLLM's layout; N rows of the group this pass):
+ *   attention   layer.ts attentionBlock (rmsnorm, q/k/v (+bias), [q/k norms], rope, reshape_and_cache, paged
+ *               attention), then o = attn·Wo_r (+ x on the group's rank 0), all-reduce over the group (TP 1: the
+ *               residual fused, no collective)
+ *   MLA         (DeepSeek) the absorbed path: rmsnorm; q_a → rmsnorm → q_b; kv_a → latent (rmsnorm) + RoPE key; q_nope ·
+ *               W_UK per head; rope; the latent row cached; paged attention over it (1 KV head of 576); · W_UV per
+ *               head; then the O projection and all-reduce as above
+ *   dense MLP   layer.ts gatedMlpInput (rmsnorm, gate/up, silu·mul), then down (+ x on rank 0), all-reduce
+ *   MoE, ep = 1 (vLLM's default: every expert TP-sharded over the group's intermediate dimension)
+ *               rmsnorm; router GEMM (N, E) f32; moeRouter (top-k, softmax, renormalised when norm_topk_prob);
+ *               moePermute; row gather (embedding kernel); groupedGemm gate/up over E groups; silu·mul; groupedGemm
+ *               down; moeUnpermute (weighted sum) into the partial sum; shared experts add theirs; rank 0 adds x;
+ *               all-reduce
+ *   MoE, ep = dp·tp (DeepEP-style expert parallelism over every rank of the stage; with dp > 1, SGLang's DP attention)
+ *               rmsnorm (the group's N rows, replicated); rank t of a group routes its slice of ⌈N/tp⌉ rows: router
+ *               GEMM, moeRouter, moePermute, row gather; dispatch = all-to-all-v of the (token, expert) rows to their
+ *               experts' owners on any group; groupedGemm gate/up over its E/ep whole experts; silu·mul; groupedGemm
+ *               down; combine = the reverse all-to-all-v; moeUnpermute; x_slice += routed (add); shared experts
+ *               (replicated) with the residual fused; all-gather of the slices over the group rebuilds its residual
+ * Under W8A8 (int8 or fp8) every projection quantises its input per token first (layer.ts linear), and so do the
+ * expert GEMMs (groupedGemm with per-row and per-expert-column scales).
+ */
+import type { Communicator } from '@tessera/cluster';
+import type { Device, DeviceBuffer } from '@tessera/device';
+import {
+  add,
+  embedding,
+  gemm,
+  groupedGemm,
+  moePermute,
+  moeRouter,
+  moeUnpermute,
+  pagedAttention,
+  quantizePerToken,
+  reshapeAndCache,
+  rmsnorm,
+  rope,
+  sample,
+  siluAndMul,
+  transpose,
+} from '@tessera/kernels';
+import {
+  type AttentionBuffers,
+  attentionBlock,
+  gatedMlpInput,
+  type Linear,
+  linear,
+  type QuantScratch,
+} from '../model/layer';
+import { type LayerId, layerIsMoe, layerName, routing } from './buffers';
+import { type Layout, type Pass, rowsOf, sampledOf } from './layout';
+
+export interface RankState {
+  dev: Device;
+  m: Map<string, DeviceBuffer>;
+  b(name: string): DeviceBuffer;
+  /** Index within its stage (group · tp + t). */
+  i: number;
+  group: number;
+  t: number;
+}
+
+export interface Comms {
+  /** tp[stage][group]: the group's TP communicator (null at TP 1). */
+  tp: (Communicator | null)[][];
+  /** ep[stage]: every rank of the stage, for dispatch and combine (null without EP). */
+  ep: (Communicator | null)[];
+  /** pp[stage]: stage s and s + 1, for the activations' send/recv (null on the last stage). */
+  pp: (Communicator | null)[];
+}
+
+const prefix = (xs: readonly number[]): number[] => {
+  const out = [0];
+  for (const x of xs) out.push(out[out.length - 1]! + x);
+  return out;
+};
+const evenParts = (total: number, parts: number) => {
+  const base = Math.floor(total / parts);
+  return Array.from({ length: parts }, (_, i) => base + (i < total % parts ? 1 : 0));
+};
+
+/** Issues every launch of one step on `stages[s]` = the ranks of stage s. */
+export function issueStep(L: Layout, stages: RankState[][], comms: Comms): void {
+  const { a, mla, D, V } = L;
+  const eps = a.rmsNormEps;
+  const maxBlocksPerSeq = Math.max(...L.kvSequences.map((q) => Math.ceil(q.contextLen / L.blockSize)));
+  const lin = (rk: RankState, name: string): Linear => ({
+    w: rk.b(name),
+    scale: rk.m.get(`${name}.scale`),
+    bias: rk.m.get(`${name}.bias`),
+  });
+  const quant = (rk: RankState): QuantScratch | undefined =>
+    L.Q ? { x: rk.b('quant.x'), scales: rk.b('quant.scales') } : undefined;
+  const groupRanks = (s: number, g: number) => stages[s]!.slice(g * L.tp, (g + 1) * L.tp);
+
+  /** x ← x + the group's partial sums (residual fused at TP 1; the group's rank 0 added it before the all-reduce). */
+  const reduce = (s: number, g: number, count: number) => {
+    const comm = comms.tp[s]![g]!;
+    const ranks = groupRanks(s, g);
+    if (comm) {
+      comm.allReduce(
+        ranks.map((r) => r.b('part')),
+        ranks.map((r) => r.b('x')),
+        { count },
+      );
+    } else {
+      for (const rk of ranks) {
+        const x = rk.b('x');
+        rk.m.set('x', rk.b('part'));
+        rk.m.set('part', x);
+      }
+    }
+  };
+
+  const mlaAttention = (rk: RankState, p: string, N: number, pass: Pass, g: number): void => {
+    const m = mla!;
+    const dev = rk.dev;
+    const { heads, hd, vd } = L;
+    const lat = m.kvLoraRank;
+    const nope = m.qkNopeHeadDim;
+    const rd = m.qkRopeHeadDim;
+    const q = quant(rk);
+    rmsnorm(dev, { x: rk.b('x'), weight: rk.b(`${p}.attnNorm`), out: rk.b('h'), rows: N, cols: D, eps });
+    if (m.qLoraRank !== null) {
+      linear(dev, rk.b('h'), lin(rk, `${p}.qa`), rk.b('mla.qa'), N, m.qLoraRank, D, { quant: q });
+      rmsnorm(dev, {
+        x: rk.b('mla.qa'),
+        weight: rk.b(`${p}.qaNorm`),
+        out: rk.b('mla.qaN'),
+        rows: N,
+        cols: m.qLoraRank,
+        eps,
+      });
+      linear(dev, rk.b('mla.qaN'), lin(rk, `${p}.qb`), rk.b('mla.q'), N, heads * L.qk, m.qLoraRank, { quant: q });
+    } else linear(dev, rk.b('h'), lin(rk, `${p}.qb`), rk.b('mla.q'), N, heads * L.qk, D, { quant: q });
+    linear(dev, rk.b('h'), lin(rk, `${p}.kva`), rk.b('mla.kv'), N, hd, D, { quant: q });
+    rmsnorm(dev, { x: rk.b('mla.kv'), weight: rk.b(`${p}.kvaNorm`), out: rk.b('mla.ckv'), rows: N, cols: lat, eps });
+    // q_nope (heads, N, nope) · W_UK (heads, nope, lat) → the attention query's latent part, per head.
+    gemm(dev, {
+      a: rk.b('mla.q'),
+      b: rk.b(`${p}.wuk`),
+      c: rk.b('mla.qAtt'),
+      M: N,
+      N: lat,
+      K: nope,
+      batch: heads,
+      strideA: N * nope,
+      strideB: nope * lat,
+      strideC: N * hd,
+    });
+    const ropeArgs = {
+      positions: rk.b('positions'),
+      tokens: N,
+      headDim: rd,
+      theta: a.rope.theta,
+      convention: 'half' as const,
+    };
+    rope(dev, { ...ropeArgs, x: rk.b('mla.qPe'), out: rk.b('mla.qPe'), heads });
+    rope(dev, { ...ropeArgs, x: rk.b('mla.kPe'), out: rk.b('mla.kPe'), heads: 1 });
+    const cache = rk.b(`${p}.kCache`);
+    reshapeAndCache(dev, {
+      key: rk.b('mla.kv'),
+      value: rk.b('mla.kv'),
+      keyCache: cache,
+      valueCache: cache,
+      slotMapping: rk.b('slots'),
+      tokens: N,
+      kvHeads: 1,
+      headDim: hd,
+    });
+    const seqs = pass.groups[g]!;
+    pagedAttention(dev, {
+      q: rk.b('mla.qAtt'),
+      keyCache: cache,
+      valueCache: cache,
+      blockTables: rk.b('tables'),
+      out: rk.b('mla.out'),
+      queryLens: seqs.map((s) => s.queryLen),
+      contextLens: seqs.map((s) => s.contextLen),
+      maxBlocksPerSeq,
+      blockSize: L.blockSize,
+      heads,
+      kvHeads: 1,
+      headDim: hd,
+      scale: 1 / Math.sqrt(L.qk),
+    });
+    // The latent output (heads, N, lat) · W_UV (heads, lat, v) → (N, heads · v).
+    gemm(dev, {
+      a: rk.b('mla.out'),
+      b: rk.b(`${p}.wuv`),
+      c: rk.b('attn'),
+      M: N,
+      N: vd,
+      K: lat,
+      batch: heads,
+      strideA: N * hd,
+      strideB: lat * vd,
+      strideC: N * vd,
+    });
+  };
+
+  /** A grouped GEMM over expert groups, W8A8 when the experts are quantised (the input quantised per row first). */
+  const expertGemm = (
+    rk: RankState,
+    input: string,
+    weight: string,
+    out: string,
+    rows: number,
+    offsets: number[],
+    N: number,
+    K: number,
+  ) => {
+    const dev = rk.dev;
+    const scale = rk.m.get(`${weight}.scale`);
+    if (scale) {
+      quantizePerToken(dev, { x: rk.b(input), out: rk.b('quant.x'), scales: rk.b('quant.scales'), rows, cols: K });
+      groupedGemm(dev, {
+        a: rk.b('quant.x'),
+        b: rk.b(weight),
+        c: rk.b(out),
+        offsets,
+        N,
+        K,
+        scales: { a: rk.b('quant.scales'), b: scale },
+      });
+    } else groupedGemm(dev, { a: rk.b(input), b: rk.b(weight), c: rk.b(out), offsets, N, K });
+  };
+
+  const layer = (s: number, l: LayerId, pass: Pass) => {
+    const p = layerName(l);
+    const ranks = stages[s]!;
+    const rowsOfRank = (rk: RankState) => rowsOf(pass.groups[rk.group]!);
+    for (const rk of ranks) {
+      const N = rowsOfRank(rk);
+      if (mla) {
+        mlaAttention(rk, p, N, pass, rk.group);
+        continue;
+      }
+      const seqs = pass.groups[rk.group]!;
+      const bufs: AttentionBuffers = {
+        x: rk.b('x'),
+        h: rk.b('h'),
+        q: rk.b('q'),
+        k: rk.b('k'),
+        v: rk.b('v'),
+        qRot: rk.m.get('qRot') ?? rk.b('q'),
+        kRot: rk.m.get('kRot') ?? rk.b('k'),
+        vKv: rk.b('v'),
+        attn: rk.b('attn'),
+        positions: rk.b('positions'),
+        slots: rk.b('slots'),
+        tables: rk.b('tables'),
+        kCache: rk.b(`${p}.kCache`),
+        vCache: rk.b(`${p}.vCache`),
+        quant: quant(rk),
+      };
+      attentionBlock(
+        rk.dev,
+        {
+          norm: rk.b(`${p}.attnNorm`),
+          q: lin(rk, `${p}.q`),
+          k: lin(rk, `${p}.k`),
+          v: lin(rk, `${p}.v`),
+          qNorm: rk.m.get(`${p}.qNorm`),
+          kNorm: rk.m.get(`${p}.kNorm`),
+        },
+        bufs,
+        {
+          N,
+          D,
+          heads: L.heads,
+          kvHeads: L.kvHeads,
+          headDim: L.hd,
+          rotaryDim: a.rope.rotaryDim,
+          eps,
+          theta: a.rope.theta,
+          convention: 'half',
+          queryLens: seqs.map((q) => q.queryLen),
+          contextLens: seqs.map((q) => q.contextLen),
+          maxBlocksPerSeq,
+          blockSize: L.blockSize,
+        },
+      );
+    }
+    const rowParallel = (input: string, weight: string, K: number) => {
+      for (const rk of ranks) {
+        linear(rk.dev, rk.b(input), lin(rk, weight), rk.b('part'), rowsOfRank(rk), D, K, {
+          residual: rk.t === 0 ? rk.b('x') : undefined,
+          quant: quant(rk),
+        });
+      }
+      for (let g = 0; g < L.dp; g++) reduce(s, g, rowsOf(pass.groups[g]!) * D);
+    };
+    rowParallel('attn', `${p}.o`, L.heads * L.vd);
+    if (!layerIsMoe(L, l)) {
+      for (const rk of ranks) {
+        gatedMlpInput(
+          rk.dev,
+          rk.b(`${p}.ffnNorm`),
+          lin(rk, `${p}.gateUp`),
+          { x: rk.b('x'), h: rk.b('h'), gu: rk.b('gu'), act: rk.b('act'), quant: quant(rk) },
+          { N: rowsOfRank(rk), D, intermediate: L.inter, eps },
+        );
+      }
+      rowParallel('act', `${p}.down`, L.inter);
+      return;
+    }
+    moeLayer(s, p, pass);
+  };
+
+  const moeLayer = (s: number, p: string, pass: Pass) => {
+    const ranks = stages[s]!;
+    const ep = L.ep;
+    const { E, El, k, eInter, shInter } = L;
+    const route = routing(L, pass);
+    // With ep > 1, rank t of a group routes rows [t·Ns, (t+1)·Ns) of the group's normed tokens (a view: no launch).
+    const slice = (rk: RankState, name: string) =>
+      ep > 1 ? rk.b(name).view(rk.t * route.routed[rk.i]! * D, route.routed[rk.i]! * D) : rk.b(name);
+    for (const rk of ranks) {
+      const dev = rk.dev;
+      const N = rowsOf(pass.groups[rk.group]!);
+      const Ns = route.routed[rk.i]!;
+      rmsnorm(dev, { x: rk.b('x'), weight: rk.b(`${p}.ffnNorm`), out: rk.b('h'), rows: N, cols: D, eps });
+      rk.m.set('moe.h', slice(rk, 'h'));
+      gemm(dev, { a: rk.b('moe.h'), b: rk.b(`${p}.router`), c: rk.b('moe.logits'), M: Ns, N: E, K: D });
+      moeRouter(dev, {
+        logits: rk.b('moe.logits'),
+        weights: rk.b('moe.weights'),
+        ids: rk.b('moe.ids'),
+        tokens: Ns,
+        experts: E,
+        k,
+        renormalize: L.moe!.normTopkProb,
+      });
+      moePermute(dev, {
+        ids: rk.b('moe.ids'),
+        tokens: Ns,
+        k,
+        experts: E,
+        permuted: rk.b('moe.permuted'),
+        expertOffsets: rk.b('moe.offsets'),
+        positions: rk.b('moe.positions'),
+      });
+      embedding(dev, {
+        table: rk.b('moe.h'),
+        ids: rk.b('moe.permuted'),
+        out: rk.b(ep > 1 ? 'moe.rows' : 'moe.recv'),
+        tokens: Ns * k,
+        vocab: Ns,
+        dim: D,
+      });
+    }
+    // Dispatch: rank i sends send[i][j] rows to j; combine: j sends them back (the transpose). One token row per write.
+    const a2a = (from: string, to: string, combine: boolean) =>
+      comms.ep[s]!.allToAllv(
+        ranks.map((r) => r.b(from)),
+        ranks.map((r) => r.b(to)),
+        {
+          sendCounts: ranks.map((_, i) => ranks.map((_, j) => (combine ? route.send[j]![i]! : route.send[i]![j]!) * D)),
+          messageBytes: D * 2,
+        },
+      );
+    if (ep > 1) a2a('moe.rows', 'moe.recv', false);
+    for (const rk of ranks) {
+      const rows = route.recv[rk.i]!;
+      const offsets = prefix(evenParts(rows, ep > 1 ? El : E));
+      expertGemm(rk, 'moe.recv', `${p}.experts.gateUp`, 'moe.gu', rows, offsets, 2 * eInter, D);
+      siluAndMul(rk.dev, { x: rk.b('moe.gu'), out: rk.b('moe.act'), rows, d: eInter });
+      expertGemm(rk, 'moe.act', `${p}.experts.down`, 'moe.y', rows, offsets, D, eInter);
+    }
+    if (ep > 1) a2a('moe.y', 'moe.back', true);
+    for (const rk of ranks) {
+      const dev = rk.dev;
+      const Ns = route.routed[rk.i]!;
+      const out = ep > 1 ? 'moe.out' : 'part';
+      moeUnpermute(dev, {
+        y: rk.b(ep > 1 ? 'moe.back' : 'moe.y'),
+        positions: rk.b('moe.positions'),
+        weights: rk.b('moe.weights'),
+        out: rk.b(out),
+        tokens: Ns,
+        k,
+        hidden: D,
+      });
+      // The residual: the group's rank 0 adds x before the all-reduce (ep = 1); each rank adds its slice (ep > 1).
+      const resid = ep > 1 ? 'moe.xs' : 'part';
+      if (ep > 1 || rk.t === 0) add(dev, { a: rk.b(out), b: slice(rk, 'x'), out: rk.b(resid), rows: Ns, cols: D });
+      if (shInter > 0) {
+        gatedMlpInput(
+          dev,
+          null,
+          lin(rk, `${p}.shared.gateUp`),
+          { x: rk.b('x'), h: rk.b('moe.h'), gu: rk.b('gu'), act: rk.b('act'), quant: quant(rk) },
+          { N: Ns, D, intermediate: shInter, eps },
+        );
+        linear(dev, rk.b('act'), lin(rk, `${p}.shared.down`), rk.b(resid), Ns, D, shInter, {
+          residual: rk.b(resid),
+          quant: quant(rk),
+        });
+      }
+    }
+    for (let g = 0; g < L.dp; g++) {
+      const group = groupRanks(s, g);
+      if (ep === 1) {
+        reduce(s, g, rowsOf(pass.groups[g]!) * D);
+        continue;
+      }
+      const comm = comms.tp[s]![g];
+      if (comm) {
+        comm.allGather(
+          group.map((r) => r.b('moe.xs')),
+          group.map((r) => r.b('x')),
+          { count: route.routed[group[0]!.i]! * D },
+        );
+      } else {
+        for (const rk of group) {
+          const x = rk.b('x');
+          rk.m.set('x', rk.b('moe.xs'));
+          rk.m.set('moe.xs', x);
+        }
+      }
+    }
+  };
+
+  /** Stage s → s + 1: every rank sends its group's activations to the same rank of the next stage. */
+  const sendOn = (s: number, pass: Pass) => {
+    const comm = comms.pp[s]!;
+    const n = L.stageRanks;
+    comm.group(() => {
+      for (const rk of stages[s]!) {
+        const count = rowsOf(pass.groups[rk.group]!) * D;
+        comm.send(rk.i, n + rk.i, rk.b('x'), count);
+        comm.recv(n + rk.i, rk.i, stages[s + 1]![rk.i]!.b('x'), count);
+      }
+    });
+  };
+
+  /** The output head on the rows that sample, as LlamaModel: gather, norm, vocab-parallel GEMM, all-gather, sample. */
+  const head = (pass: Pass) => {
+    const s = L.pp - 1;
+    for (let g = 0; g < L.dp; g++) {
+      const N = rowsOf(pass.groups[g]!);
+      const R = sampledOf(pass, g);
+      const group = groupRanks(s, g);
+      for (const rk of group) {
+        const dev = rk.dev;
+        embedding(dev, { table: rk.b('x'), ids: rk.b('lastRows'), out: rk.b('xLast'), tokens: R, vocab: N, dim: D });
+        rmsnorm(dev, { x: rk.b('xLast'), weight: rk.b('finalNorm'), out: rk.b('hLast'), rows: R, cols: D, eps });
+        gemm(dev, { a: rk.b('head'), b: rk.b('hLast'), c: rk.b('logitsT'), M: L.Vs, N: R, K: D, transB: true });
+      }
+      const comm = comms.tp[s]![g];
+      if (comm) {
+        comm.allGather(
+          group.map((r) => r.b('logitsT')),
+          group.map((r) => r.b('gathered')),
+          { count: L.Vs * R },
+        );
+      }
+      const r0 = group[0]!;
+      transpose(r0.dev, { x: r0.b(comm ? 'gathered' : 'logitsT'), out: r0.b('logits'), rows: V, cols: R });
+      const zeros = Array.from({ length: R }, () => 0);
+      sample(r0.dev, {
+        logits: r0.b('logits'),
+        out: r0.b('sampled'),
+        rows: R,
+        vocab: V,
+        temperature: zeros,
+        topK: zeros,
+        topP: zeros.map(() => 1),
+        seeds: zeros,
+        steps: zeros,
+      });
+    }
+  };
+
+  /**
+   * A draft pass (DeepSeek's MTP module; EAGLE's head has the same shape): e = rmsnorm(embed(token)); h =
+   * rmsnorm(hidden); x = [e; h]·W_eh (as e·W_e + h·W_h); one decoder layer; the shared output head.
+   */
+  const draftInput = (pass: Pass) => {
+    for (const rk of stages[L.pp - 1]!) {
+      const dev = rk.dev;
+      const N = rowsOf(pass.groups[rk.group]!);
+      embedding(dev, { table: rk.b('embed'), ids: rk.b('ids'), out: rk.b('draft.e'), tokens: N, vocab: V, dim: D });
+      rmsnorm(dev, { x: rk.b('draft.e'), weight: rk.b('draft.enorm'), out: rk.b('h'), rows: N, cols: D, eps });
+      rmsnorm(dev, { x: rk.b('x'), weight: rk.b('draft.hnorm'), out: rk.b('draft.hn'), rows: N, cols: D, eps });
+      linear(dev, rk.b('h'), lin(rk, 'draft.fcE'), rk.b('part'), N, D, D, { quant: quant(rk) });
+      linear(dev, rk.b('draft.hn'), lin(rk, 'draft.fcH'), rk.b('x'), N, D, D, {
+        residual: rk.b('part'),
+        quant: quant(rk),
+      });
+    }
+  };
+
+  for (const pass of L.passes) {
+    if (pass.kind === 'draft') {
+      draftInput(pass);
+      layer(L.pp - 1, 'draft', pass);
+      head(pass);
+      continue;
+    }
+    for (let s = 0; s < L.pp; s++) {
+      if (s === 0) {
+        for (const rk of stages[0]!) {
+          const N = rowsOf(pass.groups[rk.group]!);
+          embedding(rk.dev, { table: rk.b('embed'), ids: rk.b('ids'), out: rk.b('x'), tokens: N, vocab: V, dim: D });
+        }
+      } else sendOn(s - 1, pass);
+      for (const l of L.stages[s]!) layer(s, l, pass);
+    }
+    head(pass);
+  }
+}

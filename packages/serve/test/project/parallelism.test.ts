@@ -1,0 +1,136 @@
+/**
+ * projectStep's parallelism and decoding options: pipeline stages, attention data parallelism with expert
+ * parallelism, speculative decoding and mixed batches. Every check compares modelled quantities with each other (the
+ * same launches placed differently), never with a timing.
+ */
+import { loadShippedModel, type ModelArchitecture } from '@tessera/models';
+import { describe, expect, test } from 'vitest';
+import { projectStep } from '../../src/project/step';
+import type { StepProjection } from '../../src/project/types';
+
+const SLOW = 300_000;
+const count = (p: StepProjection, rank: number, name: string) =>
+  p.ranks[rank]!.ops.filter((o) => o.name === name).length;
+
+describe('projectStep parallelism', () => {
+  test(
+    'pipeline stages split the layers: the stages add up to the unpipelined step, activations cross as a send/recv, and the step is pp × the busiest stage',
+    async () => {
+      const arch = loadShippedModel('llama-3.1-8b'); // 32 layers
+      const base = { arch, topology: 'dgx-h100', tp: 1, contextLen: 1024, phase: 'decode' as const };
+      const one = await projectStep({ ...base, batch: 4 });
+      const two = await projectStep({ ...base, batch: 8, pp: 2 }); // two micro-batches of 4
+      expect(two.devices).toBe(2);
+      expect(two.ranks.map((r) => r.stage)).toEqual([0, 1]);
+      // The same launches for one micro-batch, split over the stages.
+      expect(two.ranks[0]!.kernelsMs + two.ranks[1]!.kernelsMs).toBeCloseTo(one.ranks[0]!.kernelsMs, 9);
+      expect(count(two, 0, 'paged_attention') + count(two, 1, 'paged_attention')).toBe(32);
+      expect(count(two, 0, 'sample')).toBe(0);
+      expect(count(two, 1, 'sample')).toBe(1);
+      // The activations of 4 rows (f32, 4096 wide) go from stage 0 to stage 1 once, on both ranks' streams.
+      const sends = two.ranks.map((r) => r.ops.filter((o) => o.kind === 'collective'));
+      expect(sends.map((s) => s.length)).toEqual([1, 1]);
+      expect(sends[0]![0]!.bytes).toBe(4 * 4096 * 4);
+      // Stage 1 waits for stage 0: its idle time is stage 0's kernels.
+      expect(two.ranks[1]!.idleMs).toBeCloseTo(two.ranks[0]!.kernelsMs, 9);
+      expect(two.latencyMs).toBeCloseTo(two.stageMs[0]! + two.stageMs[1]! - sends[0]![0]!.ms, 9);
+      expect(two.ms).toBeCloseTo(Math.max(two.latencyMs, 2 * Math.max(...two.stageMs)), 12);
+      expect(two.tokens).toBe(8);
+      // Each stage holds half the layers' weights (plus the embedding on the first, the head on the last).
+      expect(two.memory.weights).toBeLessThan(0.6 * one.memory.weights);
+    },
+    SLOW,
+  );
+
+  test(
+    'attention DP with expert parallelism: groups split the sequences, every (token, expert) row reaches one expert, and dense collectives stay inside a group',
+    async () => {
+      const arch = loadShippedModel('mixtral-8x7b'); // 32 MoE layers, 8 experts, top-2
+      const base = { arch, topology: 'dgx-h100', contextLen: 1024, batch: 16, phase: 'decode' as const };
+      const dp2 = await projectStep({ ...base, tp: 4, dp: 2 });
+      expect(dp2.devices).toBe(8);
+      expect(dp2.ranks.map((r) => r.group)).toEqual([0, 0, 0, 0, 1, 1, 1, 1]);
+      // Per layer: one all-reduce (the O projection, within the group of 4), dispatch + combine over all 8, one
+      // all-gather rebuilding the group's residual; then the logits' all-gather.
+      expect(count(dp2, 0, 'allreduce')).toBe(32);
+      expect(count(dp2, 0, 'allToAllv')).toBe(64);
+      expect(count(dp2, 0, 'allgather')).toBe(33);
+      // 16 tokens × top-2 = 32 (token, expert) rows per layer, each computed once somewhere, whatever the placement:
+      // silu·mul writes each row's I bf16 activations once. (The grouped GEMMs' FLOPs include their tile padding.)
+      const I = arch.moe!.expertIntermediateSize;
+      const actBytes = (p: StepProjection) =>
+        p.ranks.reduce(
+          (s, r) => s + r.ops.filter((o) => o.name === 'silu_and_mul').reduce((t, o) => t + o.bytesWritten!, 0),
+          0,
+        );
+      expect(actBytes(dp2)).toBe(32 * 32 * I * 2);
+      const dp8 = await projectStep({ ...base, tp: 1, dp: 8 });
+      expect(actBytes(dp8)).toBe(32 * 32 * I * 2);
+      expect(count(dp8, 0, 'allreduce')).toBe(0); // TP 1 inside each group: nothing to reduce
+      // Each DP-8 rank attends over its own 2 sequences with all 32 heads; each DP-2 rank over 8 sequences with 8.
+      expect(dp8.memory.kvCache).toBeCloseTo(dp2.memory.kvCache, -6);
+      expect(dp8.tokens).toBe(16);
+      // Dense models have no expert layer to pair DP with.
+      await expect(
+        projectStep({ ...base, arch: loadShippedModel('llama-3.1-8b'), tp: 1, dp: 2 }),
+      ).rejects.toMatchObject({ param: 'dp' });
+    },
+    SLOW,
+  );
+
+  test(
+    'speculative decoding verifies n + 1 tokens per sequence, runs n draft passes, and emits (1 − α^(n+1)) / (1 − α) tokens per sequence',
+    async () => {
+      const arch = loadShippedModel('llama-3.1-8b');
+      const base = { arch, topology: 'dgx-h100', tp: 1, batch: 4, contextLen: 1024, phase: 'decode' as const };
+      const plain = await projectStep(base);
+      const spec = await projectStep({ ...base, speculative: { tokens: 2, acceptance: 0.8 } });
+      expect(spec.tokens).toBe(12);
+      expect(spec.sampledRows).toBe(12);
+      expect(spec.tokensPerSequenceStep).toBeCloseTo(1 + 0.8 + 0.64, 12);
+      expect(spec.outputTokens).toBeCloseTo(4 * 2.44, 12);
+      // The target pass and two draft passes each sample; the draft passes run one decoder layer each (EAGLE-style:
+      // Llama has no MTP layer).
+      expect(count(spec, 0, 'sample')).toBe(3);
+      expect(count(spec, 0, 'paged_attention')).toBe(32 + 2);
+      expect(spec.assumptions.join(' ')).toMatch(/EAGLE-style/);
+      expect(spec.ms).toBeGreaterThan(plain.ms);
+      // A model with MTP layers drafts with them: DeepSeek-V3 cut to 4 layers (3 dense, 1 MoE) keeps its MoE MTP layer.
+      const ds = loadShippedModel('deepseek-v3');
+      const small: ModelArchitecture = { ...ds, numLayers: 4 };
+      const mtp = await projectStep({
+        ...base,
+        arch: small,
+        tp: 8,
+        batch: 8,
+        speculative: { tokens: 1, acceptance: 0.85 },
+      });
+      expect(mtp.assumptions.join(' ')).toMatch(/the model's MTP layer/);
+      expect(count(mtp, 0, 'moe_router')).toBe(1 + 1); // the one MoE layer, then the MTP layer's
+      expect(mtp.outputTokens).toBeCloseTo(8 * 1.85, 12);
+    },
+    SLOW,
+  );
+
+  test('a mixed step (chunked prefill beside decodes) and a uniform one described as sequences cost alike', async () => {
+    const arch = loadShippedModel('llama-3.1-8b');
+    const base = { arch, topology: 'dgx-h100', tp: 2, batch: 8, contextLen: 512, phase: 'decode' as const };
+    const uniform = await projectStep(base);
+    const listed = await projectStep({
+      ...base,
+      sequences: Array.from({ length: 8 }, () => ({ queryLen: 1, contextLen: 512 })),
+    });
+    expect(listed.ms).toBe(uniform.ms);
+    const mixed = await projectStep({
+      ...base,
+      sequences: [
+        { queryLen: 1, contextLen: 300 },
+        { queryLen: 1, contextLen: 700 },
+        { queryLen: 256, contextLen: 256 },
+      ],
+    });
+    expect(mixed.tokens).toBe(258);
+    expect(mixed.sampledRows).toBe(3);
+    expect(mixed.ms).toBeGreaterThan(uniform.ms);
+  });
+});
