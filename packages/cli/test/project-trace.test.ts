@@ -54,13 +54,14 @@ describe('tessera project --trace', () => {
     expect(trace.otherData.step_ms).toBe(r.stepMs);
     expect(processNames(trace)).toEqual([`rank 0 · ${r.device}`, `rank 1 · ${r.device}`]);
     const ops = trace.traceEvents.filter((e) => e.ph === 'X');
-    expect(new Set(ops.map((e) => e.tid))).toEqual(new Set([1, 2]));
+    // Rank r is pid r + 1, its threads 2r + 1 (compute) and 2r + 2 (communication).
+    expect(new Set(ops.map((e) => e.tid))).toEqual(new Set([1, 2, 3, 4]));
     for (const e of ops) {
       expect(e.ts!).toBeGreaterThanOrEqual(0);
       expect(e.ts! + e.dur!).toBeLessThanOrEqual(r.stepMs * 1e3 + 1e-3);
     }
     // Rank 0's kernels add up to the kernels time --json reports (to the nanosecond per op).
-    const k0 = ops.filter((e) => e.pid === 0 && e.cat === 'kernel');
+    const k0 = ops.filter((e) => e.pid === 1 && e.tid === 1);
     const sumMs = k0.reduce((s, e) => s + e.dur!, 0) / 1e3;
     expect(Math.abs(sumMs - r.ranks[0]!.kernelsMs)).toBeLessThanOrEqual(k0.length * 1e-6);
   });

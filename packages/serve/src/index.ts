@@ -45,12 +45,12 @@ export {
 } from './model/project';
 export { type ShardPlan, shardPlan } from './model/shard';
 export {
-  COMMUNICATION_TID,
-  COMPUTE_TID,
   type ProjectionTrace,
   type ProjectionTraceMeta,
   projectionTrace,
   type TraceEvent,
+  tracePid,
+  traceTid,
 } from './model/trace';
 export { toDeviceArray } from './model/weights';
 export { type ServedRequest, type ServingSummary, summarizeServing, type Timings } from './sim/metrics';

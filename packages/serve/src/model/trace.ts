@@ -8,6 +8,10 @@
  * Times are in µs (the format's unit), rounded to the nanosecond (Perfetto's resolution): an op's start and end are
  * rounded, its duration is their difference, so rounding never makes two ops overlap.
  *
+ * Ids: rank r is pid r + 1 and its threads tids 2r + 1 (compute) and 2r + 2 (communication) — unique across the whole
+ * trace and never 0, as Perfetto's importer, which follows OS semantics (tid 0 and pid 0 are the idle task, a tid names
+ * one thread system-wide), displays them reliably. The names carry the rank.
+ *
  * Linear in the number of ops and free of argument spreads: a step of a big model at high TP has hundreds of thousands.
  */
 import type { ProjectedOp, StepProjection } from './project';
@@ -41,9 +45,10 @@ export interface ProjectionTrace {
   otherData: Record<string, unknown>;
 }
 
-/** Thread ids within each rank's process. */
-export const COMPUTE_TID = 1;
-export const COMMUNICATION_TID = 2;
+/** Rank r's process id in the trace. */
+export const tracePid = (rank: number) => rank + 1;
+/** Rank r's thread ids: its kernels ('compute') and its collectives ('communication'). */
+export const traceTid = (rank: number, lane: 'compute' | 'communication') => 2 * rank + (lane === 'compute' ? 1 : 2);
 
 /** ms → integer ns. */
 const ns = (ms: number) => Math.round(ms * 1e6);
@@ -79,11 +84,13 @@ function opArgs(op: ProjectedOp): Record<string, unknown> {
 export function projectionTrace(step: StepProjection, meta: ProjectionTraceMeta): ProjectionTrace {
   const events: TraceEvent[] = [];
   for (const rank of step.ranks) {
-    const pid = rank.rank;
-    const critical = pid === step.criticalRank;
+    const r = rank.rank;
+    const pid = tracePid(r);
+    const compute = traceTid(r, 'compute');
+    const communication = traceTid(r, 'communication');
     events.push(
-      { name: 'process_name', ph: 'M', pid, args: { name: `rank ${pid} · ${meta.device}` } },
-      { name: 'process_sort_index', ph: 'M', pid, args: { sort_index: pid } },
+      { name: 'process_name', ph: 'M', pid, args: { name: `rank ${r} · ${meta.device}` } },
+      { name: 'process_sort_index', ph: 'M', pid, args: { sort_index: r } },
       {
         name: 'process_labels',
         ph: 'M',
@@ -91,17 +98,19 @@ export function projectionTrace(step: StepProjection, meta: ProjectionTraceMeta)
         args: {
           labels:
             `kernels ${rank.kernelsMs.toFixed(3)} ms, collectives ${rank.collectivesMs.toFixed(3)} ms, ` +
-            `idle ${rank.idleMs.toFixed(3)} ms${critical ? ', critical rank' : ''}`,
+            `idle ${rank.idleMs.toFixed(3)} ms${r === step.criticalRank ? ', critical rank' : ''}`,
         },
       },
-      { name: 'thread_name', ph: 'M', pid, tid: COMPUTE_TID, args: { name: 'compute' } },
-      { name: 'thread_sort_index', ph: 'M', pid, tid: COMPUTE_TID, args: { sort_index: COMPUTE_TID } },
-      { name: 'thread_name', ph: 'M', pid, tid: COMMUNICATION_TID, args: { name: 'communication' } },
-      { name: 'thread_sort_index', ph: 'M', pid, tid: COMMUNICATION_TID, args: { sort_index: COMMUNICATION_TID } },
+      { name: 'thread_name', ph: 'M', pid, tid: compute, args: { name: 'compute' } },
+      { name: 'thread_sort_index', ph: 'M', pid, tid: compute, args: { sort_index: 1 } },
+      { name: 'thread_name', ph: 'M', pid, tid: communication, args: { name: 'communication' } },
+      { name: 'thread_sort_index', ph: 'M', pid, tid: communication, args: { sort_index: 2 } },
     );
   }
   for (const rank of step.ranks) {
-    const pid = rank.rank;
+    const pid = tracePid(rank.rank);
+    const compute = traceTid(rank.rank, 'compute');
+    const communication = traceTid(rank.rank, 'communication');
     for (const op of rank.ops) {
       const s = ns(op.startMs);
       const e = ns(op.startMs + op.ms);
@@ -110,7 +119,7 @@ export function projectionTrace(step: StepProjection, meta: ProjectionTraceMeta)
         cat: op.kind,
         ph: 'X',
         pid,
-        tid: op.kind === 'kernel' ? COMPUTE_TID : COMMUNICATION_TID,
+        tid: op.kind === 'kernel' ? compute : communication,
         ts: s / 1e3,
         dur: (e - s) / 1e3,
         args: opArgs(op),

@@ -5,13 +5,7 @@
 import { loadShippedModel } from '@tessera/models';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { projectStep, type StepProjection } from '../../src/model/project';
-import {
-  COMMUNICATION_TID,
-  COMPUTE_TID,
-  type ProjectionTrace,
-  projectionTrace,
-  type TraceEvent,
-} from '../../src/model/trace';
+import { type ProjectionTrace, projectionTrace, type TraceEvent, tracePid, traceTid } from '../../src/model/trace';
 
 /** Rounding each op's start and end to the nanosecond moves a sum by at most 1 ns (1e-6 ms) per op. */
 const NS_MS = 1e-6;
@@ -31,7 +25,11 @@ describe('projectionTrace', () => {
   });
 
   const complete = () => trace.traceEvents.filter((e) => e.ph === 'X');
-  const onThread = (pid: number, tid: number) => complete().filter((e) => e.pid === pid && e.tid === tid);
+  type Lane = 'compute' | 'communication';
+  const LANES: Lane[] = ['compute', 'communication'];
+  /** Rank r's events on one thread. */
+  const onThread = (r: number, lane: Lane) =>
+    complete().filter((e) => e.pid === tracePid(r) && e.tid === traceTid(r, lane));
 
   test('a JSON object in the Trace Event Format: traceEvents, displayTimeUnit, the meta in otherData', () => {
     expect(trace.displayTimeUnit).toBe('ms');
@@ -55,27 +53,34 @@ describe('projectionTrace', () => {
     const meta = (name: string) => trace.traceEvents.filter((e) => e.ph === 'M' && e.name === name);
     const processes = meta('process_name');
     expect(processes.map((e) => [e.pid, e.args!.name])).toEqual([
-      [0, 'rank 0 · NVIDIA H100'],
-      [1, 'rank 1 · NVIDIA H100'],
+      [tracePid(0), 'rank 0 · NVIDIA H100'],
+      [tracePid(1), 'rank 1 · NVIDIA H100'],
     ]);
+    const tids = new Set<number>();
     for (const r of [0, 1]) {
-      const threads = meta('thread_name').filter((e) => e.pid === r);
+      const threads = meta('thread_name').filter((e) => e.pid === tracePid(r));
       expect(threads.map((e) => [e.tid, e.args!.name])).toEqual([
-        [COMPUTE_TID, 'compute'],
-        [COMMUNICATION_TID, 'communication'],
+        [traceTid(r, 'compute'), 'compute'],
+        [traceTid(r, 'communication'), 'communication'],
       ]);
+      for (const e of threads) tids.add(e.tid!);
     }
-    // Kernels on compute, collectives on communication; every event's pid is a rank.
+    // Ids are never 0 and a tid names one thread in the whole trace (Perfetto follows OS semantics).
+    expect(tids.size).toBe(4);
+    expect(tids.has(0)).toBe(false);
+    expect(processes.some((e) => e.pid === 0)).toBe(false);
+    // Kernels on compute, collectives on communication, of the op's rank.
     for (const e of complete()) {
-      expect(e.tid).toBe(e.cat === 'kernel' ? COMPUTE_TID : COMMUNICATION_TID);
-      expect([0, 1]).toContain(e.pid);
+      const r = e.pid - 1;
+      expect([0, 1]).toContain(r);
+      expect(e.tid).toBe(traceTid(r, e.cat === 'kernel' ? 'compute' : 'communication'));
     }
   });
 
   test("per rank, the threads' durations sum to kernelsMs and collectivesMs", () => {
     for (const r of step.ranks) {
-      const kernels = onThread(r.rank, COMPUTE_TID);
-      const colls = onThread(r.rank, COMMUNICATION_TID);
+      const kernels = onThread(r.rank, 'compute');
+      const colls = onThread(r.rank, 'communication');
       expect(kernels.length).toBeGreaterThan(0);
       expect(colls.length).toBeGreaterThan(0); // TP 2: the all-reduces
       const sum = (es: TraceEvent[]) => es.reduce((s, e) => s + e.dur!, 0) / 1e3;
@@ -87,8 +92,8 @@ describe('projectionTrace', () => {
   test("a thread's events do not overlap, and every event lies within [0, step.ms]", () => {
     const endUs = step.ms * 1e3;
     for (const r of step.ranks) {
-      for (const tid of [COMPUTE_TID, COMMUNICATION_TID]) {
-        const es = onThread(r.rank, tid);
+      for (const lane of LANES) {
+        const es = onThread(r.rank, lane);
         for (let i = 0; i < es.length; i++) {
           const e = es[i]!;
           expect(e.ts!).toBeGreaterThanOrEqual(0);
@@ -102,7 +107,7 @@ describe('projectionTrace', () => {
     let first = Number.POSITIVE_INFINITY;
     for (const e of all) first = Math.min(first, e.ts!);
     expect(first).toBe(0);
-    const crit = onThread(step.criticalRank, COMPUTE_TID).concat(onThread(step.criticalRank, COMMUNICATION_TID));
+    const crit = onThread(step.criticalRank, 'compute').concat(onThread(step.criticalRank, 'communication'));
     let last = 0;
     for (const e of crit) last = Math.max(last, e.ts! + e.dur!);
     expect(last).toBeCloseTo(endUs, 3);
@@ -112,7 +117,7 @@ describe('projectionTrace', () => {
     for (const r of step.ranks) {
       // Both threads together, in time order: the rank's one stream.
       const es = complete()
-        .filter((e) => e.pid === r.rank)
+        .filter((e) => e.pid === tracePid(r.rank))
         .sort((a, b) => a.ts! - b.ts!);
       let gapsUs = 0;
       let end = 0;
@@ -125,8 +130,8 @@ describe('projectionTrace', () => {
   });
 
   test("the TP group's collectives line up: the k-th collective starts and ends together on every rank", () => {
-    const c0 = onThread(0, COMMUNICATION_TID);
-    const c1 = onThread(1, COMMUNICATION_TID);
+    const c0 = onThread(0, 'communication');
+    const c1 = onThread(1, 'communication');
     // 32 layers × 2 all-reduces, then the logits' all-gather.
     expect(c0.map((e) => e.name)).toEqual([...Array.from({ length: 64 }, () => 'allreduce'), 'allgather']);
     expect(c1.map((e) => e.name)).toEqual(c0.map((e) => e.name));
@@ -163,11 +168,9 @@ describe('projectionTrace', () => {
 
   test('a step of hundreds of thousands of ops (a big model at high TP) builds without a stack overflow', () => {
     // Synthetic: 4 ranks × 100k back-to-back ops (no argument spreads in projectionTrace, one pass).
-    const ranks = Array.from({ length: 4 }, (_, rank) => ({
+    const ranks: StepProjection['ranks'] = Array.from({ length: 4 }, (_, rank) => ({
+      ...step.ranks[0]!,
       rank,
-      kernelsMs: 0,
-      collectivesMs: 0,
-      idleMs: 0,
       ops: Array.from({ length: 100_000 }, (_, i) => ({
         kind: i % 10 === 9 ? ('collective' as const) : ('kernel' as const),
         name: i % 10 === 9 ? 'allreduce' : 'gemm',
