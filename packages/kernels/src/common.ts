@@ -5,13 +5,35 @@
  *
  * - Shapes are explicit integers (rows, cols, M, N, K, …), as cuBLAS/aclnn take them; buffers are row-major.
  * - Inputs are validated before anything launches; errors are `TesseraError('InvalidValue')` whose message starts
- *   with the operator's name, names the operand, and gives the expected shape or dtype.
+ *   with the operator's name, names the operand, and gives the expected shape or dtype (`Unsupported` for a dtype the
+ *   device does not have, e.g. fp8 on Ascend).
  * - Float operators accept f32, f16 and bf16 (compute in f32 inside the kernel, store in the output's dtype).
  * - Tile sizes come from the device's properties (see config.ts); `config` overrides them.
  */
-import { type DeviceBuffer, type DType, type Stream, TesseraError } from '@tessera/device';
+import {
+  type Device,
+  type DeviceBuffer,
+  DTYPE_INFO,
+  type DType,
+  isFp8,
+  type Stream,
+  TesseraError,
+} from '@tessera/device';
 
 export const FLOAT_DTYPES: readonly DType[] = ['f32', 'f16', 'bf16'];
+
+/** Quantised operand dtypes of W8A8 GEMMs and of per-token quantisation's output. */
+export const QUANT_DTYPES: readonly DType[] = ['i8', 'fp8e4m3', 'fp8e5m2'];
+
+/** True for 8-bit integer GEMM operands (they accumulate in i32). */
+export function isIntOperand(d: DType): boolean {
+  return d === 'i8' || d === 'u8';
+}
+
+/** True for operands a W8A8 GEMM dequantises with scales: int8 or fp8. */
+export function isQuantised(d: DType): boolean {
+  return isIntOperand(d) || isFp8(d);
+}
 
 export interface OpOptions {
   stream?: Stream;
@@ -51,6 +73,25 @@ export function checkBuffer(
     const need = opts.shape.reduce((a, b) => a * b, 1);
     const text = opts.shapeText ?? `[${opts.shape.join(', ')}]`;
     check(buf.length >= need, op, `'${name}' holds ${buf.length} elements, but ${text} needs ${need}.`);
+  }
+}
+
+/**
+ * Throws `Unsupported` unless the device has every named operand's dtype (Ascend 910B/910C have no fp8: neither the
+ * dtype nor a Cube rate for it). The launch would refuse too; this names the operator and the operand first.
+ */
+export function checkSupported(dev: Device, op: string, operands: Record<string, DeviceBuffer>): void {
+  for (const [name, buf] of Object.entries(operands)) {
+    const d = buf.dtype;
+    if (dev.properties.dtypes.includes(d)) continue;
+    throw new TesseraError(
+      'Unsupported',
+      `${op}: '${name}' is ${d} (${DTYPE_INFO[d].label}), which ${dev.properties.name} does not support.`,
+      {
+        device: dev.label,
+        hint: `${isFp8(d) ? 'Use int8 W8A8 instead (quantizePerToken to i8, quantizeWeightsPerChannel, gemm with scales) or bf16; ' : ''}this device supports ${dev.properties.dtypes.join(', ')}.`,
+      },
+    );
   }
 }
 

@@ -3,9 +3,11 @@
  *
  *   C[b] = act(alpha · op(A[b]) · op(B[b]) [· sa ⊗ sb] + bias) + residual[b]
  *
- * op = optional transpose; b = batch index (strides in elements, 0 broadcasts an operand); `scales` turns an int8 GEMM
- * into W8A8 (int32 accumulation, then per-row scales of A × per-column scales of B, in f32). One program per BM×BN
- * block of C (and per batch), walking K in BK steps with block loads and `dot` (f32 accumulation; i32 for int8).
+ * op = optional transpose; b = batch index (strides in elements, 0 broadcasts an operand). `scales` makes a GEMM of
+ * quantised operands a W8A8 GEMM, vLLM's `cutlass_scaled_mm`: int8 (int32 accumulation) or fp8 (f32 accumulation)
+ * A and B, then the accumulator in f32 × per-row scales of A × per-column scales of B, before the float epilogue.
+ * One program per BM×BN block of C (and per batch), walking K in BK steps with block loads and `dot` (f32
+ * accumulation; i32 for int8).
  */
 import {
   cdiv,
@@ -16,11 +18,12 @@ import {
   type LaunchResult,
   ProgramCost,
   type Stream,
+  type TensorDesc,
   type Tile,
   type TileContext,
   tileKernel,
 } from '@tessera/device';
-import { check, checkBuffer, checkDims, FLOAT_DTYPES } from './common';
+import { check, checkBuffer, checkDims, checkSupported, FLOAT_DTYPES, isIntOperand, isQuantised } from './common';
 import { chooseGemmConfig, type GemmConfig } from './config';
 
 export type Activation = 'none' | 'relu' | 'silu' | 'gelu' | 'gelu_tanh';
@@ -54,10 +57,29 @@ export const applyActivation = deviceFunction(
   { uses: { ACTIVATIONS } },
 );
 
+/**
+ * The W8A8 dequantisation: a (BM, BN) accumulator block at rows m0…, columns n0… (i32 from int8 operands, f32 from
+ * fp8) as f32 × per-row scales of A (`sa`, 1-D) × per-column scales of B (`sb`, 1-D). Shared by gemm and groupedGemm.
+ */
+export const dequantizeBlock = deviceFunction(function dequantizeBlock(
+  t: TileContext,
+  acc: Tile,
+  sa: TensorDesc,
+  sb: TensorDesc,
+  m0: number,
+  n0: number,
+  BM: number,
+  BN: number,
+): Tile {
+  const rowScales = t.loadBlock(sa, [m0], [BM]).expandDims(1); // (BM, 1)
+  const colScales = t.loadBlock(sb, [n0], [BN]).expandDims(0); // (1, BN)
+  return acc.cast('f32').mul(rowScales).mul(colScales);
+});
+
 export const gemmKernel = tileKernel(
   {
     name: 'gemm',
-    uses: { applyActivation },
+    uses: { applyActivation, dequantizeBlock },
     params: {
       a: 'ptr',
       b: 'ptr',
@@ -104,11 +126,7 @@ export const gemmKernel = tileKernel(
       acc = t.dot(at, bt, acc);
     }
     let out = acc;
-    if (p.HAS_SCALES) {
-      const sa = t.loadBlock(t.tensor(p.sa, [M]), [m0], [BM]).expandDims(1); // (BM, 1) per-row scales of A
-      const sb = t.loadBlock(t.tensor(p.sb, [N]), [n0], [BN]).expandDims(0); // (1, BN) per-column scales of B
-      out = out.cast('f32').mul(sa).mul(sb);
-    }
+    if (p.HAS_SCALES) out = dequantizeBlock(t, out, t.tensor(p.sa, [M]), t.tensor(p.sb, [N]), m0, n0, BM, BN);
     // alpha is a runtime scalar: only a float result scales (an i32 result, int8 without scales, takes no epilogue:
     // alpha is 1), so both paths of the runtime test keep out's dtype.
     if ((!int || p.HAS_SCALES) && p.alpha !== 1) out = out.mul(p.alpha);
@@ -147,7 +165,10 @@ export interface GemmArgs {
   activation?: Activation;
   /** (M, N) added after the activation (a fused residual connection); per batch with strideC. */
   residual?: DeviceBuffer;
-  /** W8A8: int8 A and B with f32 per-row scales of A (M,) and per-column scales of B (N,); c is then a float dtype. */
+  /**
+   * W8A8: quantised A and B (both i8, both fp8e4m3 or both fp8e5m2) with f32 per-row scales of A (M,) and
+   * per-column scales of B (N,): C = act(alpha · (A·B) · a[m] · b[n] + bias) + residual, in f32, stored to a float c.
+   */
   scales?: { a: DeviceBuffer; b: DeviceBuffer };
   /** Batched GEMM: number of problems, and element strides between them (default: packed; 0 broadcasts). */
   batch?: number;
@@ -186,9 +207,14 @@ export function gemm(dev: Device, args: GemmArgs, options: LaunchOptions = {}): 
     `'a' is ${a.dtype} but 'b' is ${b.dtype}; both operands must have one dtype.`,
     'Cast one of them first.',
   );
-  const int = a.dtype === 'i8' || a.dtype === 'u8';
+  const int = isIntOperand(a.dtype);
   if (args.scales) {
-    check(int, op, `scales are for int8 (W8A8) GEMMs, but the operands are ${a.dtype}.`);
+    check(
+      isQuantised(a.dtype),
+      op,
+      `scales are for int8 or fp8 operands (W8A8), but the operands are ${a.dtype}.`,
+      'Quantise A per token (quantizePerToken) and B per column (quantizeWeightsPerChannel).',
+    );
     checkBuffer(op, 'scales.a', args.scales.a, { shape: [M], shapeText: `(M,) = (${M},)`, dtypes: ['f32'] });
     checkBuffer(op, 'scales.b', args.scales.b, { shape: [N], shapeText: `(N,) = (${N},)`, dtypes: ['f32'] });
     check(FLOAT_DTYPES.includes(c.dtype), op, `a W8A8 GEMM writes a float output, but 'c' is ${c.dtype}.`);
@@ -216,6 +242,7 @@ export function gemm(dev: Device, args: GemmArgs, options: LaunchOptions = {}): 
       shape: [extent(strideC, M * N)],
       shapeText: `(M, N) = (${M}, ${N})${per}`,
     });
+  checkSupported(dev, op, { a, c });
   if (M === 0 || N === 0) return emptyLaunch(dev, op, options.stream);
   // A fused residual holds a (BM, BN) tile and its f32 copy beside the accumulator; activations need temporaries.
   const epilogueBytes =

@@ -2,30 +2,36 @@
  * Grouped GEMM: many GEMMs of different sizes in one launch — the MoE expert layer. Group g multiplies rows
  * [offsets[g], offsets[g+1]) of A (rows, K) by its own weight B[g] ((K, N), or (N, K) with transB) into the same rows
  * of C (rows, N). Offsets are host data (as CUTLASS's grouped GEMM takes problem sizes), so timing-only projections
- * can assume a routing without any data. One program per (group, BM-row block) × BN column block.
+ * can assume a routing without any data. One program per (group, BM-row block) × BN column block. With `scales`
+ * (int8 or fp8 operands) it is a W8A8 MoE GEMM: per-row scales of A and per-(group, column) scales of the experts'
+ * weights, dequantised in f32 as gemm does (the same `dequantizeBlock`).
  */
 import { cdiv, type Device, type DeviceBuffer, type LaunchResult, tileKernel } from '@tessera/device';
-import { check, checkBuffer, checkDims } from './common';
+import { check, checkBuffer, checkDims, checkSupported, FLOAT_DTYPES, isIntOperand, isQuantised } from './common';
 import { chooseGemmConfig } from './config';
-import { emptyLaunch, type LaunchOptions } from './gemm';
+import { dequantizeBlock, emptyLaunch, type LaunchOptions } from './gemm';
 
 export const groupedGemmKernel = tileKernel(
   {
     name: 'grouped_gemm',
+    uses: { dequantizeBlock },
     params: {
       a: 'ptr',
       b: 'ptr',
       c: 'ptr',
+      sa: 'ptr',
+      sb: 'ptr',
       offsets: 'i32[]',
       N: 'i32',
       K: 'i32',
       transB: 'constexpr',
+      HAS_SCALES: 'constexpr',
       BM: 'constexpr',
       BN: 'constexpr',
       BK: 'constexpr',
     },
   },
-  (t, { a, b, c, offsets, N, K, transB, BM, BN, BK }) => {
+  (t, { a, b, c, sa, sb, offsets, N, K, transB, HAS_SCALES, BM, BN, BK }) => {
     // Which group and row block is this program? Scan the host-given offsets (scalars, not device data).
     let block = t.programId(0);
     let g = 0;
@@ -47,7 +53,13 @@ export const groupedGemmKernel = tileKernel(
       const bt = transB ? t.loadBlock(B, [n0, k], [BN, BK]).trans() : t.loadBlock(B, [k, n0], [BK, BN]);
       acc = t.dot(t.loadBlock(A, [m0, k], [BM, BK]), bt, acc);
     }
-    t.storeBlock(C, [m0, n0], acc);
+    let out = acc;
+    if (HAS_SCALES) {
+      const SA = t.tensor(sa, [rows], undefined, start); // this group's rows of A's per-row scales
+      const SB = t.tensor(sb, [N], undefined, g * N); // its expert's row of the (groups, N) column scales
+      out = dequantizeBlock(t, acc, SA, SB, m0, n0, BM, BN);
+    }
+    t.storeBlock(C, [m0, n0], out);
   },
 );
 
@@ -63,6 +75,11 @@ export interface GroupedGemmArgs {
   N: number;
   K: number;
   transB?: boolean;
+  /**
+   * W8A8 MoE: quantised A and B (both i8, both fp8e4m3 or both fp8e5m2) with f32 scales: `a` per row of A (rows,),
+   * `b` per group (expert) and column (groups, N). C[r, n] = (A·B[g])[r, n] · a[r] · b[g, n], stored to a float c.
+   */
+  scales?: { a: DeviceBuffer; b: DeviceBuffer };
 }
 
 export function groupedGemm(dev: Device, args: GroupedGemmArgs, options: LaunchOptions = {}): LaunchResult {
@@ -87,8 +104,29 @@ export function groupedGemm(dev: Device, args: GroupedGemmArgs, options: LaunchO
   });
   checkBuffer(op, 'c', c, { shape: [rows, N], shapeText: `(rows, N) = (${rows}, ${N})` });
   check(a.dtype === b.dtype, op, `'a' is ${a.dtype} but 'b' is ${b.dtype}; both operands must have one dtype.`);
-  const int = a.dtype === 'i8' || a.dtype === 'u8';
-  check(!int || c.dtype === 'i32', op, `int8 inputs accumulate in int32, so 'c' must be i32 (got ${c.dtype}).`);
+  if (args.scales) {
+    check(
+      isQuantised(a.dtype),
+      op,
+      `scales are for int8 or fp8 operands (W8A8), but the operands are ${a.dtype}.`,
+      'Quantise A per token (quantizePerToken) and each expert’s B per column (quantizeWeightsPerChannel).',
+    );
+    checkBuffer(op, 'scales.a', args.scales.a, { shape: [rows], shapeText: `(rows,) = (${rows},)`, dtypes: ['f32'] });
+    checkBuffer(op, 'scales.b', args.scales.b, {
+      shape: [groups, N],
+      shapeText: `(groups, N) = (${groups}, ${N})`,
+      dtypes: ['f32'],
+    });
+    check(FLOAT_DTYPES.includes(c.dtype), op, `a W8A8 GEMM writes a float output, but 'c' is ${c.dtype}.`);
+  } else {
+    check(
+      !isIntOperand(a.dtype) || c.dtype === 'i32',
+      op,
+      `int8 inputs accumulate in int32, so 'c' must be i32 (got ${c.dtype}).`,
+      'Pass scales to get a dequantised float output (W8A8).',
+    );
+  }
+  checkSupported(dev, op, { a, c });
   // Size tiles for the typical group, not the total: many small GEMMs want small row blocks.
   const avgRows = Math.max(1, Math.ceil(rows / Math.max(1, groups)));
   const cfg = { ...chooseGemmConfig(dev.properties, avgRows, N, K, a.dtype), ...options.config };
@@ -98,6 +136,18 @@ export function groupedGemm(dev: Device, args: GroupedGemmArgs, options: LaunchO
   return dev.launch(
     groupedGemmKernel,
     { grid: [rowBlocks, cdiv(N, cfg.BN)], stream: options.stream },
-    { a, b, c, offsets: [...offsets], N, K, transB: args.transB ? 1 : 0, ...cfg },
+    {
+      a,
+      b,
+      c,
+      sa: args.scales?.a ?? c,
+      sb: args.scales?.b ?? c,
+      offsets: [...offsets],
+      N,
+      K,
+      transB: args.transB ? 1 : 0,
+      HAS_SCALES: args.scales ? 1 : 0,
+      ...cfg,
+    },
   );
 }

@@ -4,7 +4,7 @@
  */
 export { type FlashAttentionArgs, flashAttention, flashAttentionKernel } from './attention';
 export { ALL_DTYPES, type CastArgs, cast, castKernel } from './cast';
-export { FLOAT_DTYPES, type OpOptions } from './common';
+export { FLOAT_DTYPES, type OpOptions, QUANT_DTYPES } from './common';
 export { chooseGemmConfig, type GemmConfig, gemmTileFits, maxVectorBlock, streamingGrid } from './config';
 export { copy, copyKernel } from './copy';
 export {
@@ -29,6 +29,7 @@ export {
   type Activation,
   applyActivation,
   batchedGemm,
+  dequantizeBlock,
   type GemmArgs,
   gemm,
   gemmKernel,
@@ -54,7 +55,7 @@ export {
   reshapeAndCache,
   reshapeAndCacheKernel,
 } from './paged-attention';
-export { quantizeKernel, quantizePerToken, quantizeWeightsPerChannel } from './quant';
+export { type QuantizeArgs, quantizeKernel, quantizePerToken, quantizeWeightsPerChannel } from './quant';
 export { argmax, argmaxKernel, type ReduceArgs, type ReduceOp, reduce, reduceKernels } from './reduce';
 export { type RopeArgs, type RopeConvention, rope, ropeKernel } from './rope';
 export { SAMPLE_PARAM_LIMITS, type SampleArgs, sample, sampleKernel, sampleUniform } from './sampling';
