@@ -58,11 +58,27 @@ function workload(ops: Ops, dev: Device, host: HostData): void {
   ops.gemm(dev, { a: a8, b: b8, c: out(M * N, 'i32'), ...mnk });
   const scales = { a: buf(M, 'f32', 0.01, 0.1), b: buf(N, 'f32', 0.01, 0.1) };
   ops.gemm(dev, { a: a8, b: b8, c: out(M * N, 'bf16'), ...mnk, scales, alpha: 2, bias: buf(N), activation: 'relu' });
-  // Grouped GEMM: an empty group and groups that end mid-block; transB; int8.
+  // fp8 W8A8 where the device has fp8 (not Ascend): e4m3 with transB and the whole epilogue, e5m2 plain.
+  const fp8 = dev.properties.dtypes.includes('fp8e4m3');
+  if (fp8) {
+    const [aF, bF] = [buf(M * K, 'fp8e4m3'), buf(N * K, 'fp8e4m3')];
+    const epi = { bias: buf(N), activation: 'silu', residual: buf(M * N, 'bf16') } as const;
+    ops.gemm(dev, { a: aF, b: bF, c: out(M * N, 'bf16'), ...mnk, transB: true, scales, ...epi });
+    ops.gemm(dev, { a: buf(M * K, 'fp8e5m2'), b: buf(K * N, 'fp8e5m2'), c: out(M * N), ...mnk, scales });
+  }
+  // Grouped GEMM: an empty group and groups that end mid-block; transB; int8, and W8A8 int8 and fp8 (scales per row
+  // and per expert and column).
   const offsets = [0, 7, 7, 30, 50];
   ops.groupedGemm(dev, { a: buf(50 * K, 'bf16'), b: buf(4 * K * N, 'bf16'), c: out(50 * N, 'bf16'), offsets, N, K });
   ops.groupedGemm(dev, { a: buf(50 * K), b: buf(4 * N * K), c: out(50 * N), offsets, N, K, transB: true });
   ops.groupedGemm(dev, { a: a8, b: buf(2 * K * N, 'i8'), c: out(37 * N, 'i32'), offsets: [0, 20, 37], N, K });
+  const groupScales = { a: buf(50, 'f32', 0.01, 0.1), b: buf(4 * N, 'f32', 0.01, 0.1) };
+  const grouped8 = { a: buf(50 * K, 'i8', -127, 127), b: buf(4 * K * N, 'i8', -127, 127), offsets, N, K };
+  ops.groupedGemm(dev, { ...grouped8, c: out(50 * N, 'bf16'), scales: groupScales });
+  if (fp8) {
+    const [aF, bF] = [buf(50 * K, 'fp8e4m3'), buf(4 * N * K, 'fp8e4m3')];
+    ops.groupedGemm(dev, { a: aF, b: bF, c: out(50 * N), offsets, N, K, transB: true, scales: groupScales });
+  }
 
   // MoE: router → permute → grouped GEMM → unpermute. The grouped GEMM takes its expert offsets on the host, so the
   // functional run downloads them; a timing-only device holds no data, so its run is handed the functional run's
@@ -142,6 +158,12 @@ function workload(ops: Ops, dev: Device, host: HostData): void {
     rows: 2,
     cols: long,
   });
+  if (fp8) {
+    // Per-token fp8 (vLLM's dynamic_per_token_scaled_fp8_quant), in one block and walked in blocks.
+    ops.quantizePerToken(dev, { x, out: out(R * C, 'fp8e4m3'), scales: out(R), ...rc });
+    const x2 = buf(2 * long, 'f16');
+    ops.quantizePerToken(dev, { x: x2, out: out(2 * long, 'fp8e5m2'), scales: out(2), rows: 2, cols: long });
+  }
 
   // RoPE: partial rotary (copies the tail), in place, and pairs walked in several blocks.
   const rope = { positions: buf(9, 'i32', 0, 500), tokens: 9, heads: 3, headDim: 24 };
