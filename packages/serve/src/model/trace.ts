@@ -8,6 +8,9 @@
  * Times are in µs (the format's unit), rounded to the nanosecond (Perfetto's resolution): an op's start and end are
  * rounded, its duration is their difference, so rounding never makes two ops overlap.
  *
+ * With pipeline stages (pp > 1) the timeline is one micro-batch through every stage, [0, latencyMs]; the step (`ms`,
+ * pp micro-batches taking turns) is in the metadata. Process names carry the stage and DP group when there are several.
+ *
  * Ids: rank r is pid r + 1 and its threads tids 2r + 1 (compute) and 2r + 2 (communication) — unique across the whole
  * trace and never 0, as Perfetto's importer, which follows OS semantics (tid 0 and pid 0 are the idle task, a tid names
  * one thread system-wide), displays them reliably. The names carry the rank.
@@ -83,13 +86,26 @@ function opArgs(op: ProjectedOp): Record<string, unknown> {
 /** The step as a Chrome / Perfetto trace. `JSON.stringify` it to a file and open it in https://ui.perfetto.dev. */
 export function projectionTrace(step: StepProjection, meta: ProjectionTraceMeta): ProjectionTrace {
   const events: TraceEvent[] = [];
+  let stages = false;
+  let groups = false;
+  for (const rank of step.ranks) {
+    if (rank.stage > 0) stages = true;
+    if (rank.group > 0) groups = true;
+  }
   for (const rank of step.ranks) {
     const r = rank.rank;
     const pid = tracePid(r);
     const compute = traceTid(r, 'compute');
     const communication = traceTid(r, 'communication');
     events.push(
-      { name: 'process_name', ph: 'M', pid, args: { name: `rank ${r} · ${meta.device}` } },
+      {
+        name: 'process_name',
+        ph: 'M',
+        pid,
+        args: {
+          name: `rank ${r}${stages ? ` · stage ${rank.stage}` : ''}${groups ? ` · DP ${rank.group}` : ''} · ${meta.device}`,
+        },
+      },
       { name: 'process_sort_index', ph: 'M', pid, args: { sort_index: r } },
       {
         name: 'process_labels',
@@ -133,6 +149,8 @@ export function projectionTrace(step: StepProjection, meta: ProjectionTraceMeta)
       ...meta,
       ranks: step.ranks.length,
       step_ms: step.ms,
+      latency_ms: step.latencyMs,
+      stage_ms: step.stageMs,
       critical_rank: step.criticalRank,
       tokens: step.tokens,
       sampled_rows: step.sampledRows,

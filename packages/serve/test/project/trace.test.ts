@@ -183,4 +183,25 @@ describe('projectionTrace', () => {
     expect(t.traceEvents.filter((e) => e.ph === 'X')).toHaveLength(400_000);
     expect(JSON.stringify(t).length).toBeGreaterThan(400_000);
   });
+
+  test('pipeline stages: process names carry the stage; the micro-batch lies within [0, latencyMs]', async () => {
+    const pp = await projectStep({
+      arch: arch(),
+      topology: 'dgx-h100',
+      tp: 1,
+      pp: 2,
+      batch: 4,
+      contextLen: 512,
+      phase: 'decode',
+    });
+    const t = projectionTrace(pp, { model: 'llama-3.1-8b', system: 'dgx-h100', device: 'NVIDIA H100' });
+    const names = t.traceEvents.filter((e) => e.name === 'process_name').map((e) => e.args!.name);
+    expect(names).toEqual(['rank 0 · stage 0 · NVIDIA H100', 'rank 1 · stage 1 · NVIDIA H100']);
+    expect(t.otherData.latency_ms).toBe(pp.latencyMs);
+    for (const e of t.traceEvents)
+      if (e.ph === 'X') expect(e.ts! + e.dur!).toBeLessThanOrEqual(pp.latencyMs * 1e3 + 1e-3);
+    // Stage 1 waits for stage 0: its idle time is the gap before its first op.
+    const first1 = t.traceEvents.find((e) => e.ph === 'X' && e.pid === tracePid(1))!;
+    expect(first1.ts!).toBeGreaterThan(0);
+  });
 });
