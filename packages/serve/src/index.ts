@@ -36,11 +36,13 @@ export {
   type MemoryPerDevice,
   type ProjectedKvDtype,
   type ProjectedOp,
+  type ProjectedSequence,
   type ProjectedWeightDtype,
   ProjectionError,
   type ProjectStepOptions,
   projectStep,
   type RankProjection,
+  type SpeculativeOptions,
   type StepProjection,
 } from './model/project';
 export { type ShardPlan, shardPlan } from './model/shard';
@@ -53,6 +55,12 @@ export {
   traceTid,
 } from './model/trace';
 export { toDeviceArray } from './model/weights';
+export {
+  type DisaggregatedOptions,
+  type DisaggregatedProjection,
+  type InstanceOptions,
+  projectDisaggregated,
+} from './project/disaggregate';
 export { type ServedRequest, type ServingSummary, summarizeServing, type Timings } from './sim/metrics';
 export {
   type SimulatedRequest,
