@@ -47,6 +47,16 @@ export function gemmTileFits(device: DeviceProperties, t: GemmConfig, inBytes: n
   );
 }
 
+/**
+ * Bytes a program's f32 accumulator tile may take: the Cube's L0C on Ascend; on NVIDIA half the register file of an
+ * SM (the rule gemmTileFits applies: FlashMLA's 64 heads × 512 f32 per CTA is exactly that, 128 KiB on Hopper).
+ */
+export function accumulatorBudget(device: DeviceProperties): number {
+  const oc = device.onChip;
+  if (device.vendor === 'huawei') return oc.l0c ?? oc.sharedPerUnit;
+  return (oc.registersPerUnit * 4) / 2;
+}
+
 const nextPow2 = (x: number) => 2 ** Math.ceil(Math.log2(Math.max(1, x)));
 
 /**

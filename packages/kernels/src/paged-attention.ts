@@ -11,6 +11,7 @@
  */
 import { type Device, type DeviceBuffer, type LaunchResult, tileKernel } from '@tessera/device';
 import { check, checkBuffer, checkDims, checkSameDType, FLOAT_DTYPES, type OpOptions } from './common';
+import { accumulatorBudget } from './config';
 import { emptyLaunch } from './gemm';
 
 export const pagedAttentionKernel = tileKernel(
@@ -36,23 +37,45 @@ export const pagedAttentionKernel = tileKernel(
       HD: 'constexpr',
       BS: 'constexpr',
       BQ: 'constexpr',
+      // Query heads per program (a divisor of G): a wide head (MLA's 576) with many heads per KV head splits the
+      // group over programs so that the accumulator fits the device (accumulatorBudget).
+      GB: 'constexpr',
     },
   },
   (
     t,
-    { q, kc, vc, bt, o, queryStarts, contextLens, blockSeq, blockIndex, maxBlocks, heads, kvHeads, scale, HD, BS, BQ },
+    {
+      q,
+      kc,
+      vc,
+      bt,
+      o,
+      queryStarts,
+      contextLens,
+      blockSeq,
+      blockIndex,
+      maxBlocks,
+      heads,
+      kvHeads,
+      scale,
+      HD,
+      BS,
+      BQ,
+      GB,
+    },
   ) => {
     const s = blockSeq[t.programId(0)]!;
     const blk = blockIndex[t.programId(0)]!;
     const qStart = queryStarts[s]!;
     const qLen = queryStarts[s + 1]! - qStart;
     const ctx = contextLens[s]!;
-    const g = t.programId(1); // KV head
     const G = heads / kvHeads; // query heads per KV head
-    const R = BQ * G; // rows of the query tile: (token i, head j) → row i·G + j
+    const g = Math.floor(t.programId(1) / (G / GB)); // KV head
+    const sub = t.programId(1) % (G / GB); // which GB heads of its group
+    const R = BQ * GB; // rows of the query tile: (token i, head j) → row i·GB + j
     const r = t.arange(0, R);
-    const ti = r.idiv(G); // query token within the block
-    const hj = r.rem(G).add(g * G); // query head
+    const ti = r.idiv(GB); // query token within the block
+    const hj = r.rem(GB).add(g * G + sub * GB); // query head
     const tok = ti.add(blk * BQ); // query token within the sequence
     const rowValid = tok.lt(qLen).expandDims(1); // (R, 1)
     const qpos = tok.add(ctx - qLen).expandDims(1); // (R, 1) absolute position of each query
@@ -110,7 +133,7 @@ export interface PagedAttentionArgs {
 export function pagedAttention(
   dev: Device,
   a: PagedAttentionArgs,
-  options: OpOptions & { config?: { BQ?: number } } = {},
+  options: OpOptions & { config?: { BQ?: number; GB?: number } } = {},
 ): LaunchResult {
   const op = 'pagedAttention';
   checkDims(
@@ -169,7 +192,21 @@ export function pagedAttention(
   const G = a.heads / a.kvHeads;
   // Enough query tokens per program to give the matrix unit ~16+ rows, but no more than the longest chunk needs.
   const maxQ = Math.max(1, ...a.queryLens);
-  const BQ = options.config?.BQ ?? Math.min(Math.max(1, Math.ceil(16 / G)), 2 ** Math.ceil(Math.log2(maxQ)), 64);
+  // The heads of a group per program: all of them unless the (BQ·GB, headDim) f32 accumulator would not fit; then
+  // the largest divisor of G that fits (each program re-reads the group's KV pages: the price of the split).
+  const budget = accumulatorBudget(dev.properties);
+  let GB = options.config?.GB ?? G;
+  while (options.config?.GB === undefined && GB > 1 && GB * a.headDim * 4 > budget) {
+    GB--;
+    while (G % GB !== 0) GB--;
+  }
+  check(G % GB === 0, op, `config.GB (${GB}) must divide the ${G} query heads per KV head.`);
+  const BQ =
+    options.config?.BQ ??
+    Math.max(
+      1,
+      Math.min(Math.ceil(16 / GB), 2 ** Math.ceil(Math.log2(maxQ)), 64, Math.floor(budget / (GB * a.headDim * 4))),
+    );
   const queryStarts = [0];
   const blockSeq: number[] = [];
   const blockIndex: number[] = [];
@@ -184,7 +221,7 @@ export function pagedAttention(
   if (blocks === 0) return emptyLaunch(dev, 'paged_attention', options.stream);
   return dev.launch(
     pagedAttentionKernel,
-    { grid: [blocks, a.kvHeads], stream: options.stream },
+    { grid: [blocks, a.kvHeads * (G / GB)], stream: options.stream },
     {
       q: a.q,
       kc: a.keyCache,
@@ -202,6 +239,7 @@ export function pagedAttention(
       HD: a.headDim,
       BS: a.blockSize,
       BQ,
+      GB,
     },
   );
 }

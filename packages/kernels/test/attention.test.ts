@@ -174,6 +174,127 @@ for (const target of TARGETS) {
       }
     });
 
+    it('splits a wide query-head group over programs (MLA: one KV head for many heads), matching the reference', async () => {
+      const dev = await openDevice(target);
+      const [H, KH, D, BS] = [8, 1, 16, 4];
+      const ctxLens = [6, 11];
+      const maxBlocks = 3;
+      const T = ctxLens.reduce((a, b) => a + b, 0);
+      const kAll = randomArray(T * KH * D, 21, -2, 2);
+      const vAll = randomArray(T * KH * D, 22);
+      // Contiguous blocks: sequence 0 in blocks 0–1, sequence 1 in blocks 2–4.
+      const tables = new Int32Array([0, 1, 0, 2, 3, 4]);
+      const slots = new Int32Array(T);
+      let tIdx = 0;
+      ctxLens.forEach((l, s) => {
+        for (let p = 0; p < l; p++) slots[tIdx++] = tables[s * maxBlocks + Math.floor(p / BS)]! * BS + (p % BS);
+      });
+      const cache = (x: Float32Array) => {
+        const c = dev.alloc('f32', 5 * BS * KH * D);
+        dev.fill(c, Number.NaN);
+        const src = dev.alloc('f32', T * KH * D);
+        dev.upload(src, x);
+        return { c, src };
+      };
+      const k = cache(kAll);
+      const v = cache(vAll);
+      const sd = dev.alloc('i32', T);
+      dev.upload(sd, slots);
+      reshapeAndCache(dev, {
+        key: k.src,
+        value: v.src,
+        keyCache: k.c,
+        valueCache: v.c,
+        slotMapping: sd,
+        tokens: T,
+        kvHeads: KH,
+        headDim: D,
+      });
+      const bt = dev.alloc('i32', tables.length);
+      dev.upload(bt, tables);
+      const queryLens = [1, 3];
+      const Q = 4;
+      const q = dev.alloc('f32', Q * H * D);
+      dev.upload(q, randomArray(Q * H * D, 23, -2, 2));
+      const seqs = [
+        { qStart: 0, qLen: 1, kStart: 0, ctx: 6 },
+        { qStart: 1, qLen: 3, kStart: 6, ctx: 11 },
+      ];
+      const ref = refAttention(dev.download(q), kAll, vAll, seqs, H, KH, D, true);
+      for (const GB of [8, 4, 2, 1]) {
+        const o = dev.alloc('f32', Q * H * D);
+        dev.fill(o, Number.NaN);
+        pagedAttention(
+          dev,
+          {
+            q,
+            keyCache: k.c,
+            valueCache: v.c,
+            blockTables: bt,
+            out: o,
+            queryLens,
+            contextLens: ctxLens,
+            maxBlocksPerSeq: maxBlocks,
+            blockSize: BS,
+            heads: H,
+            kvHeads: KH,
+            headDim: D,
+          },
+          { config: { GB } },
+        );
+        expect(relativeError(dev.download(o), ref), `GB ${GB}`).toBeLessThan(TOLERANCE.f32);
+      }
+      expect(() =>
+        pagedAttention(
+          dev,
+          {
+            q,
+            keyCache: k.c,
+            valueCache: v.c,
+            blockTables: bt,
+            out: q,
+            queryLens,
+            contextLens: ctxLens,
+            maxBlocksPerSeq: maxBlocks,
+            blockSize: BS,
+            heads: H,
+            kvHeads: KH,
+            headDim: D,
+          },
+          { config: { GB: 3 } },
+        ),
+      ).toThrow(/must divide the 8 query heads/);
+    });
+
+    it("fits DeepSeek's absorbed decode (128 heads over one 576-wide latent head) by splitting the heads, and pays for the split in KV reads", async () => {
+      const dev = await openDevice(target, 'timing');
+      const [H, KH, D, BS] = [128, 1, 576, 16];
+      const seqs = 4;
+      const ctx = 1024;
+      const maxBlocks = ctx / BS;
+      const cache = dev.alloc('bf16', seqs * maxBlocks * BS * KH * D);
+      const q = dev.alloc('bf16', seqs * H * D);
+      const args = {
+        q,
+        keyCache: cache,
+        valueCache: cache,
+        blockTables: dev.alloc('i32', seqs * maxBlocks),
+        out: q,
+        queryLens: new Array(seqs).fill(1),
+        contextLens: new Array(seqs).fill(ctx),
+        maxBlocksPerSeq: maxBlocks,
+        blockSize: BS,
+        heads: H,
+        kvHeads: KH,
+        headDim: D,
+      };
+      // A whole group (128 × 576 f32 = 288 KiB) exceeds the accumulator of either vendor: the default splits it.
+      expect(() => pagedAttention(dev, args, { config: { GB: 128 } })).toThrow();
+      const split = pagedAttention(dev, args);
+      const finer = pagedAttention(dev, args, { config: { GB: 8 } });
+      expect(finer.cost.total.bytesRead).toBeGreaterThan(split.cost.total.bytesRead);
+    });
+
     it('is memory-bound at decode (timing-only, long contexts)', async () => {
       const dev = await openDevice(target, 'timing');
       const [H, KH, D, BS] = [32, 8, 128, 16];
