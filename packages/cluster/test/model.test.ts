@@ -78,6 +78,24 @@ describe('collective cost model', () => {
     expect(sw.communicator([0, 1, 2]).estimateCost('allreduce', 1024).us).toBeGreaterThan(0);
   });
 
+  it('an all-to-all-v repeated with the same counts costs the same; other counts, or a changed link, are costed afresh', async () => {
+    const c = await createCluster({ topology: 'atlas-800t-a2', mode: 'timing' });
+    const comm = c.world;
+    const bufs = c.devices.map((d) => d.alloc('bf16', 1 << 20));
+    const counts = (k: number) => bufs.map((_, i) => bufs.map((_, j) => (i + j + k) * 1024));
+    const us = (k: number) => comm.allToAllv(bufs, bufs, { sendCounts: counts(k) }).us;
+    const first = us(1);
+    expect(us(1)).toBe(first);
+    expect(us(2)).toBeGreaterThan(first); // more bytes per pair
+    expect(us(1)).toBe(first);
+    c.degradeLink([0, 1], 0.01);
+    const fresh = c.communicator([...c.devices.keys()]).allToAllv(bufs, bufs, { sendCounts: counts(1) }).us;
+    expect(fresh).toBeGreaterThan(first);
+    expect(us(1)).toBe(fresh);
+    c.restoreLink([0, 1]);
+    expect(us(1)).toBeCloseTo(first, 9);
+  });
+
   it('models a 768-die CloudMatrix384 collective quickly, and prefers the Unified Bus to the RDMA plane', async () => {
     const c = await createCluster({ topology: 'cloudmatrix384', mode: 'timing' });
     expect(c.size).toBe(768);
