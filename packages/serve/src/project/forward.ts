@@ -62,6 +62,13 @@ export interface RankState {
   b(name: string): DeviceBuffer;
   /** Index within its stage (group · tp + t). */
   i: number;
+  /**
+   * Whether its kernels are issued. Ranks that would issue the very launches another rank does (TP ranks 2… of a
+   * group, which match rank 1; DP groups with the same sequences as an earlier group) issue none: their timeline is
+   * the representative's (see step.ts). Every rank still takes part in every collective, so each collective starts
+   * when the slowest issuing rank is ready, as it would with all of them issuing.
+   */
+  active: boolean;
   group: number;
   t: number;
 }
@@ -98,9 +105,12 @@ export function issueStep(L: Layout, stages: RankState[][], comms: Comms): void 
   const quant = (rk: RankState): QuantScratch | undefined =>
     L.Q ? { x: rk.b('quant.x'), scales: rk.b('quant.scales') } : undefined;
   const groupRanks = (s: number, g: number) => stages[s]!.slice(g * L.tp, (g + 1) * L.tp);
+  const live = (ranks: readonly RankState[]) => ranks.filter((r) => r.active);
+  const groupLive = (s: number, g: number) => groupRanks(s, g).some((r) => r.active);
 
   /** x ← x + the group's partial sums (residual fused at TP 1; the group's rank 0 added it before the all-reduce). */
   const reduce = (s: number, g: number, count: number) => {
+    if (!groupLive(s, g)) return;
     const comm = comms.tp[s]![g]!;
     const ranks = groupRanks(s, g);
     if (comm) {
@@ -236,7 +246,7 @@ export function issueStep(L: Layout, stages: RankState[][], comms: Comms): void 
     const p = layerName(l);
     const ranks = stages[s]!;
     const rowsOfRank = (rk: RankState) => rowsOf(pass.groups[rk.group]!);
-    for (const rk of ranks) {
+    for (const rk of live(ranks)) {
       const N = rowsOfRank(rk);
       if (mla) {
         mlaAttention(rk, p, N, pass, rk.group);
@@ -289,7 +299,7 @@ export function issueStep(L: Layout, stages: RankState[][], comms: Comms): void 
       );
     }
     const rowParallel = (input: string, weight: string, K: number) => {
-      for (const rk of ranks) {
+      for (const rk of live(ranks)) {
         linear(rk.dev, rk.b(input), lin(rk, weight), rk.b('part'), rowsOfRank(rk), D, K, {
           residual: rk.t === 0 ? rk.b('x') : undefined,
           quant: quant(rk),
@@ -299,7 +309,7 @@ export function issueStep(L: Layout, stages: RankState[][], comms: Comms): void 
     };
     rowParallel('attn', `${p}.o`, L.heads * L.vd);
     if (!layerIsMoe(L, l)) {
-      for (const rk of ranks) {
+      for (const rk of live(ranks)) {
         gatedMlpInput(
           rk.dev,
           rk.b(`${p}.ffnNorm`),
@@ -314,15 +324,30 @@ export function issueStep(L: Layout, stages: RankState[][], comms: Comms): void 
     moeLayer(s, p, pass);
   };
 
+  // Routing, and the dispatch / combine count matrices (elements), once per pass: every MoE layer of a pass repeats them.
+  const routes = new Map<Pass, { route: ReturnType<typeof routing>; dispatch: number[][]; combine: number[][] }>();
+  const routeOf = (pass: Pass) => {
+    let r = routes.get(pass);
+    if (!r) {
+      const route = routing(L, pass);
+      const n = L.stageRanks;
+      const dispatch = L.ep > 1 ? Array.from({ length: n }, (_, i) => route.send[i]!.map((c) => c * D)) : [];
+      const combine = L.ep > 1 ? Array.from({ length: n }, (_, i) => route.send.map((row) => row[i]! * D)) : [];
+      r = { route, dispatch, combine };
+      routes.set(pass, r);
+    }
+    return r;
+  };
+
   const moeLayer = (s: number, p: string, pass: Pass) => {
     const ranks = stages[s]!;
     const ep = L.ep;
     const { E, El, k, eInter, shInter } = L;
-    const route = routing(L, pass);
+    const { route, dispatch, combine } = routeOf(pass);
     // With ep > 1, rank t of a group routes rows [t·Ns, (t+1)·Ns) of the group's normed tokens (a view: no launch).
     const slice = (rk: RankState, name: string) =>
       ep > 1 ? rk.b(name).view(rk.t * route.routed[rk.i]! * D, route.routed[rk.i]! * D) : rk.b(name);
-    for (const rk of ranks) {
+    for (const rk of live(ranks)) {
       const dev = rk.dev;
       const N = rowsOf(pass.groups[rk.group]!);
       const Ns = route.routed[rk.i]!;
@@ -357,17 +382,14 @@ export function issueStep(L: Layout, stages: RankState[][], comms: Comms): void 
       });
     }
     // Dispatch: rank i sends send[i][j] rows to j; combine: j sends them back (the transpose). One token row per write.
-    const a2a = (from: string, to: string, combine: boolean) =>
+    const a2a = (from: string, to: string, back: boolean) =>
       comms.ep[s]!.allToAllv(
         ranks.map((r) => r.b(from)),
         ranks.map((r) => r.b(to)),
-        {
-          sendCounts: ranks.map((_, i) => ranks.map((_, j) => (combine ? route.send[j]![i]! : route.send[i]![j]!) * D)),
-          messageBytes: D * 2,
-        },
+        { sendCounts: back ? combine : dispatch, messageBytes: D * 2 },
       );
     if (ep > 1) a2a('moe.rows', 'moe.recv', false);
-    for (const rk of ranks) {
+    for (const rk of live(ranks)) {
       const rows = route.recv[rk.i]!;
       const offsets = prefix(evenParts(rows, ep > 1 ? El : E));
       expertGemm(rk, 'moe.recv', `${p}.experts.gateUp`, 'moe.gu', rows, offsets, 2 * eInter, D);
@@ -375,7 +397,7 @@ export function issueStep(L: Layout, stages: RankState[][], comms: Comms): void 
       expertGemm(rk, 'moe.act', `${p}.experts.down`, 'moe.y', rows, offsets, D, eInter);
     }
     if (ep > 1) a2a('moe.y', 'moe.back', true);
-    for (const rk of ranks) {
+    for (const rk of live(ranks)) {
       const dev = rk.dev;
       const Ns = route.routed[rk.i]!;
       const out = ep > 1 ? 'moe.out' : 'part';
@@ -406,6 +428,7 @@ export function issueStep(L: Layout, stages: RankState[][], comms: Comms): void 
       }
     }
     for (let g = 0; g < L.dp; g++) {
+      if (!groupLive(s, g)) continue;
       const group = groupRanks(s, g);
       if (ep === 1) {
         reduce(s, g, rowsOf(pass.groups[g]!) * D);
@@ -445,10 +468,11 @@ export function issueStep(L: Layout, stages: RankState[][], comms: Comms): void 
   const head = (pass: Pass) => {
     const s = L.pp - 1;
     for (let g = 0; g < L.dp; g++) {
+      if (!groupLive(s, g)) continue;
       const N = rowsOf(pass.groups[g]!);
       const R = sampledOf(pass, g);
       const group = groupRanks(s, g);
-      for (const rk of group) {
+      for (const rk of live(group)) {
         const dev = rk.dev;
         embedding(dev, { table: rk.b('x'), ids: rk.b('lastRows'), out: rk.b('xLast'), tokens: R, vocab: N, dim: D });
         rmsnorm(dev, { x: rk.b('xLast'), weight: rk.b('finalNorm'), out: rk.b('hLast'), rows: R, cols: D, eps });
@@ -463,6 +487,7 @@ export function issueStep(L: Layout, stages: RankState[][], comms: Comms): void 
         );
       }
       const r0 = group[0]!;
+      if (!r0.active) continue;
       transpose(r0.dev, { x: r0.b(comm ? 'gathered' : 'logitsT'), out: r0.b('logits'), rows: V, cols: R });
       const zeros = Array.from({ length: R }, () => 0);
       sample(r0.dev, {
@@ -484,7 +509,7 @@ export function issueStep(L: Layout, stages: RankState[][], comms: Comms): void 
    * rmsnorm(hidden); x = [e; h]·W_eh (as e·W_e + h·W_h); one decoder layer; the shared output head.
    */
   const draftInput = (pass: Pass) => {
-    for (const rk of stages[L.pp - 1]!) {
+    for (const rk of live(stages[L.pp - 1]!)) {
       const dev = rk.dev;
       const N = rowsOf(pass.groups[rk.group]!);
       embedding(dev, { table: rk.b('embed'), ids: rk.b('ids'), out: rk.b('draft.e'), tokens: N, vocab: V, dim: D });
@@ -507,7 +532,7 @@ export function issueStep(L: Layout, stages: RankState[][], comms: Comms): void 
     }
     for (let s = 0; s < L.pp; s++) {
       if (s === 0) {
-        for (const rk of stages[0]!) {
+        for (const rk of live(stages[0]!)) {
           const N = rowsOf(pass.groups[rk.group]!);
           embedding(rk.dev, { table: rk.b('embed'), ids: rk.b('ids'), out: rk.b('x'), tokens: N, vocab: V, dim: D });
         }

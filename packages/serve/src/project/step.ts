@@ -13,7 +13,7 @@
  */
 import { type Cluster, createCluster } from '@tessera/cluster';
 import type { DeviceBuffer } from '@tessera/device';
-import { type BufferKind, type BufferPlan, bytesOf, planStage } from './buffers';
+import { type BufferKind, type BufferPlan, bytesOf, planStage, routing } from './buffers';
 import { type Comms, issueStep, type RankState } from './forward';
 import { type Layout, resolveLayout } from './layout';
 import { timeline } from './timeline';
@@ -42,12 +42,26 @@ export async function projectStep(o: ProjectStepOptions): Promise<StepProjection
       `${props.name} has no ${L.Q} matrix path (it supports ${props.dtypes.join(', ')}); use ${L.weightDtype === 'fp8' ? 'int8 (W8A8) or bf16' : 'bf16'}.`,
     );
   const memory = checkCapacity(cluster, plans, L);
+  // Representatives: ranks that would issue the very same launches share one timeline. A rank's launches follow from
+  // its group's sequences in every pass, whether it is its group's TP rank 0 (which adds the residual and samples),
+  // and under expert parallelism the (token, expert) rows its experts receive. The first rank of each kind issues the
+  // kernels; the others issue none and hold only the buffers collectives touch (their timelines are copied).
+  const recvs = L.moe && L.ep > 1 ? L.passes.map((p) => routing(L, p).recv) : [];
+  const firstOfKind = new Map<string, number>();
+  const repIndex = Array.from({ length: L.stageRanks }, (_, i) => {
+    const g = Math.floor(i / L.tp);
+    const key = JSON.stringify([L.passes.map((p) => p.groups[g]), i % L.tp === 0, recvs.map((r) => r[i])]);
+    if (!firstOfKind.has(key)) firstOfKind.set(key, i);
+    return firstOfKind.get(key)!;
+  });
+  const repOf = (i: number) => (o.everyRank ? i : repIndex[i]!);
   const stages: RankState[][] = plans.map((stagePlans, s) =>
     Array.from({ length: L.stageRanks }, (_, i) => {
       const dev = cluster.devices[s * L.stageRanks + i]!;
+      const active = repOf(i) === i;
       const m = new Map<string, DeviceBuffer>();
-      for (const p of stagePlans) m.set(p.name, dev.alloc(p.dtype, p.n));
-      return { dev, m, b: (name: string) => m.get(name)!, i, group: Math.floor(i / L.tp), t: i % L.tp };
+      for (const p of stagePlans) if (active || p.kind === 'workspace') m.set(p.name, dev.alloc(p.dtype, p.n));
+      return { dev, m, b: (name: string) => m.get(name)!, i, group: Math.floor(i / L.tp), t: i % L.tp, active };
     }),
   );
   const base = (s: number) => s * L.stageRanks;
@@ -63,7 +77,11 @@ export async function projectStep(o: ProjectStepOptions): Promise<StepProjection
   prof.clear();
   issueStep(L, stages, comms);
   for (const d of cluster.devices) d.synchronize();
-  const tl = timeline(L, prof.records);
+  const tl = timeline(L, prof.records, (rank) =>
+    rank % L.stageRanks === repOf(rank % L.stageRanks)
+      ? rank
+      : rank - (rank % L.stageRanks) + repOf(rank % L.stageRanks),
+  );
   prof.clear();
   const busiest = Math.max(...tl.stageMs);
   const ms = L.pp > 1 ? Math.max(tl.latencyMs, L.pp * busiest) : tl.latencyMs;

@@ -24,7 +24,15 @@ export function earliestStart(records: readonly { startMs: number }[]): number {
   return t0;
 }
 
-export function timeline(L: Layout, all: readonly Activity[]): Timeline {
+/**
+ * `representative(rank)` names the rank whose launches stand for this one's (itself, or a rank that issued the same
+ * launches: see step.ts); such ranks get their representative's timeline.
+ */
+export function timeline(
+  L: Layout,
+  all: readonly Activity[],
+  representative: (rank: number) => number = (r) => r,
+): Timeline {
   const records = all.filter((r) => r.kind === 'kernel' || r.kind === 'collective');
   const t0 = earliestStart(records);
   const ranks: RankProjection[] = Array.from({ length: L.devices }, (_, rank) => ({
@@ -62,6 +70,18 @@ export function timeline(L: Layout, all: readonly Activity[]): Timeline {
       rp.collectivesMs += ms;
       rp.ops.push({ kind: 'collective', name: rec.name, startMs: rec.startMs - t0, ms, bytes: rec.bytes ?? 0 });
     }
+  }
+  for (const rp of ranks) {
+    const rep = representative(rp.rank);
+    if (rep === rp.rank) continue;
+    const from = ranks[rep]!;
+    Object.assign(rp, {
+      kernelsMs: from.kernelsMs,
+      collectivesMs: from.collectivesMs,
+      idleMs: from.idleMs,
+      ops: from.ops,
+    });
+    ends[rp.rank] = ends[rep]!;
   }
   let end = t0;
   let criticalRank = 0;

@@ -68,6 +68,11 @@ export interface ProjectStepOptions {
   speculative?: SpeculativeOptions;
   /** KV-cache block size (default 16). */
   blockSize?: number;
+  /**
+   * Issue every rank's launches, instead of one representative per kind of rank (the default; the others copy its
+   * timeline). The same figures, slower at high rank counts: for checking the shortcut.
+   */
+  everyRank?: boolean;
 }
 
 export interface ProjectedOp {

@@ -112,6 +112,30 @@ describe('projectStep parallelism', () => {
     SLOW,
   );
 
+  test(
+    'ranks that would issue the same launches share one timeline: the shortcut gives exactly what issuing every rank gives',
+    async () => {
+      const cases = [
+        { arch: loadShippedModel('mixtral-8x7b'), topology: 'dgx-h100', tp: 2, dp: 4, batch: 13 }, // uneven groups
+        { arch: loadShippedModel('llama-3.1-70b'), topology: 'dgx-h100', tp: 8, batch: 8 },
+        { arch: loadShippedModel('qwen3-235b-a22b'), topology: 'dgx-h100x2', tp: 4, dp: 4, batch: 32 },
+      ];
+      for (const c of cases) {
+        const o = { ...c, contextLen: 700, phase: 'decode' as const };
+        const fast = await projectStep(o);
+        const full = await projectStep({ ...o, everyRank: true });
+        expect(fast.ms).toBe(full.ms);
+        expect(fast.criticalRank).toBe(full.criticalRank);
+        for (const [r, rp] of full.ranks.entries()) {
+          expect(fast.ranks[r]!.kernelsMs, `rank ${r}`).toBeCloseTo(rp.kernelsMs, 12);
+          expect(fast.ranks[r]!.collectivesMs, `rank ${r}`).toBeCloseTo(rp.collectivesMs, 12);
+          expect(fast.ranks[r]!.ops.length).toBe(rp.ops.length);
+        }
+      }
+    },
+    SLOW,
+  );
+
   test('a mixed step (chunked prefill beside decodes) and a uniform one described as sequences cost alike', async () => {
     const arch = loadShippedModel('llama-3.1-8b');
     const base = { arch, topology: 'dgx-h100', tp: 2, batch: 8, contextLen: 512, phase: 'decode' as const };
