@@ -1,7 +1,8 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts' },
+  // sweep-worker: the module sweepProjections' worker threads load, beside index.js (src/sweep/sweep.ts).
+  entry: { index: 'src/index.ts', 'sweep-worker': 'src/sweep/worker.ts' },
   format: ['esm'],
   dts: true,
   sourcemap: true,

@@ -82,4 +82,14 @@ export {
   type Workload,
   type WorkloadRequest,
 } from './sim/workload';
+export { SWEEP_THREADS_ENV, type SweepOptions, sweepProjections, sweepThreads } from './sweep/sweep';
+export type {
+  SweepFailure,
+  SweepOutcome,
+  SweepRankFigures,
+  SweepResult,
+  SweepStepFigures,
+  SweepTask,
+  SweepTaskData,
+} from './sweep/types';
 export type * from './types';

@@ -4,8 +4,15 @@
  * are kept when their TPOT (the decode step) meets the SLO. The answer is the configuration with the most tokens/s per
  * chip among those, and the Pareto frontier of tokens/s per chip against TPOT over every configuration that fits
  * (each point: no other configuration is both faster per token and higher in throughput per chip).
+ *
+ * The configurations are projected together by @tessera/serve's sweepProjections, spread over worker threads
+ * (TESSERA_SWEEP_THREADS, default the cores; one per 16 configurations at most). At each TP the batches above the
+ * smallest one that does not fit (CapacityError) are dropped when the results are in: a larger batch needs more
+ * memory, so it does not fit either (they count as neither tried nor fitted, as when the search stopped there).
  */
-import { type ProjectOptions, type ProjectResult, projectOn } from './project';
+import { loadShippedModel } from '@tessera/models';
+import { type SweepTask, sweepProjections } from '@tessera/serve';
+import { type ProjectOptions, type ProjectResult, projectResult } from './project';
 
 export interface SearchPoint {
   tp: number;
@@ -30,6 +37,8 @@ export interface SearchResult {
 
 const MAX_TP = 64;
 const BATCHES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
+/** A thread per 16 configurations at most: a smaller search runs in this thread (a worker's start costs more). */
+const MIN_TASKS_PER_THREAD = 16;
 
 function point(r: ProjectResult): SearchPoint {
   return {
@@ -63,13 +72,42 @@ export async function searchProject(
   const tps: number[] = [];
   if (o.tp !== undefined) tps.push(o.tp);
   else for (let tp = 1; tp <= Math.min(size, MAX_TP); tp *= 2) tps.push(tp);
+  const batches = BATCHES.filter((b) => b <= maxBatch);
+  const tasks: SweepTask<{ tp: number; batch: number }>[] = [];
   for (const tp of tps) {
-    for (const batch of BATCHES.filter((b) => b <= maxBatch)) {
+    // A --tp beyond the system fits no batch (projectOn's failure), so it is not projected.
+    if (tp > size) continue;
+    for (const batch of batches)
+      tasks.push({
+        arch: o.model,
+        topology: system,
+        tp,
+        ep: o.ep,
+        batch,
+        contextLen: o.contextLen,
+        weightDtype: o.weightDtype,
+        kvDtype: o.kvDtype,
+        phase: 'decode',
+        key: { tp, batch },
+      });
+  }
+  const outcomes = await sweepProjections(tasks, { minTasksPerThread: MIN_TASKS_PER_THREAD });
+  const arch = loadShippedModel(o.model);
+  for (const tp of tps) {
+    if (tp > size) {
+      tried += batches.length;
+      continue;
+    }
+    for (const r of outcomes.filter((x) => x.key.tp === tp)) {
+      const batch = r.key.batch;
       tried++;
-      const r = await projectOn({ ...o, phase: 'decode', tp, batch }, system);
-      if (r.ok) fits.push(point(r));
+      if (r.ok) {
+        const c = { ...o, phase: 'decode' as const, tp, batch };
+        fits.push(point(await projectResult(c, system, arch, tp, 'given (--tp)', r.step)));
+      } else if (r.failure.kind === 'error')
+        throw new Error(`TP ${tp}, batch ${batch} on ${system}: ${r.failure.message}`);
       // Past the memory at this TP, larger batches do not fit either.
-      else if (r.shortfallBytes !== null) break;
+      else if (r.failure.kind === 'capacity') break;
     }
   }
   const meeting = fits

@@ -6,7 +6,7 @@
  */
 import { BUILTIN_TOPOLOGIES, builtinTopology, type SystemPowerReport, systemPower } from '@tessera/cluster';
 import { TesseraError } from '@tessera/device';
-import { loadShippedModel, SHIPPED_MODELS, type ShippedModelId } from '@tessera/models';
+import { loadShippedModel, type ModelArchitecture, SHIPPED_MODELS, type ShippedModelId } from '@tessera/models';
 import {
   CapacityError,
   type ProjectedKvDtype,
@@ -14,6 +14,7 @@ import {
   ProjectionError,
   projectStep,
   type StepProjection,
+  type SweepStepFigures,
 } from '@tessera/serve';
 import { parsePositiveInt, table } from '../format';
 
@@ -232,6 +233,21 @@ export async function projectOn(o: ProjectOptions, system: string): Promise<Proj
     }
     tpChoice = `auto: the smallest power of two up to ${size} that fits`;
   }
+  return projectResult(o, system, arch, tp, tpChoice, p);
+}
+
+/**
+ * A projected step's figures on `system` at TP `tp` (the step in-process, or a sweep's outcome): throughput per chip,
+ * per system and per kW (systemPower), memory and the critical rank. projectOn and the --slo-tpot search share it.
+ */
+export async function projectResult(
+  o: ProjectOptions,
+  system: string,
+  arch: ModelArchitecture,
+  tp: number,
+  tpChoice: string,
+  p: SweepStepFigures,
+): Promise<ProjectResult> {
   const ep = arch.moe ? (o.ep ?? tp) : 1;
   const devices = tp; // the TP group (ep lives inside it)
   const power: SystemPowerReport = await systemPower(system, devices);
