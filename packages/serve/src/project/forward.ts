@@ -36,11 +36,8 @@ import {
   moePermute,
   moeRouter,
   moeUnpermute,
-  pagedAttention,
   quantizePerToken,
-  reshapeAndCache,
   rmsnorm,
-  rope,
   sample,
   siluAndMul,
   transpose,
@@ -55,6 +52,7 @@ import {
 } from '../model/layer';
 import { type LayerId, layerIsMoe, layerName, routing } from './buffers';
 import { type Layout, type Pass, rowsOf, sampledOf } from './layout';
+import { mlaAttention } from './mla';
 
 export interface RankState {
   dev: Device;
@@ -128,93 +126,6 @@ export function issueStep(L: Layout, stages: RankState[][], comms: Comms): void 
     }
   };
 
-  const mlaAttention = (rk: RankState, p: string, N: number, pass: Pass, g: number): void => {
-    const m = mla!;
-    const dev = rk.dev;
-    const { heads, hd, vd } = L;
-    const lat = m.kvLoraRank;
-    const nope = m.qkNopeHeadDim;
-    const rd = m.qkRopeHeadDim;
-    const q = quant(rk);
-    rmsnorm(dev, { x: rk.b('x'), weight: rk.b(`${p}.attnNorm`), out: rk.b('h'), rows: N, cols: D, eps });
-    if (m.qLoraRank !== null) {
-      linear(dev, rk.b('h'), lin(rk, `${p}.qa`), rk.b('mla.qa'), N, m.qLoraRank, D, { quant: q });
-      rmsnorm(dev, {
-        x: rk.b('mla.qa'),
-        weight: rk.b(`${p}.qaNorm`),
-        out: rk.b('mla.qaN'),
-        rows: N,
-        cols: m.qLoraRank,
-        eps,
-      });
-      linear(dev, rk.b('mla.qaN'), lin(rk, `${p}.qb`), rk.b('mla.q'), N, heads * L.qk, m.qLoraRank, { quant: q });
-    } else linear(dev, rk.b('h'), lin(rk, `${p}.qb`), rk.b('mla.q'), N, heads * L.qk, D, { quant: q });
-    linear(dev, rk.b('h'), lin(rk, `${p}.kva`), rk.b('mla.kv'), N, hd, D, { quant: q });
-    rmsnorm(dev, { x: rk.b('mla.kv'), weight: rk.b(`${p}.kvaNorm`), out: rk.b('mla.ckv'), rows: N, cols: lat, eps });
-    // q_nope (heads, N, nope) · W_UK (heads, nope, lat) → the attention query's latent part, per head.
-    gemm(dev, {
-      a: rk.b('mla.q'),
-      b: rk.b(`${p}.wuk`),
-      c: rk.b('mla.qAtt'),
-      M: N,
-      N: lat,
-      K: nope,
-      batch: heads,
-      strideA: N * nope,
-      strideB: nope * lat,
-      strideC: N * hd,
-    });
-    const ropeArgs = {
-      positions: rk.b('positions'),
-      tokens: N,
-      headDim: rd,
-      theta: a.rope.theta,
-      convention: 'half' as const,
-    };
-    rope(dev, { ...ropeArgs, x: rk.b('mla.qPe'), out: rk.b('mla.qPe'), heads });
-    rope(dev, { ...ropeArgs, x: rk.b('mla.kPe'), out: rk.b('mla.kPe'), heads: 1 });
-    const cache = rk.b(`${p}.kCache`);
-    reshapeAndCache(dev, {
-      key: rk.b('mla.kv'),
-      value: rk.b('mla.kv'),
-      keyCache: cache,
-      valueCache: cache,
-      slotMapping: rk.b('slots'),
-      tokens: N,
-      kvHeads: 1,
-      headDim: hd,
-    });
-    const seqs = pass.groups[g]!;
-    pagedAttention(dev, {
-      q: rk.b('mla.qAtt'),
-      keyCache: cache,
-      valueCache: cache,
-      blockTables: rk.b('tables'),
-      out: rk.b('mla.out'),
-      queryLens: seqs.map((s) => s.queryLen),
-      contextLens: seqs.map((s) => s.contextLen),
-      maxBlocksPerSeq,
-      blockSize: L.blockSize,
-      heads,
-      kvHeads: 1,
-      headDim: hd,
-      scale: 1 / Math.sqrt(L.qk),
-    });
-    // The latent output (heads, N, lat) · W_UV (heads, lat, v) → (N, heads · v).
-    gemm(dev, {
-      a: rk.b('mla.out'),
-      b: rk.b(`${p}.wuv`),
-      c: rk.b('attn'),
-      M: N,
-      N: vd,
-      K: lat,
-      batch: heads,
-      strideA: N * hd,
-      strideB: lat * vd,
-      strideC: N * vd,
-    });
-  };
-
   /** A grouped GEMM over expert groups, W8A8 when the experts are quantised (the input quantised per row first). */
   const expertGemm = (
     rk: RankState,
@@ -249,7 +160,7 @@ export function issueStep(L: Layout, stages: RankState[][], comms: Comms): void 
     for (const rk of live(ranks)) {
       const N = rowsOfRank(rk);
       if (mla) {
-        mlaAttention(rk, p, N, pass, rk.group);
+        mlaAttention({ L, lin, quant, maxBlocksPerSeq }, rk, p, N, pass.groups[rk.group]!);
         continue;
       }
       const seqs = pass.groups[rk.group]!;
