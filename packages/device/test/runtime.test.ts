@@ -164,3 +164,35 @@ describe('profiler', () => {
     expect(JSON.parse(JSON.stringify(trace)).traceEvents.length).toBe(trace.traceEvents.length);
   });
 });
+
+describe('withStream', () => {
+  it('sends work that names no stream to the given stream, nests, and restores the previous one even on a throw', async () => {
+    const rt = await createRuntime({ backend: createTestBackend(), profile: true });
+    const dev = rt.device(0);
+    const other = await createRuntime({ backend: createTestBackend() });
+    const x = dev.alloc('f32', 1024);
+    const [a, b] = [dev.createStream(), dev.createStream()];
+    const k = tileKernel({ name: 'scale', params: { x: 'ptr' } }, (t, { x }) => {
+      const o = t.arange(0, 1024);
+      t.store(x, o, t.load(x, o).mul(2));
+    });
+    dev.launch(k, { grid: 1 }, { x });
+    dev.withStream(a, () => {
+      dev.launch(k, { grid: 1 }, { x });
+      dev.withStream(b, () => dev.launch(k, { grid: 1 }, { x }));
+      dev.launch(k, { grid: 1 }, { x });
+      dev.fill(x, 1);
+      dev.launch(k, { grid: 1, stream: b }, { x }); // a named stream wins
+    });
+    expect(() =>
+      dev.withStream(a, () => {
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
+    dev.launch(k, { grid: 1 }, { x });
+    const tids = rt.profiler.records.map((r) => (r.name === 'fill' ? `fill@${r.stream}` : r.stream));
+    expect(tids).toEqual([0, a.id, b.id, a.id, `fill@${a.id}`, b.id, 0]);
+    // Another device's stream is refused with the usual error.
+    expectThrowCode(() => dev.withStream(other.device(0).createStream(), () => 0), 'InvalidResourceHandle');
+  });
+});

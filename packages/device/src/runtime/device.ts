@@ -93,6 +93,8 @@ export class Device implements TimelineOwner {
   private sticky: TesseraError | null = null;
   private lastError: TesseraError | null = null;
   private readonly streams = new Set<Stream>();
+  /** The stream work goes to when it names none (withStream); null: the default stream. */
+  private current: Stream | null = null;
   private readonly timingCache = new Map<string, { cost: CostRecord; timing: KernelTiming }>();
 
   constructor(
@@ -191,6 +193,7 @@ export class Device implements TimelineOwner {
     for (const s of this.streams) if (s.id !== 0) s.destroyed = true;
     this.streams.clear();
     this.streams.add(this.defaultStream);
+    this.current = null;
     this.sticky = null;
     this.lastError = null;
     this.timingCache.clear();
@@ -207,7 +210,7 @@ export class Device implements TimelineOwner {
   }
 
   private streamOf(s: Stream | undefined, op: string): Stream {
-    if (s === undefined) return this.defaultStream;
+    if (s === undefined) return this.current ?? this.defaultStream;
     checkInstance(op, 'stream', s, Stream, 'a Stream of this device', 'Omit it for the default stream.');
     s.assertUsable(op, this);
     return s;
@@ -283,6 +286,21 @@ export class Device implements TimelineOwner {
       this.streams.add(s);
       return s;
     });
+  }
+
+  /**
+   * Runs `fn` with `stream` as the stream that launches, copies and collectives on this device use when they name
+   * none — PyTorch's `with torch.cuda.stream(s):`. Nests; the previous stream is restored when `fn` returns or throws.
+   */
+  withStream<T>(stream: Stream, fn: () => T): T {
+    const s = this.streamOf(stream, 'withStream');
+    const before = this.current;
+    this.current = s;
+    try {
+      return fn();
+    } finally {
+      this.current = before;
+    }
   }
 
   /** `timing: false` makes a lighter event that cannot measure time, as `cudaEventDisableTiming`. */
