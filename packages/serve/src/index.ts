@@ -8,12 +8,15 @@
 export { type DetokenizerOptions, IncrementalDetokenizer } from './engine/detokenizer';
 export {
   createEngine,
+  EngineCore,
   type EngineDriver,
   type EngineLimits,
   type EngineOptions,
   type KvCacheInfo,
   LLMEngine,
+  llamaStepModel,
   type StepInfo,
+  type StepModel,
 } from './engine/index';
 export { KvCacheManager, type KvRequestState } from './engine/kv-cache';
 export { OutputChannel, type Stamp } from './engine/request';

@@ -4,7 +4,13 @@
  * out.
  *
  * Two clocks: wall time (this machine) and the modelled hardware clock, which advances by each step's modelled
- * duration (kernels, collectives and host↔device copies on the simulated devices, from the runtime's host clock).
+ * duration (kernels, collectives and host↔device copies on the simulated devices: the runtime's host clock for the
+ * LlamaModel; a predicted step time for the projected model).
+ *
+ * The engine talks to its model through a narrow seam (StepModel, step-model.ts): a batch of entries in, the sampled
+ * tokens out, the step's time as the advance of the model's modelled clock. `EngineCore` is the engine over any
+ * StepModel (the projected one computes no token: simulateProjected); `LLMEngine` is the engine over a LlamaModel on
+ * a functional cluster, with the LoadedModel the HTTP server needs.
  *
  * Two ways to drive it, over the same scheduler, KV cache and model:
  *
@@ -34,6 +40,7 @@ import type { Engine, EngineStats, GenerateRequest, LoadedModel, RequestOutput }
 import type { KvCacheManager } from './kv-cache';
 import { EngineRequest, type OutputChannel, type Stamp } from './request';
 import { Scheduler } from './scheduler';
+import { llamaStepModel, type StepModel } from './step-model';
 
 export interface EngineLimits {
   maxSeqs: number;
@@ -85,7 +92,8 @@ export interface EngineDriver {
   release(): void;
 }
 
-export class LLMEngine implements Engine {
+/** The engine over any StepModel: everything but the LoadedModel (see LLMEngine). */
+export class EngineCore {
   readonly scheduler: Scheduler<EngineRequest>;
   private readonly requests = new Map<string, EngineRequest>();
   private loopRunning = false;
@@ -98,9 +106,7 @@ export class LLMEngine implements Engine {
   steps = 0;
 
   constructor(
-    readonly model: LoadedModel,
-    readonly llama: LlamaModel,
-    private readonly runtime: Runtime,
+    readonly stepModel: StepModel,
     readonly kv: KvCacheManager,
     readonly limits: EngineLimits,
     readonly hardware: string,
@@ -203,7 +209,7 @@ export class LLMEngine implements Engine {
     if (failure !== null) throw new EngineError('shutdown', failure);
     const { params } = g;
     const prompt = g.promptTokenIds;
-    const V = this.model.config.vocabSize;
+    const V = this.stepModel.vocabSize;
     if (prompt.length === 0)
       throw new EngineError('invalid_request', 'The prompt is empty: give at least one token.', 'prompt');
     const bad = prompt.findIndex((t) => !Number.isInteger(t) || t < 0 || t >= V);
@@ -239,9 +245,9 @@ export class LLMEngine implements Engine {
       prompt,
       params,
       seed,
-      this.model.eosTokenIds,
+      this.stepModel.eosTokenIds,
       this.maxModelLen,
-      this.model.tokenizer,
+      this.stepModel.tokenizer,
       arrival,
     );
     this.requests.set(req.id, req);
@@ -312,8 +318,7 @@ export class LLMEngine implements Engine {
 
   /** A device that faulted (sticky) or was failed: the engine cannot go on (null while every rank is usable). */
   private brokenDevice(): string | null {
-    const dead = this.llama.ranks.findIndex((rank) => rank.dev.failed);
-    return dead < 0 ? null : `rank ${dead} (${this.llama.ranks[dead]!.dev.label}) is unusable`;
+    return this.stepModel.brokenDevice();
   }
 
   /**
@@ -323,7 +328,7 @@ export class LLMEngine implements Engine {
   private forwardIsolated(batch: readonly { request: EngineRequest }[], entries: BatchEntry[]): (number | null)[] {
     const samplers = (es: readonly BatchEntry[]) => es.filter((e) => e.sample).length;
     try {
-      return Array.from(this.llama.forward(entries));
+      return Array.from(this.stepModel.forward(entries));
     } catch (err) {
       const broken = this.brokenDevice();
       if (broken) throw new Error(`${broken}: ${err instanceof Error ? err.message : String(err)}`);
@@ -335,7 +340,7 @@ export class LLMEngine implements Engine {
     const out: (number | null)[] = [];
     entries.forEach((entry, i) => {
       try {
-        out.push(...this.llama.forward([entry]));
+        out.push(...Array.from(this.stepModel.forward([entry])));
       } catch (err) {
         const broken = this.brokenDevice();
         if (broken) throw new Error(`${broken}: ${err instanceof Error ? err.message : String(err)}`);
@@ -380,9 +385,9 @@ export class LLMEngine implements Engine {
       seed: r.seed,
       step: r.numOutput,
     }));
-    const host0 = this.runtime.hostTimeMs;
+    const clock0 = this.stepModel.clockMs;
     const sampled = this.forwardIsolated(batch, entries);
-    const modelledMs = this.runtime.hostTimeMs - host0;
+    const modelledMs = this.stepModel.clockMs - clock0;
     this.modelledNow += modelledMs;
     this.steps++;
     const at = this.stamp();
@@ -408,6 +413,24 @@ export class LLMEngine implements Engine {
       }
     }
     return { requests: batch.length, tokens: entries.reduce((n, e) => n + e.tokens.length, 0), modelledMs };
+  }
+}
+
+/**
+ * The engine over a LlamaModel on a functional cluster (createEngine): the HTTP server's Engine, with the LoadedModel
+ * (config, tokenizer) it serves and the LlamaModel that computes every token.
+ */
+export class LLMEngine extends EngineCore implements Engine {
+  constructor(
+    readonly model: LoadedModel,
+    readonly llama: LlamaModel,
+    runtime: Runtime,
+    kv: KvCacheManager,
+    limits: EngineLimits,
+    hardware: string,
+    kvInfo: KvCacheInfo,
+  ) {
+    super(llamaStepModel(model, llama, runtime), kv, limits, hardware, kvInfo);
   }
 }
 

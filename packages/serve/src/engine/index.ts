@@ -17,7 +17,15 @@ import type { LoadedModel } from '../types';
 import { type KvCacheInfo, LLMEngine } from './engine';
 import { KvCacheManager } from './kv-cache';
 
-export { type EngineDriver, type EngineLimits, type KvCacheInfo, LLMEngine, type StepInfo } from './engine';
+export {
+  EngineCore,
+  type EngineDriver,
+  type EngineLimits,
+  type KvCacheInfo,
+  LLMEngine,
+  type StepInfo,
+} from './engine';
+export { llamaStepModel, type StepModel } from './step-model';
 
 export interface EngineOptions {
   model: LoadedModel;

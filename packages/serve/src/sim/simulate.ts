@@ -1,6 +1,7 @@
 /**
  * simulateServing: a serving run in modelled time only — a discrete-event simulation over the real engine (the same
- * scheduler, KV cache and model graph the HTTP server drives, computing every token).
+ * scheduler, KV cache and model graph the HTTP server drives, computing every token; or, over a ProjectedStepModel,
+ * the same scheduler and KV cache with projected step times and no token computation: simulateProjected).
  *
  * The driver holds the engine's steps (LLMEngine.drive) and owns its modelled clock. Events are arrivals and step
  * ends; completions happen at step ends. At each event it collects what the last step produced (a completion frees a
@@ -15,7 +16,7 @@
  * RequestMetrics); the summary is the HTTP benchmark's (`summarizeServing`), over the span from the first send to
  * the last token.
  */
-import type { EngineDriver, LLMEngine, StepInfo } from '../engine/engine';
+import type { EngineCore, EngineDriver, StepInfo } from '../engine/engine';
 import { EngineError } from '../errors';
 import type { RequestMetrics, SamplingParams } from '../types';
 import { type ServingSummary, summarizeServing, type Timings } from './metrics';
@@ -99,7 +100,7 @@ interface InFlight {
  * its own loop afterwards. Its prefix cache keeps what the run left in it.
  */
 export async function simulateServing(
-  engine: LLMEngine,
+  engine: EngineCore,
   workload: Workload,
   options: SimulationOptions = {},
 ): Promise<SimulationResult> {
