@@ -48,7 +48,25 @@ export {
   type SpeculativeOptions,
   type StepProjection,
 } from './model/project';
+export {
+  PROJECTED_TOKEN_TEXT,
+  ProjectedStepModel,
+  placeholderTokenizer,
+  projectedToken,
+} from './model/projected-model';
 export { type ShardPlan, shardPlan } from './model/shard';
+export {
+  clearStepCostCache,
+  DECODE_CONTEXTS,
+  interpolate,
+  kvBlockBytesProjected,
+  type ProjectedMemory,
+  type StepCostBreakdown,
+  type StepCostGrid,
+  type StepCostOptions,
+  StepCostPredictor,
+  type StepSequence,
+} from './model/step-cost';
 export {
   type ProjectionTrace,
   type ProjectionTraceMeta,
@@ -65,6 +83,13 @@ export {
   projectDisaggregated,
 } from './project/disaggregate';
 export { type ServedRequest, type ServingSummary, summarizeServing, type Timings } from './sim/metrics';
+export {
+  createProjectedEngine,
+  type ProjectedEngine,
+  type ProjectedEngineOptions,
+  type SimulateProjectedOptions,
+  simulateProjected,
+} from './sim/projected';
 export {
   type SimulatedRequest,
   type SimulationOptions,
