@@ -120,14 +120,16 @@ export function planStage(L: Layout, s: number): BufferPlan[] {
     wlin('draft.fcH', D, D, false);
   }
 
-  // ---- Workspace: sized for the largest pass. ----
+  // ---- Workspace: sized for the largest pass (or half pass). ----
   const ws = (name: string, dtype: DType, n: number) => plan(name, 'workspace', dtype, n);
   let T = 1;
   let R = 1;
   let S = 1;
   let routedMax = 1;
   let recvMax = 1;
-  for (const pass of L.passes) {
+  // Under two-batch overlap each lane holds one half's workspace (step.ts allocates two).
+  const sized = L.halves ? L.passes.flatMap((p) => L.halves!.get(p)!) : L.passes;
+  for (const pass of sized) {
     for (let g = 0; g < L.dp; g++) {
       const rows = rowsOf(pass.groups[g]!);
       T = Math.max(T, L.ep > 1 ? routedRows(L, rows) * L.tp : rows); // EP pads the replicated residual to tp slices

@@ -27,7 +27,7 @@
  * expert GEMMs (groupedGemm with per-row and per-expert-column scales).
  */
 import type { Communicator } from '@tessera/cluster';
-import type { Device, DeviceBuffer } from '@tessera/device';
+import type { Device, DeviceBuffer, Stream } from '@tessera/device';
 import {
   add,
   embedding,
@@ -90,8 +90,75 @@ const evenParts = (total: number, parts: number) => {
   return Array.from({ length: parts }, (_, i) => base + (i < total % parts ? 1 : 0));
 };
 
-/** Issues every launch of one step on `stages[s]` = the ranks of stage s. */
-export function issueStep(L: Layout, stages: RankState[][], comms: Comms): void {
+/** What one lane of launches can issue (the whole step, or one half under two-batch overlap). */
+interface Issuer {
+  embed(pass: Pass): void;
+  /** One decoder layer; yields after each of its collectives, where the other lane may take over. */
+  layer(s: number, l: LayerId, pass: Pass): Generator<void, void, void>;
+  sendOn(s: number, pass: Pass): void;
+  head(pass: Pass): void;
+  draftInput(pass: Pass): void;
+}
+
+const drain = (g: Generator<void, void, void>) => {
+  for (let r = g.next(); !r.done; r = g.next());
+};
+
+/**
+ * Issues every launch of one step on `stages[s]` = the ranks of stage s. With `overlap` (SGLang's two-batch overlap,
+ * DeepSeek's dual micro-batch), each pass is split into two halves issued on two streams per rank, layer by layer,
+ * taking turns at every collective: one half's dispatch and combine run on the communication engine while the other
+ * half's kernels run on the compute engine. Kernels of both halves still share the compute engine in issue order.
+ */
+export function issueStep(
+  L: Layout,
+  stages: RankState[][],
+  comms: Comms,
+  overlap?: { stagesB: RankState[][]; streams: [Stream, Stream][][] },
+): void {
+  const A = issuer(L, stages, comms);
+  if (!overlap) {
+    for (const pass of L.passes) {
+      if (pass.kind === 'draft') {
+        A.draftInput(pass);
+        drain(A.layer(L.pp - 1, 'draft', pass));
+        A.head(pass);
+        continue;
+      }
+      for (let s = 0; s < L.pp; s++) {
+        if (s === 0) A.embed(pass);
+        else A.sendOn(s - 1, pass);
+        for (const l of L.stages[s]!) drain(A.layer(s, l, pass));
+      }
+      A.head(pass);
+    }
+    return;
+  }
+  const B = issuer(L, overlap.stagesB, comms);
+  // Every device of the stage on lane k's stream while `fn` issues (collectives included: they use the current stream).
+  const pairs = (k: 0 | 1) => stages[0]!.map((rk, i): [RankState, Stream] => [rk, overlap.streams[0]![i]![k]]);
+  const onLane = (k: 0 | 1, fn: () => void) => {
+    const ps = pairs(k);
+    const run = (i: number): void => (i === ps.length ? fn() : ps[i]![0].dev.withStream(ps[i]![1], () => run(i + 1)));
+    run(0);
+  };
+  const lanes = [A, B] as const;
+  for (const pass of L.passes) {
+    const halves = L.halves!.get(pass)!;
+    for (const k of [0, 1] as const)
+      onLane(k, () => (pass.kind === 'draft' ? lanes[k].draftInput(halves[k]) : lanes[k].embed(halves[k])));
+    const layers: LayerId[] = pass.kind === 'draft' ? ['draft'] : L.stages[0]!;
+    for (const l of layers) {
+      const gens = [A.layer(0, l, halves[0]), B.layer(0, l, halves[1])];
+      const done = [false, false];
+      while (!done[0] || !done[1])
+        for (const k of [0, 1] as const) if (!done[k]) onLane(k, () => (done[k] = gens[k]!.next().done === true));
+    }
+    for (const k of [0, 1] as const) onLane(k, () => lanes[k].head(halves[k]));
+  }
+}
+
+function issuer(L: Layout, stages: RankState[][], comms: Comms): Issuer {
   const { a, mla, D, V } = L;
   const eps = a.rmsNormEps;
   const maxBlocksPerSeq = Math.max(...L.kvSequences.map((q) => Math.ceil(q.contextLen / L.blockSize)));
@@ -153,7 +220,7 @@ export function issueStep(L: Layout, stages: RankState[][], comms: Comms): void 
     } else groupedGemm(dev, { a: rk.b(input), b: rk.b(weight), c: rk.b(out), offsets, N, K });
   };
 
-  const layer = (s: number, l: LayerId, pass: Pass) => {
+  function* layer(s: number, l: LayerId, pass: Pass): Generator<void, void, void> {
     const p = layerName(l);
     const ranks = stages[s]!;
     const rowsOfRank = (rk: RankState) => rowsOf(pass.groups[rk.group]!);
@@ -219,6 +286,7 @@ export function issueStep(L: Layout, stages: RankState[][], comms: Comms): void 
       for (let g = 0; g < L.dp; g++) reduce(s, g, rowsOf(pass.groups[g]!) * D);
     };
     rowParallel('attn', `${p}.o`, L.heads * L.vd);
+    yield;
     if (!layerIsMoe(L, l)) {
       for (const rk of live(ranks)) {
         gatedMlpInput(
@@ -230,10 +298,11 @@ export function issueStep(L: Layout, stages: RankState[][], comms: Comms): void 
         );
       }
       rowParallel('act', `${p}.down`, L.inter);
+      yield;
       return;
     }
-    moeLayer(s, p, pass);
-  };
+    yield* moeLayer(s, p, pass);
+  }
 
   // Routing, and the dispatch / combine count matrices (elements), once per pass: every MoE layer of a pass repeats them.
   const routes = new Map<Pass, { route: ReturnType<typeof routing>; dispatch: number[][]; combine: number[][] }>();
@@ -250,7 +319,7 @@ export function issueStep(L: Layout, stages: RankState[][], comms: Comms): void 
     return r;
   };
 
-  const moeLayer = (s: number, p: string, pass: Pass) => {
+  function* moeLayer(s: number, p: string, pass: Pass): Generator<void, void, void> {
     const ranks = stages[s]!;
     const ep = L.ep;
     const { E, El, k, eInter, shInter } = L;
@@ -299,7 +368,10 @@ export function issueStep(L: Layout, stages: RankState[][], comms: Comms): void 
         ranks.map((r) => r.b(to)),
         { sendCounts: back ? combine : dispatch, messageBytes: D * 2 },
       );
-    if (ep > 1) a2a('moe.rows', 'moe.recv', false);
+    if (ep > 1) {
+      a2a('moe.rows', 'moe.recv', false);
+      yield;
+    }
     for (const rk of live(ranks)) {
       const rows = route.recv[rk.i]!;
       const offsets = prefix(evenParts(rows, ep > 1 ? El : E));
@@ -307,7 +379,10 @@ export function issueStep(L: Layout, stages: RankState[][], comms: Comms): void 
       siluAndMul(rk.dev, { x: rk.b('moe.gu'), out: rk.b('moe.act'), rows, d: eInter });
       expertGemm(rk, 'moe.act', `${p}.experts.down`, 'moe.y', rows, offsets, D, eInter);
     }
-    if (ep > 1) a2a('moe.y', 'moe.back', true);
+    if (ep > 1) {
+      a2a('moe.y', 'moe.back', true);
+      yield;
+    }
     for (const rk of live(ranks)) {
       const dev = rk.dev;
       const Ns = route.routed[rk.i]!;
@@ -360,7 +435,8 @@ export function issueStep(L: Layout, stages: RankState[][], comms: Comms): void 
         }
       }
     }
-  };
+    yield;
+  }
 
   /** Stage s → s + 1: every rank sends its group's activations to the same rank of the next stage. */
   const sendOn = (s: number, pass: Pass) => {
@@ -434,22 +510,11 @@ export function issueStep(L: Layout, stages: RankState[][], comms: Comms): void 
     }
   };
 
-  for (const pass of L.passes) {
-    if (pass.kind === 'draft') {
-      draftInput(pass);
-      layer(L.pp - 1, 'draft', pass);
-      head(pass);
-      continue;
+  const embed = (pass: Pass) => {
+    for (const rk of live(stages[0]!)) {
+      const N = rowsOf(pass.groups[rk.group]!);
+      embedding(rk.dev, { table: rk.b('embed'), ids: rk.b('ids'), out: rk.b('x'), tokens: N, vocab: V, dim: D });
     }
-    for (let s = 0; s < L.pp; s++) {
-      if (s === 0) {
-        for (const rk of live(stages[0]!)) {
-          const N = rowsOf(pass.groups[rk.group]!);
-          embedding(rk.dev, { table: rk.b('embed'), ids: rk.b('ids'), out: rk.b('x'), tokens: N, vocab: V, dim: D });
-        }
-      } else sendOn(s - 1, pass);
-      for (const l of L.stages[s]!) layer(s, l, pass);
-    }
-    head(pass);
-  }
+  };
+  return { embed, layer, sendOn, head, draftInput };
 }

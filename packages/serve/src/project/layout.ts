@@ -72,6 +72,8 @@ export interface Layout {
   sequencesInFlight: number;
   /** The draft head: 'mtp' (the model's own MTP layer) or 'eagle' (one dense decoder layer). */
   draft: 'mtp' | 'eagle' | null;
+  /** Two-batch overlap: each pass's two halves (every group's first ⌈n/2⌉ sequences, then the rest); else null. */
+  halves: Map<Pass, [Pass, Pass]> | null;
 }
 
 export const isMoe = (a: ModelArchitecture, i: number): boolean => a.moe !== null && isMoeLayer(a, i);
@@ -211,6 +213,28 @@ export function resolveLayout(o: ProjectStepOptions): Layout {
       groups: target.groups.map((g) => g.map((s) => ({ queryLen: 1, contextLen: s.contextLen }))),
       sampleAll: false,
     });
+  let halves: Layout['halves'] = null;
+  if (o.twoBatchOverlap) {
+    const why = !moe
+      ? `${a.modelType} has no expert layers to overlap`
+      : ep === 1
+        ? 'it overlaps expert dispatch and combine, so it needs expert parallelism (ep > 1)'
+        : pp > 1
+          ? 'it is modelled for pp = 1'
+          : target.groups.some((g) => g.length < 2)
+            ? 'every DP group needs at least two sequences to split'
+            : null;
+    if (why) throw new ProjectionError('twoBatchOverlap', `Two-batch overlap: ${why}.`);
+    halves = new Map();
+    for (const p of passes) {
+      const half = (k: 0 | 1): Pass => ({
+        kind: p.kind,
+        sampleAll: p.sampleAll,
+        groups: p.groups.map((g) => (k === 0 ? g.slice(0, Math.ceil(g.length / 2)) : g.slice(Math.ceil(g.length / 2)))),
+      });
+      halves.set(p, [half(0), half(1)]);
+    }
+  }
   // One rank's KV: its group's sequences of every micro-batch in flight (the largest group's share).
   const largest = target.groups.reduce((m, g) => (g.length > m.length ? g : m), [] as ProjectedSequence[]);
   const kvSequences = Array.from({ length: pp }, () => largest).flat();
@@ -261,5 +285,6 @@ export function resolveLayout(o: ProjectStepOptions): Layout {
     tokensPerSequenceStep,
     sequencesInFlight: micro.length * pp,
     draft,
+    halves,
   };
 }

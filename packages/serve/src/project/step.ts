@@ -12,7 +12,7 @@
  * serialise (no overlap); pipeline micro-batches of equal size.
  */
 import { type Cluster, createCluster } from '@tessera/cluster';
-import type { DeviceBuffer } from '@tessera/device';
+import type { DeviceBuffer, Stream } from '@tessera/device';
 import { type BufferKind, type BufferPlan, bytesOf, planStage, routing } from './buffers';
 import { type Comms, issueStep, type RankState } from './forward';
 import { type Layout, resolveLayout } from './layout';
@@ -46,11 +46,12 @@ export async function projectStep(o: ProjectStepOptions): Promise<StepProjection
   // its group's sequences in every pass, whether it is its group's TP rank 0 (which adds the residual and samples),
   // and under expert parallelism the (token, expert) rows its experts receive. The first rank of each kind issues the
   // kernels; the others issue none and hold only the buffers collectives touch (their timelines are copied).
-  const recvs = L.moe && L.ep > 1 ? L.passes.map((p) => routing(L, p).recv) : [];
+  const allPasses = L.passes.flatMap((p) => [p, ...(L.halves?.get(p) ?? [])]);
+  const recvs = L.moe && L.ep > 1 ? allPasses.map((p) => routing(L, p).recv) : [];
   const firstOfKind = new Map<string, number>();
   const repIndex = Array.from({ length: L.stageRanks }, (_, i) => {
     const g = Math.floor(i / L.tp);
-    const key = JSON.stringify([L.passes.map((p) => p.groups[g]), i % L.tp === 0, recvs.map((r) => r[i])]);
+    const key = JSON.stringify([allPasses.map((p) => p.groups[g]), i % L.tp === 0, recvs.map((r) => r[i])]);
     if (!firstOfKind.has(key)) firstOfKind.set(key, i);
     return firstOfKind.get(key)!;
   });
@@ -73,15 +74,26 @@ export async function projectStep(o: ProjectStepOptions): Promise<StepProjection
     ep: L.stages.map((_, s) => (L.ep > 1 ? cluster.communicator(range(base(s), L.stageRanks)) : null)),
     pp: L.stages.map((_, s) => (s < L.pp - 1 ? cluster.communicator(range(base(s), 2 * L.stageRanks)) : null)),
   };
+  // Two-batch overlap: the second half gets its own workspace (weights and KV are shared) and each rank two streams.
+  const overlap = L.halves
+    ? {
+        stagesB: stages.map((ranks, s) =>
+          ranks.map((rk) => {
+            const m = new Map(rk.m);
+            for (const p of plans[s]!) if (p.kind === 'workspace') m.set(p.name, rk.dev.alloc(p.dtype, p.n));
+            return { ...rk, m, b: (name: string) => m.get(name)! };
+          }),
+        ),
+        streams: stages.map((ranks) =>
+          ranks.map((rk): [Stream, Stream] => [rk.dev.createStream(), rk.dev.createStream()]),
+        ),
+      }
+    : undefined;
   const prof = cluster.runtime.profiler;
   prof.clear();
-  issueStep(L, stages, comms);
+  issueStep(L, stages, comms, overlap);
   for (const d of cluster.devices) d.synchronize();
-  const tl = timeline(L, prof.records, (rank) =>
-    rank % L.stageRanks === repOf(rank % L.stageRanks)
-      ? rank
-      : rank - (rank % L.stageRanks) + repOf(rank % L.stageRanks),
-  );
+  const tl = timeline(L, prof.records, (rank) => rank - (rank % L.stageRanks) + repOf(rank % L.stageRanks));
   prof.clear();
   const busiest = Math.max(...tl.stageMs);
   const ms = L.pp > 1 ? Math.max(tl.latencyMs, L.pp * busiest) : tl.latencyMs;
@@ -123,7 +135,7 @@ function checkCapacity(cluster: Cluster, plans: BufferPlan[][], L: Layout): Memo
     const m: MemoryPerDevice = {
       weights: sum('weights'),
       kvCache: sum('kv'),
-      workspace: sum('workspace'),
+      workspace: sum('workspace') * (L.halves ? 2 : 1), // two-batch overlap: a second workspace for the other half
       total: 0,
       capacity,
     };

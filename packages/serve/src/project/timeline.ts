@@ -33,7 +33,10 @@ export function timeline(
   all: readonly Activity[],
   representative: (rank: number) => number = (r) => r,
 ): Timeline {
-  const records = all.filter((r) => r.kind === 'kernel' || r.kind === 'collective');
+  // In start order: with two streams per rank (two-batch overlap) issue order is not time order.
+  const records = all
+    .filter((r) => r.kind === 'kernel' || r.kind === 'collective')
+    .sort((x, y) => x.startMs - y.startMs);
   const t0 = earliestStart(records);
   const ranks: RankProjection[] = Array.from({ length: L.devices }, (_, rank) => ({
     rank,

@@ -66,6 +66,12 @@ export interface ProjectStepOptions {
   sequences?: readonly ProjectedSequence[];
   /** Decode only: verify `tokens` drafts per sequence, then propose the next ones. */
   speculative?: SpeculativeOptions;
+  /**
+   * Two-batch overlap (SGLang's --enable-two-batch-overlap, DeepSeek's dual micro-batch): each DP group's sequences
+   * split into two halves on two streams, so one half's expert dispatch and combine overlap the other half's kernels.
+   * MoE models with expert parallelism, pp = 1, at least two sequences per DP group.
+   */
+  twoBatchOverlap?: boolean;
   /** KV-cache block size (default 16). */
   blockSize?: number;
   /**

@@ -136,6 +136,54 @@ describe('projectStep parallelism', () => {
     SLOW,
   );
 
+  test(
+    "two-batch overlap: one half's dispatch and combine run while the other half's kernels do, on two streams per rank",
+    async () => {
+      const arch = loadShippedModel('qwen3-235b-a22b'); // 128 experts: EP 16 over two DGX H100s
+      const base = {
+        arch,
+        topology: 'dgx-h100x2',
+        tp: 1,
+        dp: 16,
+        batch: 64,
+        contextLen: 1024,
+        phase: 'prefill' as const,
+        prefillChunk: 64,
+      };
+      const plain = await projectStep(base);
+      const tbo = await projectStep({ ...base, twoBatchOverlap: true });
+      const r = tbo.ranks[tbo.criticalRank]!;
+      // Some collective overlaps a kernel on the same rank (none does without the overlap).
+      const overlaps = (p: StepProjection) => {
+        const ops = p.ranks[p.criticalRank]!.ops;
+        const ks = ops.filter((o) => o.kind === 'kernel');
+        return ops
+          .filter((o) => o.kind === 'collective')
+          .some((c) => ks.some((k) => k.startMs < c.startMs + c.ms - 1e-9 && c.startMs < k.startMs + k.ms - 1e-9));
+      };
+      expect(overlaps(plain)).toBe(false);
+      expect(overlaps(tbo)).toBe(true);
+      // Kernels serialise on the compute engine and collectives on the communication engine: the step is at least
+      // either sum, and less than both together.
+      expect(tbo.ms).toBeGreaterThanOrEqual(Math.max(r.kernelsMs, r.collectivesMs) - 1e-9);
+      expect(tbo.ms).toBeLessThan(r.kernelsMs + r.collectivesMs);
+      // Each lane holds a half's workspace: about the unsplit one, plus each small buffer's second 2 MiB allocation
+      // granule (twice as many allocations).
+      expect(tbo.memory.workspace).toBeLessThan(1.5 * plain.memory.workspace);
+      expect(tbo.memory.workspace).toBeGreaterThan(plain.memory.workspace);
+      expect(tbo.tokens).toBe(plain.tokens);
+      // Where it does not apply, a typed error says why.
+      const refuse = (o: Partial<Parameters<typeof projectStep>[0]>) =>
+        projectStep({ ...base, twoBatchOverlap: true, ...o }).catch((e: { param: string; message: string }) => e);
+      expect(await refuse({ arch: loadShippedModel('llama-3.1-8b'), dp: 1 })).toMatchObject({
+        param: 'twoBatchOverlap',
+      });
+      expect(await refuse({ ep: 1 })).toMatchObject({ message: expect.stringMatching(/expert parallelism/) });
+      expect(await refuse({ batch: 16 })).toMatchObject({ message: expect.stringMatching(/two sequences/) });
+    },
+    SLOW,
+  );
+
   test('a mixed step (chunked prefill beside decodes) and a uniform one described as sequences cost alike', async () => {
     const arch = loadShippedModel('llama-3.1-8b');
     const base = { arch, topology: 'dgx-h100', tp: 2, batch: 8, contextLen: 512, phase: 'decode' as const };
