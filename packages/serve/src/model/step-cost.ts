@@ -13,7 +13,7 @@
  *    numLayers = 1, its layer of the kind wanted), reads off rank 0's timeline where the layer starts and where the
  *    head starts (the layer's op count comes from a 2-layer projection), and rebuilds the full step as
  *    embedding + Σ_kinds count × layer + head: exact, to float rounding (a test checks it against the full model).
- *    A point then costs 1/L of a full projection.
+ *    A point then costs one layer's launches, not L layers' (new shapes still cost their kernels' cost analysis).
  * 2. The step separates into parts that depend on different quantities:
  *      - every GEMM, collective, norm, RoPE, cache write and the embedding act on the step's N tokens, whatever
  *        sequences they belong to: token time T(N), per layer kind;
@@ -31,12 +31,16 @@
  *            intercept) once, plus the longer of the decodes' part and the prefill chunks' parts summed — chunks
  *            are compute-bound and share the units, while decode attention is bound by KV traffic, which the
  *            timing model overlaps with compute (a launch takes the longer of its makespan and its DRAM time).
- *    Each function is tabulated at the grid's points and interpolated piecewise linearly (GEMMs are flat while they
- *    read weights and linear once compute-bound; between grid points the tile and wave steps are averaged).
+ *    Each function is tabulated at the grid's points and interpolated piecewise linearly. GEMMs are flat in N while
+ *    they read weights and grow once compute-bound, in steps: tile counts step up just past each power of two
+ *    (every tile size divides it), so the prefill grid holds both sides of those edges; between grid points the
+ *    smaller tile and wave steps are averaged (the source of the few-% error off the grid).
  *
  * The grid (for max_num_seqs S, max_num_batched_tokens T):
  *   decode  b ∈ {1, 2, 4, …, S} (and S), contexts {256, 4096}: T(b), H(b), A_d(b, ·)
- *   prefill q ∈ {16, 64, 256, 512, …, T} (and T), one sequence, contexts {q, 2q}: T(q), A_p(q, ·)
+ *   prefill q ∈ {16, 32, 64, …, T} (and T), one sequence, contexts {q, 2q}: T(q), A_p(q, ·); and q = 2^k + 1 for
+ *           each 2^k ≥ 128 below T, context q only
+ *   (S = 256, T = 2048: 9 batch sizes, 12 chunks, 40 projections of a one-layer model, a dense model)
  *   plus, for a second layer kind (DeepSeek's dense layers beside its MoE layers), its T at every b and q; and two or
  *   three memory probes (1- and 2-layer models at the largest step: S sequences, T tokens) for the weights, the
  *   workspace and the op counts.
