@@ -179,4 +179,117 @@ describe('tessera project', () => {
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/--slo-tpot 'fast' must be a positive number of ms/);
   });
+
+  it('--dp, --pp and --spec: devices = PP × DP × TP, TPOT = step ÷ expected tokens per step, tokens/s counts the tokens emitted', async () => {
+    const j = await tessera(
+      'project',
+      '--model',
+      'mixtral-8x7b',
+      '--system',
+      'dgx-h100',
+      '--tp',
+      '4',
+      '--dp',
+      '2',
+      '--batch',
+      '16',
+      '--spec',
+      '2',
+      '--acceptance',
+      '0.8',
+      '--json',
+    );
+    expect(j.code, j.err).toBe(0);
+    const r = JSON.parse(j.out) as Result & { dp: number; ep: number; tokensPerSequenceStep: number };
+    expect([r.devices, r.dp, r.ep]).toEqual([8, 2, 8]);
+    const perSeq = 1 + 0.8 + 0.64;
+    expect(r.tokensPerSequenceStep).toBeCloseTo(perSeq, 12);
+    expect(r.tpotMs!).toBeCloseTo(r.stepMs / perSeq, 9);
+    expect(r.tokensPerStep).toBeCloseTo(16 * perSeq, 9);
+    expect(r.tokensPerSecondPerChip).toBeCloseTo((16 * perSeq) / (r.stepMs / 1e3) / 8, 6);
+    const pp = await tessera(
+      'project',
+      '--model',
+      'llama-3.1-8b',
+      '--system',
+      'dgx-h100',
+      '--tp',
+      '2',
+      '--pp',
+      '2',
+      '--json',
+    );
+    expect(pp.code, pp.err).toBe(0);
+    expect((JSON.parse(pp.out) as Result).devices).toBe(4);
+    // Too many devices for the system, and DP on a dense model: one clear line each.
+    const big = await tessera('project', '--model', 'llama-3.1-8b', '--system', 'dgx-h100', '--tp', '4', '--pp', '4');
+    expect(big.code).toBe(1);
+    expect(big.err).toMatch(/TP 4 × PP 4 = 16 devices exceed the 8 of dgx-h100/);
+    const dense = await tessera('project', '--model', 'llama-3.1-8b', '--system', 'dgx-h100', '--dp', '2');
+    expect(dense.code).toBe(1);
+    expect(dense.err).toMatch(/attention data parallelism pairs with expert parallelism/);
+  });
+
+  it('runs every shipped model on every built-in system: a projection where it fits, a shortfall line where it does not', async () => {
+    const systems = ['dgx-a100', 'dgx-h100', 'hgx-h200', 'hgx-h800', 'nvl72', 'atlas-800t-a2', 'cloudmatrix384'];
+    let fits = 0;
+    for (const m of SHIPPED_MODELS) {
+      const t = await tessera(
+        'project',
+        '--model',
+        m.id,
+        '--compare',
+        systems.join(','),
+        '--batch',
+        '8',
+        '--context',
+        '1024',
+        '--json',
+      );
+      const all = JSON.parse(t.out) as Result[];
+      expect(all.map((r) => r.system)).toEqual(systems);
+      for (const r of all) {
+        if (r.ok) {
+          fits++;
+          expect(r.stepMs, `${m.id} on ${r.system}`).toBeGreaterThan(0);
+          expect(r.memory.total).toBeLessThanOrEqual(r.memory.capacity);
+        } else {
+          // The one line says at which TP degrees it was tried and how much memory is missing.
+          expect(r.error, `${m.id} on ${r.system}`).toMatch(
+            /fits at no TP in \{1, 2, 4, 8\}; at TP 8: Does not fit on .*GiB short/,
+          );
+          expect(r.shortfallBytes).toBeGreaterThan(0);
+        }
+      }
+    }
+    // The big ones do not fit one 8-GPU node in bf16, but do fit the rack-scale systems (and Llama-405B fits an HGX H200): 49 of 63 run.
+    expect(fits).toBe(49);
+    // Where bf16 does not fit, fp8 weights or a second node (dgx-h100x2) does.
+    const fp8 = await tessera(
+      'project',
+      '--model',
+      'deepseek-r1',
+      '--system',
+      'hgx-h200',
+      '--weights',
+      'fp8',
+      '--batch',
+      '8',
+      '--context',
+      '1024',
+    );
+    expect(fp8.code, fp8.err).toBe(0);
+    const two = await tessera(
+      'project',
+      '--model',
+      'llama-3.1-405b',
+      '--system',
+      'dgx-h100x2',
+      '--batch',
+      '8',
+      '--context',
+      '1024',
+    );
+    expect(two.code, two.err).toBe(0);
+  }, 300_000);
 });

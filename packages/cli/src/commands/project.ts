@@ -13,6 +13,7 @@ import {
   type ProjectedWeightDtype,
   ProjectionError,
   projectStep,
+  type SpeculativeOptions,
   type StepProjection,
   type SweepStepFigures,
 } from '@tessera/serve';
@@ -24,6 +25,12 @@ export interface ProjectArgs {
   compare?: string;
   tp?: string;
   ep?: string;
+  dp?: string;
+  pp?: string;
+  /** Speculative decoding: draft tokens per step, and their acceptance rate. */
+  spec?: string;
+  acceptance: string;
+  tbo?: boolean;
   batch: string;
   context: string;
   weights: string;
@@ -37,6 +44,11 @@ export interface ProjectOptions {
   /** Undefined: the smallest power-of-two TP that fits each system. */
   tp?: number;
   ep?: number;
+  /** Attention data parallelism (MoE), pipeline stages. Default 1. */
+  dp?: number;
+  pp?: number;
+  speculative?: SpeculativeOptions;
+  twoBatchOverlap?: boolean;
   batch: number;
   contextLen: number;
   weightDtype: ProjectedWeightDtype;
@@ -52,9 +64,14 @@ export interface ProjectResult {
   device: string;
   tp: number;
   ep: number;
+  dp: number;
+  pp: number;
   /** How the TP degree was chosen. */
   tpChoice: string;
+  /** The deployment: pp · dp · tp. */
   devices: number;
+  /** Speculative decoding: expected tokens per sequence and step (1 without). */
+  tokensPerSequenceStep: number;
   batch: number;
   contextLen: number;
   phase: 'decode' | 'prefill';
@@ -106,7 +123,7 @@ export interface ProjectFailure {
 
 export type ProjectOutcome = ProjectResult | ProjectFailure;
 
-const WEIGHTS = ['bf16', 'f16', 'int8'] as const;
+const WEIGHTS = ['bf16', 'f16', 'int8', 'fp8'] as const;
 const KVS = ['bf16', 'f16'] as const;
 const modelIds = () => SHIPPED_MODELS.map((m) => m.id).join(', ');
 const systemIds = () => Object.keys(BUILTIN_TOPOLOGIES).join(', ');
@@ -141,11 +158,22 @@ export function parseProjectArgs(a: ProjectArgs): ProjectOptions {
     throw new TesseraError('InvalidValue', `--kv ${a.kv}: one of ${KVS.join(', ')}.`);
   if (a.phase !== 'decode' && a.phase !== 'prefill')
     throw new TesseraError('InvalidValue', `--phase ${a.phase}: decode or prefill.`);
+  let speculative: SpeculativeOptions | undefined;
+  if (a.spec !== undefined) {
+    const acceptance = Number(a.acceptance);
+    if (!(acceptance >= 0 && acceptance < 1))
+      throw new TesseraError('InvalidValue', `--acceptance ${a.acceptance}: a probability in [0, 1), e.g. 0.7.`);
+    speculative = { tokens: parsePositiveInt(a.spec, '--spec'), acceptance };
+  }
   return {
     model: a.model as ShippedModelId,
     systems,
     tp: a.tp === undefined ? undefined : parsePositiveInt(a.tp, '--tp'),
     ep: a.ep === undefined ? undefined : parsePositiveInt(a.ep, '--ep'),
+    dp: a.dp === undefined ? undefined : parsePositiveInt(a.dp, '--dp'),
+    pp: a.pp === undefined ? undefined : parsePositiveInt(a.pp, '--pp'),
+    speculative,
+    twoBatchOverlap: a.tbo === true ? true : undefined,
     batch: parsePositiveInt(a.batch, '--batch'),
     contextLen: parsePositiveInt(a.context, '--context'),
     weightDtype: a.weights as ProjectedWeightDtype,
@@ -176,6 +204,10 @@ export async function projectOn(o: ProjectOptions, system: string): Promise<Proj
       topology: system,
       tp,
       ep: o.ep,
+      dp: o.dp,
+      pp: o.pp,
+      speculative: o.speculative,
+      twoBatchOverlap: o.twoBatchOverlap,
       batch: o.batch,
       contextLen: o.contextLen,
       weightDtype: o.weightDtype,
@@ -192,13 +224,17 @@ export async function projectOn(o: ProjectOptions, system: string): Promise<Proj
     memory: e instanceof CapacityError ? e.memory : null,
   });
 
+  // Devices per TP degree: the DP groups and pipeline stages multiply it.
+  const others = (o.dp ?? 1) * (o.pp ?? 1);
+  const deployment = (t: number) => `TP ${t}${o.dp ? ` × DP ${o.dp}` : ''}${o.pp ? ` × PP ${o.pp}` : ''}`;
   let p: StepProjection | undefined;
   let tp = 0;
   let tpChoice: string;
   if (o.tp !== undefined) {
     tp = o.tp;
     tpChoice = 'given (--tp)';
-    if (tp > size) return failure(tp, new Error(`--tp ${tp} exceeds the ${size} devices of ${system}.`));
+    if (tp * others > size)
+      return failure(tp, new Error(`${deployment(tp)} = ${tp * others} devices exceed the ${size} of ${system}.`));
     try {
       p = await attempt(tp);
     } catch (e) {
@@ -209,7 +245,7 @@ export async function projectOn(o: ProjectOptions, system: string): Promise<Proj
     // The smallest power of two up to the system's size at which the step fits (and the model splits).
     let lastCapacity: { tp: number; e: CapacityError } | null = null;
     let lastOther: { tp: number; e: unknown } | null = null;
-    const tried = powersOfTwo(size);
+    const tried = powersOfTwo(Math.floor(size / others));
     for (const t of tried) {
       try {
         p = await attempt(t);
@@ -231,7 +267,7 @@ export async function projectOn(o: ProjectOptions, system: string): Promise<Proj
         );
       return failure(lastOther?.tp ?? null, lastOther?.e ?? new Error('no TP degree to try'), `cannot run ${upTo}: `);
     }
-    tpChoice = `auto: the smallest power of two up to ${size} that fits`;
+    tpChoice = `auto: the smallest power of two up to ${Math.floor(size / others)} that fits`;
   }
   return projectResult(o, system, arch, tp, tpChoice, p);
 }
@@ -248,10 +284,13 @@ export async function projectResult(
   tpChoice: string,
   p: SweepStepFigures,
 ): Promise<ProjectResult> {
-  const ep = arch.moe ? (o.ep ?? tp) : 1;
-  const devices = tp; // the TP group (ep lives inside it)
+  const dp = o.dp ?? 1;
+  const pp = o.pp ?? 1;
+  const ep = arch.moe ? (o.ep ?? dp * tp) : 1;
+  const devices = p.devices; // pp · dp · tp (EP lives inside a stage)
   const power: SystemPowerReport = await systemPower(system, devices);
-  const tokensPerSecond = p.tokens / (p.ms / 1e3);
+  // Decode: the tokens emitted (more than one per sequence under speculative decoding); prefill: the tokens computed.
+  const tokensPerSecond = (o.phase === 'decode' ? p.outputTokens : p.tokens) / (p.ms / 1e3);
   const perChip = tokensPerSecond / devices;
   const crit = p.ranks[p.criticalRank]!;
   const result: ProjectResult = {
@@ -261,16 +300,19 @@ export async function projectResult(
     device: power.device,
     tp,
     ep,
+    dp,
+    pp,
     tpChoice,
     devices,
+    tokensPerSequenceStep: p.tokensPerSequenceStep,
     batch: o.batch,
     contextLen: o.contextLen,
     phase: o.phase,
     weightDtype: o.weightDtype,
     kvDtype: o.kvDtype,
     stepMs: p.ms,
-    tpotMs: o.phase === 'decode' ? p.ms : null,
-    tokensPerStep: p.tokens,
+    tpotMs: o.phase === 'decode' ? p.ms / p.tokensPerSequenceStep : null,
+    tokensPerStep: o.phase === 'decode' ? p.outputTokens : p.tokens,
     tokensPerSecond,
     tokensPerSecondPerChip: perChip,
     devicesPerSystem: power.devicesPerSystem,
@@ -319,13 +361,23 @@ export function formatProject(o: ProjectOptions, outcomes: ProjectOutcome[]): st
   if (ok.length > 0) {
     const rows: Array<[string, (r: ProjectResult) => string]> = [
       ['device', (r) => r.device],
-      ['TP (devices)', (r) => `${r.tp}${r.ep > 1 ? ` (EP ${r.ep})` : ''}`],
+      [
+        'parallelism (devices)',
+        (r) =>
+          `TP ${r.tp}${r.dp > 1 ? ` · DP ${r.dp}` : ''}${r.pp > 1 ? ` · PP ${r.pp}` : ''}${r.ep > 1 ? ` · EP ${r.ep}` : ''} (${r.devices})`,
+      ],
       ['TP chosen', (r) => (r.tpChoice.startsWith('auto') ? 'auto' : 'given')],
       ['step time', (r) => ms(r.stepMs)],
       ...(o.phase === 'decode'
-        ? ([['TPOT', (r) => ms(r.stepMs)]] as Array<[string, (r: ProjectResult) => string]>)
+        ? ([
+            [
+              'TPOT',
+              (r) =>
+                ms(r.tpotMs!) + (r.tokensPerSequenceStep > 1 ? ` (${r.tokensPerSequenceStep.toFixed(2)} tokens/step)` : ''),
+            ],
+          ] as Array<[string, (r: ProjectResult) => string]>)
         : []),
-      ['tokens / step', (r) => String(r.tokensPerStep)],
+      ['tokens / step', (r) => num(r.tokensPerStep)],
       ['tokens/s (deployment)', (r) => num(r.tokensPerSecond)],
       ['tokens/s per chip', (r) => num(r.tokensPerSecondPerChip)],
       ['tokens/s per system', (r) => `${num(r.tokensPerSecondPerSystem)} (${r.devicesPerSystem} chips)`],

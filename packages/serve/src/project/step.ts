@@ -153,7 +153,9 @@ function assumptions(L: Layout): string[] {
   const { moe, mla } = L;
   const kv = L.kvSequences;
   const out = [
-    'one stream per rank: kernels and collectives serialise, no compute/communication overlap',
+    L.halves
+      ? "two-batch overlap: two streams per rank; one half's collectives overlap the other half's kernels (kernels share the compute engine, collectives the communication engine, and communication takes no SMs from compute)"
+      : 'one stream per rank: kernels and collectives serialise, no compute/communication overlap',
     'host input preparation (ids, positions, block tables, sampling parameters) is not costed',
     `KV cache per rank: ${kv.length} sequences (up to ${Math.max(...kv.map((q) => q.contextLen))} tokens) in blocks of ${L.blockSize}, ${L.kvDtype}`,
     'the embedding table is replicated on every rank that embeds (as LlamaModel keeps it); the LM head is vocab-parallel',
