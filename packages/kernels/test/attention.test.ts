@@ -6,7 +6,8 @@ import { openDevice, TARGETS } from './setup';
 
 /**
  * float64 reference: for each sequence, query token i (absolute position ctx − qLen + i) attends to keys
- * 0..position (or every key when not causal). q (qTokens, H, D); k, v (kvTokens, KH, D) per sequence.
+ * 0..position (or every key when not causal). q (qTokens, H, D); k (kvTokens, KH, D), v (kvTokens, KH, VD) per
+ * sequence; out (qTokens, H, VD).
  */
 function refAttention(
   q: ArrayLike<number>,
@@ -17,9 +18,10 @@ function refAttention(
   KH: number,
   D: number,
   causal: boolean,
+  VD = D,
 ): Float64Array {
   const total = seqs.reduce((n, s) => n + s.qLen, 0);
-  const out = new Float64Array(total * H * D);
+  const out = new Float64Array(total * H * VD);
   const scale = 1 / Math.sqrt(D);
   for (const s of seqs) {
     for (let i = 0; i < s.qLen; i++) {
@@ -36,10 +38,10 @@ function refAttention(
         const m = Math.max(...sc);
         const e = sc.map((x) => Math.exp(x - m));
         const z = e.reduce((a, b) => a + b, 0);
-        for (let x = 0; x < D; x++) {
+        for (let x = 0; x < VD; x++) {
           let acc = 0;
-          for (let j = 0; j <= last; j++) acc += e[j]! * v[((s.kStart + j) * KH + g) * D + x]!;
-          out[((s.qStart + i) * H + h) * D + x] = acc / z;
+          for (let j = 0; j <= last; j++) acc += e[j]! * v[((s.kStart + j) * KH + g) * VD + x]!;
+          out[((s.qStart + i) * H + h) * VD + x] = acc / z;
         }
       }
     }
@@ -80,6 +82,63 @@ for (const target of TARGETS) {
         }
       });
     }
+
+    for (const dtype of ['f32', 'bf16'] as const) {
+      it(`matches the reference with a narrower value head and more keys than queries (${dtype})`, async () => {
+        // DeepSeek's MLA prefill in miniature: q/k heads of 24 (nope + rope), v heads of 16; chunks of new queries at
+        // the end of longer key sequences (their cached context first), one sequence without queries, GQA 4 → 2.
+        const dev = await openDevice(target);
+        const [H, KH, D, VD] = [4, 2, 24, 16];
+        const seqLens = [1, 20, 0, 33, 9];
+        const kvSeqLens = [1, 45, 7, 33, 70];
+        const T = seqLens.reduce((a, b) => a + b, 0);
+        const KT = kvSeqLens.reduce((a, b) => a + b, 0);
+        for (const causal of [true, false]) {
+          const q = dev.alloc(dtype, T * H * D);
+          const k = dev.alloc(dtype, KT * KH * D);
+          const v = dev.alloc(dtype, KT * KH * VD);
+          const o = dev.alloc(dtype, T * H * VD);
+          dev.upload(q, randomArray(T * H * D, 31, -2, 2));
+          dev.upload(k, randomArray(KT * KH * D, 32, -2, 2));
+          dev.upload(v, randomArray(KT * KH * VD, 33));
+          dev.fill(o, Number.NaN);
+          const args = { q, k, v, out: o, seqLens, kvSeqLens, heads: H, kvHeads: KH, headDim: D, vHeadDim: VD, causal };
+          let [qs, ks] = [0, 0];
+          const seqs = seqLens.map((l, i) => {
+            const s = { qStart: qs, qLen: l, kStart: ks, ctx: kvSeqLens[i]! };
+            [qs, ks] = [qs + l, ks + kvSeqLens[i]!];
+            return s;
+          });
+          const ref = refAttention(dev.download(q), dev.download(k), dev.download(v), seqs, H, KH, D, causal, VD);
+          for (const config of [undefined, { BM: 16, BN: 16 }]) {
+            dev.fill(o, Number.NaN);
+            flashAttention(dev, args, config ? { config } : {});
+            const got = dev.download(o);
+            expect(got.every(Number.isFinite), `causal=${causal} ${JSON.stringify(config)}`).toBe(true);
+            expect(relativeError(got, ref), `causal=${causal} ${JSON.stringify(config)}`).toBeLessThan(
+              TOLERANCE[dtype],
+            );
+          }
+        }
+      });
+    }
+
+    it('costs the MLA prefill shape (q/k 192, v 128): causal ≈ half of 2·N²·heads·(192 + 128) (timing-only)', async () => {
+      const dev = await openDevice(target, 'timing');
+      const [N, H, D, VD] = [2048, 16, 192, 128];
+      const q = dev.alloc('bf16', N * H * D);
+      const v = dev.alloc('bf16', N * H * VD);
+      const args = { q, k: q, v, out: v, seqLens: [N], heads: H, kvHeads: H, headDim: D, vHeadDim: VD };
+      const r = flashAttention(dev, args);
+      // 128-row query blocks walk the keys up to their last row: N·(N + 128)·H·(D + VD) — the causal half plus the
+      // diagonal blocks, computed whole and masked.
+      expect(r.cost.total.totalMatrixFlops).toBe(N * (N + 128) * H * (D + VD));
+      expect(r.cost.total.bytesWritten).toBe(N * H * VD * 2); // the output only, at the value head size
+      // A chunk of 512 queries after 1536 cached keys: every query sees the context, then the chunk causally.
+      const chunk = flashAttention(dev, { ...args, seqLens: [512], kvSeqLens: [N] });
+      expect(chunk.cost.total.totalMatrixFlops).toBe(512 * (1536 + (512 + 128) / 2) * 2 * H * (D + VD));
+      expect(chunk.cost.total.totalMatrixFlops).toBeLessThan(r.cost.total.totalMatrixFlops / 2);
+    });
 
     it('keeps the score matrix on chip and is compute-bound at long sequences (timing-only)', async () => {
       const dev = await openDevice(target, 'timing');
@@ -189,7 +248,7 @@ for (const target of TARGETS) {
       ctxLens.forEach((l, s) => {
         for (let p = 0; p < l; p++) slots[tIdx++] = tables[s * maxBlocks + Math.floor(p / BS)]! * BS + (p % BS);
       });
-      const cache = (x: Float32Array) => {
+      const cache = (x: ReturnType<typeof randomArray>) => {
         const c = dev.alloc('f32', 5 * BS * KH * D);
         dev.fill(c, Number.NaN);
         const src = dev.alloc('f32', T * KH * D);
@@ -345,6 +404,10 @@ for (const target of TARGETS) {
       expect(() =>
         flashAttention(dev, { q: x, k: x, v: x, out: x, seqLens: [4], heads: 3, kvHeads: 2, headDim: 4 }),
       ).toThrow(/multiple of kvHeads/);
+      const fa = { q: x, k: x, v: x, out: x, seqLens: [4, 2], heads: 2, kvHeads: 1, headDim: 4 };
+      expect(() => flashAttention(dev, { ...fa, kvSeqLens: [4, 1] })).toThrow(/sequence 1: kvSeqLens 1 .* 2 query/);
+      expect(() => flashAttention(dev, { ...fa, kvSeqLens: [4] })).toThrow(/kvSeqLens has 1 entries/);
+      expect(() => flashAttention(dev, { ...fa, kvSeqLens: [300, 2], vHeadDim: 2 })).toThrow(/'k'.*302/s);
     });
   });
 }

@@ -115,6 +115,22 @@ function workload(ops: Ops, dev: Device, host: HostData): void {
     ops.flashAttention(dev, args);
     ops.flashAttention(dev, args, { config: { BM: 16, BN: 16 } });
   }
+  // MLA-prefill shape: a narrower value head (v 16 for q/k 24) and chunks after cached context (more keys than queries).
+  const [kvSeqLens, kvTok, vd] = [[9, 19, 4, 40], 72, 16];
+  const mlaPrefill = {
+    q: buf(tok * heads * 24),
+    k: buf(kvTok * kvHeads * 24),
+    v: buf(kvTok * kvHeads * vd),
+    out: out(tok * heads * vd),
+    seqLens,
+    kvSeqLens,
+    heads,
+    kvHeads,
+    headDim: 24,
+    vHeadDim: vd,
+  };
+  ops.flashAttention(dev, mlaPrefill);
+  ops.flashAttention(dev, { ...mlaPrefill, causal: false }, { config: { BM: 16, BN: 16 } });
   // Paged attention over random block tables, decode and chunked prefill; reshapeAndCache with skipped (−1) slots.
   const [blockSize, maxBlocksPerSeq, blocks] = [16, 4, 12];
   const [keyCache, valueCache] = [
