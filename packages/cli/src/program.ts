@@ -19,7 +19,7 @@ import { collPerf, parseCollPerfArgs } from './commands/coll-perf';
 import { compileCommand } from './commands/compile';
 import { devicesCommand } from './commands/devices';
 import { formatProject, type ProjectArgs, parseProjectArgs, projectCommand, systemSize } from './commands/project';
-import { formatSearch, searchProject } from './commands/project-search';
+import { formatSearch, type SearchSpace, searchProject } from './commands/project-search';
 import { writeProjectTraces } from './commands/project-trace';
 import { parseBytes, parsePositiveInt } from './format';
 
@@ -333,7 +333,10 @@ export function createProgram(io: Io = defaultIo): Command {
     .option('--pp <n>', 'pipeline stages (the layers split evenly; batch must be a multiple of it)')
     .option('--spec <n>', "speculative decoding: draft tokens per step (the model's MTP layer, or an EAGLE-style head)")
     .option('--acceptance <p>', 'with --spec: the probability that each draft token is accepted', '0.7')
-    .option('--tbo', "two-batch overlap: one half's expert dispatch/combine overlaps the other half's kernels (MoE, EP)")
+    .option(
+      '--tbo',
+      "two-batch overlap: one half's expert dispatch/combine overlaps the other half's kernels (MoE, EP)",
+    )
     .option('--batch <n>', 'sequences in flight (split over the DP groups and the pipeline micro-batches)', '64')
     .option('--context <n>', "tokens in each sequence's cache after the step", '2048')
     .option('--weights <dtype>', 'bf16, f16, int8 (W8A8) or fp8 (W8A8 e4m3; devices with fp8 matrix units)', 'bf16')
@@ -345,46 +348,79 @@ export function createProgram(io: Io = defaultIo): Command {
       'search instead: every power-of-two TP × batch 1…512 (decode); print the best tokens/s per chip meeting the TPOT and the Pareto frontier',
     )
     .option('--max-batch <n>', 'with --slo-tpot: the largest batch searched (powers of two from 1)', '512')
-    .action(async (o: ProjectArgs & { json?: boolean; sloTpot?: string; maxBatch: string }) => {
-      const options = parseProjectArgs(o);
-      const traceFile = program.opts().trace as string | undefined;
-      if (traceFile !== undefined && o.sloTpot !== undefined) {
-        throw new TesseraError(
-          'InvalidValue',
-          '--trace writes the timeline of one projected step and --slo-tpot projects many: run the configuration the search picks (--tp T --batch B) with --trace.',
-        );
-      }
-      if (o.sloTpot !== undefined) {
-        const slo = Number(String(o.sloTpot).replace(/ms$/, ''));
-        if (!(Number.isFinite(slo) && slo > 0)) {
+    .option(
+      '--slo-ttft <ms>',
+      'with --slo-tpot: also a time to first token (one prompt of --input tokens, no queueing)',
+    )
+    .option('--input <n>', 'with --slo-tpot: prompt tokens (the TTFT prompt; decode context = input + output / 2)')
+    .option('--output <n>', 'with --slo-tpot: completion tokens')
+    .option('--search-weights', 'with --slo-tpot: search bf16, int8 and fp8 weights (fp8 where the device has it)')
+    .action(
+      async (
+        o: ProjectArgs & {
+          json?: boolean;
+          sloTpot?: string;
+          maxBatch: string;
+          sloTtft?: string;
+          input?: string;
+          output?: string;
+          searchWeights?: boolean;
+        },
+      ) => {
+        const options = parseProjectArgs(o);
+        const traceFile = program.opts().trace as string | undefined;
+        if (traceFile !== undefined && o.sloTpot !== undefined) {
           throw new TesseraError(
             'InvalidValue',
-            `--slo-tpot '${o.sloTpot}' must be a positive number of ms (e.g. 50 or 50ms).`,
+            '--trace writes the timeline of one projected step and --slo-tpot projects many: run the configuration the search picks (--tp T --batch B) with --trace.',
           );
         }
-        const maxBatch = Number(o.maxBatch);
-        if (!(Number.isInteger(maxBatch) && maxBatch >= 1)) {
-          throw new TesseraError('InvalidValue', `--max-batch '${o.maxBatch}' must be a positive integer.`);
+        if (o.sloTpot !== undefined) {
+          const slo = Number(String(o.sloTpot).replace(/ms$/, ''));
+          if (!(Number.isFinite(slo) && slo > 0)) {
+            throw new TesseraError(
+              'InvalidValue',
+              `--slo-tpot '${o.sloTpot}' must be a positive number of ms (e.g. 50 or 50ms).`,
+            );
+          }
+          const maxBatch = Number(o.maxBatch);
+          if (!(Number.isInteger(maxBatch) && maxBatch >= 1)) {
+            throw new TesseraError('InvalidValue', `--max-batch '${o.maxBatch}' must be a positive integer.`);
+          }
+          let sloTtftMs: number | undefined;
+          if (o.sloTtft !== undefined) {
+            sloTtftMs = Number(String(o.sloTtft).replace(/ms$/, ''));
+            if (!(Number.isFinite(sloTtftMs) && sloTtftMs > 0))
+              throw new TesseraError('InvalidValue', `--slo-ttft '${o.sloTtft}' must be a positive number of ms.`);
+          }
+          const space: SearchSpace = {
+            sloTpotMs: slo,
+            sloTtftMs,
+            inputLen: o.input === undefined ? undefined : parsePositiveInt(o.input, '--input'),
+            outputLen: o.output === undefined ? undefined : parsePositiveInt(o.output, '--output'),
+            maxBatch,
+            searchWeights: o.searchWeights === true,
+          };
+          const results = [];
+          for (const s of options.systems) results.push(await searchProject(options, s, space, systemSize(s)));
+          io.out(
+            o.json ? JSON.stringify(o.compare ? results : results[0], null, 2) : formatSearch(options.model, results),
+          );
+          return;
         }
-        const results = [];
-        for (const s of options.systems) results.push(await searchProject(options, s, slo, systemSize(s), maxBatch));
-        io.out(
-          o.json ? JSON.stringify(o.compare ? results : results[0], null, 2) : formatSearch(options.model, results),
-        );
-        return;
-      }
-      const outcomes = await projectCommand(options);
-      const only = outcomes[0]!;
-      if (o.json && !o.compare && !only.ok) io.out(JSON.stringify(only, null, 2));
-      if (!o.compare && !only.ok) throw new TesseraError('InvalidValue', `${only.system}: ${only.error}`);
-      if (o.json) io.out(JSON.stringify(o.compare ? outcomes : outcomes[0], null, 2));
-      else io.out(formatProject(options, outcomes));
-      if (traceFile !== undefined)
-        for (const f of writeProjectTraces(outcomes, traceFile, !!o.compare))
-          io.err(`trace written to ${f} (open it in https://ui.perfetto.dev)`);
-      if (outcomes.every((r) => !r.ok))
-        throw new TesseraError('InvalidValue', 'the model runs on none of the systems.');
-    });
+        const outcomes = await projectCommand(options);
+        const only = outcomes[0]!;
+        if (o.json && !o.compare && !only.ok) io.out(JSON.stringify(only, null, 2));
+        if (!o.compare && !only.ok) throw new TesseraError('InvalidValue', `${only.system}: ${only.error}`);
+        if (o.json) io.out(JSON.stringify(o.compare ? outcomes : outcomes[0], null, 2));
+        else io.out(formatProject(options, outcomes));
+        if (traceFile !== undefined)
+          for (const f of writeProjectTraces(outcomes, traceFile, !!o.compare))
+            io.err(`trace written to ${f} (open it in https://ui.perfetto.dev)`);
+        if (outcomes.every((r) => !r.ok))
+          throw new TesseraError('InvalidValue', 'the model runs on none of the systems.');
+      },
+    );
 
   return program;
 }

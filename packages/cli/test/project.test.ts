@@ -292,4 +292,49 @@ describe('tessera project', () => {
     );
     expect(two.code, two.err).toBe(0);
   }, 300_000);
+
+  it('--slo-tpot with --slo-ttft, --input/--output and --search-weights: DP layouts for MoE, every weight dtype, both SLOs met', async () => {
+    type P = { tp: number; dp: number; weights: string; batch: number; tpotMs: number; ttftMs: number | null };
+    const run = async (ttft: string) => {
+      const t = await tessera(
+        'project',
+        '--model',
+        'mixtral-8x7b',
+        '--system',
+        'dgx-h100',
+        '--slo-tpot',
+        '40',
+        '--slo-ttft',
+        ttft,
+        '--input',
+        '512',
+        '--output',
+        '128',
+        '--search-weights',
+        '--tp',
+        '1',
+        '--max-batch',
+        '8',
+        '--json',
+      );
+      expect(t.code, t.err).toBe(0);
+      return JSON.parse(t.out) as { meeting: P[]; best: P | null; frontier: P[]; fitted: number; sloTtftMs: number };
+    };
+    const loose = await run('10000');
+    // Attention DP appears for the MoE model, and all three weight dtypes (H100 has fp8).
+    expect(new Set(loose.meeting.map((p) => p.dp)).size).toBeGreaterThan(1);
+    expect(new Set(loose.meeting.map((p) => p.weights))).toEqual(new Set(['bf16', 'int8', 'fp8']));
+    const ttfts = [...new Set(loose.meeting.map((p) => p.ttftMs!))].sort((a, b) => a - b);
+    // A TTFT SLO between the fastest and slowest prefill keeps only the configurations that meet it.
+    const slo = (ttfts[0]! + ttfts[ttfts.length - 1]!) / 2;
+    const tight = await run(String(slo));
+    expect(tight.sloTtftMs).toBe(slo);
+    expect(tight.meeting.length).toBeGreaterThan(0);
+    expect(tight.meeting.length).toBeLessThan(loose.meeting.length);
+    for (const p of tight.meeting) {
+      expect(p.ttftMs!).toBeLessThanOrEqual(slo);
+      expect(p.tpotMs).toBeLessThanOrEqual(40);
+    }
+    expect(tight.best).toEqual(tight.meeting[0]);
+  }, 300_000);
 });
