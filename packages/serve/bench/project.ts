@@ -5,9 +5,10 @@
  * The sweep is every shipped model × {dgx-h100, hgx-h200, nvl72, atlas-800t-a2, cloudmatrix384} × TP {1…64} × batch
  * {1, 16, 64, 256}, decode, context 2048; configurations that do not fit count (the capacity check is part of the
  * answer) and are reported separately. It runs twice through sweepProjections: on one thread (in this one), then on
- * worker threads (sweepThreads(): TESSERA_SWEEP_THREADS, else the cores). Before them, a pure-CPU loop on 1 and on that
- * many threads measures how much parallelism the machine gives right now (a shared machine may give less than its
- * cores). `--json` prints the figures and every row; `--threaded-only` skips the one-thread sweep.
+ * worker threads (sweepThreads(): TESSERA_SWEEP_THREADS, else the cores), each with its wall and CPU seconds; the two
+ * must answer the same. Before the threaded one, a pure-CPU loop on 1 and on that many threads measures how much
+ * parallelism the machine gives right now (a shared machine may give less than its cores). `--json` prints the
+ * figures and every row; `--threaded-only` skips the one-thread sweep.
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -27,7 +28,7 @@ const BATCHES = [1, 16, 64, 256];
 const json = process.argv.includes('--json');
 const threadedOnly = process.argv.includes('--threaded-only');
 const threads = sweepThreads();
-const loads: number[] = [loadavg()[0]!];
+const load0 = loadavg()[0]!;
 
 interface Config {
   model: ShippedModelId;
@@ -81,8 +82,13 @@ interface Sweep {
   threads: number;
   rows: Row[];
   seconds: number;
+  /** CPU seconds of the whole process (every thread) during the sweep. */
+  cpuS: number;
   /** Wall seconds until the 200th configuration that fits came back. */
   first200S: number;
+  /** A pure-CPU loop on `threads` threads, × one thread's rate, just before the sweep. */
+  parallelism: number;
+  load: [number, number];
 }
 
 const tasks: SweepTask<Config>[] = [];
@@ -101,8 +107,11 @@ for (const { id: model } of SHIPPED_MODELS)
         });
 
 async function sweep(n: number): Promise<Sweep> {
+  const parallelism = n === 1 ? 1 : (await spin(n)) / (await spin(1));
   let fitted = 0;
   let first200S = Number.NaN;
+  const load0 = loadavg()[0]!;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const out = await sweepProjections(tasks, {
     threads: n,
@@ -111,31 +120,45 @@ async function sweep(n: number): Promise<Sweep> {
     },
   });
   const seconds = (performance.now() - t0) / 1e3;
-  loads.push(loadavg()[0]!);
+  const cpu = process.cpuUsage(cpu0);
   const row = (o: SweepOutcome<Config>): Row => ({
     ...o.key,
     ms: o.ok ? o.step.ms : null,
     wallMs: o.wallMs,
     outcome: o.ok ? 'ok' : o.failure.kind === 'capacity' ? 'capacity' : 'unsupported',
   });
-  return { threads: n, rows: out.map(row), seconds, first200S };
+  return {
+    threads: n,
+    rows: out.map(row),
+    seconds,
+    cpuS: (cpu.user + cpu.system) / 1e6,
+    first200S,
+    parallelism,
+    load: [load0, loadavg()[0]!],
+  };
 }
 
 // One configuration, cold (first in the process: compiles the kernels it launches) and warm (a new shape).
 const cold = await one('llama-3.1-70b', 'dgx-h100', 8, 64);
 const warm = await one('llama-3.1-70b', 'dgx-h100', 8, 48);
-const spin1 = await spin(1);
-const spinN = await spin(threads);
 const single = threadedOnly ? null : await sweep(1);
 const threaded = await sweep(threads);
+// Configurations whose outcome (fits or not, and the step time) differs between the two sweeps: none expected.
+const differ = single
+  ? single.rows.filter((r, i) => r.outcome !== threaded.rows[i]!.outcome || r.ms !== threaded.rows[i]!.ms)
+  : [];
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? 0;
+const count = (s: Sweep, o: Row['outcome']) => s.rows.filter((r) => r.outcome === o).length;
 const summary = (s: Sweep) => ({
   threads: s.threads,
   sweep_s: s.seconds,
+  cpu_s: s.cpuS,
   first200_s: s.first200S,
   configs: s.rows.length,
-  fit: s.rows.filter((r) => r.outcome === 'ok').length,
+  fit: count(s, 'ok'),
+  cpu_parallelism: s.parallelism,
+  load: s.load,
 });
 
 if (json) {
@@ -144,39 +167,39 @@ if (json) {
       cold_ms: cold.wallMs,
       warm_ms: warm.wallMs,
       cores: availableParallelism(),
-      cpu_parallelism: spinN / spin1,
-      load: loads,
       single: single && summary(single),
       threaded: summary(threaded),
+      differ: differ.length,
     }),
   );
   for (const r of (single ?? threaded).rows) console.log(JSON.stringify(r));
 } else {
-  console.log(
-    `Projection speed on ${availableParallelism()} cores (load average ${loads.map((l) => l.toFixed(2)).join(' → ')})\n`,
-  );
+  console.log(`Projection speed on ${availableParallelism()} cores (load average ${load0.toFixed(2)})\n`);
   console.log(`one configuration, first in the process (compiles its kernels): ${cold.wallMs.toFixed(0)} ms`);
   console.log(
     `one configuration, kernels compiled (a new shape):               ${warm.wallMs.toFixed(0)} ms  (goal < 1000 ms: ${warm.wallMs < 1000 ? 'met' : 'not met'})`,
   );
-  console.log(
-    `a pure-CPU loop on ${threads} threads ran ${(spinN / spin1).toFixed(2)}× one thread's rate (the parallelism available now)`,
-  );
   for (const s of [single, threaded]) {
     if (!s) continue;
     const ok = s.rows.filter((r) => r.outcome === 'ok');
-    const on = s.threads === 1 ? 'one thread' : `${s.threads} worker threads`;
+    const on =
+      s.threads === 1
+        ? 'one thread'
+        : `${s.threads} worker threads (a pure-CPU loop on ${s.threads} threads ran ${s.parallelism.toFixed(2)}× one thread's rate just before)`;
     console.log(
-      `sweep on ${on}: ${s.rows.length} configurations (${ok.length} fit, ${s.rows.filter((r) => r.outcome === 'capacity').length} do not fit, ` +
-        `${s.rows.filter((r) => r.outcome === 'unsupported').length} refused) in ${s.seconds.toFixed(1)} s; the first 200 that ` +
-        `fit took ${s.first200S.toFixed(1)} s (goal ≥ 200 in < 60 s: ${s.first200S < 60 ? 'met' : 'not met'}); median per ` +
-        `fitting configuration ${median(ok.map((r) => r.wallMs)).toFixed(0)} ms, slowest ` +
-        `${Math.max(...ok.map((r) => r.wallMs)).toFixed(0)} ms (wall time in its thread)`,
+      `sweep on ${on}: ${s.rows.length} configurations (${ok.length} fit, ${count(s, 'capacity')} do not fit, ` +
+        `${count(s, 'unsupported')} refused) in ${s.seconds.toFixed(1)} s (${s.cpuS.toFixed(1)} CPU s; load average ` +
+        `${s.load[0].toFixed(2)} → ${s.load[1].toFixed(2)}); the first 200 that fit took ${s.first200S.toFixed(1)} s ` +
+        `(goal ≥ 200 in < 60 s: ${s.first200S < 60 ? 'met' : 'not met'}); median per fitting configuration ` +
+        `${median(ok.map((r) => r.wallMs)).toFixed(0)} ms, slowest ${Math.max(...ok.map((r) => r.wallMs)).toFixed(0)} ms ` +
+        '(wall time in its thread)',
     );
   }
-  if (single)
+  if (single) {
     console.log(
       `threaded / one thread: ${(single.seconds / threaded.seconds).toFixed(2)}× for the whole sweep, ` +
-        `${(single.first200S / threaded.first200S).toFixed(2)}× for the first 200 that fit`,
+        `${(single.first200S / threaded.first200S).toFixed(2)}× for the first 200 that fit; ` +
+        `${differ.length} configurations answered differently${differ[0] ? ` (first: ${JSON.stringify(differ[0])})` : ''}`,
     );
+  }
 }
