@@ -4,6 +4,7 @@
 
 import { writeFileSync } from 'node:fs';
 import { isTesseraError, listBackends, TesseraError } from '@tessera/device';
+import { CapacityError, ProjectionError } from '@tessera/serve';
 import { Command, CommanderError, Option } from 'commander';
 import { Backends } from './backends';
 import {
@@ -19,6 +20,7 @@ import { collPerf, parseCollPerfArgs } from './commands/coll-perf';
 import { compileCommand } from './commands/compile';
 import { devicesCommand } from './commands/devices';
 import { formatProject, type ProjectArgs, parseProjectArgs, projectCommand, systemSize } from './commands/project';
+import { type DisaggregateArgs, disaggregateCommand, formatDisaggregated } from './commands/project-disagg';
 import { formatSearch, type SearchSpace, searchProject } from './commands/project-search';
 import { writeProjectTraces } from './commands/project-trace';
 import { parseBytes, parsePositiveInt } from './format';
@@ -355,6 +357,13 @@ export function createProgram(io: Io = defaultIo): Command {
     .option('--input <n>', 'with --slo-tpot: prompt tokens (the TTFT prompt; decode context = input + output / 2)')
     .option('--output <n>', 'with --slo-tpot: completion tokens')
     .option('--search-weights', 'with --slo-tpot: search bf16, int8 and fp8 weights (fp8 where the device has it)')
+    .option(
+      '--disaggregate',
+      'prefill/decode disaggregation: a prefill instance (--prefill-tp, --prefill-dp, --prefill-batch) beside the decode one (--tp, --dp, --batch), KV handed over; needs --input and --output',
+    )
+    .option('--prefill-tp <n>', "with --disaggregate: the prefill instance's TP", '8')
+    .option('--prefill-dp <n>', "with --disaggregate: the prefill instance's attention DP (MoE)")
+    .option('--prefill-batch <n>', 'with --disaggregate: prompts per prefill step', '1')
     .action(
       async (
         o: ProjectArgs & {
@@ -365,6 +374,10 @@ export function createProgram(io: Io = defaultIo): Command {
           input?: string;
           output?: string;
           searchWeights?: boolean;
+          disaggregate?: boolean;
+          prefillTp: string;
+          prefillDp?: string;
+          prefillBatch: string;
         },
       ) => {
         const options = parseProjectArgs(o);
@@ -374,6 +387,32 @@ export function createProgram(io: Io = defaultIo): Command {
             'InvalidValue',
             '--trace writes the timeline of one projected step and --slo-tpot projects many: run the configuration the search picks (--tp T --batch B) with --trace.',
           );
+        }
+        if (o.disaggregate) {
+          if (o.input === undefined || o.output === undefined)
+            throw new TesseraError(
+              'InvalidValue',
+              '--disaggregate needs --input <prompt tokens> and --output <completion tokens>.',
+            );
+          const d: DisaggregateArgs = {
+            prefillTp: parsePositiveInt(o.prefillTp, '--prefill-tp'),
+            prefillDp: o.prefillDp === undefined ? undefined : parsePositiveInt(o.prefillDp, '--prefill-dp'),
+            prefillBatch: parsePositiveInt(o.prefillBatch, '--prefill-batch'),
+            inputLen: parsePositiveInt(o.input, '--input'),
+            outputLen: parsePositiveInt(o.output, '--output'),
+          };
+          const rs = await disaggregateCommand(options, d).catch((e: unknown) => {
+            if (e instanceof ProjectionError || e instanceof CapacityError)
+              throw new TesseraError('InvalidValue', e.message);
+            throw e;
+          });
+          const json = rs.map(({ prefill, decode, ...rest }) => ({
+            ...rest,
+            prefillMs: prefill.ms,
+            decodeMs: decode.ms,
+          }));
+          io.out(o.json ? JSON.stringify(o.compare ? json : json[0], null, 2) : formatDisaggregated(options, d, rs));
+          return;
         }
         if (o.sloTpot !== undefined) {
           const slo = Number(String(o.sloTpot).replace(/ms$/, ''));

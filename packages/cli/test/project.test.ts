@@ -337,4 +337,31 @@ describe('tessera project', () => {
     }
     expect(tight.best).toEqual(tight.meeting[0]);
   }, 300_000);
+
+  it('--disaggregate: TTFT = prefill step + KV hand-over, TPOT = the decode step, the best ratio; errors say what is missing', async () => {
+    const args = ['project', '--model', 'llama-3.1-8b', '--system', 'dgx-h100', '--disaggregate', '--prefill-tp', '2'];
+    const j = await tessera(...args, '--tp', '2', '--batch', '16', '--input', '1024', '--output', '128', '--json');
+    expect(j.code, j.err).toBe(0);
+    const r = JSON.parse(j.out) as {
+      ttftMs: number;
+      tpotMs: number;
+      prefillMs: number;
+      decodeMs: number;
+      kvTransfer: { ms: number; bytes: number };
+      ratio: { prefill: number; decode: number };
+      devices: number;
+    };
+    expect(r.ttftMs).toBeCloseTo(r.prefillMs + r.kvTransfer.ms, 9);
+    expect(r.tpotMs).toBe(r.decodeMs);
+    expect(r.devices).toBe(2 * r.ratio.prefill + 2 * r.ratio.decode);
+    const t = await tessera(...args, '--tp', '2', '--batch', '16', '--input', '1024', '--output', '128');
+    expect(t.out).toMatch(/KV hand-over/);
+    expect(t.out).toMatch(/best ratio/);
+    const noLens = await tessera(...args, '--tp', '2');
+    expect(noLens.code).toBe(1);
+    expect(noLens.err).toMatch(/needs --input/);
+    const tooBig = await tessera(...args, '--prefill-tp', '8', '--tp', '8', '--input', '64', '--output', '8');
+    expect(tooBig.code).toBe(1);
+    expect(tooBig.err).toMatch(/need 16 devices/);
+  });
 });
