@@ -335,6 +335,7 @@ export function createProgram(io: Io = defaultIo): Command {
     .option('--pp <n>', 'pipeline stages (the layers split evenly; batch must be a multiple of it)')
     .option('--spec <n>', "speculative decoding: draft tokens per step (the model's MTP layer, or an EAGLE-style head)")
     .option('--acceptance <p>', 'with --spec: the probability that each draft token is accepted', '0.7')
+    .option('--pue <x>', 'facility ÷ IT power for tokens/s per MW provisioned (default 1: IT power only)')
     .option(
       '--tbo',
       "two-batch overlap: one half's expert dispatch/combine overlaps the other half's kernels (MoE, EP)",

@@ -364,4 +364,17 @@ describe('tessera project', () => {
     expect(tooBig.code).toBe(1);
     expect(tooBig.err).toMatch(/need 16 devices/);
   });
+
+  it('tokens/s per MW provisioned: the full-system figure × 1000 ÷ --pue (IT power only without it)', async () => {
+    const args = ['project', '--model', 'llama-3.1-8b', '--system', 'dgx-h100', '--tp', '1', '--batch', '8', '--json'];
+    type R = { tokensPerSecondPerKWFullSystem: number; tokensPerSecondPerMWProvisioned: number; pue: number };
+    const it1 = JSON.parse((await tessera(...args)).out) as R;
+    expect(it1.pue).toBe(1);
+    expect(it1.tokensPerSecondPerMWProvisioned).toBeCloseTo(1000 * it1.tokensPerSecondPerKWFullSystem, 6);
+    const it2 = JSON.parse((await tessera(...args, '--pue', '1.25')).out) as R;
+    expect(it2.tokensPerSecondPerMWProvisioned).toBeCloseTo((1000 * it2.tokensPerSecondPerKWFullSystem) / 1.25, 6);
+    const bad = await tessera(...args, '--pue', '0.5');
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/--pue 0.5: facility ÷ IT power, between 1 and 3/);
+  });
 });

@@ -31,6 +31,7 @@ export interface ProjectArgs {
   spec?: string;
   acceptance: string;
   tbo?: boolean;
+  pue?: string;
   batch: string;
   context: string;
   weights: string;
@@ -49,6 +50,8 @@ export interface ProjectOptions {
   pp?: number;
   speculative?: SpeculativeOptions;
   twoBatchOverlap?: boolean;
+  /** Facility power ÷ IT power for the per-MW-provisioned figure (default 1). */
+  pue?: number;
   batch: number;
   contextLen: number;
   weightDtype: ProjectedWeightDtype;
@@ -91,6 +94,12 @@ export interface ProjectResult {
   tokensPerSecondPerKW: number;
   /** tokens/s per chip over one device's all-in share of a full system (a system filled with copies). */
   tokensPerSecondPerKWFullSystem: number;
+  /**
+   * tokens/s per MW provisioned: the full-system figure over the facility's power, i.e. IT power × PUE (SemiAnalysis'
+   * InferenceMAX reports tokens/s per all-in provisioned MW). `pue` is --pue (default 1: IT power only).
+   */
+  tokensPerSecondPerMWProvisioned: number;
+  pue: number;
   power: {
     totalKW: number;
     acceleratorsKW: number;
@@ -127,6 +136,13 @@ const WEIGHTS = ['bf16', 'f16', 'int8', 'fp8'] as const;
 const KVS = ['bf16', 'f16'] as const;
 const modelIds = () => SHIPPED_MODELS.map((m) => m.id).join(', ');
 const systemIds = () => Object.keys(BUILTIN_TOPOLOGIES).join(', ');
+
+const parsePue = (v: string) => {
+  const x = Number(v);
+  if (!(Number.isFinite(x) && x >= 1 && x <= 3))
+    throw new TesseraError('InvalidValue', `--pue ${v}: facility ÷ IT power, between 1 and 3 (e.g. 1.2).`);
+  return x;
+};
 
 /** Validates the command line; unknown models and systems fail with the list of valid ids. */
 export function parseProjectArgs(a: ProjectArgs): ProjectOptions {
@@ -174,6 +190,7 @@ export function parseProjectArgs(a: ProjectArgs): ProjectOptions {
     pp: a.pp === undefined ? undefined : parsePositiveInt(a.pp, '--pp'),
     speculative,
     twoBatchOverlap: a.tbo === true ? true : undefined,
+    pue: a.pue === undefined ? undefined : parsePue(a.pue),
     batch: parsePositiveInt(a.batch, '--batch'),
     contextLen: parsePositiveInt(a.context, '--context'),
     weightDtype: a.weights as ProjectedWeightDtype,
@@ -319,6 +336,8 @@ export async function projectResult(
     tokensPerSecondPerSystem: perChip * power.devicesPerSystem,
     tokensPerSecondPerKW: tokensPerSecond / power.totalKW,
     tokensPerSecondPerKWFullSystem: perChip / power.perDeviceAllInKW,
+    tokensPerSecondPerMWProvisioned: (1000 * perChip) / power.perDeviceAllInKW / (o.pue ?? 1),
+    pue: o.pue ?? 1,
     power: {
       totalKW: power.totalKW,
       acceleratorsKW: power.acceleratorsKW,
@@ -373,7 +392,8 @@ export function formatProject(o: ProjectOptions, outcomes: ProjectOutcome[]): st
             [
               'TPOT',
               (r) =>
-                ms(r.tpotMs!) + (r.tokensPerSequenceStep > 1 ? ` (${r.tokensPerSequenceStep.toFixed(2)} tokens/step)` : ''),
+                ms(r.tpotMs!) +
+                (r.tokensPerSequenceStep > 1 ? ` (${r.tokensPerSequenceStep.toFixed(2)} tokens/step)` : ''),
             ],
           ] as Array<[string, (r: ProjectResult) => string]>)
         : []),
@@ -387,6 +407,10 @@ export function formatProject(o: ProjectOptions, outcomes: ProjectOutcome[]): st
       ],
       ['tokens/s per kW', (r) => num(r.tokensPerSecondPerKW)],
       ['tokens/s per kW, full system', (r) => num(r.tokensPerSecondPerKWFullSystem)],
+      [
+        'tokens/s per MW provisioned',
+        (r) => `${num(r.tokensPerSecondPerMWProvisioned)} (PUE ${r.pue}${r.pue === 1 ? ': IT power only' : ''})`,
+      ],
       ['power figures', (r) => r.power.quality],
       ['weights / device', (r) => gib(r.memory.weights)],
       ['KV cache / device', (r) => gib(r.memory.kvCache)],
