@@ -4,6 +4,7 @@
  */
 import type { DType } from '@tessera/device';
 import { isMoe, type Layout, type Pass, routedRows, rowsOf, sampledOf } from './layout';
+import { mlaSplit } from './mla';
 import { evenSplit } from './types';
 
 export type BufferKind = 'weights' | 'kv' | 'workspace';
@@ -142,6 +143,17 @@ export function planStage(L: Layout, s: number): BufferPlan[] {
       recvMax = Math.max(recvMax, ...r.recv);
     }
   }
+  // MLA (mla.ts): rows on the absorbed path, and the keys the non-absorbed prefill path decompresses (Cp of them
+  // gathered from the cache).
+  let [mlaNd, mlaKp, mlaCp] = [0, 0, 0];
+  if (mla) {
+    for (const pass of sized) {
+      for (const g of pass.groups) {
+        const sp = mlaSplit(L, g);
+        [mlaNd, mlaKp, mlaCp] = [Math.max(mlaNd, sp.Nd), Math.max(mlaKp, sp.Kp), Math.max(mlaCp, sp.Cp)];
+      }
+    }
+  }
   const Imax = Math.max(inter, shInter, 1);
   ws('ids', 'i32', T);
   ws('positions', 'i32', T);
@@ -151,14 +163,16 @@ export function planStage(L: Layout, s: number): BufferPlan[] {
   ws('x', 'f32', T * D);
   ws('part', 'f32', T * D);
   ws('h', A, T * D);
-  ws('q', A, T * heads * hd);
-  ws('k', A, T * kvHeads * hd);
-  ws('v', C, T * kvHeads * hd); // the GEMM writes v straight in the cache dtype
-  if (C !== A) {
-    ws('qRot', C, T * heads * hd);
-    ws('kRot', C, T * kvHeads * hd);
+  if (gqa) {
+    ws('q', A, T * heads * hd);
+    ws('k', A, T * kvHeads * hd);
+    ws('v', C, T * kvHeads * hd); // the GEMM writes v straight in the cache dtype
+    if (C !== A) {
+      ws('qRot', C, T * heads * hd);
+      ws('kRot', C, T * kvHeads * hd);
+    }
   }
-  ws('attn', A, T * heads * hd);
+  ws('attn', A, T * heads * vd); // the O projection's input
   if (mla) {
     ws('mla.qa', A, T * (mla.qLoraRank ?? 1));
     ws('mla.qaN', A, T * (mla.qLoraRank ?? 1));
@@ -167,13 +181,21 @@ export function planStage(L: Layout, s: number): BufferPlan[] {
     ws('mla.ckv', A, T * mla.kvLoraRank);
     ws('mla.qPe', C, T * heads * mla.qkRopeHeadDim);
     ws('mla.kPe', C, T * mla.qkRopeHeadDim);
-    ws('mla.qAtt', C, T * heads * hd);
-    ws('mla.out', A, T * heads * hd);
+    ws('mla.qAtt', C, mlaNd * heads * hd);
+    ws('mla.out', A, mlaNd * heads * hd);
+    if (mlaKp > 0) {
+      ws('mla.kvNope', A, mlaKp * heads * (mla.qkNopeHeadDim + vd)); // kv_b's output: k_nope, then v
+      ws('mla.k', A, mlaKp * heads * qk); // [k_nope, k_rope] per head
+    }
+    if (mlaCp > 0) {
+      ws('mla.ctxIds', 'i32', mlaCp);
+      ws('mla.ctx', A, mlaCp * hd); // the cached context's latent rows, gathered
+    }
   }
   ws('gu', A, T * 2 * Imax);
   ws('act', A, T * Imax);
   if (Q) {
-    ws('quant.x', Q, Math.max(T, recvMax) * Math.max(D, heads * hd, Imax, eInter));
+    ws('quant.x', Q, Math.max(T, recvMax) * Math.max(D, heads * vd, mla?.qLoraRank ?? 0, Imax, eInter));
     ws('quant.scales', 'f32', Math.max(T, recvMax));
   }
   if (moe) {

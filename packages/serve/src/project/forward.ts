@@ -8,9 +8,11 @@
  *   attention   layer.ts attentionBlock (rmsnorm, q/k/v (+bias), [q/k norms], rope, reshape_and_cache, paged
  *               attention), then o = attn·Wo_r (+ x on the group's rank 0), all-reduce over the group (TP 1: the
  *               residual fused, no collective)
- *   MLA         (DeepSeek) the absorbed path: rmsnorm; q_a → rmsnorm → q_b; kv_a → latent (rmsnorm) + RoPE key; q_nope ·
- *               W_UK per head; rope; the latent row cached; paged attention over it (1 KV head of 576); · W_UV per
- *               head; then the O projection and all-reduce as above
+ *   MLA         (DeepSeek, mla.ts) rmsnorm; q_a → rmsnorm → q_b; kv_a → latent (rmsnorm) + RoPE key; rope; the latent
+ *               row cached. Decode rows, absorbed: q_nope · W_UK per head; paged attention over the latent (1 KV head
+ *               of 576); · W_UV per head. Prefill rows, non-absorbed: kv_b (W_UK, W_UV) decompresses the keys' latent
+ *               into k_nope and v; k = [k_nope, k_R]; flash attention (q/k 192, v 128). Then the O projection and
+ *               all-reduce as above
  *   dense MLP   layer.ts gatedMlpInput (rmsnorm, gate/up, silu·mul), then down (+ x on rank 0), all-reduce
  *   MoE, ep = 1 (vLLM's default: every expert TP-sharded over the group's intermediate dimension)
  *               rmsnorm; router GEMM (N, E) f32; moeRouter (top-k, softmax, renormalised when norm_topk_prob);

@@ -74,6 +74,11 @@ export interface Layout {
   draft: 'mtp' | 'eagle' | null;
   /** Two-batch overlap: each pass's two halves (every group's first ⌈n/2⌉ sequences, then the rest); else null. */
   halves: Map<Pass, [Pass, Pass]> | null;
+  /**
+   * MLA: sequences with at most this many query tokens take the absorbed (decode) path, longer ones the non-absorbed
+   * prefill path (vLLM's decode threshold: 1 + the draft tokens verified); Infinity with mlaPrefill 'absorbed'.
+   */
+  mlaDecodeQueryLen: number;
 }
 
 export const isMoe = (a: ModelArchitecture, i: number): boolean => a.moe !== null && isMoeLayer(a, i);
@@ -109,6 +114,8 @@ export function resolveLayout(o: ProjectStepOptions): Layout {
   if (!['bf16', 'f16', 'int8', 'fp8'].includes(wd))
     throw new ProjectionError('weightDtype', `weightDtype ${wd}: bf16, f16, int8 (W8A8) or fp8 (W8A8, e4m3).`);
   if (!['bf16', 'f16'].includes(kvd)) throw new ProjectionError('kvDtype', `kvDtype ${kvd}: bf16 or f16.`);
+  if (o.mlaPrefill !== undefined && !['non-absorbed', 'absorbed'].includes(o.mlaPrefill))
+    throw new ProjectionError('mlaPrefill', `mlaPrefill ${o.mlaPrefill}: non-absorbed or absorbed.`);
   const ep = moe ? (o.ep ?? dp * tp) : 1;
   if (moe && ep !== 1 && ep !== dp * tp)
     throw new ProjectionError(
@@ -286,5 +293,6 @@ export function resolveLayout(o: ProjectStepOptions): Layout {
     sequencesInFlight: micro.length * pp,
     draft,
     halves,
+    mlaDecodeQueryLen: o.mlaPrefill === 'absorbed' ? Number.POSITIVE_INFINITY : 1 + draftTokens,
   };
 }

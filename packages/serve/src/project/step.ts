@@ -16,6 +16,7 @@ import type { DeviceBuffer, Stream } from '@tessera/device';
 import { type BufferKind, type BufferPlan, bytesOf, planStage, routing } from './buffers';
 import { type Comms, issueStep, type RankState } from './forward';
 import { type Layout, resolveLayout } from './layout';
+import { mlaAssumptions } from './mla';
 import { timeline } from './timeline';
 import {
   CapacityError,
@@ -164,11 +165,7 @@ function assumptions(L: Layout): string[] {
     out.push(
       `W8A8 ${L.weightDtype}: every projection and expert GEMM quantises its input per token first${mla ? "; MLA's absorbed W_UK / W_UV stay in bf16 (as vLLM dequantises them)" : ''}`,
     );
-  if (mla) {
-    out.push(
-      `MLA, absorbed: the latent cache (${L.hd} per token and layer) is replicated on every rank of a group; attention reads it as keys and as values (head size ${L.hd} for both, as FlashMLA's 576), so the P·V side counts ${L.hd} rather than ${mla.kvLoraRank} columns`,
-    );
-  }
+  if (mla) out.push(...mlaAssumptions(L));
   if (moe && moe.scoringFunc !== 'softmax') {
     out.push(
       `${moe.scoringFunc} routing${moe.numExpertGroups ? ' with group-limited top-k' : ''} is costed as moeRouter's softmax top-k (the same shapes and one launch)`,

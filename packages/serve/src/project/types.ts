@@ -72,6 +72,12 @@ export interface ProjectStepOptions {
    * MoE models with expert parallelism, pp = 1, at least two sequences per DP group.
    */
   twoBatchOverlap?: boolean;
+  /**
+   * MLA (DeepSeek) prefill rows: 'non-absorbed' (default; vLLM's and SGLang's prefill: the latent decompressed by
+   * kv_b, flash attention over 192-wide q/k and 128-wide v heads) or 'absorbed' (every row on the decode path: paged
+   * attention over the 576-wide latent for every head) — for comparing the two.
+   */
+  mlaPrefill?: 'non-absorbed' | 'absorbed';
   /** KV-cache block size (default 16). */
   blockSize?: number;
   /**
