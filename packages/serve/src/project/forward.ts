@@ -30,20 +30,7 @@
  */
 import type { Communicator } from '@tessera/cluster';
 import type { Device, DeviceBuffer, Stream } from '@tessera/device';
-import {
-  add,
-  embedding,
-  gemm,
-  groupedGemm,
-  moePermute,
-  moeRouter,
-  moeUnpermute,
-  quantizePerToken,
-  rmsnorm,
-  sample,
-  siluAndMul,
-  transpose,
-} from '@tessera/kernels';
+import { embedding, gemm, rmsnorm, sample, transpose } from '@tessera/kernels';
 import {
   type AttentionBuffers,
   attentionBlock,
@@ -52,9 +39,10 @@ import {
   linear,
   type QuantScratch,
 } from '../model/layer';
-import { type LayerId, layerIsMoe, layerName, routing } from './buffers';
+import { type LayerId, layerIsMoe, layerName } from './buffers';
 import { type Layout, type Pass, rowsOf, sampledOf } from './layout';
 import { mlaAttention } from './mla';
+import { type MoeContext, moeLayer } from './moe';
 
 export interface RankState {
   dev: Device;
@@ -81,16 +69,6 @@ export interface Comms {
   /** pp[stage]: stage s and s + 1, for the activations' send/recv (null on the last stage). */
   pp: (Communicator | null)[];
 }
-
-const prefix = (xs: readonly number[]): number[] => {
-  const out = [0];
-  for (const x of xs) out.push(out[out.length - 1]! + x);
-  return out;
-};
-const evenParts = (total: number, parts: number) => {
-  const base = Math.floor(total / parts);
-  return Array.from({ length: parts }, (_, i) => base + (i < total % parts ? 1 : 0));
-};
 
 /** What one lane of launches can issue (the whole step, or one half under two-batch overlap). */
 interface Issuer {
@@ -195,32 +173,7 @@ function issuer(L: Layout, stages: RankState[][], comms: Comms): Issuer {
     }
   };
 
-  /** A grouped GEMM over expert groups, W8A8 when the experts are quantised (the input quantised per row first). */
-  const expertGemm = (
-    rk: RankState,
-    input: string,
-    weight: string,
-    out: string,
-    rows: number,
-    offsets: number[],
-    N: number,
-    K: number,
-  ) => {
-    const dev = rk.dev;
-    const scale = rk.m.get(`${weight}.scale`);
-    if (scale) {
-      quantizePerToken(dev, { x: rk.b(input), out: rk.b('quant.x'), scales: rk.b('quant.scales'), rows, cols: K });
-      groupedGemm(dev, {
-        a: rk.b('quant.x'),
-        b: rk.b(weight),
-        c: rk.b(out),
-        offsets,
-        N,
-        K,
-        scales: { a: rk.b('quant.scales'), b: scale },
-      });
-    } else groupedGemm(dev, { a: rk.b(input), b: rk.b(weight), c: rk.b(out), offsets, N, K });
-  };
+  const moeCtx: MoeContext = { L, stages, comms, lin, quant, live, groupRanks, groupLive, reduce, routes: new Map() };
 
   function* layer(s: number, l: LayerId, pass: Pass): Generator<void, void, void> {
     const p = layerName(l);
@@ -303,141 +256,7 @@ function issuer(L: Layout, stages: RankState[][], comms: Comms): Issuer {
       yield;
       return;
     }
-    yield* moeLayer(s, p, pass);
-  }
-
-  // Routing, and the dispatch / combine count matrices (elements), once per pass: every MoE layer of a pass repeats them.
-  const routes = new Map<Pass, { route: ReturnType<typeof routing>; dispatch: number[][]; combine: number[][] }>();
-  const routeOf = (pass: Pass) => {
-    let r = routes.get(pass);
-    if (!r) {
-      const route = routing(L, pass);
-      const n = L.stageRanks;
-      const dispatch = L.ep > 1 ? Array.from({ length: n }, (_, i) => route.send[i]!.map((c) => c * D)) : [];
-      const combine = L.ep > 1 ? Array.from({ length: n }, (_, i) => route.send.map((row) => row[i]! * D)) : [];
-      r = { route, dispatch, combine };
-      routes.set(pass, r);
-    }
-    return r;
-  };
-
-  function* moeLayer(s: number, p: string, pass: Pass): Generator<void, void, void> {
-    const ranks = stages[s]!;
-    const ep = L.ep;
-    const { E, El, k, eInter, shInter } = L;
-    const { route, dispatch, combine } = routeOf(pass);
-    // With ep > 1, rank t of a group routes rows [t·Ns, (t+1)·Ns) of the group's normed tokens (a view: no launch).
-    const slice = (rk: RankState, name: string) =>
-      ep > 1 ? rk.b(name).view(rk.t * route.routed[rk.i]! * D, route.routed[rk.i]! * D) : rk.b(name);
-    for (const rk of live(ranks)) {
-      const dev = rk.dev;
-      const N = rowsOf(pass.groups[rk.group]!);
-      const Ns = route.routed[rk.i]!;
-      rmsnorm(dev, { x: rk.b('x'), weight: rk.b(`${p}.ffnNorm`), out: rk.b('h'), rows: N, cols: D, eps });
-      rk.m.set('moe.h', slice(rk, 'h'));
-      gemm(dev, { a: rk.b('moe.h'), b: rk.b(`${p}.router`), c: rk.b('moe.logits'), M: Ns, N: E, K: D });
-      moeRouter(dev, {
-        logits: rk.b('moe.logits'),
-        weights: rk.b('moe.weights'),
-        ids: rk.b('moe.ids'),
-        tokens: Ns,
-        experts: E,
-        k,
-        renormalize: L.moe!.normTopkProb,
-      });
-      moePermute(dev, {
-        ids: rk.b('moe.ids'),
-        tokens: Ns,
-        k,
-        experts: E,
-        permuted: rk.b('moe.permuted'),
-        expertOffsets: rk.b('moe.offsets'),
-        positions: rk.b('moe.positions'),
-      });
-      embedding(dev, {
-        table: rk.b('moe.h'),
-        ids: rk.b('moe.permuted'),
-        out: rk.b(ep > 1 ? 'moe.rows' : 'moe.recv'),
-        tokens: Ns * k,
-        vocab: Ns,
-        dim: D,
-      });
-    }
-    // Dispatch: rank i sends send[i][j] rows to j; combine: j sends them back (the transpose). One token row per write.
-    const a2a = (from: string, to: string, back: boolean) =>
-      comms.ep[s]!.allToAllv(
-        ranks.map((r) => r.b(from)),
-        ranks.map((r) => r.b(to)),
-        { sendCounts: back ? combine : dispatch, messageBytes: D * 2 },
-      );
-    if (ep > 1) {
-      a2a('moe.rows', 'moe.recv', false);
-      yield;
-    }
-    for (const rk of live(ranks)) {
-      const rows = route.recv[rk.i]!;
-      const offsets = prefix(evenParts(rows, ep > 1 ? El : E));
-      expertGemm(rk, 'moe.recv', `${p}.experts.gateUp`, 'moe.gu', rows, offsets, 2 * eInter, D);
-      siluAndMul(rk.dev, { x: rk.b('moe.gu'), out: rk.b('moe.act'), rows, d: eInter });
-      expertGemm(rk, 'moe.act', `${p}.experts.down`, 'moe.y', rows, offsets, D, eInter);
-    }
-    if (ep > 1) {
-      a2a('moe.y', 'moe.back', true);
-      yield;
-    }
-    for (const rk of live(ranks)) {
-      const dev = rk.dev;
-      const Ns = route.routed[rk.i]!;
-      const out = ep > 1 ? 'moe.out' : 'part';
-      moeUnpermute(dev, {
-        y: rk.b(ep > 1 ? 'moe.back' : 'moe.y'),
-        positions: rk.b('moe.positions'),
-        weights: rk.b('moe.weights'),
-        out: rk.b(out),
-        tokens: Ns,
-        k,
-        hidden: D,
-      });
-      // The residual: the group's rank 0 adds x before the all-reduce (ep = 1); each rank adds its slice (ep > 1).
-      const resid = ep > 1 ? 'moe.xs' : 'part';
-      if (ep > 1 || rk.t === 0) add(dev, { a: rk.b(out), b: slice(rk, 'x'), out: rk.b(resid), rows: Ns, cols: D });
-      if (shInter > 0) {
-        gatedMlpInput(
-          dev,
-          null,
-          lin(rk, `${p}.shared.gateUp`),
-          { x: rk.b('x'), h: rk.b('moe.h'), gu: rk.b('gu'), act: rk.b('act'), quant: quant(rk) },
-          { N: Ns, D, intermediate: shInter, eps },
-        );
-        linear(dev, rk.b('act'), lin(rk, `${p}.shared.down`), rk.b(resid), Ns, D, shInter, {
-          residual: rk.b(resid),
-          quant: quant(rk),
-        });
-      }
-    }
-    for (let g = 0; g < L.dp; g++) {
-      if (!groupLive(s, g)) continue;
-      const group = groupRanks(s, g);
-      if (ep === 1) {
-        reduce(s, g, rowsOf(pass.groups[g]!) * D);
-        continue;
-      }
-      const comm = comms.tp[s]![g];
-      if (comm) {
-        comm.allGather(
-          group.map((r) => r.b('moe.xs')),
-          group.map((r) => r.b('x')),
-          { count: route.routed[group[0]!.i]! * D },
-        );
-      } else {
-        for (const rk of group) {
-          const x = rk.b('x');
-          rk.m.set('x', rk.b('moe.xs'));
-          rk.m.set('moe.xs', x);
-        }
-      }
-    }
-    yield;
+    yield* moeLayer(moeCtx, s, p, pass);
   }
 
   /** Stage s → s + 1: every rank sends its group's activations to the same rank of the next stage. */
