@@ -23,6 +23,12 @@ import { formatProject, type ProjectArgs, parseProjectArgs, projectCommand, syst
 import { type DisaggregateArgs, disaggregateCommand, formatDisaggregated } from './commands/project-disagg';
 import { formatSearch, type SearchSpace, searchProject } from './commands/project-search';
 import { writeProjectTraces } from './commands/project-trace';
+import {
+  formatWorkloadSearch,
+  searchWorkload,
+  type WorkloadArgs,
+  type WorkloadSearchResult,
+} from './commands/project-workload';
 import { parseBytes, parsePositiveInt } from './format';
 
 export interface Io {
@@ -359,6 +365,18 @@ export function createProgram(io: Io = defaultIo): Command {
     .option('--output <n>', 'with --slo-tpot: completion tokens')
     .option('--search-weights', 'with --slo-tpot: search bf16, int8 and fp8 weights (fp8 where the device has it)')
     .option(
+      '--rate <req/s>',
+      "with --slo-tpot: search under a workload instead — serve --requests requests arriving at this rate ('inf': all at once) on each TP layout × max_num_seqs 8…--max-batch in modelled time (simulateProjected); needs --input and --output",
+    )
+    .option(
+      '--concurrency <n>',
+      'with --slo-tpot: the workload search with at most n requests in flight (closed loop; with --rate, both)',
+    )
+    .option('--requests <n>', 'with --rate/--concurrency: requests in the simulated run', '200')
+    .option('--range-ratio <r>', 'with --rate/--concurrency: lengths uniform in [L(1-r), L(1+r)]', '0')
+    .option('--burstiness <b>', 'with --rate: Gamma shape of the inter-arrival times (1 = Poisson)', '1')
+    .option('--seed <n>', 'with --rate/--concurrency: the workload seed', '0')
+    .option(
       '--disaggregate',
       'prefill/decode disaggregation: a prefill instance (--prefill-tp, --prefill-dp, --prefill-batch) beside the decode one (--tp, --dp, --batch), KV handed over; needs --input and --output',
     )
@@ -375,6 +393,12 @@ export function createProgram(io: Io = defaultIo): Command {
           input?: string;
           output?: string;
           searchWeights?: boolean;
+          rate?: string;
+          concurrency?: string;
+          requests: string;
+          rangeRatio: string;
+          burstiness: string;
+          seed: string;
           disaggregate?: boolean;
           prefillTp: string;
           prefillDp?: string;
@@ -387,6 +411,12 @@ export function createProgram(io: Io = defaultIo): Command {
           throw new TesseraError(
             'InvalidValue',
             '--trace writes the timeline of one projected step and --slo-tpot projects many: run the configuration the search picks (--tp T --batch B) with --trace.',
+          );
+        }
+        if ((o.rate !== undefined || o.concurrency !== undefined) && o.sloTpot === undefined) {
+          throw new TesseraError(
+            'InvalidValue',
+            '--rate/--concurrency give the workload of the SLO search: add --slo-tpot <ms> (and --slo-ttft <ms>).',
           );
         }
         if (o.disaggregate) {
@@ -432,6 +462,50 @@ export function createProgram(io: Io = defaultIo): Command {
             sloTtftMs = Number(String(o.sloTtft).replace(/ms$/, ''));
             if (!(Number.isFinite(sloTtftMs) && sloTtftMs > 0))
               throw new TesseraError('InvalidValue', `--slo-ttft '${o.sloTtft}' must be a positive number of ms.`);
+          }
+          if (o.rate !== undefined || o.concurrency !== undefined) {
+            if (o.input === undefined || o.output === undefined)
+              throw new TesseraError(
+                'InvalidValue',
+                '--rate/--concurrency need --input <mean prompt tokens> and --output <mean completion tokens>.',
+              );
+            const rate = o.rate === undefined || o.rate === 'inf' ? Number.POSITIVE_INFINITY : Number(o.rate);
+            if (!(rate > 0))
+              throw new TesseraError('InvalidValue', `--rate '${o.rate}': requests per second > 0, or inf.`);
+            const rangeRatio = Number(o.rangeRatio);
+            if (!(rangeRatio >= 0 && rangeRatio < 1))
+              throw new TesseraError('InvalidValue', `--range-ratio '${o.rangeRatio}': a number in [0, 1).`);
+            const burstiness = Number(o.burstiness);
+            if (!(Number.isFinite(burstiness) && burstiness > 0))
+              throw new TesseraError(
+                'InvalidValue',
+                `--burstiness '${o.burstiness}': a positive number (1 = Poisson).`,
+              );
+            const seed = Number(o.seed);
+            if (!(Number.isSafeInteger(seed) && seed >= 0))
+              throw new TesseraError('InvalidValue', `--seed '${o.seed}': an integer ≥ 0.`);
+            const workload: WorkloadArgs = {
+              requests: parsePositiveInt(o.requests, '--requests'),
+              rate,
+              concurrency: o.concurrency === undefined ? null : parsePositiveInt(o.concurrency, '--concurrency'),
+              inputLen: parsePositiveInt(o.input, '--input'),
+              outputLen: parsePositiveInt(o.output, '--output'),
+              rangeRatio,
+              burstiness,
+              seed,
+            };
+            const results: WorkloadSearchResult[] = [];
+            for (const s of options.systems)
+              results.push(
+                await searchWorkload(
+                  options,
+                  s,
+                  { sloTpotMs: slo, sloTtftMs, maxBatch, searchWeights: o.searchWeights === true, workload },
+                  systemSize(s),
+                ),
+              );
+            io.out(o.json ? JSON.stringify(o.compare ? results : results[0], null, 2) : formatWorkloadSearch(results));
+            return;
           }
           const space: SearchSpace = {
             sloTpotMs: slo,
