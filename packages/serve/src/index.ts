@@ -80,6 +80,7 @@ export {
   type DisaggregatedOptions,
   type DisaggregatedProjection,
   type InstanceOptions,
+  kvHandOver,
   projectDisaggregated,
 } from './project/disaggregate';
 export { type ServedRequest, type ServingSummary, summarizeServing, type Timings } from './sim/metrics';

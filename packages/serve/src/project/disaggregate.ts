@@ -67,6 +67,37 @@ export interface DisaggregatedProjection {
 
 const devicesOf = (i: InstanceOptions) => i.tp * (i.dp ?? 1) * (i.pp ?? 1);
 
+/**
+ * The KV hand-over of `bytes` from a prefill instance on ranks [0, P) to a decode instance on [P, P + D) of `topology`:
+ * max(P, D) point-to-point flows at once (prefill rank f mod P → decode rank f mod D, the bytes split evenly), costed
+ * by the communicator as one group.
+ */
+export async function kvHandOver(
+  topology: string | TopologySpec,
+  P: number,
+  D: number,
+  bytes: number,
+): Promise<{ ms: number; flows: number }> {
+  const cluster = await createCluster({ topology, ranks: P + D, mode: 'timing' }).catch((e: Error) => {
+    throw new ProjectionError(
+      'topology',
+      `prefill (${P} devices) and decode (${D}) instances side by side need ${P + D} devices: ${e.message}`,
+    );
+  });
+  const flows = Math.max(P, D);
+  const per = Math.max(1, Math.ceil(bytes / flows));
+  const comm = cluster.communicator(Array.from({ length: P + D }, (_, r) => r));
+  const send = Array.from({ length: P }, (_, r) => cluster.devices[r]!.alloc('i8', per));
+  const recv = Array.from({ length: D }, (_, r) => cluster.devices[P + r]!.alloc('i8', per));
+  const t = comm.group(() => {
+    for (let f = 0; f < flows; f++) {
+      comm.send(f % P, P + (f % D), send[f % P]!, per);
+      comm.recv(P + (f % D), f % P, recv[f % D]!, per);
+    }
+  });
+  return { ms: t.us / 1000, flows };
+}
+
 export async function projectDisaggregated(o: DisaggregatedOptions): Promise<DisaggregatedProjection> {
   for (const [k, v] of [
     ['inputLen', o.inputLen],
@@ -75,14 +106,10 @@ export async function projectDisaggregated(o: DisaggregatedOptions): Promise<Dis
     if (!Number.isInteger(v) || v < 1) throw new ProjectionError(k, `${k} = ${v} must be an integer ≥ 1.`);
   const P = devicesOf(o.prefill);
   const D = devicesOf(o.decode);
-  const cluster = await createCluster({ topology: o.topology, ranks: P + D, mode: 'timing', profile: true }).catch(
-    (e: Error) => {
-      throw new ProjectionError(
-        'topology',
-        `prefill (${P} devices) and decode (${D}) instances side by side need ${P + D} devices: ${e.message}`,
-      );
-    },
-  );
+  // What the decode side needs: every layer's KV of every prompt (MLA: the one latent, replicated on the prefill side,
+  // is sent once).
+  const bytes = o.prefill.batch * o.inputLen * kvCacheBytesPerToken(o.arch, o.kvDtype ?? 'bf16');
+  const handOver = await kvHandOver(o.topology, P, D, bytes);
   const common = { arch: o.arch, topology: o.topology, weightDtype: o.weightDtype, kvDtype: o.kvDtype };
   const prefill = await projectStep({
     ...common,
@@ -98,21 +125,7 @@ export async function projectDisaggregated(o: DisaggregatedOptions): Promise<Dis
     contextLen: o.inputLen + Math.max(1, Math.round(o.outputLen / 2)),
     speculative: o.speculative,
   });
-  // What the decode side needs: every layer's KV of every prompt (MLA: the one latent, replicated on the prefill side,
-  // is sent once). Flows pair prefill rank f mod P with decode rank f mod D, bytes split evenly.
-  const bytes = o.prefill.batch * o.inputLen * kvCacheBytesPerToken(o.arch, o.kvDtype ?? 'bf16');
-  const flows = Math.max(P, D);
-  const per = Math.ceil(bytes / flows);
-  const comm = cluster.communicator(Array.from({ length: P + D }, (_, r) => r));
-  const send = Array.from({ length: P }, (_, r) => cluster.devices[r]!.alloc('i8', per));
-  const recv = Array.from({ length: D }, (_, r) => cluster.devices[P + r]!.alloc('i8', per));
-  const t = comm.group(() => {
-    for (let f = 0; f < flows; f++) {
-      comm.send(f % P, P + (f % D), send[f % P]!, per);
-      comm.recv(P + (f % D), f % P, recv[f % D]!, per);
-    }
-  });
-  const kvMs = t.us / 1000;
+  const { flows, ms: kvMs } = handOver;
   const ttftMs = prefill.ms + kvMs;
   const tpotMs = decode.ms / decode.tokensPerSequenceStep;
   const rP = o.prefill.batch / (prefill.ms / 1e3);
