@@ -21,6 +21,7 @@ import { compileCommand } from './commands/compile';
 import { devicesCommand } from './commands/devices';
 import { formatProject, type ProjectArgs, parseProjectArgs, projectCommand, systemSize } from './commands/project';
 import { type DisaggregateArgs, disaggregateCommand, formatDisaggregated } from './commands/project-disagg';
+import { formatPdSearch, searchDisaggregated } from './commands/project-pd-search';
 import { formatSearch, type SearchSpace, searchProject } from './commands/project-search';
 import { writeProjectTraces } from './commands/project-trace';
 import {
@@ -425,6 +426,39 @@ export function createProgram(io: Io = defaultIo): Command {
               'InvalidValue',
               '--disaggregate needs --input <prompt tokens> and --output <completion tokens>.',
             );
+          if (o.sloTpot !== undefined) {
+            const slo = Number(String(o.sloTpot).replace(/ms$/, ''));
+            const ttft = o.sloTtft === undefined ? Number.NaN : Number(String(o.sloTtft).replace(/ms$/, ''));
+            if (!(slo > 0) || !(ttft > 0))
+              throw new TesseraError(
+                'InvalidValue',
+                '--disaggregate --slo-tpot searches prefill/decode pairs: give --slo-tpot <ms> and --slo-ttft <ms> (positive numbers).',
+              );
+            const maxBatch = parsePositiveInt(o.maxBatch, '--max-batch');
+            const results = [];
+            for (const sys of options.systems)
+              results.push(
+                await searchDisaggregated(
+                  options,
+                  sys,
+                  {
+                    sloTpotMs: slo,
+                    sloTtftMs: ttft,
+                    inputLen: parsePositiveInt(o.input, '--input'),
+                    outputLen: parsePositiveInt(o.output, '--output'),
+                    maxBatch,
+                    searchWeights: o.searchWeights === true,
+                  },
+                  systemSize(sys),
+                ),
+              );
+            io.out(
+              o.json
+                ? JSON.stringify(o.compare ? results : results[0], null, 2)
+                : formatPdSearch(options.model, results),
+            );
+            return;
+          }
           const d: DisaggregateArgs = {
             prefillTp: parsePositiveInt(o.prefillTp, '--prefill-tp'),
             prefillDp: o.prefillDp === undefined ? undefined : parsePositiveInt(o.prefillDp, '--prefill-dp'),

@@ -377,4 +377,58 @@ describe('tessera project', () => {
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/--pue 0.5: facility ÷ IT power, between 1 and 3/);
   });
+
+  it('--disaggregate with --slo-tpot/--slo-ttft searches prefill/decode pairs: both SLOs met, the best ratio per pair', async () => {
+    const t = await tessera(
+      'project',
+      '--model',
+      'llama-3.1-8b',
+      '--system',
+      'dgx-h100',
+      '--disaggregate',
+      '--slo-tpot',
+      '20',
+      '--slo-ttft',
+      '200',
+      '--input',
+      '1024',
+      '--output',
+      '128',
+      '--max-batch',
+      '8',
+      '--json',
+    );
+    expect(t.code, t.err).toBe(0);
+    type P = {
+      prefill: { ms: number; prompts: number; devices: number };
+      decode: { batch: number; devices: number; tpotMs: number };
+      kvHandOverMs: number;
+      ttftMs: number;
+      tpotMs: number;
+      ratio: { prefill: number; decode: number };
+      tokensPerSecondPerChip: number;
+    };
+    const r = JSON.parse(t.out) as { meeting: P[]; best: P; frontier: P[]; pairs: number };
+    expect(r.meeting.length).toBeGreaterThan(0);
+    expect(r.best).toEqual(r.meeting[0]);
+    for (const p of r.meeting) {
+      expect(p.ttftMs).toBeLessThanOrEqual(200);
+      expect(p.tpotMs).toBeLessThanOrEqual(20);
+      expect(p.ttftMs).toBeCloseTo(p.prefill.ms + p.kvHandOverMs, 9);
+      expect(p.prefill.devices + p.decode.devices).toBeLessThanOrEqual(8);
+      // The ratio is the best of all x, y ≤ 16 for this pair's rates.
+      const rP = p.prefill.prompts / (p.prefill.ms / 1e3);
+      const rD = p.decode.batch / ((128 * p.tpotMs) / 1e3);
+      const perChip = (x: number, y: number) =>
+        (Math.min(x * rP, y * rD) * 128) / (x * p.prefill.devices + y * p.decode.devices);
+      expect(p.tokensPerSecondPerChip).toBeCloseTo(perChip(p.ratio.prefill, p.ratio.decode), 6);
+      for (let x = 1; x <= 16; x += 5)
+        for (let y = 1; y <= 16; y += 5)
+          expect(perChip(x, y)).toBeLessThanOrEqual(p.tokensPerSecondPerChip * (1 + 1e-9));
+    }
+    for (let i = 1; i < r.frontier.length; i++) {
+      expect(r.frontier[i]!.tpotMs).toBeGreaterThanOrEqual(r.frontier[i - 1]!.tpotMs);
+      expect(r.frontier[i]!.tokensPerSecondPerChip).toBeGreaterThan(r.frontier[i - 1]!.tokensPerSecondPerChip);
+    }
+  }, 300_000);
 });
