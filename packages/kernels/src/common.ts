@@ -79,8 +79,14 @@ export function checkBuffer(
 /**
  * Throws `Unsupported` unless the device has every named operand's dtype (Ascend 910B/910C have no fp8: neither the
  * dtype nor a Cube rate for it). The launch would refuse too; this names the operator and the operand first.
+ * `fp8Hint` is the alternative the hint offers for an fp8 operand (the default suits W8A8 GEMMs).
  */
-export function checkSupported(dev: Device, op: string, operands: Record<string, DeviceBuffer>): void {
+export function checkSupported(
+  dev: Device,
+  op: string,
+  operands: Record<string, DeviceBuffer>,
+  fp8Hint = 'Use int8 W8A8 instead (quantizePerToken to i8, quantizeWeightsPerChannel, gemm with scales) or bf16',
+): void {
   for (const [name, buf] of Object.entries(operands)) {
     const d = buf.dtype;
     if (dev.properties.dtypes.includes(d)) continue;
@@ -89,7 +95,7 @@ export function checkSupported(dev: Device, op: string, operands: Record<string,
       `${op}: '${name}' is ${d} (${DTYPE_INFO[d].label}), which ${dev.properties.name} does not support.`,
       {
         device: dev.label,
-        hint: `${isFp8(d) ? 'Use int8 W8A8 instead (quantizePerToken to i8, quantizeWeightsPerChannel, gemm with scales) or bf16; ' : ''}this device supports ${dev.properties.dtypes.join(', ')}.`,
+        hint: `${isFp8(d) ? `${fp8Hint}; ` : ''}this device supports ${dev.properties.dtypes.join(', ')}.`,
       },
     );
   }

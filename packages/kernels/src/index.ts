@@ -49,9 +49,11 @@ export {
 } from './moe';
 export { type LayerNormArgs, layernorm, layernormKernel, type RmsNormArgs, rmsnorm, rmsnormKernel } from './norm';
 export {
+  KV_CACHE_DTYPES,
   type PagedAttentionArgs,
   pagedAttention,
   pagedAttentionKernel,
+  type ReshapeAndCacheArgs,
   reshapeAndCache,
   reshapeAndCacheKernel,
 } from './paged-attention';

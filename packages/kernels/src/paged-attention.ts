@@ -8,9 +8,15 @@
  * One program per (sequence, block of query tokens, KV head): the query heads sharing that KV head (GQA) are stacked
  * into the rows of one tile, so a decode step still feeds the matrix unit G rows. K and V pages are gathered through
  * the block table (data-dependent addresses; the loop count comes from the host-side context lengths).
+ *
+ * fp8 KV cache (vLLM's `--kv-cache-dtype fp8`): the caches may be fp8e4m3 or fp8e5m2 under a float query. They hold
+ * x / scale, one f32 scale per tensor for K (`kScale`) and one for V (`vScale`): reshapeAndCache stores the saturating
+ * round-to-nearest-even conversion of x / scale (as vLLM's `scaled_convert`), and pagedAttention dequantises each K
+ * and V tile as it loads it (fp8 → f32, × scale, → the query's dtype) and then does the same math as for a float
+ * cache, accumulating in f32. The cache is then read at 1 byte per element: half of bf16's traffic at decode.
  */
-import { type Device, type DeviceBuffer, type LaunchResult, tileKernel } from '@tessera/device';
-import { check, checkBuffer, checkDims, checkSameDType, FLOAT_DTYPES, type OpOptions } from './common';
+import { type Device, type DeviceBuffer, type DType, isFp8, type LaunchResult, tileKernel } from '@tessera/device';
+import { check, checkBuffer, checkDims, checkSameDType, checkSupported, FLOAT_DTYPES, type OpOptions } from './common';
 import { accumulatorBudget } from './config';
 import { emptyLaunch } from './gemm';
 
@@ -34,6 +40,9 @@ export const pagedAttentionKernel = tileKernel(
       heads: 'constexpr',
       kvHeads: 'constexpr',
       scale: 'f32',
+      // Dequantisation scales of an fp8 cache (x = stored · scale); unused (1) for a float cache.
+      kScale: 'f32',
+      vScale: 'f32',
       HD: 'constexpr',
       BS: 'constexpr',
       BQ: 'constexpr',
@@ -58,12 +67,16 @@ export const pagedAttentionKernel = tileKernel(
       heads,
       kvHeads,
       scale,
+      kScale,
+      vScale,
       HD,
       BS,
       BQ,
       GB,
     },
   ) => {
+    // An fp8 cache is dequantised on load to the query's dtype; a float cache already has it (the host checks).
+    const fp8 = kc.dtype === 'fp8e4m3' || kc.dtype === 'fp8e5m2';
     const s = blockSeq[t.programId(0)]!;
     const blk = blockIndex[t.programId(0)]!;
     const qStart = queryStarts[s]!;
@@ -92,7 +105,8 @@ export const pagedAttentionKernel = tileKernel(
       const kvOff = phys.mul(BS).add(slot).mul(kvHeads).add(g).mul(HD).add(dcol); // (BS, HD)
       const kpos = t.arange(p * BS, p * BS + BS).expandDims(0); // (1, BS)
       const inCtx = slot.add(p * BS).lt(ctx); // (BS, 1): slots past the context hold stale data; never read them
-      const kt = t.load(kc, kvOff, { mask: inCtx }); // (BS, HD)
+      const kRaw = t.load(kc, kvOff, { mask: inCtx }); // (BS, HD)
+      const kt = fp8 ? kRaw.cast('f32').mul(kScale).cast(q.dtype) : kRaw;
       let sc = t.dot(qt, kt.trans()).mul(scale); // (R, BS)
       sc = t.where(kpos.lt(ctx).and(kpos.le(qpos)), sc, Number.NEGATIVE_INFINITY);
       const mNew = mi.maximum(sc.max(1, true));
@@ -100,7 +114,8 @@ export const pagedAttentionKernel = tileKernel(
       const pr = sc.sub(mSafe).exp();
       const alpha = mi.sub(mSafe).exp();
       li = li.mul(alpha).add(pr.sum(1, true));
-      const vt = t.load(vc, kvOff, { mask: inCtx });
+      const vRaw = t.load(vc, kvOff, { mask: inCtx });
+      const vt = fp8 ? vRaw.cast('f32').mul(vScale).cast(q.dtype) : vRaw;
       acc = t.dot(pr.cast(vt.dtype), vt, acc.mul(alpha));
       mi = mNew;
     }
@@ -111,7 +126,10 @@ export const pagedAttentionKernel = tileKernel(
 export interface PagedAttentionArgs {
   /** (totalQueryTokens, heads, headDim): every sequence's query tokens, packed. */
   q: DeviceBuffer;
-  /** (numBlocks, blockSize, kvHeads, headDim). */
+  /**
+   * (numBlocks, blockSize, kvHeads, headDim): the query's dtype, or fp8e4m3 / fp8e5m2 (an fp8 KV cache, where the
+   * device has fp8) holding x / kScale and x / vScale. Both caches have the same dtype.
+   */
   keyCache: DeviceBuffer;
   valueCache: DeviceBuffer;
   /** i32 (sequences, maxBlocksPerSeq): physical block of each logical block. */
@@ -127,7 +145,54 @@ export interface PagedAttentionArgs {
   heads: number;
   kvHeads: number;
   headDim: number;
+  /** Softmax scale; default 1 / √headDim. */
   scale?: number;
+  /** f32 dequantisation scale of an fp8 key cache (k ≈ stored · kScale); default 1. Only with an fp8 cache. */
+  kScale?: number;
+  /** f32 dequantisation scale of an fp8 value cache; default 1. Only with an fp8 cache. */
+  vScale?: number;
+}
+
+/** KV cache dtypes: a float dtype (the activations'), or fp8 (vLLM's `--kv-cache-dtype fp8` / `fp8_e5m2`). */
+export const KV_CACHE_DTYPES: readonly DType[] = [...FLOAT_DTYPES, 'fp8e4m3', 'fp8e5m2'];
+
+/**
+ * Checks a pair of KV caches and their scales: the same dtype, fp8 only where the device has it (Unsupported
+ * otherwise, pointing at a bf16 cache), and scales that are positive finite f32 values, given only for an fp8 cache.
+ * Returns whether the cache is fp8 and the scales to pass (1 for a float cache).
+ */
+function checkKvCache(
+  dev: Device,
+  op: string,
+  keyCache: DeviceBuffer,
+  valueCache: DeviceBuffer,
+  scales: { kScale?: number; vScale?: number },
+): { fp8: boolean; kScale: number; vScale: number } {
+  check(
+    keyCache.dtype === valueCache.dtype,
+    op,
+    `'keyCache' is ${keyCache.dtype} but 'valueCache' is ${valueCache.dtype}; the key and value caches must have one dtype.`,
+    'Allocate both caches with the KV-cache dtype (bf16, or fp8e4m3 for an fp8 KV cache).',
+  );
+  const fp8 = isFp8(keyCache.dtype);
+  if (fp8) checkSupported(dev, op, { keyCache, valueCache }, 'Use a bf16 (or f16) KV cache instead');
+  for (const name of ['kScale', 'vScale'] as const) {
+    const v = scales[name];
+    if (v === undefined) continue;
+    const f = Math.fround(v);
+    check(
+      typeof v === 'number' && Number.isFinite(f) && f > 0,
+      op,
+      `${name} = ${v} must be a finite positive f32 (the cache holds x / ${name}).`,
+    );
+    check(
+      fp8 || v === 1,
+      op,
+      `${name} = ${v} is for an fp8 KV cache, but the caches are ${keyCache.dtype}.`,
+      'Drop the scale, or allocate the caches as fp8e4m3 / fp8e5m2.',
+    );
+  }
+  return { fp8, kScale: scales.kScale ?? 1, vScale: scales.vScale ?? 1 };
 }
 
 export function pagedAttention(
@@ -174,20 +239,20 @@ export function pagedAttention(
   checkBuffer(op, 'keyCache', a.keyCache, {
     shape: [1, a.blockSize, a.kvHeads, a.headDim],
     shapeText: `(numBlocks, ${a.blockSize}, ${a.kvHeads}, ${a.headDim})`,
-    dtypes: FLOAT_DTYPES,
+    dtypes: KV_CACHE_DTYPES,
   });
   checkBuffer(op, 'valueCache', a.valueCache, {
     shape: [1, a.blockSize, a.kvHeads, a.headDim],
     shapeText: `(numBlocks, ${a.blockSize}, ${a.kvHeads}, ${a.headDim})`,
-    dtypes: FLOAT_DTYPES,
+    dtypes: KV_CACHE_DTYPES,
   });
   checkBuffer(op, 'blockTables', a.blockTables, {
     shape: [seqs, a.maxBlocksPerSeq],
     shapeText: `(sequences, maxBlocksPerSeq) = (${seqs}, ${a.maxBlocksPerSeq})`,
     dtypes: ['i32'],
   });
-  checkSameDType(op, ['q', a.q], ['keyCache', a.keyCache]);
-  checkSameDType(op, ['keyCache', a.keyCache], ['valueCache', a.valueCache]);
+  const kv = checkKvCache(dev, op, a.keyCache, a.valueCache, a);
+  if (!kv.fp8) checkSameDType(op, ['q', a.q], ['keyCache', a.keyCache]);
   const scale = a.scale ?? 1 / Math.sqrt(a.headDim);
   const G = a.heads / a.kvHeads;
   // Enough query tokens per program to give the matrix unit ~16+ rows, but no more than the longest chunk needs.
@@ -236,6 +301,8 @@ export function pagedAttention(
       heads: a.heads,
       kvHeads: a.kvHeads,
       scale,
+      kScale: kv.kScale,
+      vScale: kv.vScale,
       HD: a.headDim,
       BS: a.blockSize,
       BQ,
@@ -254,11 +321,15 @@ export const reshapeAndCacheKernel = tileKernel(
       vc: 'ptr',
       slots: 'ptr<i32>',
       tokens: 'i32',
+      // Quantisation scales of an fp8 cache (stored = x / scale); unused (1) for a float cache.
+      kScale: 'f32',
+      vScale: 'f32',
       W: 'constexpr',
       BT: 'constexpr',
     },
   },
-  (t, { k, v, kc, vc, slots, tokens, W, BT }) => {
+  (t, { k, v, kc, vc, slots, tokens, kScale, vScale, W, BT }) => {
+    const fp8 = kc.dtype === 'fp8e4m3' || kc.dtype === 'fp8e5m2';
     for (let t0 = t.programId(0) * BT; t0 < tokens; t0 += t.numPrograms(0) * BT) {
       const tok = t.arange(t0, t0 + BT).expandDims(1); // (BT, 1)
       const valid = tok.lt(tokens);
@@ -267,30 +338,44 @@ export const reshapeAndCacheKernel = tileKernel(
       const src = tok.mul(W).add(col);
       const dst = slot.mul(W).add(col);
       const keep = valid.and(slot.ge(0)); // slot −1 marks padding tokens (as in vLLM)
-      t.store(kc, dst, t.load(k, src, { mask: valid }), { mask: keep });
-      t.store(vc, dst, t.load(v, src, { mask: valid }), { mask: keep });
+      const kx = t.load(k, src, { mask: valid });
+      const vx = t.load(v, src, { mask: valid });
+      // fp8: x / scale in f32, then the saturating round-to-nearest-even conversion (vLLM's scaled_convert).
+      t.store(kc, dst, fp8 ? kx.cast('f32').div(kScale).cast(kc.dtype) : kx, { mask: keep });
+      t.store(vc, dst, fp8 ? vx.cast('f32').div(vScale).cast(vc.dtype) : vx, { mask: keep });
     }
   },
 );
 
+export interface ReshapeAndCacheArgs {
+  /** (tokens, kvHeads, headDim) f32/f16/bf16: this step's keys. */
+  key: DeviceBuffer;
+  /** (tokens, kvHeads, headDim) f32/f16/bf16: this step's values. */
+  value: DeviceBuffer;
+  /**
+   * (numBlocks, blockSize, kvHeads, headDim): key's dtype, or fp8e4m3 / fp8e5m2 (an fp8 KV cache, where the device
+   * has fp8). Both caches have the same dtype.
+   */
+  keyCache: DeviceBuffer;
+  /** Like keyCache, with value's dtype when not fp8. */
+  valueCache: DeviceBuffer;
+  /** i32 (tokens,): flat cache slot of each token, −1 to skip it. */
+  slotMapping: DeviceBuffer;
+  tokens: number;
+  kvHeads: number;
+  headDim: number;
+  /** f32 quantisation scale of an fp8 key cache (stored = k / kScale); default 1. Only with an fp8 cache. */
+  kScale?: number;
+  /** f32 quantisation scale of an fp8 value cache (stored = v / vScale); default 1. Only with an fp8 cache. */
+  vScale?: number;
+}
+
 /**
  * Writes this step's keys and values (tokens, kvHeads, headDim) into their cache slots (vLLM's reshape_and_cache):
- * token i goes to slot slotMapping[i] = physicalBlock · blockSize + offset; slot −1 skips the token.
+ * token i goes to slot slotMapping[i] = physicalBlock · blockSize + offset; slot −1 skips the token. With an fp8
+ * cache each value is stored as the saturating round-to-nearest-even fp8 conversion of x / kScale (v / vScale).
  */
-export function reshapeAndCache(
-  dev: Device,
-  a: {
-    key: DeviceBuffer;
-    value: DeviceBuffer;
-    keyCache: DeviceBuffer;
-    valueCache: DeviceBuffer;
-    slotMapping: DeviceBuffer;
-    tokens: number;
-    kvHeads: number;
-    headDim: number;
-  },
-  options: OpOptions = {},
-): LaunchResult {
+export function reshapeAndCache(dev: Device, a: ReshapeAndCacheArgs, options: OpOptions = {}): LaunchResult {
   const op = 'reshapeAndCache';
   checkDims(op, { tokens: a.tokens });
   checkDims(op, { kvHeads: a.kvHeads, headDim: a.headDim }, 1);
@@ -303,8 +388,13 @@ export function reshapeAndCache(
     shapeText: `(tokens,) = (${a.tokens},)`,
     dtypes: ['i32'],
   });
-  checkSameDType(op, ['key', a.key], ['keyCache', a.keyCache]);
-  checkSameDType(op, ['value', a.value], ['valueCache', a.valueCache]);
+  checkBuffer(op, 'keyCache', a.keyCache, { dtypes: KV_CACHE_DTYPES });
+  checkBuffer(op, 'valueCache', a.valueCache, { dtypes: KV_CACHE_DTYPES });
+  const kv = checkKvCache(dev, op, a.keyCache, a.valueCache, a);
+  if (!kv.fp8) {
+    checkSameDType(op, ['key', a.key], ['keyCache', a.keyCache]);
+    checkSameDType(op, ['value', a.value], ['valueCache', a.valueCache]);
+  }
   check(
     a.keyCache.length % W === 0,
     op,
@@ -320,6 +410,17 @@ export function reshapeAndCache(
   return dev.launch(
     reshapeAndCacheKernel,
     { grid, stream: options.stream },
-    { k: a.key, v: a.value, kc: a.keyCache, vc: a.valueCache, slots: a.slotMapping, tokens: a.tokens, W, BT },
+    {
+      k: a.key,
+      v: a.value,
+      kc: a.keyCache,
+      vc: a.valueCache,
+      slots: a.slotMapping,
+      tokens: a.tokens,
+      kScale: kv.kScale,
+      vScale: kv.vScale,
+      W,
+      BT,
+    },
   );
 }

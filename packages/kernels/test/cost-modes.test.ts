@@ -149,6 +149,29 @@ function workload(ops: Ops, dev: Device, host: HostData): void {
   const [key, value] = [buf(9 * kvHeads * headDim), buf(9 * kvHeads * headDim)];
   const slotMapping = buf(9, 'i32', -1, blocks * blockSize - 1);
   ops.reshapeAndCache(dev, { key, value, keyCache, valueCache, slotMapping, tokens: 9, kvHeads, headDim });
+  if (fp8) {
+    // fp8 KV cache (vLLM's --kv-cache-dtype fp8) with per-tensor scales: writes from bf16 keys and f16 values;
+    // an e4m3 decode under a bf16 query, an e5m2 chunked prefill under an f32 query with the head group split.
+    const slots = { slotMapping, tokens: 9, kvHeads, headDim };
+    const scales8 = { kScale: 0.02, vScale: 0.03 };
+    const cache8 = (d: DType) => ({
+      keyCache: buf(blocks * blockSize * kvHeads * headDim, d),
+      valueCache: buf(blocks * blockSize * kvHeads * headDim, d),
+    });
+    const e4 = cache8('fp8e4m3');
+    const [key16, value16] = [buf(9 * kvHeads * headDim, 'bf16'), buf(9 * kvHeads * headDim, 'f16')];
+    ops.reshapeAndCache(dev, { key: key16, value: value16, ...e4, ...slots, ...scales8 });
+    const fp8Paged = { maxBlocksPerSeq, blockSize, heads, kvHeads, headDim, ...scales8 };
+    const decode = { queryLens: [1, 1, 1], contextLens: [17, 40, 1] };
+    const n1 = 3 * heads * headDim;
+    const bt1 = buf(3 * maxBlocksPerSeq, 'i32', 0, blocks - 1);
+    const q1 = { q: buf(n1, 'bf16'), out: out(n1, 'bf16'), blockTables: bt1 };
+    ops.pagedAttention(dev, { ...fp8Paged, ...e4, ...q1, ...decode });
+    const prefill = { queryLens: [3, 7], contextLens: [20, 7] };
+    const n2 = 10 * heads * headDim;
+    const q2 = { q: buf(n2), out: out(n2), blockTables: buf(2 * maxBlocksPerSeq, 'i32', 0, blocks - 1) };
+    ops.pagedAttention(dev, { ...fp8Paged, ...cache8('fp8e5m2'), ...q2, ...prefill }, { config: { GB: 1 } });
+  }
 
   // Row-wise operators: one tile per row, and (small config.BLOCK) rows walked in several blocks, the last partial.
   const [R, C] = [7, 100];
