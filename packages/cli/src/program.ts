@@ -350,7 +350,7 @@ export function createProgram(io: Io = defaultIo): Command {
     .option('--batch <n>', 'sequences in flight (split over the DP groups and the pipeline micro-batches)', '64')
     .option('--context <n>', "tokens in each sequence's cache after the step", '2048')
     .option('--weights <dtype>', 'bf16, f16, int8 (W8A8) or fp8 (W8A8 e4m3; devices with fp8 matrix units)', 'bf16')
-    .option('--kv <dtype>', 'KV-cache dtype: bf16 or f16', 'bf16')
+    .option('--kv <dtype>', 'KV-cache dtype: bf16, f16 or fp8 (e4m3; devices with fp8)', 'bf16')
     .option('--phase <phase>', 'decode (one token per sequence) or prefill (the whole context)', 'decode')
     .option('--json', 'print JSON: one object, or an array with --compare')
     .option(

@@ -133,7 +133,7 @@ export interface ProjectFailure {
 export type ProjectOutcome = ProjectResult | ProjectFailure;
 
 const WEIGHTS = ['bf16', 'f16', 'int8', 'fp8'] as const;
-const KVS = ['bf16', 'f16'] as const;
+const KVS = ['bf16', 'f16', 'fp8'] as const;
 const modelIds = () => SHIPPED_MODELS.map((m) => m.id).join(', ');
 const systemIds = () => Object.keys(BUILTIN_TOPOLOGIES).join(', ');
 

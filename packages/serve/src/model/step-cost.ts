@@ -147,7 +147,7 @@ export const DECODE_CONTEXTS = [256, 4096] as const;
 const ATTENTION_OP = 'paged_attention';
 /** Powers of two from which the prefill grid also holds 2^k + 1 (below, steps are weight-bound and smooth). */
 const EDGE_FROM = 128;
-const KV_BYTES: Record<ProjectedKvDtype, number> = { bf16: 2, f16: 2 };
+const KV_BYTES: Record<ProjectedKvDtype, number> = { bf16: 2, f16: 2, fp8: 1 };
 
 const cache = new Map<string, Promise<RawPoint>>();
 const CACHE_LIMIT = 20_000;

@@ -45,7 +45,8 @@ export function routing(L: Layout, pass: Pass): Routing {
 
 /** The buffers of one rank of stage `s`. */
 export function planStage(L: Layout, s: number): BufferPlan[] {
-  const { a, gqa, mla, moe, D, V, A, W, C, Q, heads, kvHeads, hd, vd, qk, inter, Vs, E, El, k, eInter, shInter } = L;
+  const { a, gqa, mla, moe, D, V, A, W, C, Cw, Q, heads, kvHeads, hd, vd, qk, inter, Vs, E, El, k, eInter, shInter } =
+    L;
   const last = s === L.pp - 1;
   const plans: BufferPlan[] = [];
   const plan = (name: string, kind: BufferKind, dtype: DType, n: number) =>
@@ -166,10 +167,10 @@ export function planStage(L: Layout, s: number): BufferPlan[] {
   if (gqa) {
     ws('q', A, T * heads * hd);
     ws('k', A, T * kvHeads * hd);
-    ws('v', C, T * kvHeads * hd); // the GEMM writes v straight in the cache dtype
-    if (C !== A) {
-      ws('qRot', C, T * heads * hd);
-      ws('kRot', C, T * kvHeads * hd);
+    ws('v', Cw, T * kvHeads * hd); // the GEMM writes v straight in the cache dtype (fp8 caches: quantised on caching)
+    if (Cw !== A) {
+      ws('qRot', Cw, T * heads * hd);
+      ws('kRot', Cw, T * kvHeads * hd);
     }
   }
   ws('attn', A, T * heads * vd); // the O projection's input
@@ -177,11 +178,11 @@ export function planStage(L: Layout, s: number): BufferPlan[] {
     ws('mla.qa', A, T * (mla.qLoraRank ?? 1));
     ws('mla.qaN', A, T * (mla.qLoraRank ?? 1));
     ws('mla.q', A, T * heads * qk);
-    ws('mla.kv', C, T * hd);
+    ws('mla.kv', Cw, T * hd);
     ws('mla.ckv', A, T * mla.kvLoraRank);
-    ws('mla.qPe', C, T * heads * mla.qkRopeHeadDim);
-    ws('mla.kPe', C, T * mla.qkRopeHeadDim);
-    ws('mla.qAtt', C, mlaNd * heads * hd);
+    ws('mla.qPe', Cw, T * heads * mla.qkRopeHeadDim);
+    ws('mla.kPe', Cw, T * mla.qkRopeHeadDim);
+    ws('mla.qAtt', Cw, mlaNd * heads * hd);
     ws('mla.out', A, mlaNd * heads * hd);
     if (mlaKp > 0) {
       ws('mla.kvNope', A, mlaKp * heads * (mla.qkNopeHeadDim + vd)); // kv_b's output: k_nope, then v

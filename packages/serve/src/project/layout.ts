@@ -35,11 +35,17 @@ export interface Layout {
   /** Layer indices per stage. */
   stages: number[][];
   weightDtype: 'bf16' | 'f16' | 'int8' | 'fp8';
-  kvDtype: 'bf16' | 'f16';
+  kvDtype: 'bf16' | 'f16' | 'fp8';
   /** Stored weight dtype, activations (GEMM inputs and outputs), KV cache. */
   W: DType;
   A: DType;
   C: DType;
+  /**
+   * The dtype of the rows on their way into the cache (v, rotated q and k, MLA's latent): the cache's own for bf16/f16
+   * (the GEMM and RoPE write it directly), the activations' for an fp8 cache (reshape_and_cache quantises with its
+   * scales, and paged attention dequantises K/V tiles on load, as vLLM's fp8 KV path).
+   */
+  Cw: DType;
   /** Quantised GEMM inputs: null, or the dtype activations are quantised to per token. */
   Q: DType | null;
   D: number;
@@ -113,7 +119,8 @@ export function resolveLayout(o: ProjectStepOptions): Layout {
   const kvd = o.kvDtype ?? 'bf16';
   if (!['bf16', 'f16', 'int8', 'fp8'].includes(wd))
     throw new ProjectionError('weightDtype', `weightDtype ${wd}: bf16, f16, int8 (W8A8) or fp8 (W8A8, e4m3).`);
-  if (!['bf16', 'f16'].includes(kvd)) throw new ProjectionError('kvDtype', `kvDtype ${kvd}: bf16 or f16.`);
+  if (!['bf16', 'f16', 'fp8'].includes(kvd))
+    throw new ProjectionError('kvDtype', `kvDtype ${kvd}: bf16, f16 or fp8 (e4m3, per-tensor scales).`);
   if (o.mlaPrefill !== undefined && !['non-absorbed', 'absorbed'].includes(o.mlaPrefill))
     throw new ProjectionError('mlaPrefill', `mlaPrefill ${o.mlaPrefill}: non-absorbed or absorbed.`);
   const ep = moe ? (o.ep ?? dp * tp) : 1;
@@ -269,7 +276,8 @@ export function resolveLayout(o: ProjectStepOptions): Layout {
     kvDtype: kvd,
     W,
     A,
-    C: kvd,
+    C: kvd === 'fp8' ? 'fp8e4m3' : kvd,
+    Cw: kvd === 'fp8' ? (wd === 'int8' || wd === 'fp8' ? 'bf16' : wd) : kvd,
     Q: wd === 'int8' ? 'i8' : wd === 'fp8' ? 'fp8e4m3' : null,
     D: a.hiddenSize,
     V: a.vocabSize,

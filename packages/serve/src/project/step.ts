@@ -42,6 +42,11 @@ export async function projectStep(o: ProjectStepOptions): Promise<StepProjection
       'weightDtype',
       `${props.name} has no ${L.Q} matrix path (it supports ${props.dtypes.join(', ')}); use ${L.weightDtype === 'fp8' ? 'int8 (W8A8) or bf16' : 'bf16'}.`,
     );
+  if (L.C === 'fp8e4m3' && !props.dtypes.includes('fp8e4m3'))
+    throw new ProjectionError(
+      'kvDtype',
+      `${props.name} has no fp8 (it supports ${props.dtypes.join(', ')}); use a bf16 or f16 KV cache.`,
+    );
   const memory = checkCapacity(cluster, plans, L);
   // Representatives: ranks that would issue the very same launches share one timeline. A rank's launches follow from
   // its group's sequences in every pass, whether it is its group's TP rank 0 (which adds the residual and samples),
@@ -158,7 +163,7 @@ function assumptions(L: Layout): string[] {
       ? "two-batch overlap: two streams per rank; one half's collectives overlap the other half's kernels (kernels share the compute engine, collectives the communication engine, and communication takes no SMs from compute)"
       : 'one stream per rank: kernels and collectives serialise, no compute/communication overlap',
     'host input preparation (ids, positions, block tables, sampling parameters) is not costed',
-    `KV cache per rank: ${kv.length} sequences (up to ${Math.max(...kv.map((q) => q.contextLen))} tokens) in blocks of ${L.blockSize}, ${L.kvDtype}`,
+    `KV cache per rank: ${kv.length} sequences (up to ${Math.max(...kv.map((q) => q.contextLen))} tokens) in blocks of ${L.blockSize}, ${L.kvDtype}${L.kvDtype === 'fp8' ? ' (e4m3, one scale per tensor for K and V: quantised by reshape_and_cache, dequantised on load by attention)' : ''}`,
     'the embedding table is replicated on every rank that embeds (as LlamaModel keeps it); the LM head is vocab-parallel',
   ];
   if (L.Q)

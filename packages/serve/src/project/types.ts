@@ -7,7 +7,7 @@ import type { TopologySpec } from '@tessera/cluster';
 import type { ModelArchitecture } from '@tessera/models';
 
 export type ProjectedWeightDtype = 'bf16' | 'f16' | 'int8' | 'fp8';
-export type ProjectedKvDtype = 'bf16' | 'f16';
+export type ProjectedKvDtype = 'bf16' | 'f16' | 'fp8';
 
 /** One sequence of a mixed step: the tokens it computes now, ending at its context length. */
 export interface ProjectedSequence {

@@ -257,6 +257,9 @@ describe('projectStep', () => {
     const noFp8 = (await bad({ topology: 'atlas-800t-a2', weightDtype: 'fp8' })) as ProjectionError;
     expect(noFp8.param).toBe('weightDtype');
     expect(noFp8.message).toMatch(/no fp8e4m3 matrix path.*use int8/);
+    const noFp8Kv = (await bad({ topology: 'atlas-800t-a2', kvDtype: 'fp8' })) as ProjectionError;
+    expect(noFp8Kv.param).toBe('kvDtype');
+    expect(noFp8Kv.message).toMatch(/no fp8.*use a bf16 or f16 KV cache/);
     // Attention DP pairs with expert parallelism: a dense model says to run replicas instead.
     expect(((await bad({ dp: 2, batch: 2 })) as ProjectionError).param).toBe('dp');
     expect(((await bad({ pp: 33 })) as ProjectionError).param).toBe('pp'); // 32 layers
@@ -275,5 +278,20 @@ describe('projectStep', () => {
     const records = Array.from({ length: 500_000 }, (_, i) => ({ startMs: 1000 - (i % 997) }));
     expect(earliestStart(records)).toBe(1000 - 996);
     expect(earliestStart([])).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  test('an fp8 KV cache holds half the bytes of a bf16 one, and attention reads half the KV', async () => {
+    const arch = loadShippedModel('llama-3.1-8b');
+    const o = { arch, topology: 'dgx-h100', tp: 1, batch: 16, contextLen: 4096, phase: 'decode' as const };
+    const bf16 = await projectStep(o);
+    const fp8 = await projectStep({ ...o, kvDtype: 'fp8' });
+    expect(fp8.memory.kvCache).toBeCloseTo(bf16.memory.kvCache / 2, -6);
+    const kvRead = (p: typeof bf16) =>
+      p.ranks[0]!.ops.filter((x) => x.name === 'paged_attention').reduce((s, x) => s + x.bytesRead!, 0);
+    // K and V of 16 × 4096 tokens × 8 KV heads × 128 × 32 layers, at 2 and 1 bytes, plus the same query bytes.
+    const kv = 2 * 16 * 4096 * 8 * 128 * 32;
+    expect(kvRead(bf16) - kvRead(fp8)).toBe(kv);
+    expect(fp8.ms).toBeLessThan(bf16.ms);
+    expect(fp8.assumptions.join(' ')).toMatch(/fp8 \(e4m3, one scale per tensor/);
   });
 });
