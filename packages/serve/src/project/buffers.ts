@@ -207,7 +207,13 @@ export function planStage(L: Layout, s: number): BufferPlan[] {
     ws('moe.offsets', 'i32', E + 1);
     ws('moe.positions', 'i32', routedMax * k);
     ws('moe.rows', A, routedMax * k * D); // gathered (token, expert) rows, in expert order
-    ws('moe.recv', A, recvMax * D);
+    if (Q && L.ep > 1) {
+      // W8A8 dispatch: the rows quantised, each followed by its f32 scale on the wire (moe.ts dispatchRowElements).
+      ws('moe.rowsQ', Q, routedMax * k * (D + 4));
+      ws('moe.rowsS', 'f32', routedMax * k);
+      ws('moe.recv', Q, recvMax * (D + 4));
+      ws('moe.recvS', 'f32', recvMax);
+    } else ws('moe.recv', A, recvMax * D);
     ws('moe.gu', A, recvMax * 2 * eInter);
     ws('moe.act', A, recvMax * eInter);
     ws('moe.y', L.ep > 1 ? A : 'f32', recvMax * D);

@@ -68,6 +68,13 @@ function expertGemm(
   } else groupedGemm(dev, { a: rk.b(input), b: rk.b(weight), c: rk.b(out), offsets, N, K });
 }
 
+/**
+ * Elements of one dispatched row. Under W8A8 the rows travel quantised, one byte per element plus their f32 scale
+ * (DeepEP's FP8 dispatch, CloudMatrix384's INT8 FusedDispatch; the combine stays bf16, as both do); else in the
+ * activation dtype.
+ */
+export const dispatchRowElements = (L: Layout) => (L.Q && L.ep > 1 ? L.D + 4 : L.D);
+
 /** The pass's routing and the dispatch / combine count matrices (elements), computed once per pass. */
 function routeOf(c: MoeContext, pass: Pass) {
   const { L } = c;
@@ -76,7 +83,8 @@ function routeOf(c: MoeContext, pass: Pass) {
   if (!r) {
     const route = routing(L, pass);
     const n = L.stageRanks;
-    const dispatch = L.ep > 1 ? Array.from({ length: n }, (_, i) => route.send[i]!.map((c) => c * D)) : [];
+    const row = dispatchRowElements(L);
+    const dispatch = L.ep > 1 ? Array.from({ length: n }, (_, i) => route.send[i]!.map((c) => c * row)) : [];
     const combine = L.ep > 1 ? Array.from({ length: n }, (_, i) => route.send.map((row) => row[i]! * D)) : [];
     r = { route, dispatch, combine };
     c.routes.set(pass, r);
@@ -129,21 +137,46 @@ export function* moeLayer(c: MoeContext, s: number, p: string, pass: Pass): Gene
       dim: D,
     });
   }
+  // W8A8 with EP: the gathered rows are quantised before they travel (their scales go with them, 4 bytes a row).
+  const quantisedDispatch = L.Q !== null && ep > 1;
+  if (quantisedDispatch)
+    for (const rk of live(ranks)) {
+      const rows = route.routed[rk.i]! * k;
+      quantizePerToken(rk.dev, {
+        x: rk.b('moe.rows'),
+        out: rk.b('moe.rowsQ').view(0, Math.max(1, rows * D)),
+        scales: rk.b('moe.rowsS').view(0, Math.max(1, rows)),
+        rows,
+        cols: D,
+      });
+    }
   // Dispatch: rank i sends send[i][j] rows to j; combine: j sends them back (the transpose). One token row per write.
+  const row = dispatchRowElements(L);
   const a2a = (from: string, to: string, back: boolean) =>
     comms.ep[s]!.allToAllv(
       ranks.map((r) => r.b(from)),
       ranks.map((r) => r.b(to)),
-      { sendCounts: back ? combine : dispatch, messageBytes: D * 2 },
+      { sendCounts: back ? combine : dispatch, messageBytes: back ? D * 2 : row * (quantisedDispatch ? 1 : 2) },
     );
   if (ep > 1) {
-    a2a('moe.rows', 'moe.recv', false);
+    a2a(quantisedDispatch ? 'moe.rowsQ' : 'moe.rows', 'moe.recv', false);
     yield;
   }
   for (const rk of live(ranks)) {
     const rows = route.recv[rk.i]!;
     const offsets = prefix(evenParts(rows, ep > 1 ? El : E));
-    expertGemm(rk, 'moe.recv', `${p}.experts.gateUp`, 'moe.gu', rows, offsets, 2 * eInter, D);
+    if (quantisedDispatch) {
+      // The received rows are already quantised: the gate/up GEMM reads them and their scales as they came.
+      groupedGemm(rk.dev, {
+        a: rk.b('moe.recv').view(0, Math.max(1, rows * D)),
+        b: rk.b(`${p}.experts.gateUp`),
+        c: rk.b('moe.gu'),
+        offsets,
+        N: 2 * eInter,
+        K: D,
+        scales: { a: rk.b('moe.recvS').view(0, Math.max(1, rows)), b: rk.b(`${p}.experts.gateUp.scale`) },
+      });
+    } else expertGemm(rk, 'moe.recv', `${p}.experts.gateUp`, 'moe.gu', rows, offsets, 2 * eInter, D);
     siluAndMul(rk.dev, { x: rk.b('moe.gu'), out: rk.b('moe.act'), rows, d: eInter });
     expertGemm(rk, 'moe.act', `${p}.experts.down`, 'moe.y', rows, offsets, D, eInter);
   }

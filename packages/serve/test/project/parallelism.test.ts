@@ -70,6 +70,11 @@ describe('projectStep parallelism', () => {
       // Each DP-8 rank attends over its own 2 sequences with all 32 heads; each DP-2 rank over 8 sequences with 8.
       expect(dp8.memory.kvCache).toBeCloseTo(dp2.memory.kvCache, -6);
       expect(dp8.tokens).toBe(16);
+      // Under W8A8 the dispatched rows travel quantised with their scale (D + 4 bytes a row); the combine stays bf16.
+      const int8 = await projectStep({ ...base, tp: 4, dp: 2, weightDtype: 'int8' });
+      const a2as = int8.ranks[0]!.ops.filter((o) => o.name === 'allToAllv');
+      expect(a2as[0]!.bytes! / a2as[1]!.bytes!).toBeCloseTo((arch.hiddenSize + 4) / (2 * arch.hiddenSize), 12);
+      expect(dp2.ranks[0]!.ops.filter((o) => o.name === 'allToAllv')[0]!.bytes).toBe(a2as[1]!.bytes);
       // Dense models have no expert layer to pair DP with.
       await expect(
         projectStep({ ...base, arch: loadShippedModel('llama-3.1-8b'), tp: 1, dp: 2 }),
