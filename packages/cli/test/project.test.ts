@@ -431,4 +431,31 @@ describe('tessera project', () => {
       expect(r.frontier[i]!.tokensPerSecondPerChip).toBeGreaterThan(r.frontier[i - 1]!.tokensPerSecondPerChip);
     }
   }, 300_000);
+
+  it('--system takes a topology file (YAML or JSON) as well as a built-in name', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'project-topo-'));
+    const file = join(dir, 'four-h100.yaml');
+    writeFileSync(
+      file,
+      `name: four-h100
+backend: nvidia-sim
+device: h100
+nodes: 1
+devicesPerNode: 4
+scaleUp: { kind: switch, bandwidthGBs: 450, latencyUs: 0.5 }
+power: { overheadW: 2000, quality: estimate, source: "a test file" }
+`,
+    );
+    const t = await tessera('project', '--model', 'llama-3.1-70b', '--system', file, '--batch', '8', '--json');
+    expect(t.code, t.err).toBe(0);
+    const r = JSON.parse(t.out) as Result;
+    expect(r.tp).toBe(2); // the smallest power of two up to its 4 devices that holds 70B in bf16
+    expect(r.devicesPerSystem).toBe(4);
+    const missing = await tessera('project', '--model', 'llama-3.1-8b', '--system', join(dir, 'none.yaml'));
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/Cannot read topology file/);
+  });
 });

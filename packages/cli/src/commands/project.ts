@@ -4,7 +4,7 @@
  * throughput per chip, per system and per kW from `@tessera/cluster`'s `systemPower`. `--compare` runs the same step on
  * several systems side by side; a system the model does not fit says so in one line instead of failing the run.
  */
-import { BUILTIN_TOPOLOGIES, builtinTopology, type SystemPowerReport, systemPower } from '@tessera/cluster';
+import { BUILTIN_TOPOLOGIES, resolveTopology, type SystemPowerReport, systemPower } from '@tessera/cluster';
 import { TesseraError } from '@tessera/device';
 import { loadShippedModel, type ModelArchitecture, SHIPPED_MODELS, type ShippedModelId } from '@tessera/models';
 import {
@@ -160,11 +160,13 @@ export function parseProjectArgs(a: ProjectArgs): ProjectOptions {
     throw new TesseraError('InvalidValue', `Give --system <id> or --compare a,b (${systemIds()}).`);
   for (const s of systems) {
     try {
-      builtinTopology(s);
-    } catch {
+      resolveTopology(s);
+    } catch (e) {
+      // A topology file that does not load says why; an unknown name lists the built-in ones.
+      if (/\.(json|ya?ml)$/i.test(s)) throw e;
       throw new TesseraError(
         'InvalidValue',
-        `Unknown system '${s}'; one of: ${systemIds()} (or one of them xN, e.g. dgx-h100x4).`,
+        `Unknown system '${s}'; one of: ${systemIds()} (or one of them xN, e.g. dgx-h100x4, or a topology file .json/.yaml).`,
       );
     }
   }
@@ -200,7 +202,7 @@ export function parseProjectArgs(a: ProjectArgs): ProjectOptions {
 }
 
 export const systemSize = (system: string) => {
-  const s = builtinTopology(system);
+  const s = resolveTopology(system);
   return s.nodes * s.devicesPerNode;
 };
 
