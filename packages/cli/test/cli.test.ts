@@ -162,7 +162,7 @@ describe('errors', () => {
       [['bench', 'gemm', '--device', 'tpu', '--m', '1', '--n', '1', '--k', '1'], /Unknown device 'tpu'.*Known devices/],
       [
         ['bench', 'gemm', '--device', '910b2', '--dtype', 'fp8', '--m', '64', '--n', '64', '--k', '64'],
-        /does not support float8.*int8/,
+        /fp8e4m3 \(float8 e4m3\), which .* does not support\. Use int8/,
       ],
       [['bench', 'copy', '--device', 'h100', '--bytes', 'lots'], /is not a size/],
       [['bench', 'gemm', '--device', 'h100', '--m', '1', '--k', '1'], /required option '--n/],
