@@ -2,6 +2,7 @@ import type { Device } from '@tessera/device';
 import type { SampleResult } from './check';
 import { runMatrixMul } from './matrix-mul';
 import { runReduction } from './reduction';
+import { runScan } from './scan';
 import { runSoftmax } from './softmax';
 import { runTranspose } from './transpose';
 import { runVectorAdd } from './vector-add';
@@ -9,11 +10,13 @@ import { runVectorAdd } from './vector-add';
 export type { ExampleResult, SampleResult } from './check';
 export { BLOCK_SIZE, matrixMulSimt, matrixMulTile, runMatrixMul } from './matrix-mul';
 export { reduce0, reduce2, reduceTile, runReduction } from './reduction';
+export { prescan, runScan, uniformAdd } from './scan';
 export { runSoftmax, softmaxSimt, softmaxTile } from './softmax';
 export {
   BLOCK_ROWS,
   runTranspose,
   TILE_DIM,
+  transposeCoalesced,
   transposeNaive,
   transposeNoBankConflicts,
   transposeTile,
@@ -27,6 +30,7 @@ export const samples: ReadonlyArray<(dev: Device) => SampleResult> = [
   runReduction,
   runTranspose,
   runSoftmax,
+  runScan,
 ];
 
 /**
@@ -41,4 +45,5 @@ export const atScale: ReadonlyArray<(dev: Device) => SampleResult> = [
   (dev) => runReduction(dev, 1 << 23),
   (dev) => runTranspose(dev, 4096, 4096),
   (dev) => runSoftmax(dev, 4096, 4096),
+  (dev) => runScan(dev, 1 << 22),
 ];

@@ -35,6 +35,37 @@ export const transposeNaive = simtKernel(
   },
 );
 
+/**
+ * transposeCoalesced (the article's second kernel): the tile staged in shared memory so both global accesses walk
+ * rows, but unpadded — reading a column of the 32×32 tile (`tile[tx][ty + i]`) hits one bank 32 times.
+ */
+export const transposeCoalesced = simtKernel(
+  {
+    name: 'transposeCoalesced',
+    params,
+    shared: { tile: ['f32', TILE_DIM * TILE_DIM] },
+    uses: { TILE_DIM, BLOCK_ROWS },
+  },
+  function* (k, { odata, idata, width, height }) {
+    const tile = k.shared.tile!;
+    const tx = k.threadIdx.x;
+    const ty = k.threadIdx.y;
+    let xIndex = k.blockIdx.x * TILE_DIM + tx;
+    let yIndex = k.blockIdx.y * TILE_DIM + ty;
+    const index_in = xIndex + yIndex * width;
+    xIndex = k.blockIdx.y * TILE_DIM + tx;
+    yIndex = k.blockIdx.x * TILE_DIM + ty;
+    const index_out = xIndex + yIndex * height;
+    for (let i = 0; i < TILE_DIM; i += BLOCK_ROWS) {
+      tile[(ty + i) * TILE_DIM + tx] = idata.get(index_in + i * width); // tile[ty + i][tx]
+    }
+    yield k.syncthreads();
+    for (let i = 0; i < TILE_DIM; i += BLOCK_ROWS) {
+      odata.set(index_out + i * height, tile[tx * TILE_DIM + ty + i]!); // tile[tx][ty + i]: one bank
+    }
+  },
+);
+
 const PITCH = TILE_DIM + 1; // __shared__ float tile[TILE_DIM][TILE_DIM + 1]
 
 export const transposeNoBankConflicts = simtKernel(
@@ -103,6 +134,11 @@ export function runTranspose(dev: Device, height = 96, width = 160): SampleResul
       'transpose: SIMT transposeNaive',
       `${size}, ${TILE_DIM}×${BLOCK_ROWS} threads/block`,
       () => dev.launch(transposeNaive, { grid, block }, args).ms,
+    ),
+    run(
+      'transpose: SIMT transposeCoalesced',
+      `${size}, shared ${TILE_DIM}×${TILE_DIM} (unpadded)`,
+      () => dev.launch(transposeCoalesced, { grid, block }, args).ms,
     ),
     run(
       'transpose: SIMT transposeNoBankConflicts',

@@ -43,6 +43,7 @@ function workload(ops: typeof exported, dev: Device): void {
     ops.runReduction(dev, 4097),
     ops.runTranspose(dev, 64, 32),
     ops.runSoftmax(dev, 5, 300),
+    ops.runScan(dev, 300),
   ];
   for (const r of odd) expect(r.ok, r.name).toBe(true);
 }
