@@ -80,6 +80,9 @@ function opArgs(op: ProjectedOp): Record<string, unknown> {
   const args: Record<string, unknown> = { ms: op.ms, bytes };
   const algbw = rate(bytes, op.ms, 1e9);
   if (algbw !== undefined) args.algbw_GBps = algbw;
+  if (op.algorithm) args.algorithm = op.algorithm;
+  if (op.protocol) args.protocol = op.protocol;
+  if (op.bottleneck) args.bottleneck = op.bottleneck;
   return args;
 }
 

@@ -71,7 +71,17 @@ export function timeline(
       });
     } else {
       rp.collectivesMs += ms;
-      rp.ops.push({ kind: 'collective', name: rec.name, startMs: rec.startMs - t0, ms, bytes: rec.bytes ?? 0 });
+      const args = (rec.args ?? {}) as { algorithm?: string; protocol?: string; bottleneck?: string | null };
+      rp.ops.push({
+        kind: 'collective',
+        name: rec.name,
+        startMs: rec.startMs - t0,
+        ms,
+        bytes: rec.bytes ?? 0,
+        algorithm: args.algorithm,
+        protocol: args.protocol,
+        bottleneck: args.bottleneck ?? null,
+      });
     }
   }
   for (const rp of ranks) {

@@ -102,6 +102,10 @@ export interface ProjectedOp {
   dramBytes?: number;
   /** Collectives: the message size as nccl-tests counts it. */
   bytes?: number;
+  /** Collectives: the algorithm and protocol the communicator's tuner chose, and the link that bounds it. */
+  algorithm?: string;
+  protocol?: string;
+  bottleneck?: string | null;
 }
 
 export interface RankProjection {

@@ -164,6 +164,10 @@ describe('projectionTrace', () => {
     const ar = byOp.get('allreduce')!.args as { ms: number; bytes: number; algbw_GBps: number };
     expect(ar.bytes).toBe(4 * arch().hiddenSize * 4); // batch 4 × hidden of the f32 residual stream
     expect(ar.algbw_GBps).toBeCloseTo(ar.bytes / (ar.ms * 1e-3) / 1e9, 9);
+    // The tuner's choice rides along: an 8-GPU NVSwitch all-reduce names its algorithm and protocol.
+    const tuned = byOp.get('allreduce')!.args as { algorithm?: string; protocol?: string };
+    expect(typeof tuned.algorithm).toBe('string');
+    expect(typeof tuned.protocol).toBe('string');
   });
 
   test('a step of hundreds of thousands of ops (a big model at high TP) builds without a stack overflow', () => {
