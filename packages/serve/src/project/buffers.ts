@@ -32,7 +32,17 @@ export interface Routing {
   send: number[][];
   /** Rows rank j's experts compute. */
   recv: number[];
+  /**
+   * DeepEP's normal mode (prefill passes across scale-up domains): land[i][j] token rows rank i sends over the network
+   * to j, the same-index rank of another domain (once per domain its experts touch); fwd[i][j] (token, expert) rows
+   * rank i forwards to j inside its domain (its own tokens and those landed on it); the combine runs both backwards.
+   */
+  hier?: { land: number[][]; fwd: number[][]; landed: number[]; forwarded: number[] };
 }
+
+/** A prefill pass (some sequence computes more tokens than a decode verifying its drafts). */
+export const isPrefillPass = (L: Layout, pass: Pass) =>
+  pass.groups.some((g) => g.some((q) => q.queryLen > 1 + L.draftTokens));
 
 export function routing(L: Layout, pass: Pass): Routing {
   const routed: number[] = [];
@@ -40,7 +50,27 @@ export function routing(L: Layout, pass: Pass): Routing {
   if (L.ep === 1) return { routed, send: [], recv: routed.map((n) => n * L.k) };
   const send = routed.map((n) => evenSplit(n * L.k, L.ep));
   const recv = routed.map((_, j) => send.reduce((s, row) => s + row[j]!, 0));
-  return { routed, send, recv };
+  const n = L.stageRanks;
+  const G = L.domain;
+  if (L.prefillDispatch !== 'hierarchical' || G >= n || n % G !== 0 || !isPrefillPass(L, pass))
+    return { routed, send, recv };
+  // The chance that a token's k experts (uniform over E, E·G/n per domain) touch a given domain.
+  const perDomain = (L.E * G) / n;
+  let miss = 1;
+  for (let t = 0; t < L.k; t++) miss *= Math.max(0, L.E - perDomain - t) / (L.E - t);
+  const pDomain = 1 - miss;
+  const land = routed.map((Ns, i) =>
+    Array.from({ length: n }, (_, j) =>
+      j % G === i % G && Math.floor(j / G) !== Math.floor(i / G) ? Math.round(Ns * pDomain) : 0,
+    ),
+  );
+  // Inside a domain, each rank's experts get their (token, expert) rows from the domain's G ranks in equal shares.
+  const fwd = Array.from({ length: n }, (_, i) =>
+    Array.from({ length: n }, (_, j) => (Math.floor(j / G) === Math.floor(i / G) ? evenSplit(recv[j]!, G)[i % G]! : 0)),
+  );
+  const landed = land[0]!.map((_, j) => land.reduce((s, row) => s + row[j]!, 0));
+  const forwarded = fwd.map((row) => row.reduce((s, x) => s + x, 0));
+  return { routed, send, recv, hier: { land, fwd, landed, forwarded } };
 }
 
 /** The buffers of one rank of stage `s`. */
@@ -129,6 +159,7 @@ export function planStage(L: Layout, s: number): BufferPlan[] {
   let S = 1;
   let routedMax = 1;
   let recvMax = 1;
+  let landMax = 0;
   // Under two-batch overlap each lane holds one half's workspace (step.ts allocates two).
   const sized = L.halves ? L.passes.flatMap((p) => L.halves!.get(p)!) : L.passes;
   for (const pass of sized) {
@@ -142,6 +173,7 @@ export function planStage(L: Layout, s: number): BufferPlan[] {
       const r = routing(L, pass);
       routedMax = Math.max(routedMax, ...r.routed);
       recvMax = Math.max(recvMax, ...r.recv);
+      if (r.hier) landMax = Math.max(landMax, ...r.hier.landed, ...r.hier.forwarded);
     }
   }
   // MLA (mla.ts): rows on the absorbed path, and the keys the non-absorbed prefill path decompresses (Cp of them
@@ -216,6 +248,11 @@ export function planStage(L: Layout, s: number): BufferPlan[] {
     } else ws('moe.recv', A, recvMax * D);
     ws('moe.gu', A, recvMax * 2 * eInter);
     ws('moe.act', A, recvMax * eInter);
+    if (landMax > 0) {
+      // DeepEP normal mode: the rows landed from other domains (and forwarded on), and the combine's way back.
+      ws('moe.land', Q && L.ep > 1 ? Q : A, landMax * (Q ? D + 4 : D));
+      ws('moe.landBack', A, landMax * D);
+    }
     ws('moe.y', L.ep > 1 ? A : 'f32', recvMax * D);
     ws('moe.back', L.ep > 1 ? A : 'f32', routedMax * k * D);
     ws('moe.out', 'f32', routedMax * D);

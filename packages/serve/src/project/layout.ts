@@ -80,6 +80,10 @@ export interface Layout {
   draft: 'mtp' | 'eagle' | null;
   /** Two-batch overlap: each pass's two halves (every group's first ⌈n/2⌉ sequences, then the rest); else null. */
   halves: Map<Pass, [Pass, Pass]> | null;
+  /** Ranks of one scale-up domain (NVLink / UB), capped at a stage: where DeepEP's normal mode forwards. */
+  domain: number;
+  /** Dispatch of prefill passes: 'direct' (every (token, expert) row to its owner) or 'hierarchical' (DeepEP normal). */
+  prefillDispatch: 'direct' | 'hierarchical';
   /**
    * MLA: sequences with at most this many query tokens take the absorbed (decode) path, longer ones the non-absorbed
    * prefill path (vLLM's decode threshold: 1 + the draft tokens verified); Infinity with mlaPrefill 'absorbed'.
@@ -100,7 +104,8 @@ export const sampledOf = (p: Pass, g: number) => (p.sampleAll ? rowsOf(p.groups[
 /** Tokens each rank of a group routes (its slice of the group's rows) under EP; the group's rows without. */
 export const routedRows = (L: Layout, rows: number) => (L.ep > 1 ? Math.ceil(rows / L.tp) : rows);
 
-export function resolveLayout(o: ProjectStepOptions): Layout {
+/** `domain`: ranks of one scale-up domain of the topology (for the dispatch's hierarchy; default: the whole stage). */
+export function resolveLayout(o: ProjectStepOptions, domain = Number.POSITIVE_INFINITY): Layout {
   const a = o.arch;
   const att = a.attention;
   const mla = att.kind === 'mla' ? att : null;
@@ -301,6 +306,8 @@ export function resolveLayout(o: ProjectStepOptions): Layout {
     sequencesInFlight: micro.length * pp,
     draft,
     halves,
+    domain: Math.max(1, Math.min(domain, dp * tp)),
+    prefillDispatch: o.prefillDispatch ?? 'hierarchical',
     mlaDecodeQueryLen: o.mlaPrefill === 'absorbed' ? Number.POSITIVE_INFINITY : 1 + draftTokens,
   };
 }

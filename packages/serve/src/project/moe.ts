@@ -32,7 +32,16 @@ export interface MoeContext {
   groupLive(s: number, g: number): boolean;
   reduce(s: number, g: number, count: number): void;
   /** Per pass: its routing and the dispatch / combine count matrices (a pass's MoE layers repeat them). */
-  routes: Map<Pass, { route: ReturnType<typeof routing>; dispatch: number[][]; combine: number[][] }>;
+  routes: Map<Pass, Routes>;
+}
+
+/** A pass's routing and its count matrices in elements: dispatch and combine, or DeepEP normal mode's four phases. */
+interface Routes {
+  route: ReturnType<typeof routing>;
+  dispatch: number[][];
+  combine: number[][];
+  /** land (network, token rows), forward (in-domain, (token, expert) rows), and their way back. */
+  hier: { land: number[][]; fwd: number[][]; fwdBack: number[][]; landBack: number[][] } | null;
 }
 
 const prefix = (xs: readonly number[]): number[] => {
@@ -76,7 +85,7 @@ function expertGemm(
 export const dispatchRowElements = (L: Layout) => (L.Q && L.ep > 1 ? L.D + 4 : L.D);
 
 /** The pass's routing and the dispatch / combine count matrices (elements), computed once per pass. */
-function routeOf(c: MoeContext, pass: Pass) {
+function routeOf(c: MoeContext, pass: Pass): Routes {
   const { L } = c;
   const D = L.D;
   let r = c.routes.get(pass);
@@ -86,7 +95,18 @@ function routeOf(c: MoeContext, pass: Pass) {
     const row = dispatchRowElements(L);
     const dispatch = L.ep > 1 ? Array.from({ length: n }, (_, i) => route.send[i]!.map((c) => c * row)) : [];
     const combine = L.ep > 1 ? Array.from({ length: n }, (_, i) => route.send.map((row) => row[i]! * D)) : [];
-    r = { route, dispatch, combine };
+    const times = (m: number[][], e: number) => m.map((rowOf) => rowOf.map((x) => x * e));
+    const transpose = (m: number[][]) => m.map((_, i) => m.map((rowOf) => rowOf[i]!));
+    const h = route.hier;
+    const hier = h
+      ? {
+          land: times(h.land, row),
+          fwd: times(h.fwd, row),
+          fwdBack: times(transpose(h.fwd), D),
+          landBack: times(transpose(h.land), D),
+        }
+      : null;
+    r = { route, dispatch, combine, hier };
     c.routes.set(pass, r);
   }
   return r;
@@ -99,7 +119,7 @@ export function* moeLayer(c: MoeContext, s: number, p: string, pass: Pass): Gene
   const ranks = stages[s]!;
   const ep = L.ep;
   const { E, El, k, eInter, shInter } = L;
-  const { route, dispatch, combine } = routeOf(c, pass);
+  const { route, dispatch, combine, hier } = routeOf(c, pass);
   // With ep > 1, rank t of a group routes rows [t·Ns, (t+1)·Ns) of the group's normed tokens (a view: no launch).
   const slice = (rk: RankState, name: string) =>
     ep > 1 ? rk.b(name).view(rk.t * route.routed[rk.i]! * D, route.routed[rk.i]! * D) : rk.b(name);
@@ -152,14 +172,22 @@ export function* moeLayer(c: MoeContext, s: number, p: string, pass: Pass): Gene
     }
   // Dispatch: rank i sends send[i][j] rows to j; combine: j sends them back (the transpose). One token row per write.
   const row = dispatchRowElements(L);
-  const a2a = (from: string, to: string, back: boolean) =>
+  const a2a = (from: string, to: string, back: boolean, counts = back ? combine : dispatch) =>
     comms.ep[s]!.allToAllv(
       ranks.map((r) => r.b(from)),
       ranks.map((r) => r.b(to)),
-      { sendCounts: back ? combine : dispatch, messageBytes: back ? D * 2 : row * (quantisedDispatch ? 1 : 2) },
+      { sendCounts: counts, messageBytes: back ? D * 2 : row * (quantisedDispatch ? 1 : 2) },
     );
-  if (ep > 1) {
-    a2a(quantisedDispatch ? 'moe.rowsQ' : 'moe.rows', 'moe.recv', false);
+  const rowsOut = quantisedDispatch ? 'moe.rowsQ' : 'moe.rows';
+  if (hier) {
+    // DeepEP normal mode: over the network to the same-index rank of each domain a token's experts touch, then over
+    // NVLink / UB to the experts' ranks (two all-to-all-v phases; the second carries (token, expert) rows).
+    a2a(rowsOut, 'moe.land', false, hier.land);
+    yield;
+    a2a('moe.land', 'moe.recv', false, hier.fwd);
+    yield;
+  } else if (ep > 1) {
+    a2a(rowsOut, 'moe.recv', false);
     yield;
   }
   for (const rk of live(ranks)) {
@@ -180,7 +208,14 @@ export function* moeLayer(c: MoeContext, s: number, p: string, pass: Pass): Gene
     siluAndMul(rk.dev, { x: rk.b('moe.gu'), out: rk.b('moe.act'), rows, d: eInter });
     expertGemm(rk, 'moe.act', `${p}.experts.down`, 'moe.y', rows, offsets, D, eInter);
   }
-  if (ep > 1) {
+  if (hier) {
+    // The combine backwards: expert outputs to the landing rank inside the domain (which reduces a token's rows), then
+    // one row per token and domain back over the network.
+    a2a('moe.y', 'moe.landBack', true, hier.fwdBack);
+    yield;
+    a2a('moe.landBack', 'moe.back', true, hier.landBack);
+    yield;
+  } else if (ep > 1) {
     a2a('moe.y', 'moe.back', true);
     yield;
   }

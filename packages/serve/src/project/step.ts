@@ -11,7 +11,7 @@
  * host input preparation (ids, positions, block tables) is not costed; one stream per rank, so kernels and collectives
  * serialise (no overlap); pipeline micro-batches of equal size.
  */
-import { type Cluster, createCluster } from '@tessera/cluster';
+import { type Cluster, createCluster, resolveTopology } from '@tessera/cluster';
 import type { DeviceBuffer, Stream } from '@tessera/device';
 import { type BufferKind, type BufferPlan, bytesOf, planStage, routing } from './buffers';
 import { type Comms, issueStep, type RankState } from './forward';
@@ -28,10 +28,12 @@ import {
 
 /** One step of `arch` on pp · dp · tp ranks of `topology`, costed with the kernels' and communicator's models. */
 export async function projectStep(o: ProjectStepOptions): Promise<StepProjection> {
-  const L = resolveLayout(o);
+  const spec = resolveTopology(o.topology);
+  // DeepEP's normal mode forwards inside a scale-up domain (a DGX's NVLink, an NVL72 rack, a CloudMatrix384's UB).
+  const L = resolveLayout(o, spec.devicesPerNode * (spec.scaleUp.domainNodes ?? 1));
   const plans = L.stages.map((_, s) => planStage(L, s));
   const cluster: Cluster = await createCluster({
-    topology: o.topology,
+    topology: spec,
     ranks: L.devices,
     mode: 'timing',
     profile: true,

@@ -78,6 +78,13 @@ export interface ProjectStepOptions {
    * attention over the 576-wide latent for every head) — for comparing the two.
    */
   mlaPrefill?: 'non-absorbed' | 'absorbed';
+  /**
+   * MoE dispatch of prefill passes across scale-up domains: 'hierarchical' (default; DeepEP's normal mode — a token
+   * crosses the network once per target domain, to the same-index rank there, which forwards it over NVLink / UB to
+   * the experts' ranks, and the combine reduces there before coming back) or 'direct' (every (token, expert) row to
+   * its owner, as DeepEP's low-latency mode and every decode pass).
+   */
+  prefillDispatch?: 'direct' | 'hierarchical';
   /** KV-cache block size (default 16). */
   blockSize?: number;
   /**

@@ -189,6 +189,43 @@ describe('projectStep parallelism', () => {
     SLOW,
   );
 
+  test(
+    "DeepEP's normal mode for prefill across scale-up domains: one network copy per token and domain, then forwarding inside it",
+    async () => {
+      const arch = loadShippedModel('qwen3-235b-a22b'); // 128 experts, top-8, EP 16 over two DGX H100s (2 NVLink domains)
+      const base = {
+        arch,
+        topology: 'dgx-h100x2',
+        tp: 1,
+        dp: 16,
+        batch: 32,
+        contextLen: 512,
+        phase: 'prefill' as const,
+      };
+      const hier = await projectStep(base);
+      const direct = await projectStep({ ...base, prefillDispatch: 'direct' });
+      const a2a = (p: StepProjection) => p.ranks[0]!.ops.filter((o) => o.name === 'allToAllv');
+      const moeLayers = arch.numLayers; // every Qwen3-MoE layer is MoE
+      expect(a2a(direct)).toHaveLength(2 * moeLayers); // dispatch, combine
+      expect(a2a(hier)).toHaveLength(4 * moeLayers); // network, forward; forward back, network back
+      // A token of rank 0 touches the other domain's 64 experts with probability 1 − C(64, 8) / C(128, 8): its row
+      // crosses once instead of once per expert there (≈ 4 of its 8).
+      let miss = 1;
+      for (let t = 0; t < 8; t++) miss *= (64 - t) / (128 - t);
+      const tokens = (32 / 16) * 512; // rank 0's prefill tokens
+      const row = arch.hiddenSize * 2; // bf16
+      expect(a2a(hier)[0]!.bytes).toBe(Math.round(tokens * (1 - miss)) * row * 16);
+      const sum = (p: StepProjection) => a2a(p).reduce((s, o) => s + o.ms, 0);
+      expect(sum(hier)).toBeLessThan(sum(direct));
+      // Decode passes stay direct (DeepEP's low-latency mode), as does a single NVLink domain.
+      const decode = await projectStep({ ...base, phase: 'decode' });
+      expect(a2a(decode)).toHaveLength(2 * moeLayers);
+      const oneDomain = await projectStep({ ...base, topology: 'dgx-h100', dp: 8, batch: 16 });
+      expect(a2a(oneDomain)).toHaveLength(2 * moeLayers);
+    },
+    SLOW,
+  );
+
   test('a mixed step (chunked prefill beside decodes) and a uniform one described as sequences cost alike', async () => {
     const arch = loadShippedModel('llama-3.1-8b');
     const base = { arch, topology: 'dgx-h100', tp: 2, batch: 8, contextLen: 512, phase: 'decode' as const };
