@@ -53,6 +53,7 @@ export type {
   GlobalArray,
   Operand,
   SharedArray,
+  SharedDType,
   SimtContext,
   TensorDesc,
   Tile,

@@ -51,11 +51,17 @@ export interface KernelInspection {
 export function inspectKernel(
   kernel: Kernel,
   args: Record<string, unknown>,
-  options: { block?: readonly [number, number, number]; dynamicSharedBytes?: number; ownerLabel?: string } = {},
+  options: {
+    block?: readonly [number, number, number];
+    dynamicSharedBytes?: number;
+    ownerLabel?: string;
+    /** SIMT: the device's warp size (default 32). */
+    warpSize?: number;
+  } = {},
 ): KernelInspection {
   const block = kernel.style === 'simt' ? (options.block ?? [1, 1, 1]) : null;
   const smem = options.dynamicSharedBytes ?? 0;
-  const compiled = compileKernel(kernel, args, block, smem);
+  const compiled = compileKernel(kernel, args, block, smem, options.warpSize ?? 32);
   return {
     kernel: kernel.name,
     key: compiled.spec.key,

@@ -21,7 +21,21 @@ export type Type =
   | { readonly kind: 'array'; readonly elem: 'int' | 'float' }
   | { readonly kind: 'shared'; readonly dtype: SharedElem; readonly length: number };
 
-export type SharedElem = 'f32' | 'i32' | 'i16' | 'i8' | 'u8';
+/** Element dtypes of SIMT shared arrays (`u32` exists only here: a shared-memory counter or bitmask type). */
+export type SharedElem = 'f32' | 'f16' | 'bf16' | 'i32' | 'u32' | 'i16' | 'i8' | 'u8';
+
+export const SHARED_ELEMS: readonly SharedElem[] = ['f32', 'f16', 'bf16', 'i32', 'u32', 'i16', 'i8', 'u8'];
+
+/** Bytes per element of a shared array. */
+export function sharedElemBytes(d: SharedElem): number {
+  return d === 'f32' || d === 'i32' || d === 'u32' ? 4 : d === 'i8' || d === 'u8' ? 1 : 2;
+}
+
+/**
+ * SIMT ops that exchange values between the lanes of a warp (and `simt.syncwarp`): each is a warp-scoped
+ * synchronisation point — every active lane's operands exist before any lane reads (see docs/ir.md).
+ */
+export const WARP_OPS: ReadonlySet<string> = new Set(['simt.shfl', 'simt.vote', 'simt.redux', 'simt.syncwarp']);
 
 export const INT: Type = Object.freeze({ kind: 'scalar', s: 'int' });
 export const FLOAT: Type = Object.freeze({ kind: 'scalar', s: 'float' });
@@ -144,6 +158,8 @@ export interface KernelIR {
   shared: { name: string; value: Value }[];
   /** The specialisation this IR was compiled for (constexprs, dtypes, hints), as a readable key. */
   key: string;
+  /** SIMT: the device's warp size the kernel was specialised for (lanes of `simt.shfl` and friends). */
+  warpSize?: number;
 }
 
 // -------------------------------------------------------------------------------------------------------- walking

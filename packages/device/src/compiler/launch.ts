@@ -33,7 +33,7 @@ const MIN_POOL_WORK = 1 << 24;
 
 /** Executes one launch through the compiler and returns its cost record. */
 export function executeCompiled(o: ExecuteOptions): CostRecord {
-  const compiled = compileKernel(o.kernel, o.args, o.block, o.dynamicSharedBytes);
+  const compiled = compileKernel(o.kernel, o.args, o.block, o.dynamicSharedBytes, o.warpSize);
   const cost = costOf(compiled, o);
   const dumps = dumpModes();
   if (dumps.size) dumpLaunch(compiled, o, cost, dumps);

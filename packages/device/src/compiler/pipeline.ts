@@ -3,7 +3,8 @@
  * dumpable: `TESSERA_DUMP_IR=1` prints the IR after every pass (`=ir` the final IR only, `=js` the generated
  * JavaScript, `=cost` each launch's cost record; a comma list combines them), with the kernel's name and
  * specialisation, to stderr. Compiled specialisations are cached per kernel object: a launch with new runtime scalars or a new grid
- * reuses the entry; only new constexprs, buffer dtypes, divisibility hints or (SIMT) block shapes compile again.
+ * reuses the entry; only new constexprs, buffer dtypes, divisibility hints or (SIMT) block shapes and warp sizes compile
+ * again.
  */
 import type { Kernel } from '../kernel/kernel';
 import { type KernelIR, printIR } from './ir';
@@ -92,8 +93,9 @@ export function compileKernel(
   args: Record<string, unknown>,
   block: readonly [number, number, number] | null = null,
   dynamicSharedBytes = 0,
+  warpSize = 32,
 ): CompiledKernel {
-  const spec = specialize(kernel, args, block, dynamicSharedBytes);
+  const spec = specialize(kernel, args, block, dynamicSharedBytes, warpSize);
   let perKernel = cache.get(kernel);
   if (!perKernel) {
     perKernel = new Map();

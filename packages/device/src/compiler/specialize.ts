@@ -2,7 +2,8 @@
  * Specialisation: what of a launch's arguments a compiled kernel depends on. As in Triton, constexprs, buffer dtypes
  * and divisibility-by-16 hints of integer scalars form the key; runtime scalars, host arrays, the grid and buffer
  * sizes do not, so a launch with new scalars or a new grid reuses the compiled kernel. SIMT kernels also specialise on
- * their block shape and dynamic shared memory (thread loops and shared arrays are laid out per block).
+ * their block shape and dynamic shared memory (thread loops and shared arrays are laid out per block), and on the
+ * device's warp size (the lanes warp intrinsics exchange values between; `k.warpSize`, `k.laneId`).
  */
 import type { DType } from '../dtype/dtype';
 import type { Kernel, ParamSpec } from '../kernel/kernel';
@@ -20,6 +21,8 @@ export interface Specialization {
   /** SIMT only: threads per block (x, y, z) and dynamic shared bytes. */
   block: readonly [number, number, number] | null;
   dynamicSharedBytes: number;
+  /** SIMT only: the device's warp size (32 on NVIDIA; 1 where there are no warps). */
+  warpSize: number;
 }
 
 /** The specialisation of `kernel` for one launch's (already validated) arguments. */
@@ -28,6 +31,7 @@ export function specialize(
   args: Record<string, unknown>,
   block: readonly [number, number, number] | null,
   dynamicSharedBytes: number,
+  warpSize = 32,
 ): Specialization {
   const params: ParamBinding[] = [];
   const parts: string[] = [];
@@ -49,6 +53,6 @@ export function specialize(
       if (div16) parts.push(`${name}%16`);
     }
   }
-  if (block) parts.push(`block=${block.join('x')}`, `smem=${dynamicSharedBytes}`);
-  return { key: `{${parts.join(', ')}}`, params, block, dynamicSharedBytes };
+  if (block) parts.push(`block=${block.join('x')}`, `smem=${dynamicSharedBytes}`, `warp=${warpSize}`);
+  return { key: `{${parts.join(', ')}}`, params, block, dynamicSharedBytes, warpSize };
 }

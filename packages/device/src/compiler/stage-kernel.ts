@@ -45,11 +45,19 @@ export function stageKernel(kernel: Kernel, spec: Specialization): KernelIR {
       st.stageBody(src, uses, [lang, args]);
       return { name: kernel.name, style: kernel.style, params, body: root, shared: [], key: spec.key };
     }
-    const lang = new SimtLanguage(st, spec.block ?? [1, 1, 1], spec.dynamicSharedBytes, kernel.shared);
+    const lang = new SimtLanguage(st, spec.block ?? [1, 1, 1], spec.dynamicSharedBytes, kernel.shared, spec.warpSize);
     st.members = lang;
     st.stageBody(src, uses, [lang, args]);
     const shared = [...lang.sharedByName].map(([name, value]) => ({ name, value }));
-    return { name: kernel.name, style: kernel.style, params, body: root, shared, key: spec.key };
+    return {
+      name: kernel.name,
+      style: kernel.style,
+      params,
+      body: root,
+      shared,
+      key: spec.key,
+      warpSize: spec.warpSize,
+    };
   } finally {
     Object.assign(current, saved);
   }

@@ -19,6 +19,8 @@ export interface ExecuteOptions {
   grid: Grid3;
   block: Grid3 | null;
   dynamicSharedBytes: number;
+  /** SIMT: the device's warp size (`DeviceProperties.warpSize`; 32 when absent). */
+  warpSize?: number;
   mode: ExecMode;
   owner: import('../memory/buffer').BufferOwner;
   /** Accepted for compatibility: the cost record is always exact (computed by analysis, never sampled). */

@@ -13,11 +13,12 @@
 
 import { DEVICE_FUNCTION, type DeviceFunctionInfo } from '../compiler/frontend/device-function';
 import { captureSite, type DefinitionSite } from '../compiler/frontend/source';
-import { DTYPE_INFO, type DType, isDType } from '../dtype/dtype';
+import { SHARED_ELEMS, sharedElemBytes } from '../compiler/ir';
+import { type DType, isDType } from '../dtype/dtype';
 import { TesseraError } from '../errors';
 import { DeviceBuffer } from '../memory/buffer';
 import { checkFinite, describeValue, invalidArgument } from '../validate';
-import type { GlobalArray, SimtContext, TileContext } from './language';
+import type { GlobalArray, SharedDType, SimtContext, TileContext } from './language';
 
 export type ParamSpec = 'ptr' | `ptr<${string}>` | 'i32' | 'u32' | 'i64' | 'f32' | 'constexpr' | 'i32[]' | 'f32[]';
 export type ParamSpecs = Record<string, ParamSpec>;
@@ -42,7 +43,7 @@ export interface TileKernel<P extends ParamSpecs = ParamSpecs> {
 }
 
 export type SharedDecl = readonly [SharedDType, number];
-export type SharedDType = 'f32' | 'i32' | 'i16' | 'i8' | 'u8';
+export type { SharedDType };
 
 export interface SimtKernel<P extends ParamSpecs = ParamSpecs> {
   readonly style: 'simt';
@@ -175,10 +176,10 @@ export function simtKernel<const P extends ParamSpecs>(
   const flopsPerThread = checkFinite('simtKernel', `'${def.name}': flopsPerThread`, def.flopsPerThread ?? 0, 0);
   for (const [n, decl] of Object.entries(shared)) {
     const [dt, len] = Array.isArray(decl) ? decl : [];
-    if (!['f32', 'i32', 'i16', 'i8', 'u8'].includes(dt as string) || !Number.isInteger(len) || (len as number) <= 0) {
+    if (!SHARED_ELEMS.includes(dt as SharedDType) || !Number.isInteger(len) || (len as number) <= 0) {
       throw new TesseraError(
         'InvalidValue',
-        `Kernel '${def.name}': shared array '${n}' must be [f32|i32|i16|i8|u8, length > 0].`,
+        `Kernel '${def.name}': shared array '${n}' must be [${SHARED_ELEMS.join('|')}, length > 0].`,
       );
     }
   }
@@ -213,7 +214,7 @@ export function isKernel(x: unknown): x is Kernel {
 /** Bytes of a SIMT kernel's static shared arrays. */
 export function staticSharedBytes(k: SimtKernel<ParamSpecs>): number {
   let b = 0;
-  for (const [dt, len] of Object.values(k.shared)) b += DTYPE_INFO[dt].bytes * len;
+  for (const [dt, len] of Object.values(k.shared)) b += sharedElemBytes(dt) * len;
   return b;
 }
 

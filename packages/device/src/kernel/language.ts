@@ -164,20 +164,73 @@ export interface GlobalArray {
   atomicAdd(i: number, v: number): number;
   atomicMax(i: number, v: number): number;
   atomicMin(i: number, v: number): number;
+  /** Stores `v`, returns the old value (`atomicExch`). */
+  atomicExch(i: number, v: number): number;
   atomicCAS(i: number, compare: number, v: number): number;
 }
 
-/** A shared-memory array: indexes like a typed array (bounds-checked), with `length`, `fill` and `subarray`. */
-export type SharedArray = Float32Array | Int32Array | Int16Array | Int8Array | Uint8Array;
+/** Element dtypes of shared arrays: the device dtypes plus `u32`. */
+export type SharedDType = 'f32' | 'f16' | 'bf16' | 'i32' | 'u32' | 'i16' | 'i8' | 'u8';
 
-/** `k`: what one thread of a SIMT kernel sees. `yield` (or `yield k.syncthreads()`) is `__syncthreads()`. */
+/**
+ * A shared-memory array: indexes like a typed array (bounds-checked; stores convert to the dtype as a typed array
+ * does, f16/bf16 round to nearest even), with `length`, `dtype`, `fill`, `subarray` and atomics. Atomics are
+ * read-modify-writes of one element, in the dtype's arithmetic, returning the old value.
+ */
+export interface SharedArray {
+  [i: number]: number;
+  readonly length: number;
+  readonly dtype: SharedDType;
+  fill(v: number, start?: number, end?: number): SharedArray;
+  subarray(begin?: number, end?: number): SharedArray;
+  atomicAdd(i: number, v: number): number;
+  atomicMax(i: number, v: number): number;
+  atomicMin(i: number, v: number): number;
+  atomicExch(i: number, v: number): number;
+  atomicCAS(i: number, compare: number, v: number): number;
+}
+
+/**
+ * `k`: what one thread of a SIMT kernel sees. `yield` (or `yield k.syncthreads()`) is `__syncthreads()`. Warp
+ * intrinsics take CUDA's arguments in CUDA's order (the mask first) and need a device with warps (`warpSize` ≥ 2).
+ */
 export interface SimtContext {
   readonly threadIdx: Dim3;
   readonly blockIdx: Dim3;
   readonly blockDim: Dim3;
   readonly gridDim: Dim3;
+  /** The device's warp size (a compile-time number: 32 on NVIDIA). */
+  readonly warpSize: number;
+  /** The thread's lane: its linear index in the block (x fastest) modulo `warpSize`. */
+  readonly laneId: number;
+  /** The thread's warp in the block: its linear index divided by `warpSize`, rounded down. */
+  readonly warpId: number;
   readonly shared: Record<string, SharedArray>;
-  dynamicShared(dtype: 'f32' | 'i32' | 'i16' | 'i8' | 'u8', byteOffset?: number, length?: number): SharedArray;
+  dynamicShared(dtype: SharedDType, byteOffset?: number, length?: number): SharedArray;
   countFlops(n: number, dtype?: 'f32' | 'f16' | 'bf16' | 'i32'): void;
   syncthreads(): unknown;
+  /** `__shfl_sync(mask, v, srcLane, width)`: `v` of lane `srcLane % width` of the caller's `width`-lane section. */
+  shfl(mask: number, v: number, srcLane: number, width?: number): number;
+  /** `__shfl_up_sync`: `v` of lane `laneId − delta` of the section, or the caller's own `v` below its start. */
+  shflUp(mask: number, v: number, delta: number, width?: number): number;
+  /** `__shfl_down_sync`: `v` of lane `laneId + delta` of the section, or the caller's own `v` past its end. */
+  shflDown(mask: number, v: number, delta: number, width?: number): number;
+  /** `__shfl_xor_sync`: `v` of lane `laneId ^ laneMask` (own `v` when that is in a later section). */
+  shflXor(mask: number, v: number, laneMask: number, width?: number): number;
+  /** `__ballot_sync`: bit l set when lane l of `mask` passes a truthy `pred` (an unsigned 32-bit number). */
+  ballot(mask: number, pred: unknown): number;
+  /** `__any_sync`: whether any lane of `mask` passes a truthy `pred`. */
+  any(mask: number, pred: unknown): boolean;
+  /** `__all_sync`: whether every lane of `mask` passes a truthy `pred`. */
+  all(mask: number, pred: unknown): boolean;
+  /** `__reduce_add_sync`: the sum over the lanes of `mask`, wrapping as `int` (`'u32'`: `unsigned`) does. */
+  reduceAdd(mask: number, v: number, type?: 'i32' | 'u32'): number;
+  /** `__reduce_min_sync` (signed, or unsigned with `'u32'`). */
+  reduceMin(mask: number, v: number, type?: 'i32' | 'u32'): number;
+  /** `__reduce_max_sync` (signed, or unsigned with `'u32'`). */
+  reduceMax(mask: number, v: number, type?: 'i32' | 'u32'): number;
+  /** `__syncwarp(mask)` (default: every lane). */
+  syncwarp(mask?: number): void;
+  /** `__activemask()`: the lanes of the caller's warp that execute this call together. */
+  activeMask(): number;
 }

@@ -658,6 +658,7 @@ export class Device implements TimelineOwner {
           grid,
           block,
           dynamicSharedBytes: dynamic,
+          warpSize: p.warpSize,
           mode: this.mode,
           owner: this,
           exact: config.exact,

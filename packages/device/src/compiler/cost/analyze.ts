@@ -9,7 +9,7 @@
  * reached) are raised here with the run's message, for the first program (in launch order) that hits
  * one.
  */
-import { dtypeBytes, type TileDType } from '../../dtype/dtype';
+import type { TileDType } from '../../dtype/dtype';
 import {
   type BufferUse,
   COST_DTYPES,
@@ -19,7 +19,7 @@ import {
   type ProgramClass,
   ProgramCost,
 } from '../../kernel/cost';
-import type { KernelIR } from '../ir';
+import { type KernelIR, type SharedElem, sharedElemBytes } from '../ir';
 import { type BufferArg, COST_LEN, type EvalStats, Evaluator, type LaunchInfo, NDT, Piece } from './evaluate';
 import { compilePlan, type Plan } from './plan';
 
@@ -325,7 +325,7 @@ function summarize(plan: Plan, launch: CostLaunch, finals: Piece[], programs: nu
   if (plan.ir.style === 'simt') {
     // The SIMT executor declares the block's shared memory and every buffer parameter's dtype up front.
     let smem = launch.dynamicSharedBytes;
-    for (const sh of plan.shared) smem += sh.length * dtypeBytes(sh.dtype as TileDType);
+    for (const sh of plan.shared) smem += sh.length * sharedElemBytes(sh.dtype as SharedElem);
     resources.sharedMemoryBytes = smem;
     let align = 0;
     for (const p of finals) if (p.fx.res[4]! && (!align || p.fx.res[4]! < align)) align = p.fx.res[4]!;

@@ -480,7 +480,14 @@ export class Evaluator {
         return null;
       case C.SimtSharedLoad:
       case C.SimtSharedStore:
+      case C.SimtSharedAtomic:
         this.sharedAccess(p, op);
+        return null;
+      case C.SimtWarp:
+        // Warp intrinsics (shfl, vote, redux, syncwarp): values from other lanes; not costed yet.
+        for (const o of op.outs) p.slots[o] = DATA;
+        return null;
+      case C.SimtExit:
         return null;
       case C.SimtFlops: {
         const n = this.get(p, op.ins[0]!);
@@ -1212,7 +1219,13 @@ export class Evaluator {
     const sh = this.get(p, op.ins[0]!) as SharedInfo;
     const idx = this.get(p, op.ins[1]!);
     if (this.indexFault(p, idx, sh.length)) {
-      const what = op.code === C.SimtSharedLoad ? 'read' : 'write';
+      const kind = op.op.attrs.kind as string | undefined;
+      const what =
+        op.code === C.SimtSharedLoad
+          ? 'read'
+          : op.code === C.SimtSharedStore
+            ? 'write'
+            : `atomic${kind === 'cas' ? 'CAS' : `${kind![0]!.toUpperCase()}${kind!.slice(1)}`}`;
       this.fault(p, op, () => {
         const index = idx instanceof Sym ? pointValue(p, idx) : (idx as number);
         return new TesseraError(
@@ -1233,7 +1246,7 @@ export class Evaluator {
       });
       return;
     }
-    if (op.code === C.SimtSharedLoad) p.slots[op.outs[0]!] = DATA;
+    if (op.code === C.SimtSharedLoad || op.code === C.SimtSharedAtomic) p.slots[op.outs[0]!] = DATA;
   }
 
   /**

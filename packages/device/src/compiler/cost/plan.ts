@@ -56,6 +56,9 @@ export enum C {
   SimtDynShared,
   SimtSharedView,
   SimtSharedFill,
+  SimtWarp,
+  SimtSharedAtomic,
+  SimtExit,
   Unsupported,
 }
 
@@ -163,6 +166,12 @@ const OPCODES: Record<string, C> = {
   'simt.dynamic_shared': C.SimtDynShared,
   'simt.shared_view': C.SimtSharedView,
   'simt.shared_fill': C.SimtSharedFill,
+  'simt.shfl': C.SimtWarp,
+  'simt.vote': C.SimtWarp,
+  'simt.redux': C.SimtWarp,
+  'simt.syncwarp': C.SimtWarp,
+  'simt.shared_atomic': C.SimtSharedAtomic,
+  'simt.exit': C.SimtExit,
 };
 
 function tileOf(t: Type): { dtype: TileDType; shape: readonly number[] } | null {

@@ -98,6 +98,8 @@ export interface ValueMembers {
   valueMember(v: Value, name: string | number | Value, node: AnyNode): unknown;
   assignIndex?(v: Value, index: unknown, value: unknown, node: AnyNode): void;
   yieldExpression?(node: AnyNode): unknown;
+  /** A `return` of the kernel body itself (not of a function it calls), before its flags are set. */
+  kernelReturn?(): void;
 }
 
 export class CompileError extends TesseraError {
@@ -560,6 +562,7 @@ export class Stager {
       case 'ReturnStatement': {
         const fn = this.fns[this.fns.length - 1]!;
         const v = node.argument ? this.expr(node.argument, scope) : undefined;
+        if (this.fns.length === 1 && this.symbolicDepth > 0) this.members?.kernelReturn?.();
         this.write({ kind: 'binding', binding: fn.rv }, v);
         this.write({ kind: 'binding', binding: fn.ret }, true);
         return 'return';

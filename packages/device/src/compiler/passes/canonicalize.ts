@@ -2,9 +2,30 @@
  * Canonicalisation: removes what staging leaves behind — pure ops whose results nobody uses (the condition a
  * compile-time loop tested before it turned out to be a runtime loop, say), `scf.if`s that only choose between
  * scalars (they become `s.select`), loop-carried values nobody reads, and double negations. Runs to a fixpoint.
+ * SIMT: `simt.exit` marks (a thread's early return, which warp intrinsics must know of) are dropped from kernels
+ * without warp intrinsics, where nothing reads them.
  */
 import { isPure } from '../builder';
-import { type KernelIR, Op, type Region, type Value, walk } from '../ir';
+import { type KernelIR, Op, type Region, type Value, WARP_OPS, walk } from '../ir';
+
+/** Removes `simt.exit` ops unless the kernel has warp intrinsics (only they care which lanes have exited). */
+function dropUnusedExits(ir: KernelIR): void {
+  let warp = false;
+  let exits = false;
+  walk(ir.body, (op) => {
+    if (WARP_OPS.has(op.opcode)) warp = true;
+    else if (op.opcode === 'simt.exit') exits = true;
+  });
+  if (warp || !exits) return;
+  const strip = (r: Region): void => {
+    for (let i = r.ops.length - 1; i >= 0; i--) {
+      const op = r.ops[i]!;
+      if (op.opcode === 'simt.exit') r.ops.splice(i, 1);
+      else for (const reg of op.regions) strip(reg);
+    }
+  };
+  strip(ir.body);
+}
 
 /** Replaces every use of `from` by `to` inside `region`. */
 function replaceUses(region: Region, from: Value, to: Value): void {
@@ -137,6 +158,7 @@ function isDeadChain(v: Value, _arg: Value, uses: Map<Value, number>): boolean {
 }
 
 export function canonicalize(ir: KernelIR): KernelIR {
+  if (ir.style === 'simt') dropUnusedExits(ir);
   rootForReplace = ir.body;
   try {
     for (let round = 0; round < 20; round++) {

@@ -7,10 +7,19 @@
  * thread loops, reading its bounds from thread 0.
  *
  * Memory accesses check their bounds inline (a fault names the kernel, block, thread, buffer or shared array and
- * index, as before); shared arrays are plain typed arrays, zeroed for each block.
+ * index, as before); shared arrays are plain typed arrays (f16/bf16 as their bits), zeroed for each block.
+ *
+ * Warp intrinsics (`simt.shfl`, `simt.vote`, `simt.redux`, `simt.syncwarp`) are cut points like barriers: the thread
+ * loop before one leaves every thread's operands in per-thread arrays, the intrinsic runs at block level warp by warp
+ * (runtime `rt.warp`), and the thread loop after it reads each thread's result. Unlike barriers they may sit under
+ * control flow that differs between threads, so in a kernel that has any, control flow around cut points runs
+ * predicated: each level keeps a per-thread flag of the threads that are on it (`if` sides run one after the other,
+ * loops run in lock step until no thread is left in them), and a thread loop skips the threads that are not. Kernels
+ * without warp intrinsics are generated exactly as before.
  */
 import { DTYPE_INFO, type DType, isFloat } from '../../dtype/dtype';
-import { type KernelIR, type Op, type Region, type Value, walk } from '../ir';
+import { type KernelIR, type Op, type Region, type Value, WARP_OPS, walk } from '../ir';
+import type { WarpRuntime, WarpSite } from './warp';
 
 /** What a compiled SIMT kernel runs on: device memory and arguments as plain arrays (a worker can hold them). */
 export interface SimtLaunch {
@@ -38,7 +47,7 @@ export interface SimtRuntime {
   castScalar(x: number, dtype: string): number;
   globalFault(op: string, buffer: number, index: number, block: number[], thread: number[]): never;
   sharedFault(
-    op: 'read' | 'write',
+    op: string,
     name: string,
     dtype: string,
     length: number,
@@ -48,6 +57,8 @@ export interface SimtRuntime {
   ): never;
   badValue(op: string, buffer: number, index: number, value: unknown, block: number[], thread: number[]): never;
   trap(message: string, block: number[], thread: number[], name?: string): never;
+  /** Warp intrinsics over one block's per-thread arrays (compiler/simt/warp.ts). */
+  warp: WarpRuntime;
 }
 
 const BINARY_JS: Record<string, string> = {
@@ -108,6 +119,38 @@ function containsBarrier(op: Op): boolean {
   return found;
 }
 
+/** Whether `op`'s regions hold a cut point: a barrier or a warp intrinsic. */
+function containsCut(op: Op): boolean {
+  let found = false;
+  for (const r of op.regions)
+    walk(r, (o) => {
+      if (o.opcode === 'simt.barrier' || WARP_OPS.has(o.opcode)) found = true;
+    });
+  return found;
+}
+
+/** Where an op came from, for warp faults: `file.ts:12 — in \`k.shfl(…)\``. */
+function siteOf(op: Op): string {
+  const loc = op.loc;
+  if (!loc) return '';
+  const file = loc.file?.split(/[\\/]/).slice(-2).join('/');
+  return `${loc.line ? `${file}:${loc.line} ` : ''}— in \`${loc.snippet}\``;
+}
+
+const WARP_WHAT: Record<string, string> = {
+  idx: 'k.shfl',
+  up: 'k.shflUp',
+  down: 'k.shflDown',
+  bfly: 'k.shflXor',
+  ballot: 'k.ballot',
+  any: 'k.any',
+  all: 'k.all',
+  active: 'k.activeMask',
+  add: 'k.reduceAdd',
+  min: 'k.reduceMin',
+  max: 'k.reduceMax',
+};
+
 class Gen {
   private readonly lines: string[] = [];
   private indent = '';
@@ -125,6 +168,16 @@ class Gen {
   >();
   private readonly shared = new Map<Value, { name: string; dtype: string; length: number; view: string }>();
   private readonly threads: number;
+  /** The kernel has warp intrinsics: control flow around cut points runs predicated (see the file's comment). */
+  private readonly warp: boolean;
+  /** … and early returns (`simt.exit`): `EX[t]` marks the threads that have exited. */
+  private readonly exits: boolean;
+  private readonly warpSize: number;
+  /** The current predicate: a per-thread flag array of the threads on this path (null: every thread). */
+  private pred: string | null = null;
+  private nextPred = 0;
+  /** Declarations made while generating, placed before the block loop (predicates, warp sites). */
+  private readonly hoisted: string[] = [];
 
   constructor(
     private readonly ir: KernelIR,
@@ -132,6 +185,15 @@ class Gen {
     private readonly dynamicSharedBytes: number,
   ) {
     this.threads = block[0] * block[1] * block[2];
+    this.warpSize = ir.warpSize ?? 32;
+    let warp = false;
+    let exits = false;
+    walk(ir.body, (op) => {
+      if (WARP_OPS.has(op.opcode)) warp = true;
+      else if (op.opcode === 'simt.exit') exits = true;
+    });
+    this.warp = warp;
+    this.exits = warp && exits;
     let b = 0;
     let s = 0;
     let a = 0;
@@ -169,6 +231,11 @@ class Gen {
     return this.name(v);
   }
 
+  /** Whether `op` must run at block level: it holds a barrier (or, in a kernel with warp intrinsics, one of them). */
+  private cuts(op: Op): boolean {
+    return this.warp ? containsCut(op) : containsBarrier(op);
+  }
+
   /** Where results must go: per-thread arrays for values used outside the segment that defines them. */
   private planHomes(): void {
     // Assign each op (and so its results) to a segment: ops at block level between barriers share one; ops nested
@@ -197,13 +264,20 @@ class Gen {
           seg++;
           continue;
         }
-        if (op.regions.length && containsBarrier(op)) {
+        if (this.warp && WARP_OPS.has(op.opcode)) {
+          // A warp intrinsic runs at block level on every thread's operands and leaves every thread's result.
+          for (const v of op.operands) note(v, -1);
+          for (const r of op.results) this.perThread.add(r);
+          seg++;
+          continue;
+        }
+        if (op.regions.length && this.cuts(op)) {
           // Block-level control: its operands are read at block level (-1); regions start new segments.
           for (const v of op.operands) note(v, -1);
           for (const r of op.results) this.perThread.add(r);
           for (const r of op.regions) {
             r.args.forEach((a, i) => {
-              if (op.opcode === 'scf.for' && i === 0) this.blockLevel.add(a);
+              if (op.opcode === 'scf.for' && i === 0 && !this.warp) this.blockLevel.add(a);
               else this.perThread.add(a);
             });
             atBlock(r);
@@ -275,14 +349,18 @@ class Gen {
       }
     });
     for (const v of this.perThread) this.emit(`const ${this.name(v)} = new Array(T);`);
+    if (this.exits) this.emit('const EX = new Uint8Array(T);');
+    const hoistAt = this.lines.length;
     this.emit('for (let blk = b0; blk < b1; blk++) {');
     this.indent = '    ';
     this.emit('const bx = blk % gx, by = Math.floor(blk / gx) % gy, bz = Math.floor(blk / (gx * gy));');
     for (const [, s] of this.shared) if (!s.view.startsWith('DS')) this.emit(`${s.view}.fill(0);`);
     if (this.dynamicSharedBytes > 0) this.emit('DYN8.fill(0);');
+    if (this.exits) this.emit('EX.fill(0);');
     this.blockRegion(this.ir.body);
     this.indent = '  ';
     this.emit('}');
+    this.lines.splice(hoistAt, 0, ...this.hoisted.map((l) => `  ${l}`));
     this.indent = '';
     this.emit('};');
     void bx;
@@ -309,10 +387,16 @@ class Gen {
         flush();
         continue;
       }
-      if (op.opcode === 'const' || op.opcode === 'simt.dynamic_shared' || op.opcode === 'simt.shared_view') continue;
-      if (op.regions.length && containsBarrier(op)) {
+      if (this.warp && WARP_OPS.has(op.opcode)) {
         flush();
-        this.blockControl(op);
+        this.warpOp(op);
+        continue;
+      }
+      if (op.opcode === 'const' || op.opcode === 'simt.dynamic_shared' || op.opcode === 'simt.shared_view') continue;
+      if (op.regions.length && this.cuts(op)) {
+        flush();
+        if (this.warp) this.predicatedControl(op);
+        else this.blockControl(op);
         continue;
       }
       pending.push(op);
@@ -327,6 +411,7 @@ class Gen {
     this.emit('for (let t = 0; t < T; t++) {');
     const saved = this.indent;
     this.indent += '  ';
+    if (this.pred) this.emit(`if (!${this.pred}[t]) continue;`);
     this.emit(`const tx = t % ${bx}, ty = Math.floor(t / ${bx}) % ${by}, tz = Math.floor(t / ${bx * by});`);
     for (const op of ops) this.threadOp(op);
     extra?.();
@@ -447,6 +532,7 @@ class Gen {
         if (kind === 'add') next = `${old} + ${v}`;
         else if (kind === 'max') next = `(${v} > ${old} ? ${v} : ${old})`;
         else if (kind === 'min') next = `(${v} < ${old} ? ${v} : ${old})`;
+        else if (kind === 'exch') next = v;
         else {
           const cmp = this.r(o[3]!);
           this.emit(
@@ -464,7 +550,7 @@ class Gen {
         this.emit(
           `if (!(${i} >= 0 && ${i} < ${s.length} && (${i} | 0) === ${i})) rt.sharedFault('read', ${JSON.stringify(s.name)}, '${s.dtype}', ${s.length}, ${i}, ${this.where()});`,
         );
-        this.define(op.result, `${s.view}[${i}]`);
+        this.define(op.result, halfDecode(s.dtype, `${s.view}[${i}]`));
         return;
       }
       case 'simt.shared_store': {
@@ -473,14 +559,20 @@ class Gen {
         this.emit(
           `if (!(${i} >= 0 && ${i} < ${s.length} && (${i} | 0) === ${i})) rt.sharedFault('write', ${JSON.stringify(s.name)}, '${s.dtype}', ${s.length}, ${i}, ${this.where()});`,
         );
-        this.emit(`${s.view}[${i}] = ${this.r(o[2]!)};`);
+        this.emit(`${s.view}[${i}] = ${halfEncode(s.dtype, this.r(o[2]!))};`);
         return;
       }
       case 'simt.shared_fill': {
         const sh = this.shared.get(o[0]!)!;
-        this.emit(`${sh.view}.fill(${this.r(o[1]!)}, ${this.r(o[2]!)}, ${this.r(o[3]!)});`);
+        this.emit(`${sh.view}.fill(${halfEncode(sh.dtype, this.r(o[1]!))}, ${this.r(o[2]!)}, ${this.r(o[3]!)});`);
         return;
       }
+      case 'simt.shared_atomic':
+        this.sharedAtomic(op);
+        return;
+      case 'simt.exit':
+        if (this.exits) this.emit('EX[t] = 1;');
+        return;
       case 'simt.shared_view':
       case 'simt.dynamic_shared':
       case 'simt.flops':
@@ -502,6 +594,235 @@ class Gen {
       default:
         throw new Error(`simt codegen: op ${op.opcode} is not supported in SIMT kernels`);
     }
+  }
+
+  /**
+   * `s.atomicAdd(i, v)` & co. on a shared array: the value converts to the element dtype first (as CUDA's typed
+   * parameter does), the new element is computed and stored in the dtype's arithmetic (integers wrap, f16/bf16 round
+   * once), the old value is the result. Threads of a block run one after another, so it is atomic by construction.
+   */
+  private sharedAtomic(op: Op): void {
+    const o = op.operands;
+    const s = this.shared.get(o[0]!)!;
+    const kind = op.attrs.kind as string;
+    const i = this.r(o[1]!);
+    const n = this.name(op.result);
+    const name = kind === 'cas' ? 'atomicCAS' : `atomic${kind[0]!.toUpperCase()}${kind.slice(1)}`;
+    this.emit(
+      `if (!(${i} >= 0 && ${i} < ${s.length} && (${i} | 0) === ${i})) rt.sharedFault('${name}', ${JSON.stringify(s.name)}, '${s.dtype}', ${s.length}, ${i}, ${this.where()});`,
+    );
+    const conv = (x: string): string => {
+      switch (s.dtype) {
+        case 'f32':
+          return `Math.fround(${x})`;
+        case 'f16':
+        case 'bf16':
+          return `rt.castScalar(${x}, '${s.dtype}')`;
+        case 'i32':
+          return `(${x} | 0)`;
+        case 'u32':
+          return `(${x} >>> 0)`;
+        case 'i16':
+          return `((${x} << 16) >> 16)`;
+        case 'i8':
+          return `((${x} << 24) >> 24)`;
+        default:
+          return `(${x} & 255)`;
+      }
+    };
+    const half = s.dtype === 'f16' || s.dtype === 'bf16';
+    const old = `${n}_old`;
+    const val = `${n}_v`;
+    this.emit(`const ${old} = ${halfDecode(s.dtype, `${s.view}[${i}]`)}, ${val} = ${conv(this.r(o[2]!))};`);
+    let next: string;
+    if (kind === 'add') next = s.dtype === 'f32' || half ? `${old} + ${val}` : `${old} + ${val}`;
+    else if (kind === 'max') next = `(${val} > ${old} ? ${val} : ${old})`;
+    else if (kind === 'min') next = `(${val} < ${old} ? ${val} : ${old})`;
+    else if (kind === 'exch') next = val;
+    else {
+      // Compare-and-swap compares the stored element with `compare` converted to the dtype, bit for bit (floats:
+      // Object.is, so −0 and +0 differ and NaN equals NaN).
+      const cmp = conv(this.r(o[3]!));
+      next = `(${s.dtype === 'f32' || half ? `Object.is(${old}, ${cmp})` : `${old} === ${cmp}`} ? ${val} : ${old})`;
+    }
+    // Integers wrap on the typed-array store; floats round to the dtype (f32 by the Float32Array, f16/bf16 by encode).
+    this.emit(`${s.view}[${i}] = ${halfEncode(s.dtype, next)};`);
+    this.define(op.result, old);
+  }
+
+  // ------------------------------------------------------------------------------------------------- warps
+
+  /** An operand of a block-level op: a literal, a scalar parameter, or a per-thread array (indexed by the runtime). */
+  private blockArg(v: Value): string {
+    const p = this.params.get(v);
+    if (p) {
+      if (p.kind !== 'scalar') throw new Error(`simt codegen: a ${p.kind} cannot be a warp intrinsic's operand`);
+      return `s${p.index}`;
+    }
+    if (v.def?.opcode === 'const') return literal(v.def.attrs.value as number | boolean);
+    if (this.perThread.has(v)) return this.name(v);
+    throw new Error(`simt codegen: %${v.id} is not available at block level`);
+  }
+
+  /** A warp intrinsic, at block level between two thread loops: `rt.warp` runs it warp by warp over the block. */
+  private warpOp(op: Op): void {
+    const a = op.attrs;
+    const kind =
+      op.opcode === 'simt.shfl' ? (a.mode as string) : op.opcode === 'simt.syncwarp' ? 'sync' : (a.kind as string);
+    const site: WarpSite = {
+      what: op.opcode === 'simt.syncwarp' ? 'k.syncwarp' : WARP_WHAT[kind]!,
+      site: siteOf(op),
+      kind,
+      width: (a.width as number | undefined) ?? this.warpSize,
+      unsigned: a.unsigned === true,
+      threads: this.threads,
+      warpSize: this.warpSize,
+      block: [...this.block],
+    };
+    const w = `W${op.result?.id ?? `s${this.nextPred++}`}`;
+    this.hoisted.push(`const ${w} = ${JSON.stringify(site)};`);
+    const ctx = `${w}, ${this.pred ?? 'null'}, ${this.exits ? 'EX' : 'null'}, [bx, by, bz]`;
+    const args = op.operands.map((v) => this.blockArg(v));
+    switch (op.opcode) {
+      case 'simt.shfl':
+        this.emit(`rt.warp.shfl(${ctx}, ${args[0]}, ${args[1]}, ${args[2]}, ${this.name(op.result)});`);
+        return;
+      case 'simt.vote':
+        if (kind === 'active') this.emit(`rt.warp.vote(${ctx}, 0, true, ${this.name(op.result)});`);
+        else this.emit(`rt.warp.vote(${ctx}, ${args[0]}, ${args[1]}, ${this.name(op.result)});`);
+        return;
+      case 'simt.redux':
+        this.emit(`rt.warp.redux(${ctx}, ${args[0]}, ${args[1]}, ${this.name(op.result)});`);
+        return;
+      case 'simt.syncwarp':
+        this.emit(`rt.warp.sync(${ctx}, ${args[0]});`);
+        return;
+    }
+  }
+
+  /** A fresh per-thread flag array, allocated once before the block loop. */
+  private newPred(): string {
+    const n = `PR${this.nextPred++}`;
+    this.hoisted.push(`const ${n} = new Uint8Array(T);`);
+    return n;
+  }
+
+  /**
+   * Block-level control in a kernel with warp intrinsics: the condition or bounds may differ between threads, so each
+   * region runs under a predicate — the threads that are on it. `if`: the threads of the `then` side, then those of the
+   * `else` side (a side no thread takes is skipped). Loops: in lock step, one iteration of every thread still in the
+   * loop at a time, until none is left.
+   */
+  private predicatedControl(op: Op): void {
+    const outer = this.pred;
+    const saved = this.indent;
+    const copyIn = (dst: readonly Value[], src: readonly Value[]) => {
+      if (!dst.length) return;
+      this.threadLoop([], () => {
+        dst.forEach((d, i) => {
+          this.emit(`${this.name(d)}[t] = ${this.r(src[i]!)};`);
+        });
+      });
+    };
+    const copyOut = (dst: readonly Value[]) => (term: Op) => {
+      const vals = term.opcode === 'scf.condition' ? term.operands.slice(1) : term.operands;
+      const tmp = vals.map((v, i) => {
+        const n = `y${dst[i]!.id}_${this.segment}`;
+        this.emit(`const ${n} = ${this.r(v)};`);
+        return n;
+      });
+      tmp.forEach((n, i) => {
+        this.emit(`${this.name(dst[i]!)}[t] = ${n};`);
+      });
+    };
+    const under = (pred: string, fn: () => void) => {
+      this.pred = pred;
+      try {
+        fn();
+      } finally {
+        this.pred = outer;
+      }
+    };
+    if (op.opcode === 'scf.if') {
+      const [thenR, elseR] = op.regions as [Region, Region];
+      const [pt, pe] = [this.newPred(), this.newPred()];
+      const [at, ae] = [`${pt}a`, `${pe}a`];
+      this.emit(`${pt}.fill(0); ${pe}.fill(0);`);
+      this.emit(`let ${at} = false, ${ae} = false;`);
+      this.threadLoop([], () => {
+        this.emit(
+          `if (${this.r(op.operands[0]!)}) { ${pt}[t] = 1; ${at} = true; } else { ${pe}[t] = 1; ${ae} = true; }`,
+        );
+      });
+      for (const [flag, pred, region] of [
+        [at, pt, thenR],
+        [ae, pe, elseR],
+      ] as const) {
+        this.emit(`if (${flag}) {`);
+        this.indent += '  ';
+        under(pred, () => this.blockRegion(region, copyOut(op.results)));
+        this.indent = saved;
+        this.emit('}');
+      }
+      return;
+    }
+    if (op.opcode === 'scf.for') {
+      const [lo, hi, step, ...inits] = op.operands;
+      const body = op.regions[0]!;
+      const [iv, ...iters] = body.args;
+      copyIn([iv!, ...iters], [lo!, ...inits]);
+      const pl = this.newPred();
+      const any = `${pl}a`;
+      this.emit('for (;;) {');
+      this.indent += '  ';
+      this.emit(`${pl}.fill(0);`);
+      this.emit(`let ${any} = false;`);
+      this.threadLoop([], () => {
+        this.emit(`if (${this.r(iv!)} < ${this.r(hi!)}) { ${pl}[t] = 1; ${any} = true; }`);
+      });
+      this.emit(`if (!${any}) break;`);
+      under(pl, () =>
+        this.blockRegion(body, (term) => {
+          copyOut(iters)(term);
+          this.emit(`${this.name(iv!)}[t] += ${this.r(step!)};`);
+        }),
+      );
+      this.indent = saved;
+      this.emit('}');
+      op.results.forEach((r, i) => {
+        this.names.set(r, this.name(iters[i]!));
+      });
+      return;
+    }
+    if (op.opcode === 'scf.while') {
+      const [before, after] = op.regions as [Region, Region];
+      copyIn(before.args, op.operands);
+      const pw = this.newPred();
+      const any = `${pw}a`;
+      this.emit(`${pw}.fill(0);`);
+      this.threadLoop([], () => {
+        this.emit(`${pw}[t] = 1;`);
+      });
+      this.emit('for (;;) {');
+      this.indent += '  ';
+      under(pw, () =>
+        this.blockRegion(before, (term) => {
+          copyOut(after.args)(term);
+          this.emit(`if (!(${this.r(term.operands[0]!)})) ${pw}[t] = 0;`);
+        }),
+      );
+      this.emit(`let ${any} = false;`);
+      this.emit(`for (let t = 0; t < T; t++) if (${pw}[t]) { ${any} = true; break; }`);
+      this.emit(`if (!${any}) break;`);
+      under(pw, () => this.blockRegion(after, copyOut(before.args)));
+      this.indent = saved;
+      this.emit('}');
+      op.results.forEach((r, i) => {
+        this.names.set(r, this.name(after.args[i]!));
+      });
+      return;
+    }
+    throw new Error(`simt codegen: ${op.opcode} cannot contain a barrier or a warp intrinsic`);
   }
 
   private encode(dtype: DType, expr: string): string {
@@ -706,7 +1027,26 @@ class Gen {
 }
 
 function arrayType(dtype: string): string {
-  return { f32: 'Float32Array', i32: 'Int32Array', i16: 'Int16Array', i8: 'Int8Array', u8: 'Uint8Array' }[dtype]!;
+  return {
+    f32: 'Float32Array',
+    f16: 'Uint16Array',
+    bf16: 'Uint16Array',
+    i32: 'Int32Array',
+    u32: 'Uint32Array',
+    i16: 'Int16Array',
+    i8: 'Int8Array',
+    u8: 'Uint8Array',
+  }[dtype]!;
+}
+
+/** A shared element read: f16/bf16 arrays hold bits, decoded to the value. */
+function halfDecode(dtype: string, expr: string): string {
+  return dtype === 'f16' || dtype === 'bf16' ? `rt.decode.${dtype}(${expr})` : expr;
+}
+
+/** A shared element write: f16/bf16 values round to nearest even and are stored as bits. */
+function halfEncode(dtype: string, expr: string): string {
+  return dtype === 'f16' || dtype === 'bf16' ? `rt.encode.${dtype}(${expr})` : expr;
 }
 
 function literal(v: number | boolean): string {

@@ -7,6 +7,7 @@ import { errorOfName, TesseraError } from '../../errors';
 import type { DeviceBuffer } from '../../memory/buffer';
 import { describeValue } from '../../validate';
 import type { SimtRuntime } from './codegen';
+import { warpRuntime } from './warp';
 
 const decode: Record<string, ((b: number) => number) | null> = {};
 const encode: Record<string, ((x: number) => number) | null> = {};
@@ -26,6 +27,24 @@ export function simtRuntime(ctx: () => SimtFaultContext): SimtRuntime {
   const where = (block: number[], thread: number[]) =>
     `kernel '${ctx().kernel}' block (${block.join(', ')}) thread (${thread.join(', ')})`;
   return {
+    warp: warpRuntime((site, message, block, thread, lane, warp) => {
+      const c = ctx();
+      throw new TesseraError(
+        'LaunchFailure',
+        `${where(block, thread)} (warp ${warp}, lane ${lane}): ${site.what}${site.site ? ` at ${site.site}` : ''}: ${message}.`,
+        {
+          hint:
+            'Every lane a mask names must call the same intrinsic with the same mask, unless it has exited; build the ' +
+            'mask where the lanes are (k.activeMask() or k.ballot(...) inside the branch). The device is now in an ' +
+            'error state, as after a CUDA kernel fault: call device.reset().',
+          device: c.ownerLabel,
+          kernel: c.kernel,
+          program: [...block],
+          thread: [...thread],
+          lane,
+        },
+      );
+    }),
     decode,
     encode,
     castScalar: castScalar as (x: number, d: string) => number,
