@@ -822,3 +822,116 @@ describe('u32, f16 and bf16 shared arrays', () => {
     );
   });
 });
+
+describe('warp intrinsics on the program pool', () => {
+  it('worker threads give the single-threaded result, and a warp misuse fault crosses the thread boundary', async () => {
+    const { programPool } = await import('../src/compiler/pool/pool');
+    const { simtSource, instantiateSimt } = await import('../src/compiler/simt/codegen');
+    const { simtRuntime } = await import('../src/compiler/simt/runtime');
+    const pool = programPool();
+    if (!pool) {
+      console.warn('program pool unavailable here (TESSERA_THREADS=1 or one core): skipped');
+      return;
+    }
+    const dev = (await testRuntime()).device(0);
+    const k = simtKernel(
+      { name: 'pool_warps', params: { x: 'ptr<i32>', y: 'ptr<i32>', n: 'i32' }, shared: { h: ['u32', 4] } },
+      function* (k, { x, y, n }) {
+        const i = k.blockIdx.x * k.blockDim.x + k.threadIdx.x;
+        const v = x.get(i);
+        // n > 0: every lane of the mask calls; n < 0 (the faulting launch): only even lanes do.
+        const s = n > 0 || k.laneId % 2 === 0 ? k.reduceAdd(0xffffffff, v) + k.shflXor(0xffffffff, v, 1) : 0;
+        k.shared.h!.atomicAdd(v & 3, 1);
+        yield k.syncthreads();
+        y.set(i, s * 16 + k.shared.h![v & 3]!);
+      },
+    );
+    const blocks = 64;
+    const T = 96;
+    const total = blocks * T;
+    const xs = Array.from({ length: total }, (_, i) => (i * 7919) % 1000);
+    const x = upload(dev, 'i32', xs);
+    const y = dev.alloc('i32', total);
+    const block: [number, number, number] = [T, 1, 1];
+    const compiled = compileKernel(k as never, { x, y, n: 1 }, block, 0);
+    const source = simtSource(compiled.ir, block, 0);
+    const bufs = [
+      { buffer: x, name: 'x' },
+      { buffer: y, name: 'y' },
+    ];
+    const rt = simtRuntime(() => ({ kernel: 'pool_warps', ownerLabel: dev.label, buffers: bufs }));
+    const run = instantiateSimt(source, rt);
+    const launch = {
+      grid: [blocks, 1, 1] as const,
+      buffers: [x.storage(), y.storage()],
+      lengths: [total, total],
+      scalars: [1],
+      arrays: [],
+    };
+    run(0, blocks, launch);
+    const single = Array.from(y.storage());
+    dev.fill(y, -1);
+    const job = {
+      kind: 'simt' as const,
+      source,
+      key: `pool_warps${compiled.spec.key}`,
+      meta: { block, dynamicSharedBytes: 0 },
+      kernel: 'pool_warps',
+      ownerLabel: dev.label,
+      grid: launch.grid,
+      buffers: bufs.map(({ buffer, name }) => ({
+        sab: buffer.allocation.store(),
+        byteOffset: buffer.byteOffset,
+        length: buffer.length,
+        dtype: buffer.dtype,
+        describe: buffer.describe(),
+        name,
+      })),
+      scalars: [1],
+      arrays: [],
+      total: blocks,
+    };
+    pool.run(job, (s, e) => run(s, e, launch));
+    expect(Array.from(y.storage())).toEqual(single);
+    // Spot-check the single-threaded result against the definition.
+    const w0 = 32;
+    const warpSum = xs.slice(w0, w0 + 32).reduce((a, b) => a + b, 0);
+    const counts = [0, 0, 0, 0];
+    for (let t = 0; t < T; t++) counts[xs[t]! & 3]!++;
+    expect(single[w0 + 5]).toBe((warpSum + xs[w0 + 4]!) * 16 + counts[xs[w0 + 5]! & 3]!);
+    expect(() => pool.run({ ...job, scalars: [-1] }, (s, e) => run(s, e, { ...launch, scalars: [-1] }))).toThrow(
+      /kernel 'pool_warps' block \(\d+, 0, 0\) thread \(0, 0, 0\) \(warp 0, lane 0\): k\.reduceAdd .*names lane 1/,
+    );
+  }, 60_000);
+});
+
+describe('warp intrinsics with barriers in loops', () => {
+  it('a loop holding both a barrier and shuffles runs every iteration for the block, and srcLane wraps as PTX does', async () => {
+    const dev = (await testRuntime()).device(0);
+    const k = simtKernel(
+      { name: 'rounds', params: { x: 'ptr<i32>', y: 'ptr<i32>', R: 'i32' }, shared: { s: ['i32', 64] } },
+      function* (k, { x, y, R }) {
+        const t = k.threadIdx.x;
+        let v = x.get(t);
+        for (let r = 0; r < R; r++) {
+          // rotate within the warp (srcLane −1 is lane 31: the low five bits), then through shared memory across warps
+          v = k.shfl(0xffffffff, v, k.laneId - 1);
+          k.shared.s![t] = v;
+          yield k.syncthreads();
+          v = k.shared.s![(t + 32) % 64]!;
+          yield k.syncthreads();
+        }
+        y.set(t, v);
+      },
+    );
+    const xs = Array.from({ length: 64 }, (_, i) => i);
+    const y = dev.alloc('i32', 64);
+    dev.launch(k, { grid: 1, block: 64 }, { x: upload(dev, 'i32', xs), y, R: 3 });
+    let want = [...xs];
+    for (let r = 0; r < 3; r++) {
+      const shuffled = want.map((_, t) => want[(t & ~31) + (((t % 32) - 1 + 32) % 32)]!);
+      want = shuffled.map((_, t) => shuffled[(t + 32) % 64]!);
+    }
+    expect(Array.from(dev.download(y))).toEqual(want);
+  });
+});
