@@ -1,5 +1,6 @@
 import type { Device } from '@tessera/device';
 import type { SampleResult } from './check';
+import { runHistogram } from './histogram';
 import { runMatrixMul } from './matrix-mul';
 import { runReduction } from './reduction';
 import { runScan } from './scan';
@@ -8,8 +9,9 @@ import { runTranspose } from './transpose';
 import { runVectorAdd } from './vector-add';
 
 export type { ExampleResult, SampleResult } from './check';
+export { BINS, histogram256, histogramInput, runHistogram } from './histogram';
 export { BLOCK_SIZE, matrixMulSimt, matrixMulTile, runMatrixMul } from './matrix-mul';
-export { reduce0, reduce2, reduceTile, runReduction } from './reduction';
+export { reduce0, reduce2, reduceShfl, reduceTile, runReduction } from './reduction';
 export { prescan, runScan, uniformAdd } from './scan';
 export { runSoftmax, softmaxSimt, softmaxTile } from './softmax';
 export {
@@ -31,6 +33,7 @@ export const samples: ReadonlyArray<(dev: Device) => SampleResult> = [
   runTranspose,
   runSoftmax,
   runScan,
+  runHistogram,
 ];
 
 /**
@@ -46,4 +49,8 @@ export const atScale: ReadonlyArray<(dev: Device) => SampleResult> = [
   (dev) => runTranspose(dev, 4096, 4096),
   (dev) => runSoftmax(dev, 4096, 4096),
   (dev) => runScan(dev, 1 << 22),
+  (dev) => runHistogram(dev, 1 << 24),
 ];
+
+/** Kernels that need warps (warp intrinsics): launched only on devices with a warp size of 32. */
+export const warpKernels: ReadonlySet<string> = new Set(['reduceShfl']);

@@ -12,9 +12,9 @@
  * and the same reduction as a tile kernel: `load(...).sum()` per program, one store of the partial sum.
  *
  * Like the sample, the SIMT kernels take their shared array from dynamic shared memory (`extern __shared__`,
- * `k.dynamicShared`), sized by the launch (`sharedMemBytes`). The cost model counts global traffic and declared
- * FLOPs, not warp divergence or bank conflicts, so reduce0 and reduce2 model the same time; what differs here is
- * the order of the additions.
+ * `k.dynamicShared`), sized by the launch (`sharedMemBytes`). The cost model sees what separates them on a GPU:
+ * reduce0's active threads are scattered over every warp, so each step issues in every warp (divergent branches)
+ * where reduce2's retire whole warps; reduce0 models slower. Their results differ only in the order of the additions.
  */
 import { cdiv, type Device, type DeviceBuffer, simtKernel, tileKernel } from '@tessera/device';
 import { compare, type ExampleResult, poison, type SampleResult, sample, uploadInputs, within } from './check';
@@ -22,36 +22,55 @@ import { compare, type ExampleResult, poison, type SampleResult, sample, uploadI
 const params = { g_idata: 'ptr<f32>', g_odata: 'ptr<f32>', n: 'i32' } as const;
 
 /** reduce0: interleaved addressing with divergent branching. */
-export const reduce0 = simtKernel(
-  { name: 'reduce0', params, flopsPerThread: 1 },
-  function* (k, { g_idata, g_odata, n }) {
-    const sdata = k.dynamicShared('f32'); // extern __shared__ float sdata[]
-    const tid = k.threadIdx.x;
-    const i = k.blockIdx.x * k.blockDim.x + k.threadIdx.x;
-    sdata[tid] = i < n ? g_idata.get(i) : 0;
+export const reduce0 = simtKernel({ name: 'reduce0', params }, function* (k, { g_idata, g_odata, n }) {
+  const sdata = k.dynamicShared('f32'); // extern __shared__ float sdata[]
+  const tid = k.threadIdx.x;
+  const i = k.blockIdx.x * k.blockDim.x + k.threadIdx.x;
+  sdata[tid] = i < n ? g_idata.get(i) : 0;
+  yield k.syncthreads();
+  for (let s = 1; s < k.blockDim.x; s *= 2) {
+    if (tid % (2 * s) === 0) sdata[tid] = sdata[tid]! + sdata[tid + s]!;
     yield k.syncthreads();
-    for (let s = 1; s < k.blockDim.x; s *= 2) {
-      if (tid % (2 * s) === 0) sdata[tid] = sdata[tid]! + sdata[tid + s]!;
-      yield k.syncthreads();
-    }
-    if (tid === 0) g_odata.set(k.blockIdx.x, sdata[0]!);
-  },
-);
+  }
+  if (tid === 0) g_odata.set(k.blockIdx.x, sdata[0]!);
+});
 
 /** reduce2: sequential addressing. */
-export const reduce2 = simtKernel(
-  { name: 'reduce2', params, flopsPerThread: 1 },
-  function* (k, { g_idata, g_odata, n }) {
-    const sdata = k.dynamicShared('f32');
-    const tid = k.threadIdx.x;
-    const i = k.blockIdx.x * k.blockDim.x + k.threadIdx.x;
-    sdata[tid] = i < n ? g_idata.get(i) : 0;
+export const reduce2 = simtKernel({ name: 'reduce2', params }, function* (k, { g_idata, g_odata, n }) {
+  const sdata = k.dynamicShared('f32');
+  const tid = k.threadIdx.x;
+  const i = k.blockIdx.x * k.blockDim.x + k.threadIdx.x;
+  sdata[tid] = i < n ? g_idata.get(i) : 0;
+  yield k.syncthreads();
+  for (let s = k.blockDim.x >> 1; s > 0; s >>= 1) {
+    if (tid < s) sdata[tid] = sdata[tid]! + sdata[tid + s]!;
     yield k.syncthreads();
-    for (let s = k.blockDim.x >> 1; s > 0; s >>= 1) {
-      if (tid < s) sdata[tid] = sdata[tid]! + sdata[tid + s]!;
-      yield k.syncthreads();
+  }
+  if (tid === 0) g_odata.set(k.blockIdx.x, sdata[0]!);
+});
+
+/**
+ * reduceShfl: the warp-shuffle reduction of the samples' later kernels (`reduce4`–`reduce6` finish in registers with
+ * `__shfl_down_sync`; "Faster Parallel Reductions on Kepler"): each warp sums its 32 values with five shuffle-down
+ * steps, lane 0 of each warp writes its partial sum to shared memory, and the first warp reduces those the same way.
+ * One barrier instead of log2(blockDim). NVIDIA only: Ascend 910B/910C have no warps (warp intrinsics are Unsupported).
+ */
+export const reduceShfl = simtKernel(
+  { name: 'reduceShfl', params, shared: { warpSums: ['f32', 32] } },
+  function* (k, { g_idata, g_odata, n }) {
+    const warpSums = k.shared.warpSums!;
+    const full = 0xffffffff;
+    const i = k.blockIdx.x * k.blockDim.x + k.threadIdx.x;
+    let v = i < n ? g_idata.get(i) : 0;
+    for (let offset = k.warpSize >> 1; offset > 0; offset >>= 1) v += k.shflDown(full, v, offset);
+    if (k.laneId === 0) warpSums[k.warpId] = v;
+    yield k.syncthreads();
+    if (k.warpId === 0) {
+      const warps = k.blockDim.x / k.warpSize;
+      let w = k.laneId < warps ? warpSums[k.laneId]! : 0;
+      for (let offset = k.warpSize >> 1; offset > 0; offset >>= 1) w += k.shflDown(full, w, offset);
+      if (k.laneId === 0) g_odata.set(k.blockIdx.x, w);
     }
-    if (tid === 0) g_odata.set(k.blockIdx.x, sdata[0]!);
   },
 );
 
@@ -116,13 +135,17 @@ export function runReduction(dev: Device, n = 50_000): SampleResult {
     };
   };
   const simt =
-    (kernel: typeof reduce0): Step =>
+    (kernel: typeof reduce0 | typeof reduceShfl): Step =>
     (g_idata, g_odata, m, blocks) =>
       dev.launch(kernel, { grid: blocks, block: threads, sharedMemBytes: threads * 4 }, { g_idata, g_odata, n: m }).ms;
 
   const variants = [
     run('reduction: SIMT reduce0, interleaved addressing', threads, simt(reduce0)),
     run('reduction: SIMT reduce2, sequential addressing', threads, simt(reduce2)),
+    // Warp shuffles need warps: on a device without them (Ascend 910B/910C) the variant is left out.
+    ...(dev.properties.warpSize >= 32
+      ? [run('reduction: SIMT reduceShfl, warp shuffles', threads, simt(reduceShfl))]
+      : []),
     run(
       'reduction: tile, load + sum per program',
       BLOCK,
