@@ -13,7 +13,6 @@ export const simtReduce = simtKernel(
     name: 'simt_reduce',
     params: { x: 'ptr<f32>', out: 'ptr<f32>', n: 'i32' },
     shared: { partial: ['f32', THREADS] },
-    flopsPerThread: 1,
   },
   function* (k, { x, out, n }) {
     const tid = k.threadIdx.x;

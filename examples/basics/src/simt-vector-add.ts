@@ -3,7 +3,7 @@ import { cdiv, type Device, simtKernel } from '@tessera/device';
 import { type ExampleResult, inputs, relError } from './check';
 
 export const simtVectorAdd = simtKernel(
-  { name: 'simt_vector_add', params: { x: 'ptr<f32>', y: 'ptr<f32>', out: 'ptr<f32>', n: 'i32' }, flopsPerThread: 1 },
+  { name: 'simt_vector_add', params: { x: 'ptr<f32>', y: 'ptr<f32>', out: 'ptr<f32>', n: 'i32' } },
   (k, { x, y, out, n }) => {
     const i = k.blockIdx.x * k.blockDim.x + k.threadIdx.x;
     if (i < n) out.set(i, x.get(i) + y.get(i));

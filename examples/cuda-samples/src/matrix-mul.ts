@@ -28,10 +28,9 @@ function matrixMulCUDA(BLOCK_SIZE: number) {
       params: { C: 'ptr<f32>', A: 'ptr<f32>', B: 'ptr<f32>', wA: 'i32', wB: 'i32' },
       shared: { As: ['f32', BLOCK_SIZE * BLOCK_SIZE], Bs: ['f32', BLOCK_SIZE * BLOCK_SIZE] },
       uses: { BLOCK_SIZE },
-      // flopsPerThread is one number per kernel, but a thread's FLOPs depend on the runtime wA (2·wA: a multiply and
-      // an add per k), so the kernel declares them per K tile with k.countFlops below instead. The model costs each
-      // as one vector op: right for this code, which rounds the product and the sum separately; nvcc would fuse
-      // them into one FFMA, which would halve the modelled time of this kernel.
+      // FLOPs are counted from the arithmetic: 2·wA per thread (a multiply and an add per k). The warp-level model
+      // issues each pair as one FFMA (nvcc contracts them by default; this code rounds both to keep t.dot's bits),
+      // and finds the kernel bound by shared memory: two wavefronts per FFMA, as for the real sample.
     },
     function* (k, { C, A, B, wA, wB }) {
       const bx = k.blockIdx.x;
@@ -54,7 +53,6 @@ function matrixMulCUDA(BLOCK_SIZE: number) {
           // float arithmetic without fused multiply-add: the product and the sum each round to f32
           Csub = Math.fround(Csub + Math.fround(As[ty * BLOCK_SIZE + kk]! * Bs[kk * BLOCK_SIZE + tx]!));
         }
-        k.countFlops(2 * BLOCK_SIZE);
         yield k.syncthreads(); // every thread is done with the tiles before the next ones overwrite them
       }
       const c = wB * BLOCK_SIZE * by + BLOCK_SIZE * bx;

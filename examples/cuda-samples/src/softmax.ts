@@ -7,9 +7,8 @@
  *          max; the same again for the sum of exponentials; then every thread writes its elements.
  *   tile — one row per program: load (padding with −inf), `max`, `exp`, `sum`, divide, store.
  *
- * SIMT FLOPs are declared with `k.countFlops`; the SIMT cost model has no counter for special functions, so `exp`
- * and the division are counted as one vector op each (the tile kernel's `exp` and `div` go to the special-function
- * units and are costed as such).
+ * FLOPs are counted from the arithmetic in both: per element max; sub, exp, add; sub, exp, div, with `exp` and the
+ * division also on the special-function units.
  */
 import { type Device, simtKernel, tileKernel } from '@tessera/device';
 import { compare, type ExampleResult, poison, type SampleResult, sample, uploadInputs, within } from './check';
@@ -37,7 +36,6 @@ export const softmaxSimt = simtKernel(
     for (let s = stride >> 1; s > 0; s >>= 1) {
       if (tid < s) {
         red[tid] = Math.max(red[tid]!, red[tid + s]!);
-        k.countFlops(1);
       }
       yield k.syncthreads();
     }
@@ -52,7 +50,6 @@ export const softmaxSimt = simtKernel(
     for (let s = stride >> 1; s > 0; s >>= 1) {
       if (tid < s) {
         red[tid] = red[tid]! + red[tid + s]!;
-        k.countFlops(1);
       }
       yield k.syncthreads();
     }
@@ -61,9 +58,6 @@ export const softmaxSimt = simtKernel(
     // 3. Normalise (recomputing the exponentials rather than keeping them: a thread's share of the row need not
     //    fit in registers).
     for (let j = tid; j < cols; j += stride) y.set(base + j, f32(Math.exp(f32(x.get(base + j) - rowMax))) / rowSum);
-
-    // Per element of this thread: max; sub, exp, add; sub, exp, div.
-    k.countFlops(7 * Math.max(0, Math.ceil((cols - tid) / stride)));
   },
 );
 

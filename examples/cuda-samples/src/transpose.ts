@@ -11,8 +11,9 @@
  *
  * The sample file uses TILE_DIM = BLOCK_ROWS = 16; this port uses the article's TILE_DIM 32 and BLOCK_ROWS 8 (the
  * kernels are the same). As in the sample, width and height must be multiples of TILE_DIM (the tile kernel takes any
- * size). The cost model counts bytes per element and does not model coalescing or bank conflicts, so the naive and
- * the shared-memory kernels model the same time here, while on a real GPU the second is much faster.
+ * size). The cost model sees coalescing (sectors per warp access) and bank conflicts, so the three SIMT kernels model
+ * in the article's order: naive slowest, the padded shared-memory kernel fastest (backend-nvidia-sim docs/model.md
+ * compares the ratios with the article's).
  */
 import { cdiv, type Device, simtKernel, tileKernel } from '@tessera/device';
 import { compare, type ExampleResult, poison, type SampleResult, sample, uploadInputs, within } from './check';

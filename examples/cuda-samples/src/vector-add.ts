@@ -15,7 +15,6 @@ export const vectorAdd = simtKernel(
   {
     name: 'vectorAdd',
     params: { A: 'ptr<f32>', B: 'ptr<f32>', C: 'ptr<f32>', numElements: 'i32' },
-    flopsPerThread: 1, // one add per element
   },
   (k, { A, B, C, numElements }) => {
     const i = k.blockDim.x * k.blockIdx.x + k.threadIdx.x;

@@ -2,7 +2,7 @@
  * Architecture constants of the timing model (see `@tessera/device/model`, kernel-time.ts). Everything else about a
  * device comes from its catalogue entry. Each constant says where it comes from.
  */
-import type { ArchParameters } from '@tessera/device/model';
+import type { ArchParameters, SimtArchParameters } from '@tessera/device/model';
 
 /**
  * Per-kernel launch overhead: "kernel launch ≈ 3–6 µs" (NVIDIA forum and Nsight measurements of back-to-back launches
@@ -41,6 +41,31 @@ const MATRIX_UTILIZATION = { ampere: 0.88, hopper: 0.84, blackwell: 0.84 };
  */
 const LOAD_BYTES_PER_CLOCK = { ampere: 47, hopper: 46, blackwell: 92 };
 
+/**
+ * How SIMT warps use an SM, the same for compute capability 8.0–10.0 (docs/model.md, "SIMT kernels"):
+ * - issuePerClock 4: an SM has four warp schedulers, each issuing one warp instruction per clock (CUDA C++
+ *   Programming Guide, "Compute Capability 8.x / 9.0: architecture"; the A100 and H100 whitepapers' SM diagrams).
+ * - l1WavefrontsPerClock 1: shared memory has 32 banks of 4 bytes, each serving one 32-bit word per clock, so one
+ *   conflict-free warp access (a wavefront) per clock; an access whose lanes hit n distinct words of one bank takes n
+ *   (CUDA C++ Programming Guide, "Shared Memory", compute capability 5.x and later). L1 and shared memory are one
+ *   on-chip array with one data path, so each 128-byte line of a global access takes a wavefront too (an assumption
+ *   from that unified design: one line's tag and data per clock).
+ * - l2RequestBytes 128: the L1 asks L2 for whole 128-byte lines' worth of its 32-byte sectors; we charge each request
+ *   a full line's slot on the SM's load path, however few sectors it carries. An assumption, chosen against the one
+ *   measurement of scattered single-sector traffic on Hopper we found: a naive transpose (one 32-byte sector per lane
+ *   of every store) on H100 at ≈475 GB/s, 14 % of peak (yencal.github.io, "Optimizing GPU Matrix Transpose: From 14% to 88% of Peak Bandwidth");
+ *   charging sectors alone would model it at ≈85 % of peak.
+ * - atomicUpdatesPerClock 1: updates of one address are performed one after another by the L2 slice that holds it,
+ *   one per clock (an assumption: NVIDIA publishes no atomic throughput; same-address atomics serialising is the CUDA
+ *   guide's own advice for using warp-aggregated atomics).
+ */
+const SIMT: SimtArchParameters = {
+  issuePerClock: 4,
+  l1WavefrontsPerClock: 1,
+  l2RequestBytes: 128,
+  atomicUpdatesPerClock: 1,
+};
+
 export type NvidiaArch = keyof typeof MATRIX_UTILIZATION;
 
 export function archOf(computeCapability: string): NvidiaArch {
@@ -57,5 +82,6 @@ export function archParameters(arch: NvidiaArch): ArchParameters {
     dramEfficiency: DRAM_EFFICIENCY,
     matrixUtilization: MATRIX_UTILIZATION[arch],
     unitLoadBytesPerClock: LOAD_BYTES_PER_CLOCK[arch],
+    simt: SIMT,
   };
 }

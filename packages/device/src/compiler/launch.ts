@@ -88,7 +88,7 @@ function costOf(compiled: CompiledKernel, o: ExecuteOptions): CostRecord {
       dynamicSharedBytes: o.dynamicSharedBytes,
       kernelName: o.kernel.name,
       ownerLabel: o.owner.label,
-      flopsPerThread: o.kernel.style === 'simt' ? o.kernel.flopsPerThread : 0,
+      exact: o.exact,
     });
   } catch (e) {
     if (isTesseraError(e)) throw e;

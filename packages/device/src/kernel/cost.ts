@@ -41,6 +41,11 @@ export class ProgramCost {
   memoryOps = 0;
   /** `dot` calls: each one stages operand tiles into the matrix unit's buffers. */
   dotOps = 0;
+  /**
+   * SIMT kernels on a device with warps (compiler/cost/warp.ts): what the block's warps asked of the memory system
+   * and the issue logic, warp by warp. Zero for tile kernels and where the device has no warps.
+   */
+  readonly simt = new SimtCost();
 
   addMatrix(dtype: CostDType, flops: number): void {
     this.matrixFlops[COST_DTYPE_INDEX[dtype]]! += flops;
@@ -69,6 +74,7 @@ export class ProgramCost {
     this.atomicOps += other.atomicOps * times;
     this.memoryOps += other.memoryOps * times;
     this.dotOps += other.dotOps * times;
+    this.simt.accumulate(other.simt, times);
   }
 
   /** A string equal for programs that did the same work; groups programs into classes. */
@@ -79,6 +85,7 @@ export class ProgramCost {
       const v = this.vectorOps[i]!;
       if (m !== 0 || v !== 0) s += `|${i}:${m}:${v}`;
     }
+    if (!this.simt.isZero()) s += `|simt:${SIMT_FIELDS.map((k) => this.simt[k]).join(':')}`;
     return s;
   }
 
@@ -119,8 +126,91 @@ export class ProgramCost {
       atomicOps: this.atomicOps,
       memoryOps: this.memoryOps,
       dotOps: this.dotOps,
+      ...(this.simt.isZero() ? {} : { simt: this.simt.toJSON() }),
     };
   }
+}
+
+/** The fields of `SimtCost`, in record order. */
+export const SIMT_FIELDS = [
+  'warpInstructions',
+  'vectorInstructions',
+  'divergentBranches',
+  'globalRequests',
+  'sectorsRead',
+  'sectorsWritten',
+  'l2Requests',
+  'sharedRequests',
+  'sharedWavefronts',
+] as const;
+export type SimtField = (typeof SIMT_FIELDS)[number];
+
+/**
+ * A SIMT block's work seen warp by warp (per block, summed over its warps; a class's figure is the mean over its
+ * blocks, estimated from a sample of them on large launches: `CostRecord.simt`). Every count is per warp-level
+ * instruction, the unit the hardware issues and the memory system serves.
+ */
+export class SimtCost {
+  /**
+   * Warp instructions issued: every op a warp executes with at least one active lane, once per warp. A branch whose
+   * lanes disagree issues both sides (each under its own mask); a loop runs until its last lane leaves.
+   */
+  warpInstructions = 0;
+  /**
+   * The float arithmetic among them (a multiply contracted into an add counts once, as an FFMA): what occupies the
+   * FP32 lanes, 32 lanes' worth per instruction whatever its active mask.
+   */
+  vectorInstructions = 0;
+  /** Branches (and loop exits) at which a warp's active lanes disagreed: the warp ran both ways. */
+  divergentBranches = 0;
+  /** Warp-level global memory instructions (loads, stores, atomics). */
+  globalRequests = 0;
+  /** 32-byte sectors the active lanes of each global load touched (atomics count in both directions). */
+  sectorsRead = 0;
+  /** 32-byte sectors the active lanes of each global store touched. */
+  sectorsWritten = 0;
+  /**
+   * Requests to L2: per global instruction, one per 128-byte line its lanes touched; an atomic adds one more for each
+   * further update of the same address in the line (same-address updates serialise).
+   */
+  l2Requests = 0;
+  /** Warp-level shared-memory instructions (loads, stores, atomics). */
+  sharedRequests = 0;
+  /**
+   * Shared-memory wavefronts: per instruction, the most distinct 4-byte words its lanes address in one of the 32
+   * banks (the bank-conflict degree; lanes reading one word share it); for atomics, the most lanes in one bank.
+   */
+  sharedWavefronts = 0;
+
+  isZero(): boolean {
+    for (const k of SIMT_FIELDS) if (this[k] !== 0) return false;
+    return true;
+  }
+
+  accumulate(o: SimtCost, times = 1): void {
+    for (const k of SIMT_FIELDS) this[k] += o[k] * times;
+  }
+
+  toJSON(): Record<SimtField, number> {
+    return Object.fromEntries(SIMT_FIELDS.map((k) => [k, this[k]])) as Record<SimtField, number>;
+  }
+}
+
+/** How the SIMT counters of a record were obtained, and the launch-wide figures (see compiler/cost/README.md). */
+export interface SimtCostInfo {
+  /** The device's warp size the warps were formed with. */
+  warpSize: number;
+  /** Blocks whose warps were evaluated lane by lane (every block when `CostRecord.exact`). */
+  blocksEvaluated: number;
+  /** Whether long loops inside a warp were evaluated at sampled iterations (false in exact mode). */
+  iterationsSampled: boolean;
+  /**
+   * Relative standard error of the sampled totals (the largest over the counters, from the stratified sample's
+   * spread; 0 when every block and iteration was evaluated). ±2× this covers the exact value with ≈95 % confidence.
+   */
+  relStdErr: number;
+  /** Global atomics: updates of the most-updated address over the launch (they serialise at its L2 slice). */
+  hotAtomicUpdates: number;
 }
 
 /** On-chip resources one program / block needs; the largest over all programs of the launch. */
@@ -179,8 +269,13 @@ export interface CostRecord {
   buffers: BufferUse[];
   /** Dtypes the kernel used (buffers, tiles, casts): a device may refuse some. */
   dtypes: TileDType[];
-  /** False when timing-only mode extrapolated from sampled programs instead of tracing every one. */
+  /**
+   * False when the SIMT counters (`ProgramCost.simt`) were estimated from a sample of blocks or loop iterations
+   * instead of every one (`CostRecord.simt`; exact mode: the launch option `exact` or `TESSERA_COST_EXACT=1`).
+   */
   exact: boolean;
+  /** SIMT kernels on a device with warps: how the warp-level counters were obtained, and launch-wide figures. */
+  simt?: SimtCostInfo;
   /**
    * Ops whose bytes are an upper bound rather than exact (the cost analysis, compiler/cost): their mask or offsets
    * depend on loaded data, so every lane the index arithmetic does not rule out is counted. `snippet` is the op's
@@ -196,7 +291,10 @@ export interface CostBound {
   what: string;
 }
 
-/** Bytes the launch must move at least once: the union of the buffers it touched, capped by what it requested. */
+/**
+ * Bytes the launch must move at least once: the union of the buffers it touched, capped by what it requested — in
+ * whole 32-byte sectors where the record has them (SIMT on a device with warps: DRAM moves sectors, not elements).
+ */
 export function compulsoryBytes(rec: CostRecord): { read: number; written: number } {
   let read = 0;
   let written = 0;
@@ -204,5 +302,11 @@ export function compulsoryBytes(rec: CostRecord): { read: number; written: numbe
     if (b.read) read += b.bytes;
     if (b.written) written += b.bytes;
   }
-  return { read: Math.min(read, rec.total.bytesRead), written: Math.min(written, rec.total.bytesWritten) };
+  const t = rec.total;
+  const s = t.simt;
+  const asked = s.globalRequests > 0 ? { read: 32 * s.sectorsRead, written: 32 * s.sectorsWritten } : null;
+  return {
+    read: Math.min(read, asked ? asked.read : t.bytesRead),
+    written: Math.min(written, asked ? asked.written : t.bytesWritten),
+  };
 }

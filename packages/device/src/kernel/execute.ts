@@ -23,7 +23,10 @@ export interface ExecuteOptions {
   warpSize?: number;
   mode: ExecMode;
   owner: import('../memory/buffer').BufferOwner;
-  /** Accepted for compatibility: the cost record is always exact (computed by analysis, never sampled). */
+  /**
+   * SIMT: evaluate every block's warps and every loop iteration in the warp-level cost analysis instead of a sample
+   * (compiler/cost/README.md); the rest of the record is exact either way.
+   */
   exact?: boolean;
   /** Called with the launch's cost record before any program runs; throws to reject the launch. */
   check?: (record: CostRecord) => void;

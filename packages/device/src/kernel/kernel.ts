@@ -54,7 +54,10 @@ export interface SimtKernel<P extends ParamSpecs = ParamSpecs> {
   readonly shared: Readonly<Record<string, SharedDecl>>;
   readonly uses: Readonly<Record<string, unknown>>;
   readonly site: DefinitionSite | null;
-  /** Arithmetic per thread, for the cost model (SIMT code is plain JS, so FLOPs cannot be counted for you). */
+  /**
+   * @deprecated Ignored by the cost model, which counts FLOPs from the kernel's arithmetic (compiler/cost/plan.ts).
+   * Kept (validated, 0 when not declared) so that kernels declaring it still compile.
+   */
   readonly flopsPerThread: number;
   readonly body: (k: SimtContext, args: SimtArgsOf<P>) => Generator<unknown, void, unknown> | void;
   /** Per-block dynamic shared memory this kernel may use beyond the default limit (set with setMaxDynamicSharedMemory). */
@@ -163,6 +166,7 @@ export function simtKernel<const P extends ParamSpecs>(
     name: string;
     params: P;
     shared?: Record<string, SharedDecl>;
+    /** @deprecated Ignored: FLOPs are counted from the kernel's arithmetic. */
     flopsPerThread?: number;
     uses?: Record<string, unknown>;
   },

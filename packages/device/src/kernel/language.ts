@@ -207,6 +207,7 @@ export interface SimtContext {
   readonly warpId: number;
   readonly shared: Record<string, SharedArray>;
   dynamicShared(dtype: SharedDType, byteOffset?: number, length?: number): SharedArray;
+  /** @deprecated Ignored by the cost model, which counts FLOPs from the kernel's arithmetic (its checks remain). */
   countFlops(n: number, dtype?: 'f32' | 'f16' | 'bf16' | 'i32'): void;
   syncthreads(): unknown;
   /** `__shfl_sync(mask, v, srcLane, width)`: `v` of lane `srcLane % width` of the caller's `width`-lane section. */

@@ -10,6 +10,15 @@
  *   t_compute = makespan of all programs over the units (list scheduling: waves and the tail wave)
  *   t_memory  = DRAM bytes / (peak bandwidth × DRAM efficiency)       (DRAM bytes: see traffic.ts)
  *   t_kernel  = launch overhead + max(t_compute, t_memory)
+ *
+ * SIMT kernels with warp-level counters (ProgramCost.simt) on an architecture with SIMT parameters (`arch.simt`):
+ *   t_vector  = float warp instructions × warp size / unit f32 vector rate                (replaces FLOPs)
+ *   t_load    = L2 requests × request slot bytes / (unit load path bytes per clock × clock)   (replaces bytes)
+ *   t_l1      = (shared-memory wavefronts + L2 requests) / (L1 wavefronts per clock × clock)
+ *   t_issue   = warp instructions / (warp instructions issued per clock × clock)
+ *   t_program = max(t_matrix, t_vector, t_special, t_load, t_l1, t_issue) + t_fill
+ *   t_atomics = updates of the launch's most-updated address / (same-address updates per clock × clock)
+ *   t_kernel  = launch overhead + max(t_compute, t_memory, t_atomics)
  */
 import type { CostDType, CostRecord } from '../kernel/cost';
 import { COST_DTYPES } from '../kernel/cost';
@@ -30,6 +39,23 @@ export interface ArchParameters {
   matrixUtilization: number;
   /** Bytes per clock one unit's load/store path moves between L2/HBM and on-chip memory. */
   unitLoadBytesPerClock: number;
+  /** How SIMT warps use the unit (devices with warps); absent: SIMT kernels are costed by bytes and FLOPs only. */
+  simt?: SimtArchParameters;
+}
+
+/** Per-unit figures of a SIMT architecture (each documented with its source by the backend that sets it). */
+export interface SimtArchParameters {
+  /** Warp instructions a unit issues per clock (its warp schedulers, one instruction each). */
+  issuePerClock: number;
+  /**
+   * Wavefronts the unit's L1 / shared-memory data path serves per clock: a shared-memory wavefront (one word from
+   * each bank) or one 128-byte line of a global access.
+   */
+  l1WavefrontsPerClock: number;
+  /** Bytes of the unit's load path one L2 request occupies, however few of its sectors it uses. */
+  l2RequestBytes: number;
+  /** Updates of one address the memory system performs per clock (same-address atomics serialise there). */
+  atomicUpdatesPerClock: number;
 }
 
 /** How one launch maps onto the device (decided by the backend from the cost record). */
@@ -58,7 +84,8 @@ function programSeconds(
   device: DeviceProperties,
   arch: ArchParameters,
   m: LaunchMapping,
-): { total: number; matrix: number; vector: number; special: number; load: number } {
+  warpSize: number,
+): { total: number; matrix: number; vector: number; special: number; load: number; l1: number; issue: number } {
   let matrix = 0;
   let vectorFromMatrix = 0;
   for (const dt of COST_DTYPES) {
@@ -73,16 +100,39 @@ function programSeconds(
     }
   }
   let vector = vectorFromMatrix;
-  for (const dt of COST_DTYPES) {
-    const ops = c.vectorOpsOf(dt);
-    if (ops === 0) continue;
-    const r = rateFor(m.vectorRate, dt === 'bool' ? 'i32' : dt) ?? rateFor(m.vectorRate, 'f32')!;
-    vector += ops / r;
+  const hz = device.clockGHz * 1e9;
+  const w = c.simt;
+  const sa = arch.simt;
+  const warps = sa !== undefined && w.warpInstructions > 0;
+  if (warps) vector += (w.vectorInstructions * warpSize) / rateFor(m.vectorRate, 'f32')!;
+  else {
+    for (const dt of COST_DTYPES) {
+      const ops = c.vectorOpsOf(dt);
+      if (ops === 0) continue;
+      const r = rateFor(m.vectorRate, dt === 'bool' ? 'i32' : dt) ?? rateFor(m.vectorRate, 'f32')!;
+      vector += ops / r;
+    }
   }
   const special = c.specialOps / m.specialRate;
-  const load = (c.bytesRead + c.bytesWritten) / (arch.unitLoadBytesPerClock * device.clockGHz * 1e9);
+  let load: number;
+  let l1 = 0;
+  let issue = 0;
+  if (warps) {
+    // Warp-level counters: the load path carries L2 requests (a line's slot each), not bytes.
+    load = (w.l2Requests * sa.l2RequestBytes) / (arch.unitLoadBytesPerClock * hz);
+    l1 = (w.sharedWavefronts + w.l2Requests) / (sa.l1WavefrontsPerClock * hz);
+    issue = w.warpInstructions / (sa.issuePerClock * hz);
+  } else load = (c.bytesRead + c.bytesWritten) / (arch.unitLoadBytesPerClock * hz);
   const fill = (2 * arch.dramLatencyUs * 1e-6) / Math.max(1, m.residentPerUnit);
-  return { total: Math.max(matrix, vector, special, load) + fill, matrix, vector, special, load };
+  return {
+    total: Math.max(matrix, vector, special, load, l1, issue) + fill,
+    matrix,
+    vector,
+    special,
+    load,
+    l1,
+    issue,
+  };
 }
 
 export function modelKernelTime(
@@ -95,12 +145,16 @@ export function modelKernelTime(
   let sumVector = 0;
   let sumSpecial = 0;
   let sumLoad = 0;
+  let sumL1 = 0;
+  let sumIssue = 0;
   const timed = cost.classes.map((cl) => {
-    const p = programSeconds(cl.cost, device, arch, m);
+    const p = programSeconds(cl.cost, device, arch, m, cost.simt?.warpSize ?? device.warpSize);
     sumMatrix += p.matrix * cl.count;
     sumVector += p.vector * cl.count;
     sumSpecial += p.special * cl.count;
     sumLoad += p.load * cl.count;
+    sumL1 += p.l1 * cl.count;
+    sumIssue += p.issue * cl.count;
     return { count: cl.count, seconds: p.total };
   });
   const compute = makespan(timed, m.units);
@@ -108,20 +162,23 @@ export function modelKernelTime(
   const traffic = dramTraffic(cost, device.l2Bytes, slots);
   const memory = traffic.dram / (device.memoryBandwidthGBs * 1e9 * arch.dramEfficiency);
   const launch = arch.launchUs * 1e-6;
-  const body = Math.max(compute, memory);
+  // Same-address atomics serialise where the address lives, whichever units issue them.
+  const hot = cost.simt?.hotAtomicUpdates ?? 0;
+  const atomics = arch.simt && hot > 0 ? hot / (arch.simt.atomicUpdatesPerClock * device.clockGHz * 1e9) : 0;
+  const body = Math.max(compute, memory, atomics);
   const us = (s: number) => s * 1e6;
   // What bounds it: memory if the DRAM term wins; otherwise the busiest pipe; latency if overheads dominate.
   const perUnit = (s: number) => s / m.units;
-  const pipes = { matrix: perUnit(sumMatrix), vector: perUnit(sumVector + sumSpecial) };
-  // The on-chip load path (bytes into each unit) is a memory-side limit too.
-  const load = perUnit(sumLoad);
+  const pipes = { matrix: perUnit(sumMatrix), vector: perUnit(sumVector + sumSpecial + sumIssue) };
+  // The on-chip load path (bytes into each unit), the L1 / shared-memory path and atomics are memory-side limits too.
+  const load = Math.max(perUnit(sumLoad), perUnit(sumL1));
   let bound: KernelTiming['bound'] =
-    memory >= compute || (load >= pipes.matrix && load >= pipes.vector)
+    memory >= compute || atomics >= compute || (load >= pipes.matrix && load >= pipes.vector)
       ? 'memory'
       : pipes.matrix >= pipes.vector
         ? 'matrix'
         : 'vector';
-  const busiest = Math.max(memory, pipes.matrix, pipes.vector, load);
+  const busiest = Math.max(memory, atomics, pipes.matrix, pipes.vector, load);
   if (busiest < launch + (body - busiest)) bound = 'latency';
   return {
     ms: (launch + body) * 1e3,
@@ -132,7 +189,10 @@ export function modelKernelTime(
       memory: us(memory),
       matrix: us(pipes.matrix),
       vector: us(pipes.vector),
-      load: us(load),
+      load: us(perUnit(sumLoad)),
+      ...(arch.simt && cost.style === 'simt'
+        ? { l1: us(perUnit(sumL1)), issue: us(perUnit(sumIssue)), atomics: us(atomics) }
+        : {}),
       waves: waves(cost.programs, slots),
       units: m.units,
       residentPerUnit: m.residentPerUnit,

@@ -52,7 +52,10 @@ export interface LaunchConfig {
   /** Dynamic shared memory per block in bytes (SIMT). */
   sharedMemBytes?: number;
   stream?: Stream;
-  /** Timing-only mode: trace every program instead of sampling (see execute.ts). */
+  /**
+   * SIMT kernels: the warp-level cost (coalescing, bank conflicts, divergence, atomics) from every block and loop
+   * iteration instead of a sample (also `TESSERA_COST_EXACT=1`; see execute.ts). Both execution modes sample alike.
+   */
   exact?: boolean;
 }
 
@@ -741,7 +744,7 @@ function cacheKey(
   let k = `${kernel.id}|${grid.join(',')}|${block ? block.join(',') : '-'}|${dynamic}|${exact ? 1 : 0}`;
   for (const name of Object.keys(kernel.params)) {
     const v = args[name];
-    if (v instanceof DeviceBuffer) k += `|${v.dtype}:${v.length}`;
+    if (v instanceof DeviceBuffer) k += `|${v.dtype}:${v.length}@${v.byteOffset % 256}`;
     else if (Array.isArray(v)) k += `|[${v.join(',')}]`;
     else k += `|${String(v)}`;
   }

@@ -124,7 +124,7 @@ export const outOfBounds = tileKernel(
 
 /** Classic CUDA vectorAdd: one thread per element. */
 export const simtVectorAdd = simtKernel(
-  { name: 'conformance_simt_vector_add', params: { x: 'ptr', y: 'ptr', out: 'ptr', n: 'i32' }, flopsPerThread: 1 },
+  { name: 'conformance_simt_vector_add', params: { x: 'ptr', y: 'ptr', out: 'ptr', n: 'i32' } },
   (k, { x, y, out, n }) => {
     const i = k.blockIdx.x * k.blockDim.x + k.threadIdx.x;
     if (i < n) out.set(i, x.get(i) + y.get(i));
@@ -137,7 +137,6 @@ export const simtReduce = simtKernel(
     name: 'conformance_simt_reduce',
     params: { x: 'ptr<f32>', out: 'ptr<f32>', n: 'i32' },
     shared: { partial: ['f32', 1024] },
-    flopsPerThread: 1,
   },
   function* (k, { x, out, n }) {
     const tid = k.threadIdx.x;

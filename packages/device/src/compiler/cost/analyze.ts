@@ -18,10 +18,13 @@ import {
   emptyResources,
   type ProgramClass,
   ProgramCost,
+  SIMT_FIELDS,
+  type SimtCostInfo,
 } from '../../kernel/cost';
 import { type KernelIR, type SharedElem, sharedElemBytes } from '../ir';
 import { type BufferArg, COST_LEN, type EvalStats, Evaluator, type LaunchInfo, NDT, Piece } from './evaluate';
 import { compilePlan, type Plan } from './plan';
+import { seeded, WarpCounters, WarpEvaluator } from './warp';
 
 export interface CostLaunch {
   grid: readonly [number, number, number];
@@ -32,9 +35,27 @@ export interface CostLaunch {
   kernelName: string;
   /** The device's label, for fault details. */
   ownerLabel: string;
-  /** SIMT: arithmetic per thread the kernel declares (`flopsPerThread`), counted as f32 vector ops. */
+  /**
+   * @deprecated Ignored: SIMT FLOPs are counted from the kernel's arithmetic (compiler/cost/plan.ts). Accepted so
+   * that callers written for it keep working.
+   */
   flopsPerThread?: number;
+  /**
+   * SIMT: the device's warp size, which forms the warps of the warp-level analysis (default: the one the IR was
+   * specialised for, else 32). Below 2 (a device without warps) there is no warp-level analysis.
+   */
+  warpSize?: number;
+  /** SIMT: evaluate every block and every loop iteration instead of a sample (also `TESSERA_COST_EXACT=1`). */
+  exact?: boolean;
 }
+
+/** Warps a launch may have for every block to be evaluated without sampling. */
+export const EXACT_WARPS = 2048;
+/** Warps evaluated (in whole blocks, at least two blocks per class) when a launch has more. */
+export const SAMPLE_WARPS = 1024;
+
+type Env = { TESSERA_COST_EXACT?: string };
+const envExact = (): boolean => (globalThis as { process?: { env: Env } }).process?.env?.TESSERA_COST_EXACT === '1';
 
 interface Cached {
   classes: ProgramClass[];
@@ -45,6 +66,17 @@ interface Cached {
   touched: { param: number; flags: number }[];
   dtypes: TileDType[];
   bounds: CostBound[];
+  /** The blocks of each class (boxes of block ids in launch order), for the warp-level analysis. */
+  boxes: Box[][];
+  exact: boolean;
+  simt?: SimtCostInfo;
+}
+
+/** A box of programs / blocks: per axis the lattice lo + st·k, 0 ≤ k < n. */
+interface Box {
+  lo: [number, number, number];
+  st: [number, number, number];
+  n: [number, number, number];
 }
 
 interface PlanEntry {
@@ -83,11 +115,22 @@ export function clearCostCache(): void {
   generation++;
 }
 
+/** A buffer argument's byte offset from a 256-byte aligned base (views start inside their allocation). */
+function bufBase(v: unknown): number {
+  const off = (v as { byteOffset?: number }).byteOffset ?? 0;
+  return ((off % 256) + 256) % 256;
+}
+
+function warpSizeOf(plan: Plan, launch: CostLaunch): number {
+  return launch.warpSize ?? plan.ir.warpSize ?? 32;
+}
+
 function keyOf(plan: Plan, launch: CostLaunch): string {
   let k = `${generation}|${launch.grid[0]},${launch.grid[1]},${launch.grid[2]}`;
+  if (plan.ir.style === 'simt') k += `|w${warpSizeOf(plan, launch)}|${launch.exact || envExact() ? 'x' : 's'}`;
   for (const p of plan.params) {
     const v = launch.args[p.name];
-    if (p.kind === 'buffer') k += `|b${(v as BufferArg).length}`;
+    if (p.kind === 'buffer') k += `|b${(v as BufferArg).length}@${bufBase(v)}`;
     else if (p.kind === 'array') k += `|a${(v as readonly number[]).join(',')}`;
     else k += `|${typeof v === 'number' && Object.is(v, -0) ? '-0' : String(v)}`;
   }
@@ -95,7 +138,9 @@ function keyOf(plan: Plan, launch: CostLaunch): string {
 }
 
 const BRANCH_WHAT =
-  'a branch on loaded data: both sides were costed and each counter takes the larger (an upper bound)';
+  'a branch on loaded data: both sides were costed and each counter takes the larger, and warps issue both sides for the lanes that may take either (an upper bound)';
+const WARP_ADDRESS_WHAT =
+  'its address depends on loaded data: the warp analysis takes each such lane to touch its own 32-byte sector and line, no shared-memory bank another lane uses and no address another lane updates';
 const BOUND_WHAT =
   'its mask depends on loaded data: bytes count every lane the index arithmetic does not rule out (an upper bound)';
 
@@ -142,8 +187,9 @@ function toRecord(plan: Plan, launch: CostLaunch, c: Cached): CostRecord {
     resources: { ...c.resources },
     buffers: [...byId.values()],
     dtypes: [...c.dtypes],
-    exact: true,
+    exact: c.exact,
   };
+  if (c.simt) rec.simt = { ...c.simt };
   if (c.bounds.length) rec.bounds = c.bounds.map((b) => ({ ...b }));
   return rec;
 }
@@ -177,7 +223,6 @@ function analyze(plan: Plan, launch: CostLaunch): Cached {
     grid,
     block: launch.block ?? [1, 1, 1],
     dynamicSharedBytes: launch.dynamicSharedBytes,
-    flopsPerThread: launch.flopsPerThread ?? (plan.ir as { flopsPerThread?: number }).flopsPerThread ?? 0,
     kernelName: launch.kernelName,
     ownerLabel: launch.ownerLabel,
     bufs: plan.bufParams.map((n) => launch.args[n] as BufferArg),
@@ -217,7 +262,9 @@ function analyze(plan: Plan, launch: CostLaunch): Cached {
     pointEval.runOps(plan.body, 0, pt, []);
     throw new Error(`cost analysis: program (${first.lo[0]}, ${first.lo[1]}, ${first.lo[2]}) was expected to fault`);
   }
-  return summarize(plan, launch, finals, programs);
+  const c = summarize(plan, launch, finals, programs);
+  if (simt) warpPass(plan, launch, c, launch.exact === true || envExact());
+  return c;
 }
 
 /**
@@ -233,7 +280,6 @@ export function analyzeCostByPrograms(ir: KernelIR, launch: CostLaunch): CostRec
     grid,
     block: launch.block ?? [1, 1, 1],
     dynamicSharedBytes: launch.dynamicSharedBytes,
-    flopsPerThread: launch.flopsPerThread ?? (plan.ir as { flopsPerThread?: number }).flopsPerThread ?? 0,
     kernelName: launch.kernelName,
     ownerLabel: launch.ownerLabel,
     bufs: plan.bufParams.map((n) => launch.args[n] as BufferArg),
@@ -252,13 +298,16 @@ export function analyzeCostByPrograms(ir: KernelIR, launch: CostLaunch): CostRec
         else ev.runOps(plan.body, 0, pt, finals);
         if (ev.faulted.length) throw new Error(`program (${x}, ${y}, ${z}) faults: use analyzeCost for its error`);
       }
-  return toRecord(plan, launch, summarize(plan, launch, finals, grid[0] * grid[1] * grid[2]));
+  const c = summarize(plan, launch, finals, grid[0] * grid[1] * grid[2]);
+  if (plan.ir.style === 'simt') warpPass(plan, launch, c, true);
+  return toRecord(plan, launch, c);
 }
 
 function summarize(plan: Plan, launch: CostLaunch, finals: Piece[], programs: number): Cached {
   const grid = launch.grid;
   finals.sort((a, b) => linearFirst(a, grid) - linearFirst(b, grid));
   const classes: ProgramClass[] = [];
+  const boxes: Box[][] = [];
   const classCost: Float64Array[] = [];
   const total = new ProgramCost();
   const resources = emptyResources();
@@ -302,8 +351,14 @@ function summarize(plan: Plan, launch: CostLaunch, finals: Piece[], programs: nu
       cls = { cost, count: 0 };
       classes.push(cls);
       classCost.push(c);
+      boxes.push([]);
     }
     cls.count += count;
+    boxes[classes.indexOf(cls)]!.push({
+      lo: [p.lo[0]!, p.lo[1]!, p.lo[2]!],
+      st: [p.st[0]!, p.st[1]!, p.st[2]!],
+      n: [p.n[0]!, p.n[1]!, p.n[2]!],
+    });
     const fx = p.fx;
     if (fx.res[0]! > resources.vectorTileBytes) resources.vectorTileBytes = fx.res[0]!;
     if (fx.res[1]! > resources.vectorWorkingSetBytes) resources.vectorWorkingSetBytes = fx.res[1]!;
@@ -362,7 +417,127 @@ function summarize(plan: Plan, launch: CostLaunch, finals: Piece[], programs: nu
     touched: touchOrder.map((param) => ({ param, flags: touchFlags[param]! })),
     dtypes,
     bounds,
+    boxes,
+    exact: true,
   };
+}
+
+/** The `i`-th block (launch order) of a class's boxes. */
+function blockAt(boxes: Box[], i: number): [number, number, number] {
+  for (const b of boxes) {
+    const size = b.n[0] * b.n[1] * b.n[2];
+    if (i >= size) {
+      i -= size;
+      continue;
+    }
+    const x = i % b.n[0];
+    const y = Math.floor(i / b.n[0]) % b.n[1];
+    const z = Math.floor(i / (b.n[0] * b.n[1]));
+    return [b.lo[0] + b.st[0] * x, b.lo[1] + b.st[1] * y, b.lo[2] + b.st[2] * z];
+  }
+  throw new Error('cost analysis: block index past its class');
+}
+
+/**
+ * The warp-level counters of a SIMT launch (warp.ts), per class: the mean over the class's blocks — every block when
+ * the launch has at most EXACT_WARPS warps or in exact mode, else a stratified sample (the class's blocks in launch
+ * order cut into n equal strata, one block drawn from each by a seeded generator, n in proportion to the class's
+ * share of the launch and at least two) totalling about SAMPLE_WARPS warps. The relative standard error of the
+ * stratified estimate is reported; per-address atomic counts are scaled by each class's count / n.
+ */
+function warpPass(plan: Plan, launch: CostLaunch, c: Cached, exact: boolean): void {
+  const W = warpSizeOf(plan, launch);
+  if (W < 2) return;
+  const block = launch.block ?? [1, 1, 1];
+  const ev = new WarpEvaluator(
+    plan,
+    {
+      grid: launch.grid,
+      block,
+      warpSize: W,
+      bufs: plan.bufParams.map((n) => launch.args[n] as BufferArg),
+      bufBase: plan.bufParams.map((n) => bufBase(launch.args[n])),
+      exact,
+    },
+    launch.args,
+  );
+  const wpb = ev.warpsPerBlock;
+  const everyBlock = exact || c.programs * wpb <= EXACT_WARPS;
+  const budget = Math.max(1, Math.floor(SAMPLE_WARPS / wpb));
+  const nf = SIMT_FIELDS.length;
+  const totals = new Float64Array(nf);
+  const variances = new Float64Array(nf);
+  const hot = new Map<number, number>();
+  const dataAddress = new Set<number>();
+  let evaluated = 0;
+  let sampledLoops = false;
+  c.classes.forEach((cl, k) => {
+    const count = cl.count;
+    const n = everyBlock ? count : Math.min(count, Math.max(2, Math.round((budget * count) / c.programs)));
+    const picks: number[] = [];
+    if (n === count) for (let i = 0; i < count; i++) picks.push(i);
+    else {
+      const rand = seeded(0x9e3779b9 ^ Math.imul(k + 1, 2654435761));
+      for (let j = 0; j < n; j++) {
+        const a = Math.floor((j * count) / n);
+        const b = Math.floor(((j + 1) * count) / n);
+        picks.push(a + Math.floor(rand() * (b - a)));
+      }
+    }
+    const sum = new Float64Array(nf);
+    const sumSq = new Float64Array(nf);
+    const atomics = new Map<number, number>();
+    for (const i of picks) {
+      const [x, y, z] = blockAt(c.boxes[k]!, i);
+      ev.c = new WarpCounters();
+      ev.c.atomics = atomics;
+      ev.runBlock(x, y, z);
+      for (let f = 0; f < nf; f++) {
+        const v = ev.c[SIMT_FIELDS[f]!];
+        sum[f]! += v;
+        sumSq[f]! += v * v;
+      }
+      for (const id of ev.c.dataAddress) dataAddress.add(id);
+      sampledLoops ||= ev.c.sampledLoops;
+    }
+    evaluated += n;
+    const sc = cl.cost.simt;
+    for (let f = 0; f < nf; f++) {
+      const mean = sum[f]! / n;
+      sc[SIMT_FIELDS[f]!] = mean;
+      totals[f]! += mean * count;
+      if (n >= 2 && n < count) {
+        const s2 = Math.max(0, (sumSq[f]! - n * mean * mean) / (n - 1));
+        variances[f]! += ((count * count * (1 - n / count)) / n) * s2;
+      }
+    }
+    const scale = count / n;
+    for (const [key, v] of atomics) hot.set(key, (hot.get(key) ?? 0) + v * scale);
+  });
+  let rse = 0;
+  for (let f = 0; f < nf; f++) if (totals[f]! > 0) rse = Math.max(rse, Math.sqrt(variances[f]!) / totals[f]!);
+  let hottest = 0;
+  for (const v of hot.values()) if (v > hottest) hottest = v;
+  const total = new ProgramCost();
+  for (const cl of c.classes) total.accumulate(cl.cost, cl.count);
+  c.total = total;
+  c.exact = everyBlock && !sampledLoops;
+  c.simt = {
+    warpSize: W,
+    blocksEvaluated: evaluated,
+    iterationsSampled: sampledLoops,
+    relStdErr: rse,
+    hotAtomicUpdates: hottest,
+  };
+  const seen = new Set(c.bounds.map((b) => `${b.op}|${b.snippet}`));
+  for (const id of [...dataAddress].sort((a, b) => a - b)) {
+    const op = plan.ops[id]!.op;
+    const b = { op: op.opcode, snippet: op.loc?.snippet ?? '', what: WARP_ADDRESS_WHAT };
+    const key = `${b.op}|${b.snippet}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    c.bounds.push(b);
+  }
 }
 
 /** The plan of an IR (compiled once per IR object). */

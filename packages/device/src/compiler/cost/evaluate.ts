@@ -206,7 +206,6 @@ export interface LaunchInfo {
   grid: readonly [number, number, number];
   block: readonly [number, number, number];
   dynamicSharedBytes: number;
-  flopsPerThread: number;
   kernelName: string;
   ownerLabel: string;
   /** Values by slot for the params (numbers, arrays, buffers). */
@@ -383,9 +382,11 @@ export class Evaluator {
           this.get(p, op.ins[0]!),
           this.get(p, op.ins[1]!),
         );
+        if (op.vecN) this.countScalar(p, op);
         return null;
       case C.SUnary:
         p.slots[op.outs[0]!] = this.sUnary(p, op.op.attrs.op as string, this.get(p, op.ins[0]!));
+        if (op.vecN) this.countScalar(p, op);
         return null;
       case C.SSelect: {
         const c = this.truthy(p, this.get(p, op.ins[0]!));
@@ -505,7 +506,7 @@ export class Evaluator {
           );
           return null;
         }
-        p.wcost()[NDT + op.dtIdx]! += k;
+        // Deprecated: FLOPs are counted from the IR's arithmetic (plan.ts); the declaration only keeps its checks.
         return null;
       }
       case C.SimtBarrier:
@@ -535,7 +536,10 @@ export class Evaluator {
         return null;
       }
       case C.SimtSharedFill:
-        // TypedArray.fill clamps its range: never a fault; shared-memory traffic is not part of the cost record.
+        // TypedArray.fill clamps its range: never a fault; shared-memory traffic is the warp analysis's (warp.ts).
+        return null;
+      case C.SimtOther:
+        for (const o of op.outs) p.slots[o] = DATA;
         return null;
       case C.For:
         return this.forLoop(p, op);
@@ -733,6 +737,13 @@ export class Evaluator {
     if (slope === 0) return v0;
     if (!Number.isInteger(v0) || !Number.isInteger(slope)) throw needPoints(p, i.mask);
     return addS(p, mulS(p, addS(p, i, start, -1), slope), v0, 1);
+  }
+
+  /** A SIMT thread's float arithmetic (FLOPs counted from the IR: plan.ts). */
+  private countScalar(p: Piece, op: POp): void {
+    const c = p.wcost();
+    c[NDT + op.vecIdx]! += op.vecN;
+    if (op.special) c[SPECIAL]! += op.special;
   }
 
   // ------------------------------------------------------------------------------------------------ tiles
@@ -1254,15 +1265,21 @@ export class Evaluator {
    * variables summed like a summarised loop (a cut on a block axis inside comes back here and cuts the block box).
    */
   runBlocks(p: Piece, out: Piece[]): void {
-    try {
-      this.blockOnce(p);
-    } catch (e) {
-      if (!isLocalSplit(e, p)) throw e;
-      for (const q of this.fork(p, e)) this.runBlocks(q, out);
-      return;
+    // A worklist, not recursion: a launch cut into thousands of block pieces must not run out of stack.
+    const work = [p];
+    while (work.length) {
+      const q = work.pop()!;
+      try {
+        this.blockOnce(q);
+      } catch (e) {
+        if (!isLocalSplit(e, q)) throw e;
+        const parts = this.fork(q, e);
+        for (let i = parts.length - 1; i >= 0; i--) work.push(parts[i]!);
+        continue;
+      }
+      if (q.fault) this.faulted.push(q);
+      else out.push(q);
     }
-    if (p.fault) this.faulted.push(p);
-    else out.push(p);
   }
 
   private blockOnce(p: Piece): void {
@@ -1297,8 +1314,6 @@ export class Evaluator {
       for (let i = 0; i < COST_LEN; i++) if (r.cost[i]) pc[i]! += r.cost[i]! * count;
       mergeEffects(p, r);
     }
-    const threads = block[0] * block[1] * block[2];
-    if (this.launch.flopsPerThread) p.wcost()[NDT]! += this.launch.flopsPerThread * threads;
   }
 
   private fault(p: Piece, op: POp, make: () => TesseraError): void {

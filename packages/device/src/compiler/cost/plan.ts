@@ -59,6 +59,8 @@ export enum C {
   SimtWarp,
   SimtSharedAtomic,
   SimtExit,
+  /** A SIMT op without a cost rule of its own: no counters, unknown results. */
+  SimtOther,
   Unsupported,
 }
 
@@ -245,7 +247,7 @@ export function compilePlan(ir: KernelIR): Plan {
         pr.term = op.operands.map(slot);
         continue;
       }
-      const code = OPCODES[op.opcode] ?? C.Unsupported;
+      const code = OPCODES[op.opcode] ?? (op.opcode.startsWith('simt.') ? C.SimtOther : C.Unsupported);
       if (code === C.Const) {
         consts.push([slot(op.result), op.attrs.value as number | boolean]);
         continue;
@@ -253,7 +255,7 @@ export function compilePlan(ir: KernelIR): Plan {
       if (code === C.Unsupported) hasUnsupported ??= op.opcode;
       const isLoop = code === C.For || code === C.While;
       if (isLoop) loopDepth = Math.max(loopDepth, depth + 1);
-      const p = makeOp(op, code, slot, bufIndexOf);
+      const p = makeOp(op, code, slot, bufIndexOf, ir.style === 'simt');
       p.id = ops.length;
       ops.push(p);
       p.regions = op.regions.map((reg) => build(reg, isLoop ? depth + 1 : depth, local));
@@ -280,7 +282,78 @@ export function compilePlan(ir: KernelIR): Plan {
   };
   markNeeded(plan);
   markScalarLoops(plan);
+  if (ir.style === 'simt') markFreeIssue(plan);
   return plan;
+}
+
+const INDEX_USERS = new Set([
+  C.SimtLoad,
+  C.SimtStore,
+  C.SimtAtomic,
+  C.SimtSharedLoad,
+  C.SimtSharedStore,
+  C.SimtSharedAtomic,
+]);
+
+/**
+ * SIMT ops that take no issue slot of their own in the warp analysis (`x.free`), as a CUDA compiler would emit them:
+ * `Math.fround` and unary `+` (f32 rounding is what `float` arithmetic does anyway); an integer `± constant` used
+ * only as memory indices (folded into the load's or store's immediate offset); a float multiply whose one use is a
+ * float add or subtract, looking through `fround` (contracted into one FFMA, nvcc's default `-fmad=true`). FLOPs
+ * are unaffected: an FMA is still two.
+ */
+function markFreeIssue(plan: Plan): void {
+  const uses = new Map<number, { op: POp; k: number }[]>();
+  const terms = new Set<number>();
+  const walk = (r: PRegion): void => {
+    for (const t of r.term) terms.add(t);
+    for (const op of r.ops) {
+      op.ins.forEach((s, k) => {
+        let u = uses.get(s);
+        if (!u) uses.set(s, (u = []));
+        u.push({ op, k });
+      });
+      for (const reg of op.regions) walk(reg);
+    }
+  };
+  walk(plan.body);
+  const isConst = new Set(plan.consts.map(([s]) => s));
+  const passThrough = (op: POp) => op.code === C.SUnary && (op.op.attrs.op === 'fround' || op.op.attrs.op === '+');
+  /** The single use of `slot`, looking through fround; null if there are several, none, or a yield. */
+  const soleUse = (slot: number): { op: POp; k: number } | null => {
+    for (;;) {
+      const u = uses.get(slot);
+      if (u?.length !== 1 || terms.has(slot)) return null;
+      if (!passThrough(u[0]!.op)) return u[0]!;
+      slot = u[0]!.op.outs[0]!;
+    }
+  };
+  for (const op of plan.ops) {
+    const o = op.op;
+    if (passThrough(op)) op.x.free = true;
+    if (op.code !== C.SBinary) continue;
+    const t = o.results[0]!.type;
+    const a = o.attrs.op;
+    if ((a === '+' || a === '-') && t.kind === 'scalar' && t.s === 'int' && op.ins.some((s) => isConst.has(s))) {
+      const u = uses.get(op.outs[0]!) ?? [];
+      if (
+        u.length > 0 &&
+        !terms.has(op.outs[0]!) &&
+        u.every(({ op: user, k }) => INDEX_USERS.has(user.code) && k === 1)
+      )
+        op.x.free = true;
+    }
+    if (a === '*' && isFloatScalar(t)) {
+      const u = soleUse(op.outs[0]!);
+      if (
+        u &&
+        u.op.code === C.SBinary &&
+        (u.op.op.attrs.op === '+' || u.op.op.attrs.op === '-') &&
+        isFloatScalar(u.op.op.results[0]!.type)
+      )
+        op.x.free = true;
+    }
+  }
 }
 
 const SCALAR_OPS = new Set([
@@ -344,7 +417,7 @@ function markScalarLoops(plan: Plan): void {
       for (const o of r.ops) {
         if (o.code === C.If) {
           for (const reg of o.regions) visit(reg);
-        } else if (!SCALAR_OPS.has(o.code)) pure = false;
+        } else if (!SCALAR_OPS.has(o.code) || o.vecN) pure = false;
         slots.push(...o.outs);
       }
     };
@@ -363,7 +436,43 @@ function markScalarLoops(plan: Plan): void {
   }
 }
 
-function makeOp(op: Op, code: C, slot: (v: Value) => number, bufIndexOf: Map<Value, number>): POp {
+/**
+ * SIMT arithmetic the cost counts as FLOPs (f32 vector ops, as CUDA's `float`): binary ops with a float operand and
+ * a float result, and the float math functions; those marked 1 also go to the special-function units (as the tile
+ * language counts division and transcendentals). Negation, `abs`, `Math.fround` (rounding to f32, free on a GPU),
+ * rounding to integers, comparisons and selects are not FLOPs; integer arithmetic is issue slots, not FLOPs.
+ */
+const SIMT_FLOP_BINARY: Readonly<Record<string, 0 | 1>> = {
+  '+': 0,
+  '-': 0,
+  '*': 0,
+  '/': 1,
+  '%': 1,
+  '**': 1,
+  min: 0,
+  max: 0,
+  atan2: 1,
+  hypot: 1,
+};
+const SIMT_FLOP_UNARY: ReadonlySet<string> = new Set([
+  'sqrt',
+  'cbrt',
+  'exp',
+  'expm1',
+  'log',
+  'log2',
+  'log10',
+  'log1p',
+  'sin',
+  'cos',
+  'tan',
+  'tanh',
+  'atan',
+]);
+
+const isFloatScalar = (t: Type) => t.kind === 'scalar' && t.s === 'float';
+
+function makeOp(op: Op, code: C, slot: (v: Value) => number, bufIndexOf: Map<Value, number>, simt: boolean): POp {
   const res = op.results[0];
   const rt = res ? tileOf(res.type) : null;
   const p: POp = {
@@ -411,6 +520,22 @@ function makeOp(op: Op, code: C, slot: (v: Value) => number, bufIndexOf: Map<Val
     p.x.bufDtype = dt;
   };
   switch (code) {
+    case C.SBinary: {
+      const special = SIMT_FLOP_BINARY[op.attrs.op as string];
+      if (simt && special !== undefined && isFloatScalar(res!.type) && op.operands.some((v) => isFloatScalar(v.type))) {
+        p.vecIdx = COST_DTYPE_INDEX.f32;
+        p.vecN = 1;
+        p.special = special;
+      }
+      break;
+    }
+    case C.SUnary:
+      if (simt && SIMT_FLOP_UNARY.has(op.attrs.op as string) && isFloatScalar(res!.type)) {
+        p.vecIdx = COST_DTYPE_INDEX.f32;
+        p.vecN = 1;
+        p.special = 1;
+      }
+      break;
     case C.Arange:
       p.vecIdx = COST_DTYPE_INDEX.i32;
       p.vecN = op.attrs.size as number;

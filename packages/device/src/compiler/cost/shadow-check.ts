@@ -7,8 +7,10 @@ import type { CostRecord, ProgramCost } from '../../kernel/cost';
 import type { ShadowCheck } from '../shadow';
 import { analyzeCostByPrograms } from './analyze';
 
-function costText(c: ProgramCost): string {
-  return JSON.stringify(c.toJSON());
+function costText(c: ProgramCost, withoutSimt: boolean): string {
+  const j = c.toJSON();
+  if (withoutSimt) delete j.simt;
+  return JSON.stringify(j);
 }
 
 /** A short description of how `mine` differs from the reference `theirs`, or null. */
@@ -17,13 +19,19 @@ export function compareRecords(mine: CostRecord, theirs: CostRecord): string | n
   if (mine.programs !== theirs.programs) diffs.push(`programs ${mine.programs} vs ${theirs.programs}`);
   const t1 = mine.total.toJSON() as Record<string, unknown>;
   const t2 = theirs.total.toJSON() as Record<string, unknown>;
-  for (const k of Object.keys(t1)) {
+  // Sampled warp-level counters are estimates (record.simt.relStdErr): compared only when both are exact.
+  const sampled = !mine.exact || !theirs.exact;
+  if (sampled) {
+    delete t1.simt;
+    delete t2.simt;
+  }
+  for (const k of new Set([...Object.keys(t1), ...Object.keys(t2)])) {
     const a = JSON.stringify(t1[k]);
     const b = JSON.stringify(t2[k]);
     if (a !== b) diffs.push(`total.${k} ${a} vs ${b}`);
   }
   if (diffs.length === 0) {
-    const sig = (r: CostRecord) => r.classes.map((c) => `${c.count}×${costText(c.cost)}`);
+    const sig = (r: CostRecord) => r.classes.map((c) => `${c.count}×${costText(c.cost, sampled)}`);
     const a = sig(mine);
     const b = sig(theirs);
     if (a.join() !== b.join()) {
@@ -69,7 +77,7 @@ export const costShadow: ShadowCheck = {
       dynamicSharedBytes: o.dynamicSharedBytes,
       kernelName: o.kernel.name,
       ownerLabel: o.owner.label,
-      flopsPerThread: o.kernel.style === 'simt' ? o.kernel.flopsPerThread : 0,
+      warpSize: o.warpSize,
     });
     const d = compareRecords(record, reference);
     return d ? `[${o.mode}] grid ${o.grid.join('x')} ${d}` : null;

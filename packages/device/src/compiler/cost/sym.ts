@@ -419,6 +419,25 @@ export function floorS(p: Domains, x: number | Sym, uniform: boolean): number | 
       if (r === null) throw needPoints(p, s.mask);
       return r;
     }
+    // Terms that are whole at every point of the piece leave the floor exactly, ⌊(P + Q)/d⌋ = P/d + ⌊Q/d⌋
+    // (⌊(256·bid + tid)/256⌋ = bid for tid < 256): only the rest can make the floor vary.
+    let whole = 0;
+    for (let m = s.mask; m; m &= m - 1) {
+      const v = lowBit(m);
+      if (p.n[v]! > 1 && (s.a[v]! * p.st[v]!) % s.d === 0 && (s.a[v]! * p.lo[v]!) % s.d === 0) whole |= 1 << v;
+    }
+    if (whole) {
+      const pa = new Float64Array(MAXV);
+      const qa = new Float64Array(s.a);
+      for (let m = whole; m; m &= m - 1) {
+        const v = lowBit(m);
+        pa[v] = s.a[v]!;
+        qa[v] = 0;
+      }
+      const P = make(0, pa, s.d, whole);
+      const Q = make(s.c, qa, s.d, s.mask & ~whole);
+      if (P !== null && Q !== null) return addS(p, P, floorS(p, Q, false), 1);
+    }
     const period = s.d / gcd(s.a[cut]! * p.st[cut]!, s.d);
     if (period <= 64 && period < f1 - f0 + 1) {
       const lo = p.lo[cut]!;
