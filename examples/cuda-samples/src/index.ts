@@ -9,7 +9,7 @@ import { runTranspose } from './transpose';
 import { runVectorAdd } from './vector-add';
 
 export type { ExampleResult, SampleResult } from './check';
-export { BINS, histogram256, histogramInput, runHistogram } from './histogram';
+export { BINS, histogram256, histogramInput, histogramSynthetic, runHistogram, syntheticBin } from './histogram';
 export { BLOCK_SIZE, matrixMulSimt, matrixMulTile, runMatrixMul } from './matrix-mul';
 export { reduce0, reduce2, reduceShfl, reduceTile, runReduction } from './reduction';
 export { prescan, runScan, uniformAdd } from './scan';

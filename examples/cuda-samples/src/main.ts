@@ -32,13 +32,17 @@ async function runAll(list: ReadonlyArray<(dev: Device) => SampleResult>, mode: 
 function table(results: SampleResult[][], marks: boolean): void {
   const rows: string[][] = [];
   for (const perTarget of results) {
-    perTarget[0]!.variants.forEach((v, i) => {
+    // Variants by name: a device may run fewer (warp-shuffle kernels need warps, which Ascend 910B/910C lack).
+    const names = [...new Set(perTarget.flatMap((r) => r.variants.map((v) => v.name)))];
+    for (const name of names) {
+      const first = perTarget.flatMap((r) => r.variants).find((v) => v.name === name)!;
       const cells = perTarget.map((r) => {
-        const x = r.variants[i]!;
+        const x = r.variants.find((v) => v.name === name);
+        if (!x) return `${'—'.padStart(11)}${marks ? '  ' : ''}`;
         return `${(x.modelledMs * 1000).toFixed(1).padStart(8)} µs${marks ? (x.ok ? ' ✓' : ' ✗') : ''}`;
       });
-      rows.push([v.name, v.detail, ...cells]);
-    });
+      rows.push([name, first.detail, ...cells]);
+    }
   }
   const w0 = Math.max(6, ...rows.map((r) => r[0]!.length));
   const w1 = Math.max(4, ...rows.map((r) => r[1]!.length));
