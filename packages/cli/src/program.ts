@@ -30,11 +30,19 @@ import {
   type WorkloadArgs,
   type WorkloadSearchResult,
 } from './commands/project-workload';
+import { sanitizeCommand } from './commands/sanitize';
 import { parseBytes, parsePositiveInt } from './format';
 
 export interface Io {
   out: (text: string) => void;
   err: (text: string) => void;
+}
+
+/** A command's own exit code (`tessera sanitize` relays its child's, or reports errors found). */
+class ExitWith extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
 }
 
 const defaultIo: Io = { out: (t) => process.stdout.write(`${t}\n`), err: (t) => process.stderr.write(`${t}\n`) };
@@ -231,6 +239,30 @@ export function createProgram(io: Io = defaultIo): Command {
     );
 
   const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+
+  program
+    .command('sanitize')
+    .description(
+      'run a command with the sanitizer on, like compute-sanitizer: tessera sanitize --tool memcheck -- node app.js',
+    )
+    .option('--tool <name>', 'memcheck, racecheck, initcheck, synccheck, a comma list, or all', 'memcheck')
+    .option('--print-limit <n>', 'print at most N reports per process (default 100; later ones are counted)')
+    .option('--error-exitcode <n>', "exit code when errors were found (default: the command's own, else 1)")
+    .argument('<command...>', 'the command to run, after --')
+    .action(async (command: string[], o: { tool: string; printLimit?: string; errorExitcode?: string }) => {
+      const code = await sanitizeCommand(
+        {
+          tool: o.tool,
+          command,
+          printLimit: o.printLimit === undefined ? undefined : parsePositiveInt(o.printLimit, '--print-limit'),
+          errorExitcode:
+            o.errorExitcode === undefined ? undefined : parsePositiveInt(o.errorExitcode, '--error-exitcode'),
+        },
+        io,
+      );
+      if (code !== 0) throw new ExitWith(code);
+    });
+
   program
     .command('compile')
     .description(
@@ -580,6 +612,7 @@ export async function run(argv: readonly string[], io: Io = defaultIo): Promise<
     await program.parseAsync([...argv], { from: 'user' });
     return 0;
   } catch (e) {
+    if (e instanceof ExitWith) return e.code;
     if (e instanceof CommanderError) {
       // --help and --version exit 0; usage errors were already printed by commander.
       return e.exitCode === 0 || e.code === 'commander.helpDisplayed' || e.code === 'commander.help' ? 0 : 2;

@@ -10,6 +10,7 @@ import {
   type DeviceBuffer,
   type ExecMode,
   getBackend,
+  noteDeviceCopy,
   type Runtime,
   TesseraError,
 } from '@tessera/device';
@@ -158,6 +159,7 @@ export class Cluster implements CommHost {
       this.devices[from]!.readyTime(undefined, 'comm', 'memcpyPeer'),
     );
     if (this.functional) dst.bytes().set(src.bytes().subarray(0, bytes));
+    noteDeviceCopy(dst, src, bytes); // the sanitizer's initcheck: what was initialised in src is in dst
     d.occupy(undefined, 'comm', start, us / 1000, { kind: 'memcpy', name: 'memcpy peer', bytes });
     return us;
   }

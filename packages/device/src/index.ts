@@ -63,6 +63,7 @@ export { erf, rint } from './kernel/math';
 export { DeviceBuffer } from './memory/buffer';
 export type { Backend, CopyDescriptor, CopyKind, KernelTiming, LaunchDescriptor } from './runtime/backend';
 export { type CopyOptions, Device, type LaunchConfig, type LaunchResult } from './runtime/device';
+export { type MemoryEvents, noteDeviceCopy, noteDeviceWrite } from './runtime/memory-events';
 export { type Activity, type ActivityKind, Profiler } from './runtime/profiler';
 export {
   type DeviceProperties,
@@ -94,3 +95,21 @@ export { CompileError } from './compiler/frontend/stager';
 export { type BufferSpec, fakeBuffer, inspectKernel, type KernelInspection } from './compiler/inspect';
 export { type KernelIR, printIR } from './compiler/ir';
 export { type CompiledKernel, compileKernel, compileStats, PASSES } from './compiler/pipeline';
+export {
+  clearSanitizerReports,
+  disableSanitizer,
+  enableSanitizer,
+  formatSanitizerSummary,
+  type MemoryAccess,
+  parseSanitizerTools,
+  SANITIZER_TOOLS,
+  type SanitizerActor,
+  type SanitizerKind,
+  type SanitizerOptions,
+  type SanitizerReport,
+  type SanitizerSummary,
+  type SanitizerTool,
+  sanitizerReports,
+  sanitizerSummary,
+  sanitizerTools,
+} from './sanitizer/index';

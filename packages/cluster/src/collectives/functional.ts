@@ -3,7 +3,7 @@
  * the buffer's dtype, so every algorithm gives the same, exact answer: the result equals a single-device reference
  * computed the same way (a real ring or tree rounds per step; we model its time, not its rounding).
  */
-import { bitsDecoder, bitsEncoder, castScalar, type DeviceBuffer } from '@tessera/device';
+import { bitsDecoder, bitsEncoder, castScalar, type DeviceBuffer, noteDeviceWrite } from '@tessera/device';
 
 export type ReduceOp = 'sum' | 'prod' | 'max' | 'min' | 'avg';
 export const REDUCE_OPS: readonly ReduceOp[] = ['sum', 'prod', 'max', 'min', 'avg'];
@@ -28,6 +28,7 @@ export function writeValues(buf: DeviceBuffer, offset: number, values: ArrayLike
     const x = castScalar(values[i]!, buf.dtype);
     st[offset + i] = enc ? enc(x) : x;
   }
+  noteDeviceWrite(buf, offset, values.length); // the sanitizer's initcheck: these elements now hold values
 }
 
 /** Elementwise reduction of per-rank slices, rank order, in float64. */

@@ -2,7 +2,12 @@
  * The IR interpreter: walks a kernel's IR for one program at a time, op by op, with fresh arrays for every tile and
  * the runtime library's whole-tile operations — the simple reference the generated code is checked against (and what
  * `TESSERA_INTERPRET=1` runs, as `TRITON_INTERPRET=1` does). It evaluates ops in program order, so it raises the
- * first fault of a program that has several, as the generated code does.
+ * first fault of a program that has several, as the generated code does. SIMT kernels have their own interpreter
+ * (interpret-simt.ts).
+ *
+ * With `TileHooks` (the sanitizer, packages/device/docs/sanitizer.md) every global access is shown to the hooks as
+ * lanes of element offsets before it is made: the hook may report lanes (out of bounds, uninitialised, racing) and
+ * returns the lanes to make, so an out-of-bounds lane is skipped (a load reads `other` / padding) instead of faulting.
  */
 import type { DType, TileDType } from '../dtype/dtype';
 import type { BinaryOp, UnaryOp } from '../kernel/elementwise';
@@ -12,6 +17,29 @@ import type { TileValue, View, Where } from './codegen/runtime-ops';
 import * as ops from './codegen/runtime-ops';
 import type { KernelIR, Op, Region, Value } from './ir';
 
+export type Access = 'read' | 'write' | 'atomic';
+
+/** Instrumentation of a tile kernel's run (the sanitizer). */
+export interface TileHooks {
+  /**
+   * Program `w` is about to access buffer `k` at element offsets `off` (lanes; active where `mask` is non-zero, or
+   * all when it is null) — in bounds or not. `values`: what a store or atomic writes per lane (converted to the
+   * buffer's dtype), null for loads. Returns the lanes to make (the mask, with lanes the hook refused cleared; null:
+   * all); an out-of-bounds lane must be refused.
+   */
+  access(
+    op: Op,
+    access: Access,
+    k: number,
+    off: ArrayLike<number>,
+    mask: ArrayLike<number> | null,
+    w: Where,
+    values: ArrayLike<number> | null,
+  ): ArrayLike<number> | null;
+  /** A `t.tensor` view that reaches past its buffer (the `IllegalAddress` the plain run raises, `error`). */
+  view(op: Op, k: number, w: Where, error: Error): void;
+}
+
 type Val = number | boolean | TileValue | readonly number[] | null;
 
 class Yielded {
@@ -19,19 +47,30 @@ class Yielded {
 }
 
 /** Runs programs [pidStart, pidEnd) of a launch (linear ids: x fastest, then y, then z), in order. */
-export function interpretPrograms(ir: KernelIR, L: LaunchArgs, pidStart: number, pidEnd: number): void {
+export function interpretPrograms(
+  ir: KernelIR,
+  L: LaunchArgs,
+  pidStart: number,
+  pidEnd: number,
+  hooks: TileHooks | null = null,
+): void {
   const [gx, gy] = L.grid;
   for (let p = pidStart; p < pidEnd; p++) {
     const x = p % gx;
     const q = (p - x) / gx;
     const y = q % gy;
     const z = (q - y) / gy;
-    interpretProgram(ir, L, [x, y, z]);
+    interpretProgram(ir, L, [x, y, z], hooks);
   }
 }
 
 /** Runs one program of a launch. */
-export function interpretProgram(ir: KernelIR, L: LaunchArgs, pid: readonly [number, number, number]): void {
+export function interpretProgram(
+  ir: KernelIR,
+  L: LaunchArgs,
+  pid: readonly [number, number, number],
+  hooks: TileHooks | null = null,
+): void {
   if (ir.style !== 'tile') throw new Error(`interpretProgram: ${ir.name} is a ${ir.style} kernel`);
   const env = new Map<Value, Val>();
   const bufIndex = new Map<Value, number>();
@@ -47,7 +86,7 @@ export function interpretProgram(ir: KernelIR, L: LaunchArgs, pid: readonly [num
     } else if (t.kind === 'array') env.set(p.value, L.arrays[na++]!);
     else env.set(p.value, L.scalars[ns++]!);
   }
-  new Interpreter(L, { L, x: pid[0], y: pid[1], z: pid[2] }, env, bufIndex).region(ir.body, []);
+  new Interpreter(L, { L, x: pid[0], y: pid[1], z: pid[2] }, env, bufIndex, hooks).region(ir.body, []);
 }
 
 class Interpreter {
@@ -56,6 +95,7 @@ class Interpreter {
     readonly w: Where,
     readonly env: Map<Value, Val>,
     readonly bufIndex: Map<Value, number>,
+    readonly hooks: TileHooks | null = null,
   ) {}
 
   get(v: Value): Val {
@@ -281,8 +321,9 @@ class Interpreter {
         const dtype = this.dtypeOf(op.result) as DType;
         const shape = this.shapeOf(op.result);
         const { off, mask } = this.lanes(op, 'load', 'load offsets', shape, a.masked ? op.operands[2]! : null);
-        ops.checkLanes(w, 'load', k, off, mask);
-        set(ops.gather(L.mem[k]!, dtype, off, mask, a.other as number, shape));
+        const m = this.hooks ? this.hooks.access(op, 'read', k, off, mask, w, null) : mask;
+        if (!this.hooks) ops.checkLanes(w, 'load', k, off, mask);
+        set(ops.gather(L.mem[k]!, dtype, off, m, a.other as number, shape));
         return;
       }
       case 'mem.store': {
@@ -290,9 +331,10 @@ class Interpreter {
         const dtype = (op.operands[0]!.type as { dtype: DType }).dtype;
         const shape = this.laneShape(op);
         const { off, mask } = this.lanes(op, 'store', 'store offsets', shape, a.masked ? op.operands[3]! : null);
-        ops.checkLanes(w, 'store', k, off, mask);
+        if (!this.hooks) ops.checkLanes(w, 'store', k, off, mask);
         const data = this.converted(op.operands[2]!, dtype, shape);
-        ops.scatter(L.mem[k]!, dtype, off, mask, data);
+        const m = this.hooks ? this.hooks.access(op, 'write', k, off, mask, w, data) : mask;
+        ops.scatter(L.mem[k]!, dtype, off, m, data);
         return;
       }
       case 'mem.atomic': {
@@ -302,9 +344,10 @@ class Interpreter {
         const what = `atomic${kind[0]!.toUpperCase()}${kind.slice(1)}`;
         const shape = this.shapeOf(op.result);
         const { off, mask } = this.lanes(op, what, `${what} offsets`, shape, a.masked ? op.operands[3]! : null);
-        ops.checkLanes(w, what, k, off, mask);
+        if (!this.hooks) ops.checkLanes(w, what, k, off, mask);
         const data = this.converted(op.operands[2]!, dtype, shape);
-        set(ops.atomicRmw(kind, L.mem[k]!, dtype, off, mask, data, shape));
+        const m = this.hooks ? this.hooks.access(op, 'atomic', k, off, mask, w, data) : mask;
+        set(ops.atomicRmw(kind, L.mem[k]!, dtype, off, m, data, shape));
         return;
       }
       case 'mem.view': {
@@ -314,7 +357,12 @@ class Interpreter {
         const offset = nums[0]!;
         const shape = nums.slice(1, 1 + r);
         const strides = nums.slice(1 + r, 1 + 2 * r);
-        RUNTIME.viewError(L, k, offset, shape, strides, w.x, w.y, w.z);
+        try {
+          RUNTIME.viewError(L, k, offset, shape, strides, w.x, w.y, w.z);
+        } catch (e) {
+          if (!this.hooks || (e as { code?: string }).code !== 'IllegalAddress') throw e;
+          this.hooks.view(op, k, w, e as Error);
+        }
         return;
       }
       case 'mem.load_block': {
@@ -324,6 +372,14 @@ class Interpreter {
         const v: View = { k, offset: nums[0]!, shape: nums.slice(1, 1 + r), strides: nums.slice(1 + r, 1 + 2 * r) };
         const at = nums.slice(1 + 2 * r, 1 + 3 * r);
         const dtype = this.dtypeOf(op.result) as DType;
+        if (this.hooks) {
+          const block = a.block as number[];
+          RUNTIME.blockAtError(L, 'loadBlock', at, w.x, w.y, w.z);
+          const { off, mask } = blockLanes(v, at, block);
+          const m = this.hooks.access(op, 'read', k, off, mask, w, null);
+          set(ops.gather(L.mem[k]!, dtype, off, m, a.padding as number, block));
+          return;
+        }
         set(ops.loadBlock(w, L.mem[k]!, dtype, v, at, a.block as number[], a.padding as number));
         return;
       }
@@ -335,6 +391,13 @@ class Interpreter {
         const at = nums.slice(1 + 2 * r, 1 + 3 * r);
         const dtype = (op.operands[0]!.type as { dtype: DType }).dtype;
         const value = this.tile(op.operands[2 + 3 * r]!);
+        if (this.hooks) {
+          RUNTIME.blockAtError(L, 'storeBlock', at, w.x, w.y, w.z);
+          const { off, mask } = blockLanes(v, at, value.shape);
+          const m = this.hooks.access(op, 'write', k, off, mask, w, value.data);
+          ops.scatter(L.mem[k]!, dtype, off, m, value.data);
+          return;
+        }
         ops.storeBlock(w, L.mem[k]!, dtype, v, at, value);
         return;
       }
@@ -385,6 +448,40 @@ class Interpreter {
     }
     return ops.expand(x, shape);
   }
+}
+
+/**
+ * The lanes of a block access: for each element of the block (row-major), its element offset in the buffer and
+ * whether it lies inside the view (elements outside it are padding / skipped, as `loadBlock` / `storeBlock` do).
+ */
+export function blockLanes(
+  v: View,
+  at: readonly number[],
+  block: readonly number[],
+): { off: Int32Array; mask: Uint8Array } {
+  const n = ops.sizeOf(block);
+  const off = new Int32Array(n);
+  const mask = new Uint8Array(n);
+  const r = block.length;
+  const idx = new Array<number>(r).fill(0);
+  for (let i = 0; i < n; i++) {
+    let o = v.offset;
+    let inside = true;
+    for (let d = 0; d < r; d++) {
+      const g = at[d]! + idx[d]!;
+      if (g < 0 || g >= v.shape[d]!) inside = false;
+      o += g * v.strides[d]!;
+    }
+    if (inside) {
+      off[i] = o;
+      mask[i] = 1;
+    }
+    for (let d = r - 1; d >= 0; d--) {
+      if (++idx[d]! < block[d]!) break;
+      idx[d] = 0;
+    }
+  }
+  return { off, mask };
 }
 
 export { kindOf };

@@ -5,10 +5,10 @@
  *   → functional mode only: run the generated code over every program (on the program pool when it pays)
  *
  * Timing-only and functional launches share everything up to the run, so their cost records are identical.
- * `TESSERA_INTERPRET=1` runs tile kernels through the IR interpreter instead of the generated code (a debugging
- * reference, like `TRITON_INTERPRET=1`).
+ * `TESSERA_INTERPRET=1` runs kernels (tile and SIMT) through the IR interpreter instead of the generated code (a
+ * debugging reference, like `TRITON_INTERPRET=1`).
  */
-import { DTYPE_INFO } from '../dtype/dtype';
+import { DTYPE_INFO, type StorageArray } from '../dtype/dtype';
 import { isTesseraError, TesseraError } from '../errors';
 import type { CostRecord } from '../kernel/cost';
 import { withSingleThreadedDot } from '../kernel/dot';
@@ -19,6 +19,7 @@ import { compileKernel as compileJs, runCompiled } from './codegen/compile';
 import { launchArgs } from './codegen/launch-args';
 import { analyzeCost } from './cost/analyze';
 import { interpretProgram } from './interpret';
+import { interpretSimtBlocks } from './interpret-simt';
 import { type KernelIR, walk } from './ir';
 import { type CompiledKernel, compileKernel, dumpModes, dumpSink } from './pipeline';
 import { type PoolBuffer, type PoolJob, programPool } from './pool/pool';
@@ -79,7 +80,7 @@ function dumpLaunch(compiled: CompiledKernel, o: ExecuteOptions, cost: CostRecor
  * The launch's cost record by analysis. What the analysis cannot bound (a SIMT loop whose trip count comes from loaded
  * data) is refused as `Unsupported`, naming the kernel.
  */
-function costOf(compiled: CompiledKernel, o: ExecuteOptions): CostRecord {
+export function costOf(compiled: CompiledKernel, o: ExecuteOptions): CostRecord {
   try {
     return analyzeCost(compiled.ir, {
       grid: o.grid,
@@ -220,6 +221,13 @@ function runSimt(compiled: CompiledKernel, o: ExecuteOptions, cost: CostRecord):
   art.ctx.ownerLabel = o.owner.label;
   art.ctx.buffers = named;
   const blocks = o.grid[0] * o.grid[1] * o.grid[2];
+  if (env().TESSERA_INTERPRET === '1') {
+    const ctx = art.ctx;
+    const rt = simtRuntime(() => ctx);
+    const buffers = launch.buffers as StorageArray[];
+    interpretSimtBlocks(ir, block, o.dynamicSharedBytes, { ...launch, buffers, rt }, 0, blocks);
+    return;
+  }
   const pool = usePool(compiled, cost, blocks);
   if (!pool) {
     art.run(0, blocks, launch);
@@ -247,7 +255,7 @@ function runSimt(compiled: CompiledKernel, o: ExecuteOptions, cost: CostRecord):
  * generated code or the runtime) becomes a sticky `LaunchFailure` naming the kernel — what the launch wrote is
  * undefined, as after a CUDA kernel fault.
  */
-function asKernelFault(e: unknown, o: ExecuteOptions): unknown {
+export function asKernelFault(e: unknown, o: ExecuteOptions): unknown {
   if (isTesseraError(e) && e.sticky) return e;
   const what = isTesseraError(e)
     ? `failed while its programs ran: ${e.message.replace(/\.$/, '')}`

@@ -32,8 +32,23 @@ export interface ExecuteOptions {
   check?: (record: CostRecord) => void;
 }
 
+/**
+ * Set while the sanitizer is enabled (sanitizer/, docs/sanitizer.md): `execute` runs every launch instrumented;
+ * `refused` is told of a launch whose arguments the runtime refused (before the error is thrown).
+ */
+export const launchHooks: {
+  execute: ((o: ExecuteOptions) => CostRecord) | null;
+  refused: ((o: ExecuteOptions, error: unknown) => void) | null;
+} = { execute: null, refused: null };
+
 /** Executes one launch and returns its cost record. */
 export function executeLaunch(o: ExecuteOptions): CostRecord {
+  if (launchHooks.execute) return launchHooks.execute(o);
+  return executePlain(o);
+}
+
+/** A launch without the sanitizer: the compiler's path (and the `TESSERA_SHADOW` cross-checks). */
+export function executePlain(o: ExecuteOptions): CostRecord {
   const shadow = shadowEnabled() ? shadowBefore(o) : null;
   const rec = executeCompiled(o);
   shadowAfter(o, shadow, rec);

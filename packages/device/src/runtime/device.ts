@@ -10,7 +10,7 @@ import { bitsDecoder, bitsEncoder, castScalar, DTYPE_INFO, type DType, type Host
 import { formatBytes, isTesseraError, TesseraError } from '../errors';
 import type { CostRecord } from '../kernel/cost';
 import type { ExecMode } from '../kernel/execute';
-import { executeLaunch } from '../kernel/execute';
+import { executeLaunch, launchHooks } from '../kernel/execute';
 import { type Kernel, validateArgs } from '../kernel/kernel';
 import { Allocation, checkHostLimit, DeviceBuffer } from '../memory/buffer';
 import {
@@ -28,6 +28,7 @@ import {
 } from '../validate';
 import type { Backend, CopyKind, KernelTiming } from './backend';
 import { checkKernel, checkLaunchConfig, type Dim3 } from './launch-config';
+import { memoryEvents } from './memory-events';
 import type { Activity } from './profiler';
 import type { DeviceProperties } from './properties';
 import { Event, Stream, type TimelineOwner } from './stream';
@@ -356,6 +357,7 @@ export class Device implements TimelineOwner {
     const hasData = this.host.mode === 'functional';
     if (hasData) checkHostLimit(this.host.hostBytesInUse + bytes, this.host.hostMemoryLimit, this.label);
     const a = new Allocation(this.nextAllocationId++, bytes, charged, hasData);
+    memoryEvents.current?.allocated(a);
     this.allocations.add(a);
     this.usedBytes += charged;
     if (hasData) this.host.hostBytesInUse += bytes;
@@ -470,6 +472,7 @@ export class Device implements TimelineOwner {
       const async = checkOptionalBoolean('memcpyHtoD', 'options.async', o.async);
       const stream = this.streamOf(o.stream, 'memcpyHtoD');
       if (this.mode === 'functional') dst.bytes().set(new Uint8Array(src.buffer, src.byteOffset, src.byteLength));
+      memoryEvents.current?.written(dst.allocation, dst.byteOffset, src.byteLength);
       const pinned = this.host.isPinned(src);
       this.copy('HtoD', src.byteLength, pinned, stream, 'h2d', 'memcpy HtoD', !(async && pinned));
     });
@@ -532,6 +535,7 @@ export class Device implements TimelineOwner {
       }
       const stream = this.streamOf(o.stream, 'memcpyDtoD');
       if (this.mode === 'functional') dst.bytes().set(src.bytes().subarray(0, bytes));
+      memoryEvents.current?.copied(dst.allocation, dst.byteOffset, src.allocation, src.byteOffset, bytes);
       const peer = src.owner !== this;
       this.copy(
         peer ? 'PeerViaHost' : 'DtoD',
@@ -557,6 +561,7 @@ export class Device implements TimelineOwner {
       }
       const stream = this.streamOf(o.stream, 'memset');
       if (this.mode === 'functional') buffer.bytes().fill(byte);
+      memoryEvents.current?.written(buffer.allocation, buffer.byteOffset, buffer.byteLength);
       this.copy('memset', buffer.byteLength, false, stream, 'copy', 'memset', false);
     });
   }
@@ -574,6 +579,7 @@ export class Device implements TimelineOwner {
         const enc = bitsEncoder(buffer.dtype);
         buffer.storage().fill(enc ? enc(x) : x);
       }
+      memoryEvents.current?.written(buffer.allocation, buffer.byteOffset, buffer.byteLength);
       this.copy('memset', buffer.byteLength, false, stream, 'copy', 'fill', false);
     });
   }
@@ -609,6 +615,8 @@ export class Device implements TimelineOwner {
           st[offset + i] = enc ? enc(x) : x;
         }
       }
+      const eb = DTYPE_INFO[buffer.dtype].bytes;
+      memoryEvents.current?.written(buffer.allocation, buffer.byteOffset + offset * eb, n * eb);
       this.copy('HtoD', n * DTYPE_INFO[buffer.dtype].bytes, false, stream, 'h2d', 'upload', true);
     });
   }
@@ -650,7 +658,25 @@ export class Device implements TimelineOwner {
       const p = this.properties;
       const where = `launch of '${kernel.name}' on ${this.label}`;
       const { grid, block, dynamic } = checkLaunchConfig(kernel, config, p, where);
-      validateArgs(kernel, args, this.label, this);
+      try {
+        validateArgs(kernel, args, this.label, this);
+      } catch (e) {
+        // The sanitizer (memcheck) runs a refused launch on copies of memory to report the accesses at fault.
+        launchHooks.refused?.(
+          {
+            kernel,
+            args,
+            grid,
+            block,
+            dynamicSharedBytes: dynamic,
+            warpSize: p.warpSize,
+            mode: this.mode,
+            owner: this,
+          },
+          e,
+        );
+        throw e;
+      }
       const stream = this.streamOf(config.stream, where);
       const key = this.mode === 'timing' ? cacheKey(kernel, grid, block, dynamic, args, config.exact) : null;
       let hit = key ? this.timingCache.get(key) : undefined;

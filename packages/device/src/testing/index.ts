@@ -7,4 +7,5 @@ export { type ConformanceOptions, runConformanceSuite } from './conformance';
 export { type FuzzParameters, fuzzParameters, fuzzScale } from './fuzz';
 export * as conformanceKernels from './kernels';
 export * from './reference';
+export { SANITIZER_CORPUS, type SanitizerCase } from './sanitizer-corpus';
 export { createTestBackend } from './test-backend';

@@ -125,32 +125,38 @@ function readLines(file: string): string[] | null {
 
 /**
  * The author's line of `node`: its text's occurrence in the file after the definition — the same occurrence (first,
- * second, …) as in the function's text, so a short snippet such as a variable name lands on the right line.
+ * second, …) as in the function's text, so a short snippet such as a variable name lands on the right line. Text is
+ * compared without whitespace and without `!` (TypeScript's non-null assertions, `s![i]`, are gone from the
+ * transpiled source the function's text comes from).
  */
 export function lineOf(src: ParsedSource, node: AnyNode): { file: string; line: number } | null {
   if (!src.site) return null;
   const lines = readLines(src.site.file);
   if (!lines) return null;
-  const probe = src.text.slice(node.start, node.end).replace(/\s+/g, '').slice(0, 40);
+  const probe = squash(src.text.slice(node.start, node.end)).slice(0, 40);
   if (!probe) return null;
-  const before = src.text.slice(0, node.start).replace(/\s+/g, '');
+  const before = squash(src.text.slice(0, node.start));
   let occurrence = 0;
   for (let i = before.indexOf(probe); i >= 0; i = before.indexOf(probe, i + 1)) occurrence++;
   // The file from the definition on, whitespace removed, with the line each character came from.
   let text = '';
   const lineAt: number[] = [];
   for (let i = Math.max(0, src.site.line - 1); i < lines.length && i < src.site.line + 5000; i++) {
-    const l = lines[i]!.replace(/\s+/g, '');
+    const l = squash(lines[i]!);
     text += l;
     for (let k = 0; k < l.length; k++) lineAt.push(i + 1);
   }
   // Start where the function itself starts (the definition's line also holds its name and parameter specs).
-  const head = src.text.replace(/\s+/g, '').slice(0, 24);
+  const head = squash(src.text).slice(0, 24);
   const fnAt = Math.max(0, text.indexOf(head));
   let at = text.indexOf(probe, fnAt);
   for (let k = 0; k < occurrence && at >= 0; k++) at = text.indexOf(probe, at + 1);
   if (at < 0) at = text.indexOf(probe, fnAt);
   return { file: src.site.file, line: at >= 0 ? lineAt[at]! : src.site.line };
+}
+
+function squash(text: string): string {
+  return text.replace(/[\s!]+/g, '');
 }
 
 /** "gemm.ts:61" style, shortened to the last two path segments. */

@@ -1216,7 +1216,8 @@ export class Stager {
     const key = node.computed ? this.expr(node.property, scope) : node.property.name;
     if (obj instanceof Value) {
       if (!this.members?.assignIndex) this.fail(`cannot assign into a ${typeToString(obj.type)}.`, undefined, node);
-      this.members.assignIndex(obj, key, value, node);
+      const members = this.members;
+      this.atNode(node, () => members.assignIndex!(obj, key, value, node));
       return;
     }
     if (obj === null || typeof obj !== 'object')
@@ -1347,7 +1348,7 @@ export class Stager {
       }
       case 'YieldExpression':
         if (!this.members?.yieldExpression) this.fail('yield is only a barrier in SIMT kernels.');
-        return this.members.yieldExpression(node);
+        return this.atNode(node, () => this.members!.yieldExpression!(node));
       case 'ThisExpression':
         return this.fns[this.fns.length - 1]?.thisValue;
       case 'AwaitExpression':
@@ -1426,7 +1427,8 @@ export class Stager {
     }
     if (obj instanceof Value) {
       if (!this.members) this.fail(`a ${typeToString(obj.type)} has no members here.`, undefined, node);
-      return this.members.valueMember(obj, key as string | number | Value, node);
+      const members = this.members;
+      return this.atNode(node, () => members.valueMember(obj, key as string | number | Value, node));
     }
     if (obj instanceof TensorDescriptor) {
       if (key === 'shape') return stamp([...obj.shape]);
@@ -1549,6 +1551,17 @@ export class Stager {
       );
     }
     return this.fail(`${describe(callee)} is not a function.`, undefined, node);
+  }
+
+  /** Runs `fn` with ops it makes located at `node` (shared-array accesses, barriers: the sanitizer reports their line). */
+  private atNode<T>(node: AnyNode, fn: () => T): T {
+    const saved = this.b.loc;
+    this.b.loc = this.lazyLoc(node);
+    try {
+      return fn();
+    } finally {
+      this.b.loc = saved;
+    }
   }
 
   /** A cheap location: the snippet now, the file line only if an op's location is printed. */

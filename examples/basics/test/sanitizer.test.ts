@@ -1,0 +1,33 @@
+/**
+ * Zero false positives (`@tessera/device`'s docs/sanitizer.md): every example runs under every sanitizer tool on
+ * both backends, reports nothing and still checks its result.
+ */
+import { createAscendSimBackend } from '@tessera/backend-ascend-sim';
+import { createNvidiaSimBackend } from '@tessera/backend-nvidia-sim';
+import { createRuntime, disableSanitizer, enableSanitizer, sanitizerReports, sanitizerSummary } from '@tessera/device';
+import { afterEach, describe, expect, it } from 'vitest';
+import { examples } from '../src/index';
+
+afterEach(() => disableSanitizer());
+
+for (const t of [
+  { backend: createNvidiaSimBackend, device: 'h100' },
+  { backend: createAscendSimBackend, device: '910b2' },
+]) {
+  describe(`examples under the sanitizer on ${t.device}`, () => {
+    it('report nothing under memcheck, racecheck, initcheck and synccheck', async () => {
+      enableSanitizer('all', { print: false });
+      const dev = (await createRuntime({ backend: t.backend(), devices: t.device })).device(0);
+      for (const run of examples) {
+        const r = run(dev);
+        expect(r.ok, `${r.name}: relative error ${r.relError}`).toBe(true);
+      }
+      expect(
+        sanitizerReports()
+          .map((r) => r.text)
+          .join('\n'),
+      ).toBe('');
+      expect(sanitizerSummary().launches).toBeGreaterThanOrEqual(examples.length);
+    });
+  });
+}
