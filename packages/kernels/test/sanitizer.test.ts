@@ -269,7 +269,8 @@ for (const target of TARGETS) {
     });
 
     for (const c of SANITIZER_CORPUS) {
-      const applies = c.needs !== 'shared-alignment-32' || target.backend === 'ascend-sim';
+      // Ascend 910B refuses a view that is not 32-byte aligned (and has no warps); H100 has warps and no such rule.
+      const applies = c.needs === undefined || (c.needs === 'warps') === (target.backend === 'nvidia-sim');
       it(`${c.name}: ${applies ? `${c.tool} reports ${c.kind} at its line` : 'nothing to report (the device has no such rule)'}`, async () => {
         enableSanitizer(c.tool, { print: false });
         const rt = await open(c.devices);
@@ -279,7 +280,10 @@ for (const target of TARGETS) {
           expect(text(errors)).toBe('');
           return;
         }
-        expect(errors, text(sanitizerReports())).toHaveLength(1);
+        expect(
+          errors.map((e) => e.kind),
+          text(sanitizerReports()),
+        ).toEqual([c.kind, ...(c.alsoKinds ?? [])]);
         const r = errors[0]!;
         expect([r.tool, r.kind, r.kernel, r.style, r.space]).toEqual([c.tool, c.kind, c.kernel, c.style, c.space]);
         expect(readFileSync(r.file!, 'utf8').split('\n')[r.line! - 1]).toContain(`// BUG: ${c.name}`);

@@ -904,7 +904,11 @@ export class LaunchCheck {
       ...placeOf(op),
       thread,
       block: [b.bx, b.by, b.bz],
-      message: e.message.replace(/^kernel '.*?' block \(.*?\) thread \(.*?\) /, '').split(' Every lane')[0]!,
+      // "(warp 0, lane 3): k.shflDown at file:line — in `…`: the mask …" → "warp 0, lane 3: the mask …"
+      message: e.message
+        .replace(/^kernel '.*?' block \(.*?\) thread \(.*?\) /, '')
+        .replace(/^\((warp \d+, lane \d+)\): .*?: (?=the mask|lane \d+ calls)/, '$1: ')
+        .split(' Every lane')[0]!,
     }));
   }
 }

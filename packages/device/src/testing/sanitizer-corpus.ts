@@ -27,8 +27,10 @@ export interface SanitizerCase {
   thread?: readonly [number, number, number];
   /** Devices the case needs (a buffer of another device). */
   devices: 1 | 2;
-  /** Only where the device has the rule (Ascend's 32-byte Unified Buffer alignment). */
+  /** Only where the device has the rule (Ascend's 32-byte Unified Buffer alignment) or warp intrinsics. */
   needs?: 'shared-alignment-32' | 'warps';
+  /** Other kinds the same bug also shows as, at the same line (a `+=` without an atomic: RAW, WAW and WAR). */
+  alsoKinds?: readonly SanitizerKind[];
   /** Allocates, launches; swallows the launch's own error. */
   run(devs: readonly Device[]): void;
 }
@@ -232,6 +234,39 @@ const blocksWaw = simtKernel(
   },
 );
 
+const warpBroadcast = simtKernel(
+  { name: 'warp_broadcast', params: { src: 'ptr<f32>', dst: 'ptr<f32>' }, shared: { slot: ['f32', 1] } },
+  (k, { src, dst }) => {
+    const tid = k.threadIdx.x;
+    if (tid === 0) k.shared.slot![0] = src.get(0);
+    const v = k.shared.slot![0]!; // BUG: warp-missing-syncwarp
+    dst.set(tid, v + tid);
+  },
+);
+
+const histogramPlain = simtKernel(
+  { name: 'shared_histogram_plain', params: { src: 'ptr<i32>', hist: 'ptr<i32>' }, shared: { bins: ['i32', 8] } },
+  function* (k, { src, hist }) {
+    const tid = k.threadIdx.x;
+    if (tid < 8) k.shared.bins![tid] = 0;
+    yield k.syncthreads();
+    const bin = src.get(tid) & 7;
+    k.shared.bins![bin] += 1; // BUG: shared-histogram-no-atomic
+    yield k.syncthreads();
+    if (tid < 8) hist.set(tid, k.shared.bins![tid]!);
+  },
+);
+
+const zeroRacesAtomics = tileKernel(
+  { name: 'zero_races_atomics', params: { src: 'ptr', total: 'ptr', n: 'i32', BLOCK: 'constexpr' } },
+  (t, { src, total, n, BLOCK }) => {
+    const offs = t.arange(0, BLOCK).add(t.programId(0) * BLOCK);
+    const part = t.load(src, offs, { mask: offs.lt(n) }).sum();
+    if (t.programId(0) === 1) t.store(total, 0, 0); // BUG: zero-races-atomics
+    t.atomicAdd(total, 0, part);
+  },
+);
+
 // ----------------------------------------------------------------------------------------------------- initcheck
 
 const uninitAccumulate = simtKernel(
@@ -297,6 +332,18 @@ const earlyReturn = simtKernel(
     k.shared.buf![tid] = src.get(tid);
     yield k.syncthreads(); // BUG: early-return-barrier
     dst.set(tid, k.shared.buf![n - 1 - tid]!);
+  },
+);
+
+const divergentShfl = simtKernel(
+  { name: 'divergent_shfl', params: { src: 'ptr<f32>', dst: 'ptr<f32>' } },
+  (k, { src, dst }) => {
+    const tid = k.threadIdx.x;
+    let v = src.get(tid);
+    if (tid < 16) {
+      v = k.shflDown(0xffffffff, v, 1); // BUG: warp-mask-divergent
+    }
+    dst.set(tid, v);
   },
 );
 
@@ -595,6 +642,53 @@ export const SANITIZER_CORPUS: readonly SanitizerCase[] = [
     },
   },
   {
+    name: 'warp-missing-syncwarp',
+    style: 'simt',
+    tool: 'racecheck',
+    kind: 'raw',
+    kernel: 'warp_broadcast',
+    space: 'shared',
+    block: [0, 0, 0],
+    thread: [1, 0, 0],
+    devices: 1,
+    run([d]) {
+      const [src, dst] = [buf(d!, 'f32', 32), buf(d!, 'f32', 32, 0)];
+      d!.upload(src, [5]);
+      quietly(() => d!.launch(warpBroadcast, { grid: 1, block: 32 }, { src, dst }));
+    },
+  },
+  {
+    name: 'shared-histogram-no-atomic',
+    style: 'simt',
+    tool: 'racecheck',
+    kind: 'raw',
+    alsoKinds: ['waw', 'war'],
+    kernel: 'shared_histogram_plain',
+    space: 'shared',
+    block: [0, 0, 0],
+    thread: [1, 0, 0],
+    devices: 1,
+    run([d]) {
+      const src = d!.alloc('i32', 64);
+      d!.upload(src, Array(64).fill(3));
+      quietly(() => d!.launch(histogramPlain, { grid: 1, block: 64 }, { src, hist: buf(d!, 'i32', 8, 0) }));
+    },
+  },
+  {
+    name: 'zero-races-atomics',
+    style: 'tile',
+    tool: 'racecheck',
+    kind: 'waw',
+    kernel: 'zero_races_atomics',
+    space: 'global',
+    program: [1, 0, 0],
+    devices: 1,
+    run([d]) {
+      const [src, total] = [buf(d!, 'f32', 96), buf(d!, 'f32', 1, 0)];
+      quietly(() => d!.launch(zeroRacesAtomics, { grid: 3 }, { src, total, n: 96, BLOCK: 32 }));
+    },
+  },
+  {
     name: 'uninit-global-simt',
     style: 'simt',
     tool: 'initcheck',
@@ -680,6 +774,22 @@ export const SANITIZER_CORPUS: readonly SanitizerCase[] = [
     run([d]) {
       const [src, dst] = [buf(d!, 'f32', 64), buf(d!, 'f32', 64, 0)];
       quietly(() => d!.launch(earlyReturn, { grid: 1, block: 64 }, { src, dst, n: 40 }));
+    },
+  },
+  {
+    name: 'warp-mask-divergent',
+    style: 'simt',
+    tool: 'synccheck',
+    kind: 'invalid-warp-sync',
+    kernel: 'divergent_shfl',
+    space: 'shared',
+    block: [0, 0, 0],
+    thread: [0, 0, 0],
+    devices: 1,
+    needs: 'warps',
+    run([d]) {
+      const [src, dst] = [buf(d!, 'f32', 32), buf(d!, 'f32', 32, 0)];
+      quietly(() => d!.launch(divergentShfl, { grid: 1, block: 32 }, { src, dst }));
     },
   },
 ];
