@@ -251,7 +251,7 @@ const histogramPlain = simtKernel(
     if (tid < 8) k.shared.bins![tid] = 0;
     yield k.syncthreads();
     const bin = src.get(tid) & 7;
-    k.shared.bins![bin] += 1; // BUG: shared-histogram-no-atomic
+    k.shared.bins![bin] = k.shared.bins![bin]! + 1; // BUG: shared-histogram-no-atomic
     yield k.syncthreads();
     if (tid < 8) hist.set(tid, k.shared.bins![tid]!);
   },
