@@ -97,7 +97,12 @@ function workload(ops: Ops, dev: Device, host: HostData): void {
   const [permuted, expertOffsets, positions] = [out(T * k, 'i32'), out(E + 1, 'i32'), out(T * k, 'i32')];
   ops.moePermute(dev, { ids, ...moe, permuted, expertOffsets, positions });
   const badIds = buf(T * k, 'i32', -1, E); // some slots dropped (ids −1 and E)
-  ops.moePermute(dev, { ids: badIds, ...moe, permuted, expertOffsets }, { config: { BS: 8 } });
+  // Its own outputs: the grouped GEMM and the unpermute below follow the first permute's offsets and positions.
+  ops.moePermute(
+    dev,
+    { ids: badIds, ...moe, permuted: out(T * k, 'i32'), expertOffsets: out(E + 1, 'i32') },
+    { config: { BS: 8 } },
+  );
   if (data) host.expertOffsets = Array.from(dev.download(expertOffsets));
   const y = out(T * k * H, 'bf16');
   const expertW = buf(E * K * H, 'bf16');
