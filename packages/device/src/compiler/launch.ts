@@ -25,6 +25,7 @@ import { type CompiledKernel, compileKernel, dumpModes, dumpSink } from './pipel
 import { type PoolBuffer, type PoolJob, programPool } from './pool/pool';
 import { instantiateSimt, type SimtLaunch, simtSource } from './simt/codegen';
 import { simtRuntime } from './simt/runtime';
+import { simtToWgsl } from './wgsl/simt';
 
 type Env = { TESSERA_INTERPRET?: string };
 const env = (): Env => (globalThis as { process?: { env: Env } }).process?.env ?? {};
@@ -50,7 +51,7 @@ export function executeCompiled(o: ExecuteOptions): CostRecord {
   return cost;
 }
 
-/** `TESSERA_DUMP_IR=js` (once per specialisation) and `=cost` (every launch). */
+/** `TESSERA_DUMP_IR=js` and `=wgsl` (SIMT kernels; once per specialisation) and `=cost` (every launch). */
 function dumpLaunch(compiled: CompiledKernel, o: ExecuteOptions, cost: CostRecord, modes: ReadonlySet<string>): void {
   const head = `// ----- ${compiled.ir.name} ${compiled.ir.key}`;
   if (modes.has('js') && !compiled.artifacts.has('dumpedJs')) {
@@ -60,6 +61,17 @@ function dumpLaunch(compiled: CompiledKernel, o: ExecuteOptions, cost: CostRecor
         ? compileJs(compiled.ir).source
         : simtSource(compiled.ir, o.block ?? [1, 1, 1], o.dynamicSharedBytes);
     dumpSink.write(`${head}: generated JavaScript\n${source}`);
+  }
+  if (modes.has('wgsl') && compiled.ir.style === 'simt' && !compiled.artifacts.has('dumpedWgsl')) {
+    compiled.artifacts.set('dumpedWgsl', true);
+    let text: string;
+    try {
+      text = simtToWgsl(compiled.ir, { block: o.block ?? [1, 1, 1] }).code;
+    } catch (e) {
+      if (!isTesseraError(e)) throw e;
+      text = `// not lowered: ${(e as Error).message}`; // the dump reports a refusal; the launch itself runs on
+    }
+    dumpSink.write(`${head}: generated WGSL\n${text}`);
   }
   if (modes.has('cost')) {
     const t = cost.total.toJSON();

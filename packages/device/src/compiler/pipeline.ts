@@ -1,7 +1,7 @@
 /**
  * The compiler as a short list of named passes over one IR (TileLang's `phase.py`, Triton's pass manager), each
  * dumpable: `TESSERA_DUMP_IR=1` prints the IR after every pass (`=ir` the final IR only, `=js` the generated
- * JavaScript, `=cost` each launch's cost record; a comma list combines them), with the kernel's name and
+ * JavaScript, `=wgsl` the generated WGSL of SIMT kernels, `=cost` each launch's cost record; a comma list combines them), with the kernel's name and
  * specialisation, to stderr. Compiled specialisations are cached per kernel object: a launch with new runtime scalars or a new grid
  * reuses the entry; only new constexprs, buffer dtypes, divisibility hints or (SIMT) block shapes and warp sizes compile
  * again.
@@ -49,7 +49,7 @@ export const dumpSink: { write: (text: string) => void } = {
 const NO_DUMPS: ReadonlySet<string> = new Set();
 let lastDumpSetting = '';
 let lastDumpModes = NO_DUMPS;
-/** What `TESSERA_DUMP_IR` asks for: '1' or 'all' → every pass; otherwise a comma list of ir, js, cost. */
+/** What `TESSERA_DUMP_IR` asks for: '1' or 'all' → every pass; otherwise a comma list of ir, js, wgsl, cost. */
 export function dumpModes(): ReadonlySet<string> {
   const v = env().TESSERA_DUMP_IR ?? '';
   if (v === lastDumpSetting) return lastDumpModes; // read on every launch: parse only when it changes
