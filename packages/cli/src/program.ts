@@ -276,7 +276,11 @@ export function createProgram(io: Io = defaultIo): Command {
       collect,
       [],
     )
-    .addOption(new Option('--dump <what>', 'what to print').choices(['ir', 'js', 'cost']).default('ir'))
+    .addOption(
+      new Option('--dump <what>', 'what to print (wgsl: SIMT kernels)')
+        .choices(['ir', 'js', 'wgsl', 'cost'])
+        .default('ir'),
+    )
     .option('--grid <x,y,z>', 'grid of the launch (for --dump cost)')
     .option('--block <x,y,z>', 'threads per block (SIMT kernels)')
     .option('--shared-mem-bytes <n>', 'dynamic shared memory (SIMT kernels)')

@@ -245,6 +245,10 @@ describe('tessera compile', () => {
     const js = await tessera('compile', file, '--kernel', 'vectorAdd', '--dump', 'js', '--block', '256');
     expect(js.code).toBe(0);
     expect(js.out).toMatch(/return function run\(b0, b1, launch\)/);
+    const wgsl = await tessera('compile', file, '--kernel', 'vectorAdd', '--dump', 'wgsl', '--block', '256');
+    expect(wgsl.code, wgsl.err).toBe(0);
+    expect(wgsl.out).toMatch(/@compute @workgroup_size\(256, 1, 1\)/);
+    expect(wgsl.out).toMatch(/var<storage, read> /);
     const cost = await tessera(
       'compile',
       file,

@@ -12,6 +12,7 @@ import { analyzeCost } from './cost/analyze';
 import { printIR } from './ir';
 import { compileKernel } from './pipeline';
 import { simtSource } from './simt/codegen';
+import { simtToWgsl } from './wgsl/simt';
 
 /** A buffer argument for inspection: its dtype and (for costs) its length; no memory behind it. */
 export interface BufferSpec {
@@ -43,6 +44,8 @@ export interface KernelInspection {
   ir: string;
   /** The generated JavaScript. */
   js(): string;
+  /** The generated WGSL (SIMT kernels; throws `Unsupported` for what the WGSL lowering cannot express yet). */
+  wgsl(): string;
   /** The cost record of a launch over `grid` (tile programs or SIMT blocks). */
   cost(grid: readonly [number, number, number]): CostRecord;
 }
@@ -68,6 +71,7 @@ export function inspectKernel(
     compileMs: compiled.compileMs,
     ir: printIR(compiled.ir),
     js: () => (compiled.ir.style === 'tile' ? compileJs(compiled.ir).source : simtSource(compiled.ir, block!, smem)),
+    wgsl: () => simtToWgsl(compiled.ir, { block: block ?? [1, 1, 1] }).code,
     cost: (grid) =>
       analyzeCost(compiled.ir, {
         grid,
