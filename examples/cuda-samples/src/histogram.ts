@@ -11,7 +11,7 @@
  */
 import { type Device, simtKernel } from '@tessera/device';
 import type { ExampleResult, SampleResult } from './check';
-import { inputs, sample } from './check';
+import { compare, inputs, sample, within } from './check';
 
 export const BINS = 256;
 
@@ -74,6 +74,13 @@ export function histogramInput(n: number, skewed: boolean, seed: number): Uint8A
   return out;
 }
 
+/** The host histogram of n elements whose bins are `bin(i)`. */
+function counts(n: number, bin: (i: number) => number): Float64Array {
+  const ref = new Float64Array(BINS);
+  for (let i = 0; i < n; i++) ref[bin(i)]!++;
+  return ref;
+}
+
 export function runHistogram(dev: Device, n = 40_000): SampleResult {
   const blocks = 16;
   const threads = 192;
@@ -87,22 +94,8 @@ export function runHistogram(dev: Device, n = 40_000): SampleResult {
       dev.fill(hist, 0);
     }
     const ms = dev.launch(histogram256, { grid: blocks, block: threads }, { d_Data: data, d_Histogram: hist, n }).ms;
-    let ok = true;
-    let relError = Number.NaN;
-    if (functional) {
-      // Counts are integers: the histogram must match exactly.
-      const ref = new Float64Array(BINS);
-      for (const b of bytes) ref[b]!++;
-      const got = dev.download(hist);
-      let diff = 0;
-      let norm = 0;
-      for (let b = 0; b < BINS; b++) {
-        diff += (got[b]! - ref[b]!) ** 2;
-        norm += ref[b]! ** 2;
-      }
-      relError = Math.sqrt(diff / norm);
-      ok = relError === 0;
-    }
+    const relError = compare(dev, hist, () => counts(n, (i) => bytes[i]!));
+    const ok = within(relError, 0); // counts are integers: the histogram must match exactly
     return {
       name: `histogram: SIMT histogram256, shared atomics, ${skewed ? 'skewed' : 'uniform'} bytes`,
       ok,
@@ -118,21 +111,8 @@ export function runHistogram(dev: Device, n = 40_000): SampleResult {
       { grid: blocks, block: threads },
       { d_Histogram: hist, n, skewed: skewed ? 1 : 0 },
     ).ms;
-    let ok = true;
-    let relError = Number.NaN;
-    if (dev.mode === 'functional') {
-      const ref = new Float64Array(BINS);
-      for (let i = 0; i < n; i++) ref[syntheticBin(i, skewed)]!++;
-      const got = dev.download(hist);
-      let diff = 0;
-      let norm = 0;
-      for (let b = 0; b < BINS; b++) {
-        diff += (got[b]! - ref[b]!) ** 2;
-        norm += ref[b]! ** 2;
-      }
-      relError = Math.sqrt(diff / norm);
-      ok = relError === 0;
-    }
+    const relError = compare(dev, hist, () => counts(n, (i) => syntheticBin(i, skewed)));
+    const ok = within(relError, 0);
     return {
       name: `histogram: SIMT, synthetic ${skewed ? 'skewed' : 'uniform'} bins (addresses the cost model sees)`,
       ok,

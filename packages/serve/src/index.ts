@@ -77,10 +77,12 @@ export {
 } from './model/trace';
 export { toDeviceArray } from './model/weights';
 export {
+  bestRatio,
   type DisaggregatedOptions,
   type DisaggregatedProjection,
   type InstanceOptions,
   kvHandOver,
+  MAX_PD_RATIO,
   projectDisaggregated,
 } from './project/disaggregate';
 export { type ServedRequest, type ServingSummary, summarizeServing, type Timings } from './sim/metrics';

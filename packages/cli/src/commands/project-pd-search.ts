@@ -10,9 +10,9 @@
  * best pair and the Pareto frontier of tokens/s per chip against TPOT.
  */
 import { kvCacheBytesPerToken, loadShippedModel } from '@tessera/models';
-import { kvHandOver, type SweepTask, sweepProjections } from '@tessera/serve';
+import { bestRatio, kvHandOver, type SweepTask, sweepProjections } from '@tessera/serve';
 import type { ProjectOptions } from './project';
-import { type SearchPoint, type SearchSpace, searchLayouts, searchProject } from './project-search';
+import { paretoFrontier, type SearchPoint, type SearchSpace, searchLayouts, searchProject } from './project-search';
 
 export interface PdPoint {
   prefill: { tp: number; dp: number; weights: string; prompts: number; devices: number; ms: number };
@@ -37,25 +37,7 @@ export interface PdSearchResult {
   frontier: PdPoint[];
 }
 
-const MAX_RATIO = 16;
 const PROMPTS_PER_GROUP = [1, 2, 4];
-
-/** The ratio x:y (each ≤ 16) with the most output tokens/s per chip, and that figure. */
-export function bestRatio(
-  rPrefill: number,
-  P: number,
-  rDecode: number,
-  D: number,
-  outputLen: number,
-): { ratio: { prefill: number; decode: number }; perChip: number } {
-  let best = { ratio: { prefill: 1, decode: 1 }, perChip: -1 };
-  for (let x = 1; x <= MAX_RATIO; x++)
-    for (let y = 1; y <= MAX_RATIO; y++) {
-      const perChip = (Math.min(x * rPrefill, y * rDecode) * outputLen) / (x * P + y * D);
-      if (perChip > best.perChip * (1 + 1e-12)) best = { ratio: { prefill: x, decode: y }, perChip };
-    }
-  return best;
-}
 
 export async function searchDisaggregated(
   o: ProjectOptions,
@@ -119,12 +101,7 @@ export async function searchDisaggregated(
   const meeting = points
     .filter((p) => p.ttftMs <= space.sloTtftMs)
     .sort((a, b) => b.tokensPerSecondPerChip - a.tokensPerSecondPerChip);
-  const frontier: PdPoint[] = [];
-  for (const p of [...meeting].sort(
-    (a, b) => a.tpotMs - b.tpotMs || b.tokensPerSecondPerChip - a.tokensPerSecondPerChip,
-  ))
-    if (!frontier.length || p.tokensPerSecondPerChip > frontier[frontier.length - 1]!.tokensPerSecondPerChip)
-      frontier.push(p);
+  const frontier = paretoFrontier(meeting);
   return {
     system,
     sloTpotMs: space.sloTpotMs,

@@ -75,9 +75,11 @@ const powersOfTwo = (max: number) => {
 };
 
 /** The Pareto frontier of (low TPOT, high tokens/s per chip). */
-export function paretoFrontier(points: readonly SearchPoint[]): SearchPoint[] {
+export function paretoFrontier<P extends { tpotMs: number; tokensPerSecondPerChip: number }>(
+  points: readonly P[],
+): P[] {
   const sorted = [...points].sort((a, b) => a.tpotMs - b.tpotMs || b.tokensPerSecondPerChip - a.tokensPerSecondPerChip);
-  const out: SearchPoint[] = [];
+  const out: P[] = [];
   for (const p of sorted)
     if (!out.length || p.tokensPerSecondPerChip > out[out.length - 1]!.tokensPerSecondPerChip) out.push(p);
   return out;

@@ -98,6 +98,30 @@ export async function kvHandOver(
   return { ms: t.us / 1000, flows };
 }
 
+/** Most prefill:decode instances per ratio searched. */
+export const MAX_PD_RATIO = 16;
+
+/**
+ * The prefill:decode ratio x:y (each ≤ MAX_PD_RATIO) with the most output tokens/s per chip, and that figure:
+ * min(x · rPrefill, y · rDecode) × outputLen ÷ (x · P + y · D), for instances of P and D devices serving rPrefill and
+ * rDecode requests/s.
+ */
+export function bestRatio(
+  rPrefill: number,
+  P: number,
+  rDecode: number,
+  D: number,
+  outputLen: number,
+): { ratio: { prefill: number; decode: number }; perChip: number } {
+  let best = { ratio: { prefill: 1, decode: 1 }, perChip: -1 };
+  for (let x = 1; x <= MAX_PD_RATIO; x++)
+    for (let y = 1; y <= MAX_PD_RATIO; y++) {
+      const perChip = (Math.min(x * rPrefill, y * rDecode) * outputLen) / (x * P + y * D);
+      if (perChip > best.perChip * (1 + 1e-12)) best = { ratio: { prefill: x, decode: y }, perChip };
+    }
+  return best;
+}
+
 export async function projectDisaggregated(o: DisaggregatedOptions): Promise<DisaggregatedProjection> {
   for (const [k, v] of [
     ['inputLen', o.inputLen],
@@ -130,15 +154,7 @@ export async function projectDisaggregated(o: DisaggregatedOptions): Promise<Dis
   const tpotMs = decode.ms / decode.tokensPerSequenceStep;
   const rP = o.prefill.batch / (prefill.ms / 1e3);
   const rD = o.decode.batch / ((o.outputLen * tpotMs) / 1e3);
-  const perChip = (x: number, y: number) => (Math.min(x * rP, y * rD) * o.outputLen) / (x * P + y * D);
-  let ratio = o.ratio;
-  if (!ratio) {
-    let best = { prefill: 1, decode: 1 };
-    for (let x = 1; x <= 16; x++)
-      for (let y = 1; y <= 16; y++)
-        if (perChip(x, y) > perChip(best.prefill, best.decode) * (1 + 1e-12)) best = { prefill: x, decode: y };
-    ratio = best;
-  }
+  const ratio = o.ratio ?? bestRatio(rP, P, rD, D, o.outputLen).ratio;
   for (const [k, v] of Object.entries(ratio))
     if (!Number.isInteger(v) || v < 1) throw new ProjectionError('ratio', `ratio.${k} = ${v} must be an integer ≥ 1.`);
   const devices = ratio.prefill * P + ratio.decode * D;

@@ -20,6 +20,7 @@ import { gatedMlpInput, type Linear, linear, type QuantScratch } from '../model/
 import { routing } from './buffers';
 import type { Comms, RankState } from './forward';
 import { type Layout, type Pass, rowsOf } from './layout';
+import { evenSplit } from './types';
 
 export interface MoeContext {
   L: Layout;
@@ -48,10 +49,6 @@ const prefix = (xs: readonly number[]): number[] => {
   const out = [0];
   for (const x of xs) out.push(out[out.length - 1]! + x);
   return out;
-};
-const evenParts = (total: number, parts: number) => {
-  const base = Math.floor(total / parts);
-  return Array.from({ length: parts }, (_, i) => base + (i < total % parts ? 1 : 0));
 };
 
 /** A grouped GEMM over expert groups, W8A8 when the experts are quantised (the input quantised per row first). */
@@ -192,7 +189,7 @@ export function* moeLayer(c: MoeContext, s: number, p: string, pass: Pass): Gene
   }
   for (const rk of live(ranks)) {
     const rows = route.recv[rk.i]!;
-    const offsets = prefix(evenParts(rows, ep > 1 ? El : E));
+    const offsets = prefix(evenSplit(rows, ep > 1 ? El : E));
     if (quantisedDispatch) {
       // The received rows are already quantised: the gate/up GEMM reads them and their scales as they came.
       groupedGemm(rk.dev, {
