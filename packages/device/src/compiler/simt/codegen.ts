@@ -716,25 +716,8 @@ class Gen {
   private predicatedControl(op: Op): void {
     const outer = this.pred;
     const saved = this.indent;
-    const copyIn = (dst: readonly Value[], src: readonly Value[]) => {
-      if (!dst.length) return;
-      this.threadLoop([], () => {
-        dst.forEach((d, i) => {
-          this.emit(`${this.name(d)}[t] = ${this.r(src[i]!)};`);
-        });
-      });
-    };
-    const copyOut = (dst: readonly Value[]) => (term: Op) => {
-      const vals = term.opcode === 'scf.condition' ? term.operands.slice(1) : term.operands;
-      const tmp = vals.map((v, i) => {
-        const n = `y${dst[i]!.id}_${this.segment}`;
-        this.emit(`const ${n} = ${this.r(v)};`);
-        return n;
-      });
-      tmp.forEach((n, i) => {
-        this.emit(`${this.name(dst[i]!)}[t] = ${n};`);
-      });
-    };
+    const copyIn = (dst: readonly Value[], src: readonly Value[]) => this.copyIn(dst, src);
+    const copyOut = (dst: readonly Value[]) => (term: Op) => this.copyOut(dst, term);
     const under = (pred: string, fn: () => void) => {
       this.pred = pred;
       try {
@@ -940,27 +923,33 @@ class Gen {
     this.storeResults(op);
   }
 
+  /** Per-thread carried values of a structured op: each thread's `src` into the `dst` arrays, in one thread loop. */
+  private copyIn(dst: readonly Value[], src: readonly Value[]): void {
+    if (!dst.length) return;
+    this.threadLoop([], () => {
+      dst.forEach((d, i) => {
+        this.emit(`${this.name(d)}[t] = ${this.r(src[i]!)};`);
+      });
+    });
+  }
+
+  /** A region's terminator (yield, or a while's condition) into the `dst` arrays, read first, then written. */
+  private copyOut(dst: readonly Value[], term: Op): void {
+    const vals = term.opcode === 'scf.condition' ? term.operands.slice(1) : term.operands;
+    const tmp = vals.map((v, i) => {
+      const n = `y${dst[i]!.id}_${this.segment}`;
+      this.emit(`const ${n} = ${this.r(v)};`);
+      return n;
+    });
+    tmp.forEach((n, i) => {
+      this.emit(`${this.name(dst[i]!)}[t] = ${n};`);
+    });
+  }
+
   /** Block-level structured op (it contains a barrier): its condition or bounds are uniform; read thread 0's. */
   private blockControl(op: Op): void {
-    const copyIn = (dst: readonly Value[], src: readonly Value[]) => {
-      if (!dst.length) return;
-      this.threadLoop([], () => {
-        dst.forEach((d, i) => {
-          this.emit(`${this.name(d)}[t] = ${this.r(src[i]!)};`);
-        });
-      });
-    };
-    const copyOut = (dst: readonly Value[]) => (term: Op) => {
-      const vals = term.opcode === 'scf.condition' ? term.operands.slice(1) : term.operands;
-      const tmp = vals.map((v, i) => {
-        const n = `y${dst[i]!.id}_${this.segment}`;
-        this.emit(`const ${n} = ${this.r(v)};`);
-        return n;
-      });
-      tmp.forEach((n, i) => {
-        this.emit(`${this.name(dst[i]!)}[t] = ${n};`);
-      });
-    };
+    const copyIn = (dst: readonly Value[], src: readonly Value[]) => this.copyIn(dst, src);
+    const copyOut = (dst: readonly Value[]) => (term: Op) => this.copyOut(dst, term);
     const saved = this.indent;
     if (op.opcode === 'scf.if') {
       const [thenR, elseR] = op.regions as [Region, Region];
