@@ -8,6 +8,7 @@ export default defineConfig({
     model: 'src/model/index.ts',
     'pool-worker': 'src/compiler/pool/worker.ts',
     random: 'src/random.ts',
+    wgsl: 'src/compiler/wgsl/index.ts',
   },
   format: ['esm'],
   dts: true,

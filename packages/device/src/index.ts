@@ -61,7 +61,16 @@ export type {
 } from './kernel/language';
 export { erf, rint } from './kernel/math';
 export { DeviceBuffer } from './memory/buffer';
-export type { Backend, CopyDescriptor, CopyKind, KernelTiming, LaunchDescriptor } from './runtime/backend';
+export type {
+  Backend,
+  CopyDescriptor,
+  CopyKind,
+  ExecutorLaunch,
+  KernelExecutor,
+  KernelMeasurement,
+  KernelTiming,
+  LaunchDescriptor,
+} from './runtime/backend';
 export { type CopyOptions, Device, type LaunchConfig, type LaunchResult } from './runtime/device';
 export { type MemoryEvents, noteDeviceCopy, noteDeviceWrite } from './runtime/memory-events';
 export { type Activity, type ActivityKind, Profiler } from './runtime/profiler';

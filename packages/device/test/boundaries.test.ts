@@ -100,7 +100,7 @@ function violations(file: string, text: string): string[] {
         `${file}: binds exports of ${specifier} (reach backends through the registry; import the package only to register it)`,
       );
   }
-  if (!backendCode && /\bcreate(?:NvidiaSim|AscendSim)Backend\b/.test(stripComments(text)))
+  if (!backendCode && /\bcreate(?:NvidiaSim|AscendSim|WebGpu)Backend\b/.test(stripComments(text)))
     out.push(`${file}: constructs a backend by name (use getBackend / createRuntime({ backend: name }))`);
   return out;
 }
@@ -124,6 +124,8 @@ describe('layering', () => {
       "import type { Backend } from '@tessera/backend-nvidia-sim';",
       "import * as nv from '@tessera/backend-nvidia-sim';",
       'const b = createAscendSimBackend();',
+      'const b = await createWebGpuBackend();',
+      "import { webgpuAvailability } from '@tessera/backend-webgpu';",
     ];
     for (const line of bad) expect(violations('apps/x/src/a.ts', line), line).toHaveLength(1);
     expect(violations('packages/device/src/runtime/x.ts', "import { rng } from '../testing/reference';")).toHaveLength(
@@ -131,6 +133,7 @@ describe('layering', () => {
     );
     const fine = [
       "import '@tessera/backend-nvidia-sim';",
+      "import '@tessera/backend-webgpu';",
       "import { rng } from '@tessera/device/random';",
       "// import { rng } from '@tessera/device/testing';",
       "/** import { runConformanceSuite } from '@tessera/device/testing'; */",

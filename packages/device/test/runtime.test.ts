@@ -20,6 +20,7 @@ beforeEach(() => {
 afterEach(() => {
   removeBackend('lazy-test');
   removeBackend('other-test');
+  removeBackend('opt-in-test');
   if (savedBackendEnv === undefined) delete process.env.TESSERA_BACKEND;
   else process.env.TESSERA_BACKEND = savedBackendEnv;
 });
@@ -45,6 +46,28 @@ describe('backend registry', () => {
     process.env.TESSERA_BACKEND = 'other-test';
     expect((await getBackend()).name).toBe('other-test');
     await expect(getBackend('cuda')).rejects.toThrow(/No backend named 'cuda'.*Registered backends: .*lazy-test/);
+  });
+
+  it('leaves opt-in backends (negative priority) out of { optIn: false } and never defaults to them', async () => {
+    let calls = 0;
+    registerBackend(
+      'opt-in-test',
+      () => {
+        calls++;
+        return { ...createTestBackend(), name: 'opt-in-test' };
+      },
+      { priority: -10 },
+    );
+    registerBackend('lazy-test', () => createTestBackend(), { priority: 100 });
+    expect(listBackends()).toContain('opt-in-test');
+    expect(listBackends().at(-1)).toBe('opt-in-test');
+    expect(listBackends({ optIn: false })).not.toContain('opt-in-test');
+    expect(listBackends({ optIn: false })).toContain('lazy-test');
+    expect((await getBackend()).name).not.toBe('opt-in-test');
+    expect(calls).toBe(0);
+    process.env.TESSERA_BACKEND = 'opt-in-test';
+    expect((await getBackend()).name).toBe('opt-in-test');
+    expect(calls).toBe(1);
   });
 
   it('names TESSERA_BACKEND and lists the registered backends when the variable names an unknown one', async () => {

@@ -13,6 +13,7 @@ import { printIR } from './ir';
 import { compileKernel } from './pipeline';
 import { simtSource } from './simt/codegen';
 import { simtToWgsl } from './wgsl/simt';
+import { tileToWgsl } from './wgsl/tile';
 
 /** A buffer argument for inspection: its dtype and (for costs) its length; no memory behind it. */
 export interface BufferSpec {
@@ -44,7 +45,7 @@ export interface KernelInspection {
   ir: string;
   /** The generated JavaScript. */
   js(): string;
-  /** The generated WGSL (SIMT kernels; throws `Unsupported` for what the WGSL lowering cannot express yet). */
+  /** The generated WGSL (throws `Unsupported` for what the WGSL lowering cannot express yet). */
   wgsl(): string;
   /** The cost record of a launch over `grid` (tile programs or SIMT blocks). */
   cost(grid: readonly [number, number, number]): CostRecord;
@@ -71,7 +72,10 @@ export function inspectKernel(
     compileMs: compiled.compileMs,
     ir: printIR(compiled.ir),
     js: () => (compiled.ir.style === 'tile' ? compileJs(compiled.ir).source : simtSource(compiled.ir, block!, smem)),
-    wgsl: () => simtToWgsl(compiled.ir, { block: block ?? [1, 1, 1] }).code,
+    wgsl: () =>
+      compiled.ir.style === 'tile'
+        ? tileToWgsl(compiled.ir, { maxWorkgroupBytes: 16384, maxInvocations: 256 }).code
+        : simtToWgsl(compiled.ir, { block: block ?? [1, 1, 1] }).code,
     cost: (grid) =>
       analyzeCost(compiled.ir, {
         grid,

@@ -26,6 +26,7 @@ import { type PoolBuffer, type PoolJob, programPool } from './pool/pool';
 import { instantiateSimt, type SimtLaunch, simtSource } from './simt/codegen';
 import { simtRuntime } from './simt/runtime';
 import { simtToWgsl } from './wgsl/simt';
+import { tileToWgsl } from './wgsl/tile';
 
 type Env = { TESSERA_INTERPRET?: string };
 const env = (): Env => (globalThis as { process?: { env: Env } }).process?.env ?? {};
@@ -40,9 +41,23 @@ export function executeCompiled(o: ExecuteOptions): CostRecord {
   const dumps = dumpModes();
   if (dumps.size) dumpLaunch(compiled, o, cost, dumps);
   o.check?.(cost);
+  // A backend that runs kernels itself lowers the launch first: what it cannot run is refused before anything runs.
+  const onDevice =
+    o.mode === 'functional' && o.executor
+      ? o.executor.executor.prepare({
+          ir: compiled.ir,
+          grid: o.grid,
+          block: o.block,
+          dynamicSharedBytes: o.dynamicSharedBytes,
+          args: o.args,
+          device: o.executor.device,
+          deviceLabel: o.owner.label,
+        })
+      : null;
   if (o.mode === 'functional') {
     try {
-      if (compiled.ir.style === 'tile') runTile(compiled, o, cost);
+      if (onDevice) o.onMeasured?.(onDevice());
+      else if (compiled.ir.style === 'tile') runTile(compiled, o, cost);
       else runSimt(compiled, o, cost);
     } catch (e) {
       throw asKernelFault(e, o);
@@ -51,7 +66,7 @@ export function executeCompiled(o: ExecuteOptions): CostRecord {
   return cost;
 }
 
-/** `TESSERA_DUMP_IR=js` and `=wgsl` (SIMT kernels; once per specialisation) and `=cost` (every launch). */
+/** `TESSERA_DUMP_IR=js` and `=wgsl` (once per specialisation) and `=cost` (every launch). */
 function dumpLaunch(compiled: CompiledKernel, o: ExecuteOptions, cost: CostRecord, modes: ReadonlySet<string>): void {
   const head = `// ----- ${compiled.ir.name} ${compiled.ir.key}`;
   if (modes.has('js') && !compiled.artifacts.has('dumpedJs')) {
@@ -62,11 +77,14 @@ function dumpLaunch(compiled: CompiledKernel, o: ExecuteOptions, cost: CostRecor
         : simtSource(compiled.ir, o.block ?? [1, 1, 1], o.dynamicSharedBytes);
     dumpSink.write(`${head}: generated JavaScript\n${source}`);
   }
-  if (modes.has('wgsl') && compiled.ir.style === 'simt' && !compiled.artifacts.has('dumpedWgsl')) {
+  if (modes.has('wgsl') && !compiled.artifacts.has('dumpedWgsl')) {
     compiled.artifacts.set('dumpedWgsl', true);
     let text: string;
     try {
-      text = simtToWgsl(compiled.ir, { block: o.block ?? [1, 1, 1] }).code;
+      text =
+        compiled.ir.style === 'tile'
+          ? tileToWgsl(compiled.ir, { maxWorkgroupBytes: 16384, maxInvocations: 256 }).code
+          : simtToWgsl(compiled.ir, { block: o.block ?? [1, 1, 1] }).code;
     } catch (e) {
       if (!isTesseraError(e)) throw e;
       text = `// not lowered: ${(e as Error).message}`; // the dump reports a refusal; the launch itself runs on

@@ -5,6 +5,8 @@
 
 import { executeCompiled } from '../compiler/launch';
 import { shadowAfter, shadowBefore, shadowEnabled } from '../compiler/shadow';
+import type { KernelExecutor, KernelMeasurement } from '../runtime/backend';
+import type { DeviceProperties } from '../runtime/properties';
 import type { CostRecord } from './cost';
 import type { Kernel } from './kernel';
 
@@ -30,6 +32,10 @@ export interface ExecuteOptions {
   exact?: boolean;
   /** Called with the launch's cost record before any program runs; throws to reject the launch. */
   check?: (record: CostRecord) => void;
+  /** The backend's executor (functional mode): runs the launch instead of the CPU code (runtime/backend.ts). */
+  executor?: { executor: KernelExecutor; device: DeviceProperties };
+  /** Told what the executor measured. */
+  onMeasured?: (m: KernelMeasurement) => void;
 }
 
 /**

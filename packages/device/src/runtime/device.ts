@@ -26,7 +26,7 @@ import {
   describeValue,
   invalidArgument,
 } from '../validate';
-import type { Backend, CopyKind, KernelTiming } from './backend';
+import type { Backend, CopyKind, KernelMeasurement, KernelTiming } from './backend';
 import { checkKernel, checkLaunchConfig, type Dim3 } from './launch-config';
 import { memoryEvents } from './memory-events';
 import type { Activity } from './profiler';
@@ -68,6 +68,8 @@ export interface LaunchResult {
   ms: number;
   timing: KernelTiming;
   cost: CostRecord;
+  /** What the backend measured on real hardware (backends with an executor, e.g. `webgpu`); absent on simulators. */
+  measured?: KernelMeasurement;
 }
 
 export interface CopyOptions {
@@ -680,6 +682,7 @@ export class Device implements TimelineOwner {
       const stream = this.streamOf(config.stream, where);
       const key = this.mode === 'timing' ? cacheKey(kernel, grid, block, dynamic, args, config.exact) : null;
       let hit = key ? this.timingCache.get(key) : undefined;
+      let measured: KernelMeasurement | undefined;
       if (!hit) {
         const cost = this.execute({
           kernel,
@@ -691,6 +694,10 @@ export class Device implements TimelineOwner {
           mode: this.mode,
           owner: this,
           exact: config.exact,
+          executor: this.backend.executor ? { executor: this.backend.executor, device: p } : undefined,
+          onMeasured: (m) => {
+            measured = m;
+          },
           check: (probe) => {
             this.checkDTypes(probe, where);
             this.backend.checkLaunch(p, {
@@ -715,6 +722,7 @@ export class Device implements TimelineOwner {
         name: kernel.name,
         cost: hit.cost,
         timing: hit.timing,
+        ...(measured ? { args: { measuredMs: measured.ms, measuredBy: measured.by } } : {}),
       });
       return {
         kernel: kernel.name,
@@ -723,6 +731,7 @@ export class Device implements TimelineOwner {
         ms: hit.timing.ms,
         timing: hit.timing,
         cost: hit.cost,
+        ...(measured ? { measured } : {}),
       };
     });
   }

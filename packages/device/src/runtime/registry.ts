@@ -45,9 +45,17 @@ export function removeBackend(name: string): boolean {
   return registry.delete(checkName('removeBackend', 'name', name).toLowerCase());
 }
 
-/** Names of registered backends, highest priority first. */
-export function listBackends(): string[] {
-  return [...registry.entries()].sort((a, b) => b[1].priority - a[1].priority).map(([n]) => n);
+/**
+ * Names of registered backends, highest priority first. A backend registered with a negative priority is opt-in
+ * (`webgpu`: creating it opens a real device): never the default while another is registered, and left out by
+ * `{ optIn: false }`, which callers that visit "every backend" unasked (`tessera devices`, the tour) use.
+ */
+export function listBackends(options: { optIn?: boolean } = {}): string[] {
+  const optIn = options?.optIn ?? true;
+  return [...registry.entries()]
+    .filter(([, e]) => optIn || e.priority >= 0)
+    .sort((a, b) => b[1].priority - a[1].priority)
+    .map(([n]) => n);
 }
 
 /** `TESSERA_BACKEND`, trimmed and lower-cased, or undefined when unset or blank. */

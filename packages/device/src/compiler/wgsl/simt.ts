@@ -1,132 +1,88 @@
 /**
- * SIMT IR → WGSL (the first piece of the WebGPU back end, issue 13). A SIMT kernel's IR is one thread's program, and
- * so is a WGSL compute entry point: a block is a workgroup (`@workgroup_size` is the specialisation's block shape),
- * `simt.tid` / `simt.bid` / `simt.gdim` are `local_invocation_id` / `workgroup_id` / `num_workgroups`, shared arrays are
- * `var<workgroup>` arrays (zero-initialised, as the CPU back end zeroes them per block), `simt.barrier` is
- * `workgroupBarrier()` and global / shared atomics are WGSL atomics. Structured control flow maps to `if` and `loop`.
+ * SIMT IR → WGSL, on the ABI of abi.ts (the WebGPU back end, issue 13). A SIMT kernel's IR is one thread's program,
+ * and so is a WGSL compute entry point: a block is a workgroup (`@workgroup_size` is the specialisation's block
+ * shape), `simt.tid` is `local_invocation_id`, `simt.bid` the block id `pid` the ABI's launch geometry derives from
+ * the linear workgroup id, `simt.gdim` the uniform `grid_*` fields. Shared arrays are `var<workgroup>` arrays,
+ * `simt.barrier` is `workgroupBarrier()`, structured control flow maps to `if` and `loop`.
  *
- * Scalars: `int` → i32, `float` → f32, `bool` → bool. This is the one place the lowering is not JavaScript's number
- * semantics: float scalar arithmetic runs in f32 (not float64) and integer arithmetic wraps at 32 bits. u32 shared
- * elements are carried as their i32 bit pattern. Accesses are not bounds-checked (WGSL's robust buffer access clamps
- * or discards them): the CPU back ends are where faults are found.
+ * Scalars: `int` → i32, `float` → f32, `bool` → bool. This is where the GPU differs from the CPU back ends, whose
+ * scalars are JavaScript numbers (float64): float arithmetic and f32 parameters run in f32, and integer arithmetic
+ * wraps at 32 bits (u32 parameters, u32 shared elements and ballots are carried as their i32 bit pattern). Memory
+ * holds the same bits on both: loads decode and stores encode exactly as the CPU does (simt-memory.ts, dtypes.ts),
+ * and i32 global atomicAdd wraps as CUDA's does where the CPU back end saturates.
  *
- * Refused, as `Unsupported` naming the construct: warp intrinsics (they need the adapter's `subgroups` feature; not
- * lowered yet), buffer dtypes other than f32 and i32, shared dtypes other than f32 / i32 / u32, atomics on f32 (WGSL
- * has no floating-point atomics), dynamic shared memory and shared views / fills, host-array parameters, `trap`, and
- * tile-kernel ops. Layout of the bindings: one storage buffer per buffer parameter (in parameter order), then one
- * uniform struct of the runtime scalars (4 bytes each, in parameter order), all in `@group(0)`.
+ * Bindings (@group(0), in this order): one storage buffer per buffer parameter (in parameter order), the uniform
+ * `params` (launch geometry, then per parameter: a scalar's value `p_<name>`, a buffer's element offset and length
+ * `off_<name>` / `len_<name>`, a host array's offset and length `aoff_<name>` / `alen_<name>`), the host arrays (when
+ * the kernel has any), and the fault record. Every global and shared access is bounds-checked and an out-of-bounds
+ * one, like a `trap` (a `throw` the kernel reaches), is recorded there for the runner to raise (abi.ts).
+ *
+ * Refused, as `Unsupported` naming the construct: warp intrinsics unless the runner promises subgroups of the IR's
+ * warp size (simt-warp.ts), `k.syncwarp` inside control flow, i64 parameters, narrow dynamic-shared views of mixed
+ * dtypes, integer atomics given float values, boolean values stored to buffers, `&&` / `||` on non-booleans, and
+ * tile kernels (tile.ts lowers those).
  */
-import { TesseraError } from '../../errors';
+import type { DType } from '../../dtype/dtype';
 import type { KernelIR, Op, Region, Type, Value } from '../ir';
-import { walk } from '../ir';
+import { WARP_OPS, walk } from '../ir';
+import {
+  faultDecl,
+  geometryFields,
+  geometryPrologue,
+  recordFault,
+  uniformDecl,
+  type WgslBinding,
+  type WgslFaultSite,
+  type WgslProgram,
+  type WgslScalarField,
+} from './abi';
+import { conversionLibrary } from './dtypes';
+import { convert, type Kind, literal, refuse, type SimtEmitter, snippetOf, WGSL_TYPE } from './simt-context';
+import { SimtMemory } from './simt-memory';
+import { binaryExpr, unaryExpr } from './simt-scalar';
+import { laneOrderCheck, WARP_BUILTINS, warpOp } from './simt-warp';
 
-export interface WgslBufferBinding {
-  kind: 'buffer';
-  binding: number;
-  /** The kernel parameter's name. */
-  name: string;
-  dtype: 'f32' | 'i32';
-  /** `read` when the kernel never writes it. */
-  access: 'read' | 'read_write';
-  /** Declared `array<atomic<i32>>` (the kernel uses atomics on it). */
-  atomic: boolean;
-}
-
-export interface WgslScalarField {
-  name: string;
-  type: 'i32' | 'f32';
-  /** Byte offset in the uniform buffer. */
-  offset: number;
-}
-
-export interface WgslUniformBinding {
-  kind: 'uniform';
-  binding: number;
-  fields: WgslScalarField[];
-  /** Bytes of the uniform buffer (a multiple of 16). */
-  size: number;
-}
-
-export interface WgslProgram {
-  code: string;
-  entryPoint: 'main';
-  workgroupSize: readonly [number, number, number];
-  bindings: (WgslBufferBinding | WgslUniformBinding)[];
-}
+export type { WgslBufferBinding, WgslProgram } from './abi';
 
 export interface SimtToWgslOptions {
   /** The block shape the IR was specialised for (becomes `@workgroup_size`). */
   block: readonly [number, number, number];
+  /**
+   * The subgroup size the runner guarantees (the adapter has `subgroups` with a fixed size); warp intrinsics are
+   * lowered only when it equals the IR's warp size.
+   */
+  subgroupSize?: number;
 }
 
 const AXES = ['x', 'y', 'z'];
+const WARP_OR_EXIT = new Set([...WARP_OPS, 'simt.exit']);
 
-function refuse(ir: KernelIR, what: string, hint?: string): never {
-  throw new TesseraError('Unsupported', `WGSL lowering of kernel '${ir.name}': ${what}.`, {
-    kernel: ir.name,
-    ...(hint ? { hint } : {}),
-  });
-}
-
-type Kind = 'int' | 'float' | 'bool';
-
-const WGSL_TYPE: Record<Kind, string> = { int: 'i32', float: 'f32', bool: 'bool' };
-
-/** WGSL for the IR's scalar literal of kind `k`. */
-function literal(v: number | boolean, k: Kind, ir: KernelIR): string {
-  if (k === 'bool') return v ? 'true' : 'false';
-  const x = Number(v);
-  if (k === 'int') {
-    if (!Number.isInteger(x) || x < -2147483648 || x > 2147483647)
-      refuse(ir, `the integer constant ${x} is not an i32`);
-    return x === -2147483648 ? 'i32(-2147483647 - 1)' : `${x}i`;
-  }
-  if (Number.isNaN(x)) return 'bitcast<f32>(0x7fc00000u)';
-  if (!Number.isFinite(x)) return x > 0 ? 'bitcast<f32>(0x7f800000u)' : 'bitcast<f32>(0xff800000u)';
-  const f = Math.fround(x);
-  if (Object.is(f, -0)) return '-0.0f';
-  if (f !== 0 && Math.abs(f) < 1.1754943508222875e-38)
-    return `bitcast<f32>(${new Uint32Array(new Float32Array([f]).buffer)[0]}u)`;
-  return `${f}f`;
-}
-
-const BINARY_INFIX: Record<string, string> = {
-  '+': '+',
-  '-': '-',
-  '*': '*',
-  '/': '/',
-  '%': '%',
-  '<': '<',
-  '<=': '<=',
-  '>': '>',
-  '>=': '>=',
-  '===': '==',
-  '!==': '!=',
-  '&': '&',
-  '|': '|',
-  '^': '^',
-};
-const COMPARE = new Set(['<', '<=', '>', '>=', '===', '!==']);
-const BITWISE = new Set(['&', '|', '^', '<<', '>>', '>>>']);
-
-class Emitter {
+class Emitter implements SimtEmitter {
   private readonly lines: string[] = [];
   private indent = '  ';
   private readonly names = new Map<Value, string>();
-  private readonly buffers = new Map<Value, WgslBufferBinding>();
   private readonly scalars = new Map<Value, string>();
-  private readonly sharedNames = new Map<Value, { name: string; dtype: 'f32' | 'i32' | 'u32'; atomic: boolean }>();
+  private readonly arrays = new Map<Value, { name: string; elem: 'int' | 'float' }>();
+  private readonly sites: WgslFaultSite[] = [];
+  private readonly used = new Set<DType | 'bool'>();
+  private readonly memory: SimtMemory;
   private nextTemp = 0;
+  /** How many scf regions enclose the op being lowered. */
+  private depth = 0;
+  private warpSize = 0;
+  private block: readonly [number, number, number] = [1, 1, 1];
 
-  constructor(private readonly ir: KernelIR) {}
+  constructor(readonly ir: KernelIR) {
+    this.memory = new SimtMemory(this, ir);
+  }
 
-  private kind(v: Value | Type): Kind {
+  kind(v: Value | Type): Kind {
     const t = v instanceof Object && 'type' in v ? (v as Value).type : (v as Type);
     if (t.kind !== 'scalar') refuse(this.ir, `a ${t.kind} value where a scalar was expected`);
     return t.s;
   }
 
-  private name(v: Value): string {
+  name(v: Value): string {
     let n = this.names.get(v);
     if (!n) {
       n = `v${v.id}`;
@@ -135,113 +91,158 @@ class Emitter {
     return n;
   }
 
-  /** The WGSL expression of `v` converted to `to` (JavaScript's conversions: number → bool is `x ≠ 0 && !NaN`). */
-  private as(v: Value, to: Kind): string {
-    const s = this.scalars.get(v) ?? (v.def?.opcode === 'const' ? null : this.name(v));
-    const from = this.kind(v);
-    if (s === null) return literal(v.def!.attrs.value as number | boolean, to, this.ir);
-    return convert(s, from, to);
+  temp(prefix: string): string {
+    return `${prefix}_${this.nextTemp++}`;
   }
 
-  // emit / define / op / atomic return `undefined` (not void) so a switch case can `return this.emit(…)`.
-  private emit(line: string): undefined {
+  as(v: Value, to: Kind): string {
+    const s = this.scalars.get(v) ?? (v.def?.opcode === 'const' ? null : this.name(v));
+    if (s === null) return literal(v.def!.attrs.value as number | boolean, to, this.ir);
+    return convert(s, this.kind(v), to);
+  }
+
+  emit(line: string): undefined {
     this.lines.push(this.indent + line);
     return undefined;
   }
 
-  private define(v: Value, expr: string): undefined {
+  define(v: Value, expr: string): undefined {
     return this.emit(`let ${this.name(v)} = ${expr};`);
+  }
+
+  nested(fn: () => void): void {
+    const saved = this.indent;
+    this.indent += '  ';
+    fn();
+    this.indent = saved;
+  }
+
+  site(s: WgslFaultSite): number {
+    this.sites.push(s);
+    return this.sites.length - 1;
+  }
+
+  fault(site: number, index: string): string {
+    return recordFault(site, index, 'tlin');
+  }
+
+  use(d: DType | 'bool'): void {
+    this.used.add(d);
   }
 
   run(opts: SimtToWgslOptions): WgslProgram {
     const ir = this.ir;
-    if (ir.style !== 'simt') refuse(ir, 'only SIMT kernels are lowered to WGSL (tile kernels are not yet)');
-    // Which buffers and shared arrays are written or used atomically.
-    const written = new Set<Value>();
-    const atomic = new Set<Value>();
-    walk(ir.body, (op) => {
-      if (op.opcode === 'simt.store' || op.opcode === 'simt.atomic') written.add(op.operands[0]!);
-      if (op.opcode === 'simt.atomic' || op.opcode === 'simt.shared_atomic') atomic.add(op.operands[0]!);
-    });
-    const bindings: (WgslBufferBinding | WgslUniformBinding)[] = [];
-    const fields: WgslScalarField[] = [];
-    const decls: string[] = [];
+    if (ir.style !== 'simt') refuse(ir, 'only SIMT kernels are lowered here (tile kernels: tile.ts)');
+    this.block = opts.block;
+    const warp = this.checkWarp(opts);
+    for (const p of ir.params)
+      if (p.value && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(p.name))
+        refuse(ir, `parameter '${p.name}': its name is not a WGSL identifier`, 'Rename it (letters, digits, _).');
+    const nBuffers = this.memory.plan(0);
+    const fields: WgslScalarField[] = geometryFields();
+    const field = (name: string, type: 'i32' | 'f32' | 'u32', source: WgslScalarField['source']) =>
+      fields.push({ name, type, offset: 0, source });
+    const arrayParams: string[] = [];
+    const floatArrays: string[] = [];
     for (const p of ir.params) {
       const v = p.value;
       if (!v) continue;
       if (v.type.kind === 'buffer') {
-        const dtype = v.type.dtype;
-        if (dtype !== 'f32' && dtype !== 'i32')
-          refuse(
-            ir,
-            `buffer parameter '${p.name}' has dtype ${dtype}; WGSL buffers are lowered for f32 and i32 only`,
-            'f16 (shader-f16) and packed bf16/fp8/i8/u8 buffers are later pieces of the WebGPU back end.',
-          );
-        if (atomic.has(v) && dtype === 'f32')
-          refuse(
-            ir,
-            `an atomic on f32 buffer '${p.name}': WGSL has no floating-point atomics`,
-            'Write per-block partial results and reduce them in a second launch, or accumulate in i32.',
-          );
-        const b: WgslBufferBinding = {
-          kind: 'buffer',
-          binding: bindings.length,
-          name: p.name,
-          dtype,
-          access: written.has(v) ? 'read_write' : 'read',
-          atomic: atomic.has(v),
-        };
-        bindings.push(b);
-        this.buffers.set(v, b);
-        const elem = b.atomic ? `atomic<${dtype}>` : dtype;
-        decls.push(`@group(0) @binding(${b.binding}) var<storage, ${b.access}> b_${p.name}: array<${elem}>;`);
+        field(`off_${p.name}`, 'i32', { kind: 'offset', param: p.name });
+        field(`len_${p.name}`, 'i32', { kind: 'length', param: p.name });
       } else if (v.type.kind === 'scalar') {
-        if (v.type.s === 'bool') refuse(ir, `bool scalar parameter '${p.name}'`);
-        const type = v.type.s === 'int' ? 'i32' : 'f32';
-        fields.push({ name: p.name, type, offset: fields.length * 4 });
-        this.scalars.set(v, `params.${p.name}`);
-      } else {
-        refuse(ir, `parameter '${p.name}' of type ${v.type.kind} (host arrays are not lowered yet)`);
-      }
+        if (p.spec === 'i64')
+          refuse(ir, `i64 parameter '${p.name}': WGSL has no 64-bit integers`, 'Pass sizes below 2³¹ as i32.');
+        const s = v.type.s;
+        field(`p_${p.name}`, s === 'float' ? 'f32' : 'i32', { kind: 'scalar', param: p.name });
+        this.scalars.set(v, s === 'bool' ? `(params.p_${p.name} != 0i)` : `params.p_${p.name}`);
+      } else if (v.type.kind === 'array') {
+        field(`aoff_${p.name}`, 'i32', { kind: 'arrayOffset', param: p.name });
+        field(`alen_${p.name}`, 'i32', { kind: 'arrayLength', param: p.name });
+        arrayParams.push(p.name);
+        if (v.type.elem === 'float') floatArrays.push(p.name);
+        this.arrays.set(v, { name: p.name, elem: v.type.elem });
+      } else refuse(ir, `parameter '${p.name}' of type ${v.type.kind}`);
     }
-    if (fields.length) {
-      const binding = bindings.length;
-      bindings.push({ kind: 'uniform', binding, fields, size: Math.ceil((fields.length * 4) / 16) * 16 });
-      decls.unshift(`struct Params {\n${fields.map((f) => `  ${f.name}: ${f.type},`).join('\n')}\n}`);
-      decls.push(`@group(0) @binding(${binding}) var<uniform> params: Params;`);
+    const bindings: WgslBinding[] = [...this.memory.bindings.values()];
+    const uniform = uniformDecl(fields, nBuffers);
+    bindings.push(uniform.binding);
+    let next = nBuffers + 1;
+    const decls = [uniform.decl, ...this.memory.decls()];
+    if (arrayParams.length) {
+      bindings.push({ kind: 'arrays', binding: next, params: arrayParams, floats: floatArrays });
+      decls.push(`@group(0) @binding(${next++}) var<storage, read> arrays: array<u32>;`);
     }
-    for (const s of ir.shared) {
-      const t = s.value.type;
-      if (t.kind !== 'shared') continue;
-      if (t.dtype !== 'f32' && t.dtype !== 'i32' && t.dtype !== 'u32')
-        refuse(
-          ir,
-          `shared array '${s.name}' of dtype ${t.dtype}; WGSL shared arrays are lowered for f32, i32 and u32 only`,
-        );
-      const isAtomic = atomic.has(s.value);
-      if (isAtomic && t.dtype === 'f32')
-        refuse(ir, `an atomic on f32 shared array '${s.name}': WGSL has no floating-point atomics`);
-      const name = `sh_${s.name.replace(/[^A-Za-z0-9_]/g, '_')}`;
-      this.sharedNames.set(s.value, { name, dtype: t.dtype, atomic: isAtomic });
-      decls.push(`var<workgroup> ${name}: array<${isAtomic ? `atomic<${t.dtype}>` : t.dtype}, ${t.length}>;`);
-    }
+    bindings.push({ kind: 'fault', binding: next });
+    decls.push(faultDecl(next));
+
+    // The body: launch geometry, the thread's linear id (for fault records), the lane check, the ops.
+    this.lines.push(...geometryPrologue(this.indent));
+    this.emit('let tlin = i32(lidx);');
+    if (warp) laneOrderCheck(this, this.warpSize);
     this.region(ir.body);
+
+    const body = this.lines.join('\n');
+    for (const d of this.memory.dtypesUsed()) this.used.add(d);
     const [bx, by, bz] = opts.block;
     const code = [
       `// ${ir.name} ${ir.key}: generated by @tessera/device (SIMT IR → WGSL)`,
+      ...(warp ? ['enable subgroups;', 'diagnostic(off, subgroup_uniformity);'] : []),
       ...decls,
+      conversionLibrary(this.used),
+      ...this.memory.functions(),
       '',
       `@compute @workgroup_size(${bx}, ${by}, ${bz})`,
-      'fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {',
-      ...this.lines,
+      `fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) lidx: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>${warp ? `, ${WARP_BUILTINS}` : ''}) {`,
+      body,
       '}',
       '',
-    ].join('\n');
-    return { code, entryPoint: 'main', workgroupSize: [bx, by, bz], bindings };
+    ]
+      .filter((l) => l !== '')
+      .join('\n');
+    return {
+      code: `${code}\n`,
+      entryPoint: 'main',
+      workgroupSize: [bx, by, bz],
+      bindings,
+      sites: this.sites,
+      features: warp ? ['subgroups'] : [],
+      workgroupBytes: this.memory.workgroupBytes(),
+    };
+  }
+
+  /** Whether the kernel has warp intrinsics (then refused unless the runner's subgroups are its warps). */
+  private checkWarp(opts: SimtToWgslOptions): boolean {
+    let first: Op | undefined;
+    walk(this.ir.body, (op) => {
+      if (!first && WARP_OR_EXIT.has(op.opcode)) first = op;
+    });
+    if (!first) return false;
+    const ws = this.ir.warpSize ?? 32;
+    if (opts.subgroupSize !== ws) {
+      const why =
+        opts.subgroupSize === undefined
+          ? "the adapter lacks the 'subgroups' feature (or its subgroup size is not fixed)"
+          : `the adapter's subgroup size is ${opts.subgroupSize}, not the kernel's warp size ${ws}`;
+      refuse(
+        this.ir,
+        `the warp intrinsic ${first.opcode}${snippetOf(first)} needs subgroups of ${ws} lanes, and ${why}`,
+        "Warp intrinsics run on adapters with the 'subgroups' feature and a fixed subgroup size equal to the warp size; run the kernel on a simulator backend, or exchange values through shared memory.",
+      );
+    }
+    this.warpSize = ws;
+    return true;
   }
 
   private region(r: Region): void {
     for (const op of r.ops) this.op(op);
+  }
+
+  /** Lowers an scf region's ops one level deeper (for `k.syncwarp`'s top-level rule). */
+  private inRegion(fn: () => void): void {
+    this.depth++;
+    this.nested(fn);
+    this.depth--;
   }
 
   /** Declares `var`s for an op's results (assigned by its regions' yields). */
@@ -265,373 +266,184 @@ class Emitter {
   }
 
   private op(op: Op): undefined {
-    const ir = this.ir;
     const o = op.operands;
     const a = op.attrs;
     switch (op.opcode) {
       case 'const':
-        return; // literals are written where they are used
+      case 'simt.flops':
+      case 'simt.dynamic_shared': // views are planned by SimtMemory
+      case 'simt.shared_view':
+        return;
       case 'simt.tid':
         return this.define(op.result, `i32(lid.${AXES[a.axis as number]})`);
       case 'simt.bid':
-        return this.define(op.result, `i32(wid.${AXES[a.axis as number]})`);
+        return this.define(op.result, `pid.${AXES[a.axis as number]}`);
       case 'simt.gdim':
-        return this.define(op.result, `i32(nwg.${AXES[a.axis as number]})`);
-      case 'simt.flops':
-        return;
+        return this.define(op.result, `params.grid_${AXES[a.axis as number]}`);
+      case 'simt.bdim':
+        return this.define(op.result, `${this.block[a.axis as number]}i`);
       case 's.binary':
-        return this.define(op.result, this.binary(op));
+        return this.define(op.result, binaryExpr(this, op));
       case 's.unary':
-        return this.define(op.result, this.unary(op));
+        return this.define(op.result, unaryExpr(this, op));
       case 's.select': {
         const k = this.kind(op.result);
         return this.define(op.result, `select(${this.as(o[2]!, k)}, ${this.as(o[1]!, k)}, ${this.as(o[0]!, 'bool')})`);
       }
-      case 'buf.len':
-        return this.define(op.result, `i32(arrayLength(&b_${this.buf(o[0]!).name}))`);
-      case 'simt.load': {
-        const b = this.buf(o[0]!);
-        const ref = `b_${b.name}[${this.as(o[1]!, 'int')}]`;
-        const k: Kind = b.dtype === 'f32' ? 'float' : 'int';
-        return this.define(op.result, convert(b.atomic ? `atomicLoad(&${ref})` : ref, k, this.kind(op.result)));
+      case 'buf.len': {
+        const b = this.memory.bindings.get(o[0]!);
+        if (!b) refuse(this.ir, 'buf.len of something other than a buffer parameter');
+        return this.define(op.result, `params.len_${b.name}`);
       }
-      case 'simt.store': {
-        const b = this.buf(o[0]!);
-        const ref = `b_${b.name}[${this.as(o[1]!, 'int')}]`;
-        const v = this.storeValue(o[2]!, b.dtype);
-        return this.emit(b.atomic ? `atomicStore(&${ref}, ${v});` : `${ref} = ${v};`);
+      case 'arr.get':
+        return this.arrayGet(op);
+      case 'arr.len': {
+        const arr = this.arrays.get(o[0]!);
+        if (!arr) refuse(this.ir, 'arr.len of something other than a host-array parameter');
+        return this.define(op.result, `params.alen_${arr.name}`);
       }
-      case 'simt.atomic': {
-        const b = this.buf(o[0]!);
-        return this.atomic(op, `&b_${b.name}[${this.as(o[1]!, 'int')}]`, 'i32', ['add', 'max', 'min', 'exch', 'cas']);
-      }
-      case 'simt.shared_load': {
-        const s = this.sharedOf(o[0]!);
-        const ref = `${s.name}[${this.as(o[1]!, 'int')}]`;
-        const raw = s.atomic ? `atomicLoad(&${ref})` : ref;
-        const e = s.dtype === 'u32' ? `bitcast<i32>(${raw})` : raw;
-        return this.define(op.result, convert(e, s.dtype === 'f32' ? 'float' : 'int', this.kind(op.result)));
-      }
-      case 'simt.shared_store': {
-        const s = this.sharedOf(o[0]!);
-        const ref = `${s.name}[${this.as(o[1]!, 'int')}]`;
-        const v = this.storeValue(o[2]!, s.dtype);
-        return this.emit(s.atomic ? `atomicStore(&${ref}, ${v});` : `${ref} = ${v};`);
-      }
-      case 'simt.shared_atomic': {
-        const s = this.sharedOf(o[0]!);
-        return this.atomic(op, `&${s.name}[${this.as(o[1]!, 'int')}]`, s.dtype as 'i32' | 'u32', [
-          'add',
-          'max',
-          'min',
-          'exch',
-          'cas',
-        ]);
-      }
+      case 'simt.load':
+      case 'simt.store':
+      case 'simt.atomic':
+        this.memory.globalOp(op);
+        return;
+      case 'simt.shared_load':
+      case 'simt.shared_store':
+      case 'simt.shared_fill':
+      case 'simt.shared_atomic':
+        this.memory.sharedOp(op);
+        return;
       case 'simt.barrier':
         return this.emit('workgroupBarrier();');
-      case 'scf.if': {
-        this.resultVars(op);
-        const targets = op.results.map((v) => this.name(v));
-        const kinds = op.results.map((v) => this.kind(v));
-        this.emit(`if (${this.as(o[0]!, 'bool')}) {`);
-        this.nested(() => this.yieldInto(op.regions[0]!, targets, kinds));
-        if (op.regions[1]?.ops.some((x) => x.opcode !== 'scf.yield' || x.operands.length)) {
-          this.emit('} else {');
-          this.nested(() => this.yieldInto(op.regions[1]!, targets, kinds));
-        }
-        return this.emit('}');
+      case 'trap': {
+        // Recorded, then the thread goes on: the front end guards everything after a `throw` already.
+        const name = (a.name as string | undefined) ?? 'Error';
+        const site = this.site({
+          kind: 'trap',
+          op: 'trap',
+          name: '',
+          message: `threw ${name}: ${a.message as string}`,
+          snippet: op.loc?.snippet,
+        });
+        return this.emit(this.fault(site, '0i'));
       }
-      case 'scf.for': {
-        // for (iv = lo; iv < hi; iv += step), iters carried in vars.
-        const body = op.regions[0]!;
-        const [ivArg, ...iterArgs] = body.args;
-        const t = `f${this.nextTemp++}`;
-        const ivKind = this.kind(ivArg!);
-        this.emit(`var ${t}_iv: ${WGSL_TYPE[ivKind]} = ${this.as(o[0]!, ivKind)};`);
-        const iters = iterArgs.map((v, i) => {
-          const n = `${t}_it${i}`;
-          this.emit(`var ${n}: ${WGSL_TYPE[this.kind(v)]} = ${this.as(o[3 + i]!, this.kind(v))};`);
-          return n;
-        });
-        this.emit('loop {');
-        this.nested(() => {
-          this.emit(`if (!(${t}_iv < ${this.as(o[1]!, ivKind)})) { break; }`);
-          this.define(ivArg!, `${t}_iv`);
-          iterArgs.forEach((v, i) => {
-            this.define(v, iters[i]!);
-          });
-          this.yieldInto(
-            body,
-            iters,
-            iterArgs.map((v) => this.kind(v)),
-          );
-          this.emit(`${t}_iv = ${t}_iv + ${this.as(o[2]!, ivKind)};`);
-        });
-        this.emit('}');
-        for (const [i, v] of op.results.entries()) this.define(v, iters[i]!);
-        return;
-      }
-      case 'scf.while': {
-        const [before, after] = op.regions as [Region, Region];
-        const t = `w${this.nextTemp++}`;
-        const state = before.args.map((v, i) => {
-          const n = `${t}_a${i}`;
-          this.emit(`var ${n}: ${WGSL_TYPE[this.kind(v)]} = ${this.as(o[i]!, this.kind(v))};`);
-          return n;
-        });
-        this.resultVars(op);
-        this.emit('loop {');
-        this.nested(() => {
-          before.args.forEach((v, i) => {
-            this.define(v, state[i]!);
-          });
-          const cond = this.yieldInto(before, [], [], 'scf.condition');
-          if (!cond) refuse(ir, 'a while loop without scf.condition');
-          const [c, ...vals] = cond.operands;
-          op.results.forEach((v, i) => {
-            this.emit(`${this.name(v)} = ${this.as(vals[i]!, this.kind(v))};`);
-          });
-          this.emit(`if (!(${this.as(c!, 'bool')})) { break; }`);
-          after.args.forEach((v, i) => {
-            this.define(v, this.as(vals[i]!, this.kind(v)));
-          });
-          this.yieldInto(
-            after,
-            state,
-            before.args.map((v) => this.kind(v)),
-          );
-        });
-        return this.emit('}');
-      }
-      case 'simt.shfl':
-      case 'simt.vote':
-      case 'simt.redux':
-      case 'simt.syncwarp':
-      case 'simt.exit':
-        return refuse(
-          ir,
-          `the warp intrinsic ${op.opcode}${op.loc ? ` (\`${op.loc.snippet}\`)` : ''} is not lowered to WGSL yet`,
-          "Warp intrinsics will map to subgroup operations on adapters with the 'subgroups' feature; without it they stay refused.",
-        );
-      case 'simt.dynamic_shared':
-      case 'simt.shared_view':
-      case 'simt.shared_fill':
-        return refuse(ir, `${op.opcode} (dynamic shared memory, shared views and fills are not lowered to WGSL yet)`);
-      case 'trap':
-        return refuse(ir, `a runtime \`throw\` (trap: ${JSON.stringify(a.message)}) has no WGSL equivalent yet`);
+      case 'scf.if':
+        return this.ifOp(op);
+      case 'scf.for':
+        return this.forOp(op);
+      case 'scf.while':
+        return this.whileOp(op);
       default:
-        return refuse(ir, `the op ${op.opcode} is not lowered to WGSL`);
+        if (WARP_OR_EXIT.has(op.opcode)) {
+          warpOp(this, op, this.warpSize, this.depth === 0);
+          return;
+        }
+        return refuse(this.ir, `the op ${op.opcode}${snippetOf(op)} is not lowered to WGSL`);
     }
   }
 
-  private nested(fn: () => void): void {
-    const saved = this.indent;
-    this.indent += '  ';
-    fn();
-    this.indent = saved;
+  /** A host-array element (an index outside the array reads 0 / NaN: undefined on the CPU, not a fault). */
+  private arrayGet(op: Op): undefined {
+    const arr = this.arrays.get(op.operands[0]!);
+    if (!arr) refuse(this.ir, 'arr.get of something other than a host-array parameter');
+    const x = op.operands[1]!;
+    const i = this.temp('ai');
+    const ok = this.temp('aok');
+    if (this.kind(x) === 'float') {
+      this.emit(`let ${i}f = ${this.as(x, 'float')};`);
+      this.emit(`let ${i} = i32(${i}f);`);
+      this.emit(`let ${ok} = ${i}f == trunc(${i}f) && ${i} >= 0i && ${i} < params.alen_${arr.name};`);
+    } else {
+      this.emit(`let ${i} = ${this.as(x, 'int')};`);
+      this.emit(`let ${ok} = ${i} >= 0i && ${i} < params.alen_${arr.name};`);
+    }
+    const word = `arrays[params.aoff_${arr.name} + select(0i, ${i}, ${ok})]`;
+    const e =
+      arr.elem === 'float'
+        ? `select(tsr_f32_bits(0x7fc00000u), bitcast<f32>(${word}), ${ok})`
+        : `select(0i, bitcast<i32>(${word}), ${ok})`;
+    return this.define(op.result, convert(e, arr.elem, this.kind(op.result)));
   }
 
-  private buf(v: Value): WgslBufferBinding {
-    const b = this.buffers.get(v);
-    if (!b) refuse(this.ir, 'a memory access on something other than a buffer parameter');
-    return b;
-  }
-
-  private sharedOf(v: Value): { name: string; dtype: 'f32' | 'i32' | 'u32'; atomic: boolean } {
-    const s = this.sharedNames.get(v);
-    if (!s) refuse(this.ir, 'a shared access on something other than a static shared array');
-    return s;
-  }
-
-  /** A value converted as a store to `dtype` converts it (`castScalar`: float → int truncates and saturates). */
-  private storeValue(v: Value, dtype: 'f32' | 'i32' | 'u32'): string {
-    if (dtype === 'f32') return this.as(v, 'float');
-    const k = this.kind(v);
-    if (dtype === 'i32') return this.as(v, 'int');
-    // u32: integers wrap (the typed array's ToUint32); floats truncate through i32.
-    return k === 'float' ? `u32(i32(${this.as(v, 'float')}))` : `bitcast<u32>(${this.as(v, 'int')})`;
-  }
-
-  private atomic(op: Op, ptr: string, dtype: 'i32' | 'u32', kinds: string[]): undefined {
-    const kind = op.attrs.kind as string;
-    if (!kinds.includes(kind)) refuse(this.ir, `atomic '${kind}'`);
+  private ifOp(op: Op): undefined {
     const o = op.operands;
-    const val = (v: Value): string => (dtype === 'u32' ? `bitcast<u32>(${this.as(v, 'int')})` : this.as(v, 'int'));
-    const back = (e: string): string =>
-      convert(dtype === 'u32' ? `bitcast<i32>(${e})` : e, 'int', this.kind(op.result));
-    if (kind !== 'cas') {
-      const fn = { add: 'atomicAdd', max: 'atomicMax', min: 'atomicMin', exch: 'atomicExchange' }[kind]!;
-      return this.define(op.result, back(`${fn}(${ptr}, ${val(o[2]!)})`));
+    this.resultVars(op);
+    const targets = op.results.map((v) => this.name(v));
+    const kinds = op.results.map((v) => this.kind(v));
+    this.emit(`if (${this.as(o[0]!, 'bool')}) {`);
+    this.inRegion(() => this.yieldInto(op.regions[0]!, targets, kinds));
+    if (op.regions[1]?.ops.some((x) => x.opcode !== 'scf.yield' || x.operands.length)) {
+      this.emit('} else {');
+      this.inRegion(() => this.yieldInto(op.regions[1]!, targets, kinds));
     }
-    // CUDA's atomicCAS is strong; WGSL's compare-exchange may fail spuriously: retry while it failed on an equal value.
-    const t = `c${this.nextTemp++}`;
-    this.emit(`var ${t}: ${dtype};`);
+    return this.emit('}');
+  }
+
+  /** for (iv = lo; iv < hi; iv += step), iters carried in vars. */
+  private forOp(op: Op): undefined {
+    const o = op.operands;
+    const body = op.regions[0]!;
+    const [ivArg, ...iterArgs] = body.args;
+    const t = this.temp('f');
+    const ivKind = this.kind(ivArg!);
+    this.emit(`var ${t}_iv: ${WGSL_TYPE[ivKind]} = ${this.as(o[0]!, ivKind)};`);
+    const iters = iterArgs.map((v, i) => {
+      const n = `${t}_it${i}`;
+      this.emit(`var ${n}: ${WGSL_TYPE[this.kind(v)]} = ${this.as(o[3 + i]!, this.kind(v))};`);
+      return n;
+    });
     this.emit('loop {');
-    this.nested(() => {
-      this.emit(`let r = atomicCompareExchangeWeak(${ptr}, ${val(o[3]!)}, ${val(o[2]!)});`);
-      this.emit(`if (r.exchanged || r.old_value != ${val(o[3]!)}) { ${t} = r.old_value; break; }`);
+    this.inRegion(() => {
+      this.emit(`if (!(${t}_iv < ${this.as(o[1]!, ivKind)})) { break; }`);
+      this.define(ivArg!, `${t}_iv`);
+      iterArgs.forEach((v, i) => {
+        this.define(v, iters[i]!);
+      });
+      this.yieldInto(
+        body,
+        iters,
+        iterArgs.map((v) => this.kind(v)),
+      );
+      this.emit(`${t}_iv = ${t}_iv + ${this.as(o[2]!, ivKind)};`);
     });
     this.emit('}');
-    return this.define(op.result, back(t));
+    for (const [i, v] of op.results.entries()) this.define(v, iters[i]!);
+    return;
   }
 
-  private binary(op: Op): string {
-    const [x, y] = op.operands as [Value, Value];
-    const bop = op.attrs.op as string;
-    const rk = this.kind(op.result);
-    const kx = this.kind(x);
-    const ky = this.kind(y);
-    // The kind the operation is computed in.
-    const ck: Kind = COMPARE.has(bop)
-      ? kx === 'bool' && ky === 'bool'
-        ? 'bool'
-        : kx === 'float' || ky === 'float'
-          ? 'float'
-          : 'int'
-      : bop === '&&' || bop === '||'
-        ? 'bool'
-        : BITWISE.has(bop) || bop === 'imul'
-          ? 'int'
-          : bop === '/' || bop === '**' || bop === 'atan2' || bop === 'hypot'
-            ? 'float'
-            : rk;
-    if ((bop === '&&' || bop === '||') && (kx !== 'bool' || ky !== 'bool' || rk !== 'bool'))
-      refuse(this.ir, `\`${bop}\` on non-boolean operands (JavaScript returns an operand)`);
-    if (BITWISE.has(bop) && (kx === 'float' || ky === 'float'))
-      refuse(this.ir, `\`${bop}\` on a float operand (ToInt32 of an f32 is not lowered)`);
-    const a = this.as(x, ck);
-    const b = this.as(y, ck);
-    let e: string;
-    switch (bop) {
-      case '<<':
-        e = `(${a} << u32(${b}))`;
-        break;
-      case '>>':
-        e = `(${a} >> u32(${b}))`;
-        break;
-      case '>>>':
-        e = `bitcast<i32>(bitcast<u32>(${a}) >> u32(${b}))`;
-        break;
-      case '**':
-        e = `pow(${a}, ${b})`;
-        break;
-      case 'min':
-      case 'max':
-        e = `${bop}(${a}, ${b})`;
-        break;
-      case 'imul':
-        e = `(${a} * ${b})`;
-        break;
-      case 'atan2':
-        e = `atan2(${a}, ${b})`;
-        break;
-      case 'hypot':
-        e = `length(vec2<f32>(${a}, ${b}))`;
-        break;
-      default: {
-        const inf = BINARY_INFIX[bop];
-        if (!inf) refuse(this.ir, `the scalar operator \`${bop}\``);
-        if (bop === '%' && ck === 'float') e = `(${a} - ${b} * trunc(${a} / ${b}))`;
-        else e = `(${a} ${inf} ${b})`;
-      }
-    }
-    const k: Kind = COMPARE.has(bop) ? 'bool' : ck;
-    return convert(e, k, rk);
+  private whileOp(op: Op): undefined {
+    const o = op.operands;
+    const [before, after] = op.regions as [Region, Region];
+    const t = this.temp('w');
+    const state = before.args.map((v, i) => {
+      const n = `${t}_a${i}`;
+      this.emit(`var ${n}: ${WGSL_TYPE[this.kind(v)]} = ${this.as(o[i]!, this.kind(v))};`);
+      return n;
+    });
+    this.resultVars(op);
+    this.emit('loop {');
+    this.inRegion(() => {
+      before.args.forEach((v, i) => {
+        this.define(v, state[i]!);
+      });
+      const cond = this.yieldInto(before, [], [], 'scf.condition');
+      if (!cond) refuse(this.ir, 'a while loop without scf.condition');
+      const [c, ...vals] = cond.operands;
+      op.results.forEach((v, i) => {
+        this.emit(`${this.name(v)} = ${this.as(vals[i]!, this.kind(v))};`);
+      });
+      this.emit(`if (!(${this.as(c!, 'bool')})) { break; }`);
+      after.args.forEach((v, i) => {
+        this.define(v, this.as(vals[i]!, this.kind(v)));
+      });
+      this.yieldInto(
+        after,
+        state,
+        before.args.map((v) => this.kind(v)),
+      );
+    });
+    return this.emit('}');
   }
-
-  private unary(op: Op): string {
-    const x = op.operands[0]!;
-    const u = op.attrs.op as string;
-    const rk = this.kind(op.result);
-    const xk = this.kind(x);
-    const f = (): string => this.as(x, 'float');
-    let e: string;
-    let k: Kind = 'float';
-    switch (u) {
-      case '-':
-        k = xk === 'int' ? 'int' : 'float';
-        e = `(-${this.as(x, k)})`;
-        break;
-      case '+':
-        k = xk === 'int' ? 'int' : 'float';
-        e = this.as(x, k);
-        break;
-      case '!':
-        k = 'bool';
-        e = `(!${this.as(x, 'bool')})`;
-        break;
-      case '~':
-        if (xk === 'float') refuse(this.ir, '`~` on a float operand');
-        k = 'int';
-        e = `(~${this.as(x, 'int')})`;
-        break;
-      case 'floor':
-      case 'ceil':
-      case 'trunc':
-      case 'sign':
-      case 'abs':
-        if (xk === 'int') {
-          k = 'int';
-          e = u === 'abs' || u === 'sign' ? `${u}(${this.as(x, 'int')})` : this.as(x, 'int');
-        } else e = `${u}(${f()})`;
-        break;
-      case 'round': // JavaScript rounds halves up
-        e = xk === 'int' ? f() : `floor(${f()} + 0.5f)`;
-        break;
-      case 'sqrt':
-      case 'exp':
-      case 'log':
-      case 'log2':
-      case 'sin':
-      case 'cos':
-      case 'tan':
-      case 'tanh':
-      case 'atan':
-        e = `${u}(${f()})`;
-        break;
-      case 'cbrt':
-        e = `(sign(${f()}) * pow(abs(${f()}), 1.0f / 3.0f))`;
-        break;
-      case 'expm1':
-        e = `(exp(${f()}) - 1.0f)`;
-        break;
-      case 'log1p':
-        e = `log(1.0f + ${f()})`;
-        break;
-      case 'log10':
-        e = `(log2(${f()}) * 0.30102999566398120f)`;
-        break;
-      case 'fround':
-        e = f();
-        break;
-      case 'isNaN':
-        k = 'bool';
-        e = `((bitcast<u32>(${f()}) & 0x7fffffffu) > 0x7f800000u)`;
-        break;
-      case 'isFinite':
-        k = 'bool';
-        e = `((bitcast<u32>(${f()}) & 0x7f800000u) != 0x7f800000u)`;
-        break;
-      case 'isInteger':
-        k = 'bool';
-        e =
-          xk === 'int' ? 'true' : `(((bitcast<u32>(${f()}) & 0x7f800000u) != 0x7f800000u) && trunc(${f()}) == ${f()})`;
-        break;
-      default:
-        refuse(this.ir, `the scalar function \`${u}\``);
-    }
-    return convert(e, k, rk);
-  }
-}
-
-/** Converts a WGSL expression between scalar kinds, with JavaScript's truthiness for → bool. */
-function convert(e: string, from: Kind, to: Kind): string {
-  if (from === to) return e;
-  // float → bool: neither ±0 nor NaN (the magnitude's bits are in 1..0x7f800000).
-  if (to === 'bool') return from === 'int' ? `(${e} != 0i)` : `((bitcast<u32>(${e}) & 0x7fffffffu) - 1u < 0x7f800000u)`;
-  if (from === 'bool') return to === 'int' ? `select(0i, 1i, ${e})` : `select(0.0f, 1.0f, ${e})`;
-  return to === 'int' ? `i32(${e})` : `f32(${e})`;
 }
 
 /** The WGSL of a SIMT kernel's IR (see the module comment for the mapping and what is refused). */
