@@ -1,0 +1,324 @@
+/**
+ * Runs one lowered kernel (`WgslProgram`, see @tessera/device/wgsl abi.ts) on a WebGPU device: memory regions are
+ * uploaded, the uniform fields filled from their sources, the grid dispatched in chunks (≤ 65535 workgroups per
+ * dimension, scratch sized per chunk), written regions read back, and the fault record returned.
+ *
+ * Memory is given as regions (host bytes) and parameters as windows into them, so two parameters that are views of
+ * one allocation share one GPU buffer and see each other's writes, as on a GPU with one address space.
+ */
+import type { WgslBufferBinding, WgslProgram, WgslScratchBinding } from '@tessera/device/wgsl';
+import { FAULT_WORDS } from '@tessera/device/wgsl';
+
+/** Host bytes of one memory region (its length need not be a multiple of 4). */
+export interface ProgramRegion {
+  bytes: Uint8Array;
+}
+
+/** A buffer parameter: a window of `length` elements at `byteOffset` in a region. */
+export interface ProgramBuffer {
+  region: number;
+  byteOffset: number;
+  length: number;
+}
+
+export interface ProgramLaunch {
+  grid: readonly [number, number, number];
+  regions: ProgramRegion[];
+  buffers: Record<string, ProgramBuffer>;
+  scalars: Record<string, number>;
+  arrays: Record<string, readonly number[]>;
+  /** Measure the dispatches with timestamp queries (needs the `timestamp-query` feature). */
+  timestamps?: boolean;
+}
+
+export interface FaultRecord {
+  count: number;
+  site: number;
+  index: number;
+  /** Linear program / block id. */
+  lin: number;
+  /** SIMT: linear thread id in the block. */
+  thread: number;
+}
+
+export interface ProgramResult {
+  /** Region index → its bytes after the launch (regions a writable binding uses; the same length as given). */
+  written: Map<number, Uint8Array>;
+  fault: FaultRecord | null;
+  /** GPU time of the dispatches from timestamp queries, or null. */
+  gpuMs: number | null;
+  /** Host time from submitting the dispatches to their completion (excludes uploads and read-back). */
+  wallMs: number;
+}
+
+const DTYPE_BYTES: Record<string, number> = {
+  f32: 4,
+  i32: 4,
+  f16: 2,
+  bf16: 2,
+  i16: 2,
+  fp8e4m3: 1,
+  fp8e5m2: 1,
+  i8: 1,
+  u8: 1,
+};
+
+const MAX_PER_DIM = 65535;
+
+/** Pipelines by WGSL text, per device. */
+const pipelines = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
+
+/** Thrown for WGSL that Dawn rejects (a lowering bug): carries Dawn's messages and the code. */
+export class WgslCompileError extends Error {}
+
+/** Compiles `prog`'s pipeline (cached): throws WgslCompileError with the compiler's messages. */
+export async function compileProgram(device: GPUDevice, prog: WgslProgram): Promise<void> {
+  await pipelineFor(device, prog);
+}
+
+async function pipelineFor(device: GPUDevice, prog: WgslProgram): Promise<GPUComputePipeline> {
+  let cache = pipelines.get(device);
+  if (!cache) {
+    cache = new Map();
+    pipelines.set(device, cache);
+  }
+  let p = cache.get(prog.code);
+  if (!p) {
+    p = (async () => {
+      device.pushErrorScope('validation');
+      const module = device.createShaderModule({ code: prog.code });
+      const info = await module.getCompilationInfo();
+      const errors = info.messages.filter((m) => m.type === 'error');
+      if (errors.length) {
+        await device.popErrorScope();
+        throw new WgslCompileError(
+          `WGSL rejected by the WebGPU compiler:\n${errors.map((m) => `  line ${m.lineNum}: ${m.message}`).join('\n')}`,
+        );
+      }
+      const pipeline = await device.createComputePipelineAsync({
+        layout: 'auto',
+        compute: { module, entryPoint: prog.entryPoint },
+      });
+      const err = await device.popErrorScope();
+      if (err) throw new WgslCompileError(`WebGPU pipeline creation failed: ${err.message}`);
+      return pipeline;
+    })();
+    cache.set(prog.code, p);
+    p.catch(() => cache.delete(prog.code));
+  }
+  return p;
+}
+
+const round4 = (n: number) => Math.ceil(n / 4) * 4;
+
+/** Packs host arrays into words and records each one's offset. */
+function packArrays(prog: WgslProgram, arrays: Record<string, readonly number[]>) {
+  const binding = prog.bindings.find((b) => b.kind === 'arrays');
+  const offsets = new Map<string, number>();
+  if (binding?.kind !== 'arrays') return { words: null, offsets };
+  let total = 0;
+  for (const name of binding.params) {
+    offsets.set(name, total);
+    total += arrays[name]?.length ?? 0;
+  }
+  const buf = new ArrayBuffer(Math.max(4, total * 4));
+  const dv = new DataView(buf);
+  for (const name of binding.params) {
+    const a = arrays[name] ?? [];
+    const at = offsets.get(name)!;
+    const float = binding.floats.includes(name);
+    for (let i = 0; i < a.length; i++) {
+      if (float) dv.setFloat32((at + i) * 4, a[i]!, true);
+      else dv.setInt32((at + i) * 4, a[i]!, true);
+    }
+  }
+  return { words: new Uint8Array(buf), offsets };
+}
+
+/** Runs `prog` over `launch.grid`; see the module comment. */
+export async function runProgram(device: GPUDevice, prog: WgslProgram, launch: ProgramLaunch): Promise<ProgramResult> {
+  const pipeline = await pipelineFor(device, prog);
+  const created: GPUBuffer[] = [];
+  const make = (size: number, usage: number) => {
+    const b = device.createBuffer({ size: Math.max(16, round4(size)), usage });
+    created.push(b);
+    return b;
+  };
+  try {
+    device.pushErrorScope('validation');
+    device.pushErrorScope('out-of-memory');
+    const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    // Regions: one GPU buffer each, uploaded (zero-padded to a word).
+    const regionBufs = launch.regions.map((r) => {
+      const size = round4(r.bytes.byteLength);
+      const g = make(size, STORAGE);
+      const padded = new Uint8Array(Math.max(16, size));
+      padded.set(r.bytes);
+      device.queue.writeBuffer(g, 0, padded, 0, Math.max(16, size));
+      return g;
+    });
+    const writtenRegions = new Set<number>();
+    const bufferBindings = prog.bindings.filter((b): b is WgslBufferBinding => b.kind === 'buffer');
+    for (const b of bufferBindings) {
+      const p = launch.buffers[b.name];
+      if (!p) throw new Error(`runProgram: no buffer for parameter '${b.name}'`);
+      if (b.access === 'read_write') writtenRegions.add(p.region);
+    }
+    const fault = make(FAULT_WORDS * 4, STORAGE);
+    device.queue.writeBuffer(fault, 0, new Uint32Array(FAULT_WORDS));
+    const { words: arrayWords, offsets: arrayOffsets } = packArrays(prog, launch.arrays);
+    const arraysBuf = arrayWords ? make(arrayWords.byteLength, STORAGE) : null;
+    if (arraysBuf && arrayWords) device.queue.writeBuffer(arraysBuf, 0, arrayWords);
+
+    // Chunks: the scratch binding bounds how many programs one dispatch may hold.
+    const programs = launch.grid[0] * launch.grid[1] * launch.grid[2];
+    const scratch = prog.bindings.find((b): b is WgslScratchBinding => b.kind === 'scratch');
+    const maxBinding = device.limits.maxStorageBufferBindingSize;
+    let chunk = Math.min(programs, MAX_PER_DIM * MAX_PER_DIM);
+    if (scratch && scratch.wordsPerProgram > 0)
+      chunk = Math.max(1, Math.min(chunk, Math.floor(maxBinding / (scratch.wordsPerProgram * 4))));
+    const scratchBuf =
+      scratch && scratch.wordsPerProgram > 0
+        ? make(chunk * scratch.wordsPerProgram * 4, GPUBufferUsage.STORAGE)
+        : scratch
+          ? make(16, GPUBufferUsage.STORAGE)
+          : null;
+
+    const uniform = prog.bindings.find((b) => b.kind === 'uniform');
+    const passes: { bindGroup: GPUBindGroup; x: number; y: number }[] = [];
+    for (let base = 0; base < programs; base += chunk) {
+      const n = Math.min(chunk, programs - base);
+      const entries: GPUBindGroupEntry[] = [];
+      for (const b of prog.bindings) {
+        switch (b.kind) {
+          case 'buffer':
+            entries.push({ binding: b.binding, resource: { buffer: regionBufs[launch.buffers[b.name]!.region]! } });
+            break;
+          case 'fault':
+            entries.push({ binding: b.binding, resource: { buffer: fault } });
+            break;
+          case 'arrays':
+            entries.push({ binding: b.binding, resource: { buffer: arraysBuf! } });
+            break;
+          case 'scratch':
+            entries.push({ binding: b.binding, resource: { buffer: scratchBuf! } });
+            break;
+          case 'uniform': {
+            const data = new ArrayBuffer(b.size);
+            const dv = new DataView(data);
+            for (const f of b.fields) {
+              const s = f.source;
+              let v: number;
+              switch (s.kind) {
+                case 'scalar':
+                  v = launch.scalars[s.param] ?? Number.NaN;
+                  break;
+                case 'offset': {
+                  const p = launch.buffers[s.param]!;
+                  const binding = bufferBindings.find((x) => x.name === s.param)!;
+                  v = p.byteOffset / DTYPE_BYTES[binding.dtype]!;
+                  break;
+                }
+                case 'length':
+                  v = launch.buffers[s.param]!.length;
+                  break;
+                case 'arrayOffset':
+                  v = arrayOffsets.get(s.param) ?? 0;
+                  break;
+                case 'arrayLength':
+                  v = launch.arrays[s.param]?.length ?? 0;
+                  break;
+                case 'grid':
+                  v = launch.grid[s.axis];
+                  break;
+                case 'pidBase':
+                  v = base;
+                  break;
+              }
+              if (f.type === 'f32') dv.setFloat32(f.offset, v, true);
+              else if (f.type === 'u32') dv.setUint32(f.offset, v >>> 0, true);
+              else dv.setInt32(f.offset, v, true);
+            }
+            const u = make(b.size, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+            device.queue.writeBuffer(u, 0, data);
+            entries.push({ binding: b.binding, resource: { buffer: u } });
+            break;
+          }
+        }
+      }
+      if (!uniform && base > 0) throw new Error('runProgram: a chunked launch needs the uniform pid_base field');
+      const x = Math.min(n, MAX_PER_DIM);
+      passes.push({
+        bindGroup: device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }),
+        x,
+        y: Math.ceil(n / x),
+      });
+    }
+    // Uploads first, so the timed submission holds the dispatches only.
+    await device.queue.onSubmittedWorkDone();
+
+    const timestamps = launch.timestamps && device.features.has('timestamp-query');
+    const querySet = timestamps ? device.createQuerySet({ type: 'timestamp', count: 2 }) : null;
+    const resolve = timestamps ? make(16, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC) : null;
+    const enc = device.createCommandEncoder();
+    passes.forEach((p, i) => {
+      const timestampWrites =
+        querySet && (i === 0 || i === passes.length - 1)
+          ? {
+              querySet,
+              ...(i === 0 ? { beginningOfPassWriteIndex: 0 } : {}),
+              ...(i === passes.length - 1 ? { endOfPassWriteIndex: 1 } : {}),
+            }
+          : undefined;
+      const pass = enc.beginComputePass(timestampWrites ? { timestampWrites } : {});
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, p.bindGroup);
+      pass.dispatchWorkgroups(p.x, p.y, 1);
+      pass.end();
+    });
+    if (querySet && resolve) enc.resolveQuerySet(querySet, 0, 2, resolve, 0);
+    const t0 = performance.now();
+    device.queue.submit([enc.finish()]);
+    await device.queue.onSubmittedWorkDone();
+    const wallMs = performance.now() - t0;
+
+    // Read back: the fault record, the timestamps, and every region a writable binding uses.
+    const reads: { src: GPUBuffer; size: number; key: 'fault' | 'time' | number }[] = [
+      { src: fault, size: FAULT_WORDS * 4, key: 'fault' },
+    ];
+    if (resolve) reads.push({ src: resolve, size: 16, key: 'time' });
+    for (const r of writtenRegions)
+      reads.push({ src: regionBufs[r]!, size: round4(launch.regions[r]!.bytes.byteLength), key: r });
+    const enc2 = device.createCommandEncoder();
+    const staged = reads.map((r) => {
+      const dst = make(r.size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+      enc2.copyBufferToBuffer(r.src, 0, dst, 0, Math.max(16, r.size));
+      return { ...r, dst };
+    });
+    device.queue.submit([enc2.finish()]);
+    const oom = await device.popErrorScope();
+    const invalid = await device.popErrorScope();
+    if (invalid) throw new Error(`WebGPU validation error: ${invalid.message}`);
+    if (oom) throw new Error(`WebGPU out of memory: ${oom.message}`);
+    const written = new Map<number, Uint8Array>();
+    let faultRec: FaultRecord | null = null;
+    let gpuMs: number | null = null;
+    for (const s of staged) {
+      await s.dst.mapAsync(GPUMapMode.READ);
+      const bytes = new Uint8Array(s.dst.getMappedRange().slice(0));
+      s.dst.unmap();
+      if (s.key === 'fault') {
+        const w = new Uint32Array(bytes.buffer, 0, FAULT_WORDS);
+        if (w[0]! > 0) faultRec = { count: w[0]!, site: w[1]!, index: w[2]! | 0, lin: w[3]! | 0, thread: w[4]! | 0 };
+      } else if (s.key === 'time') {
+        const t = new BigUint64Array(bytes.buffer, 0, 2);
+        const ns = Number(t[1]! - t[0]!);
+        gpuMs = ns > 0 ? ns / 1e6 : null;
+      } else written.set(s.key, bytes.subarray(0, launch.regions[s.key]!.bytes.byteLength));
+    }
+    querySet?.destroy();
+    return { written, fault: faultRec, gpuMs, wallMs };
+  } finally {
+    for (const b of created) b.destroy();
+  }
+}
