@@ -6,13 +6,19 @@ import { DTYPE_CHOICES, type EngineOptions } from '@tessera/serve';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { positiveInt } from './args';
 
-/** Default device per backend (the engine picks the topology that holds it: dgx-h100, atlas-800t-a2, …). */
-export const DEFAULT_DEVICE = { 'nvidia-sim': 'h100', 'ascend-sim': '910b2' } as const;
+/**
+ * Default device per backend (the engine picks the topology that holds it: dgx-h100, atlas-800t-a2, …); webgpu has
+ * none to name: its device is this machine's adapter, known once it is open (the engine's `webgpu-local` topology).
+ */
+export const DEFAULT_DEVICE = { 'nvidia-sim': 'h100', 'ascend-sim': '910b2', webgpu: undefined } as const;
+
+/** The backends `--backend` takes; `TESSERA_BACKEND` sets its default. */
+export const BACKEND_CHOICES = ['nvidia-sim', 'ascend-sim', 'webgpu'] as const;
 
 type Dtype = (typeof DTYPE_CHOICES)[number];
 
 export interface EngineFlags {
-  backend: 'nvidia-sim' | 'ascend-sim';
+  backend: (typeof BACKEND_CHOICES)[number];
   device?: string;
   topology?: string;
   tp: number;
@@ -56,16 +62,32 @@ function utilization(value: string): number {
   return n;
 }
 
+/** A backend name as the registry reads one (`TESSERA_BACKEND=WebGPU` too): trimmed, case-insensitive. */
+function backendName(value: string): EngineFlags['backend'] {
+  const name = value.trim().toLowerCase();
+  const hit = BACKEND_CHOICES.find((b) => b === name);
+  if (!hit) throw new InvalidArgumentError(`expected one of ${BACKEND_CHOICES.join(', ')}.`);
+  return hit;
+}
+
 /** Adds the engine's flags to `cmd`. */
 export function addEngineOptions(cmd: Command): Command {
   return cmd
     .addOption(
-      new Option('--backend <name>', 'simulated hardware vendor')
-        .choices(['nvidia-sim', 'ascend-sim'])
+      new Option(
+        '--backend <name>',
+        "simulated hardware vendor, or webgpu: this machine's GPU through WebGPU (Dawn; without a GPU, Mesa's llvmpipe on the CPU)",
+      )
+        .choices(BACKEND_CHOICES)
+        .argParser(backendName)
+        .env('TESSERA_BACKEND')
         .default('nvidia-sim'),
     )
-    .option('--device <id>', 'device (default: h100 on nvidia-sim, 910b2 on ascend-sim)')
-    .option('--topology <name>', 'built-in topology or spec file (default: the one for the device, e.g. dgx-h100)')
+    .option('--device <id>', 'device (default: h100 on nvidia-sim, 910b2 on ascend-sim, the adapter on webgpu)')
+    .option(
+      '--topology <name>',
+      'built-in topology or spec file (default: the one for the device, e.g. dgx-h100; webgpu-local on webgpu)',
+    )
     .option('--tp <n>', 'tensor-parallel degree', positiveInt, 1)
     .addOption(
       new Option('--dtype <dtype>', 'weights dtype (auto: as stored); GEMM inputs are in this dtype')

@@ -7,6 +7,7 @@
 import { realpathSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
+import { getBackend } from '@tessera/device';
 import type { Engine, EngineOptions, LoadedModel } from '@tessera/serve';
 import { createEngine, EngineError } from '@tessera/serve';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
@@ -64,13 +65,25 @@ interface KvInfo {
   deviceBlocks?: number;
 }
 
-function banner(engine: Engine, flags: ServeFlags, url: string, modelName: string): string[] {
+/** What the banner says about a real adapter (`--backend webgpu`): which it is, and what its timings mean. */
+async function adapterLines(flags: ServeFlags): Promise<string[]> {
+  if (flags.backend !== 'webgpu') return [];
+  const device = (await getBackend('webgpu')).catalog()[0]; // the engine's backend, already open
+  const cpu = device?.computeUnitName === 'CPU core';
+  return [
+    `  WebGPU: every kernel runs on this adapter (${device?.id}); the timings in responses stay modelled` +
+      (cpu ? " (it is Mesa's software rasteriser on the CPU: a check of correctness and plumbing, not of speed)" : ''),
+  ];
+}
+
+function banner(engine: Engine, flags: ServeFlags, url: string, modelName: string, adapter: string[]): string[] {
   const { model } = engine;
   const c = model.config;
   const lines = [
     `Model: ${modelName} (${model.format === 'embedded' ? 'embedded' : `${model.format}: ${model.source}`}; ${c.numLayers} layers, hidden ${c.hiddenSize}, ${c.numHeads} heads / ${c.numKvHeads} KV heads, vocab ${c.vocabSize}, ${c.dtype})`,
     `  ${model.description}`,
     `Hardware: ${engine.hardware}`,
+    ...adapter,
   ];
   const kv = (engine as Engine & { kvInfo?: KvInfo }).kvInfo;
   if (kv) {
@@ -153,7 +166,7 @@ async function serve(flags: ServeFlags, io: Io, deps: ServeDeps): Promise<void> 
   const actualPort = typeof address === 'object' && address ? address.port : flags.port;
   const host = flags.host === '0.0.0.0' || flags.host === '::' ? '127.0.0.1' : flags.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
-  for (const line of banner(engine, flags, url, modelName)) io.out(line);
+  for (const line of banner(engine, flags, url, modelName, await adapterLines(flags))) io.out(line);
   deps.onListening(
     {
       url,
@@ -174,7 +187,9 @@ async function serve(flags: ServeFlags, io: Io, deps: ServeDeps): Promise<void> 
 
 export function createProgram(io: Io = defaultIo, deps: Partial<ServeDeps> = {}): Command {
   const program = new Command('tessera-serve')
-    .description('An OpenAI-compatible LLM server on simulated NVIDIA GPUs and Huawei Ascend NPUs')
+    .description(
+      'An OpenAI-compatible LLM server on simulated NVIDIA GPUs and Huawei Ascend NPUs (or this machine’s GPU: --backend webgpu)',
+    )
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
     .exitOverride();
 

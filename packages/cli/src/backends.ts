@@ -3,24 +3,53 @@
  * ids are unique across backends, so `--device h100` or `--device 910B2` needs no `--backend`.
  *
  * Each `Backends` holds its own instances (`createBackend`), not the registry's shared ones, so a device added with
- * `--device-spec` belongs to that one run of the program.
+ * `--device-spec` belongs to that one run of the program. Opt-in backends (registered with a negative priority:
+ * `webgpu`, whose creation opens a real GPU) are created only when a command names them (`--backend`,
+ * `TESSERA_BACKEND`); one that cannot be created (no adapter) fails only the command that asked for it.
  */
 
 import { readFileSync } from 'node:fs';
-import { type Backend, createBackend, type DeviceProperties, listBackends, TesseraError } from '@tessera/device';
+import {
+  type Backend,
+  createBackend,
+  type DeviceProperties,
+  isTesseraError,
+  listBackends,
+  TesseraError,
+} from '@tessera/device';
 
 export class Backends {
   private loading: Promise<Backend[]> | undefined;
   private loaded: Backend[] | undefined;
+  /** Opt-in backends that were asked for and could not be created, with the reason. */
+  private readonly failed = new Map<string, TesseraError>();
 
-  /** Creates this program's instance of every registered backend, once; commands wait for it before anything else. */
-  async load(): Promise<readonly Backend[]> {
-    this.loading ??= Promise.all(listBackends().map((name) => createBackend(name)));
-    this.loaded = await this.loading;
+  /**
+   * Creates this program's instance of every registered backend that is not opt-in, once, and of each opt-in one
+   * `names` lists (unknown names are left to `byName` to report); commands wait for it before anything else.
+   */
+  async load(names: readonly (string | undefined)[] = []): Promise<readonly Backend[]> {
+    this.loading ??= Promise.all(listBackends({ optIn: false }).map((name) => createBackend(name)));
+    const base = await this.loading;
+    this.loaded ??= base;
+    const registered = listBackends();
+    for (const raw of names) {
+      const name = raw?.trim().toLowerCase();
+      if (!name || !registered.includes(name) || this.failed.has(name) || this.loaded.some((b) => b.name === name))
+        continue;
+      try {
+        this.loaded = [...this.loaded, await createBackend(name)];
+      } catch (e) {
+        if (!isTesseraError(e)) throw e;
+        this.failed.set(name, e);
+      }
+    }
+    // Registry order (highest priority first), whatever order they were asked for in.
+    this.loaded.sort((a, b) => registered.indexOf(a.name) - registered.indexOf(b.name));
     return this.loaded;
   }
 
-  /** Every registered backend, highest priority first (after `load()`). */
+  /** The backends created so far (after `load()`): every one that is not opt-in, and the opt-in ones asked for. */
   get all(): readonly Backend[] {
     if (!this.loaded) {
       throw new TesseraError('NotInitialized', 'The CLI used its backends before loading them.', {
@@ -30,21 +59,33 @@ export class Backends {
     return this.loaded;
   }
 
-  /** The backend registered as `name` (case-insensitive); `source` names where the name came from, for the error. */
+  /** Opt-in backends that are registered but were not asked for (`tessera devices` mentions them). */
+  notLoaded(): string[] {
+    return listBackends().filter((n) => !this.all.some((b) => b.name === n) && !this.failed.has(n));
+  }
+
+  /**
+   * The backend registered as `name` (case-insensitive); `source` names where the name came from, for the error. An
+   * opt-in backend must have been named to `load` first; one that could not be created throws why.
+   */
   byName(name: string, source = '--backend'): Backend {
     const want = name.trim().toLowerCase();
     const b = this.all.find((x) => x.name === want);
-    if (!b) {
-      const registered = this.all.map((x) => x.name);
-      throw new TesseraError(
-        'NoBackend',
-        source === 'TESSERA_BACKEND'
-          ? `TESSERA_BACKEND names '${want}', but no backend of that name is registered.`
-          : `No backend named '${want}' is registered.`,
-        { hint: `Registered backends: ${registered.join(', ')}.`, backend: want, registered },
-      );
-    }
-    return b;
+    if (b) return b;
+    const failure = this.failed.get(want);
+    if (failure) throw failure;
+    const registered = listBackends();
+    if (registered.includes(want))
+      throw new TesseraError('NotInitialized', `The CLI used backend '${want}' before loading it.`, {
+        hint: 'Pass its name to backends.load() first.',
+      });
+    throw new TesseraError(
+      'NoBackend',
+      source === 'TESSERA_BACKEND'
+        ? `TESSERA_BACKEND names '${want}', but no backend of that name is registered.`
+        : `No backend named '${want}' is registered.`,
+      { hint: `Registered backends: ${registered.join(', ')}.`, backend: want, registered },
+    );
   }
 
   /** The backends a command uses when no `--backend` is given: the one `TESSERA_BACKEND` names, else all of them. */
@@ -61,8 +102,13 @@ export class Backends {
       if (device) return { backend, device };
     }
     const known = this.all.flatMap((b) => b.catalog().map((d) => d.id));
+    const optIn = this.notLoaded();
     throw new TesseraError('InvalidDevice', `Unknown device '${id}'.`, {
-      hint: `Known devices: ${known.join(', ')}. Add one with --device-spec FILE.`,
+      hint:
+        `Known devices: ${known.join(', ')}. Add one with --device-spec FILE.` +
+        (optIn.length
+          ? ` (${optIn.join(', ')}: name it with --backend or TESSERA_BACKEND=${optIn[0]} for its devices.)`
+          : ''),
     });
   }
 

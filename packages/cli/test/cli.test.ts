@@ -68,13 +68,13 @@ describe('tessera devices', () => {
     const flag = await tessera('devices', '--backend', 'cuda');
     expect(flag.code).toBe(1);
     expect(flag.err).toMatch(
-      /^tessera: No backend named 'cuda' is registered\. Registered backends: nvidia-sim, ascend-sim\.$/,
+      /^tessera: No backend named 'cuda' is registered\. Registered backends: nvidia-sim, ascend-sim, webgpu\.$/,
     );
     process.env.TESSERA_BACKEND = 'cuda';
     const env = await tessera('devices');
     expect(env.code).toBe(1);
     expect(env.err).toMatch(
-      /^tessera: TESSERA_BACKEND names 'cuda', but no backend of that name is registered\. Registered backends: nvidia-sim, ascend-sim\.$/,
+      /^tessera: TESSERA_BACKEND names 'cuda', but no backend of that name is registered\. Registered backends: nvidia-sim, ascend-sim, webgpu\.$/,
     );
   });
 });

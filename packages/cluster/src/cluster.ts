@@ -19,7 +19,13 @@ import { type CommHost, Communicator } from './communicator';
 import { DeviceMesh } from './mesh';
 import { evaluatePhase } from './network/flows';
 import { TopologyGraph } from './topology/graph';
-import { builtinTopology, parseTopologySpec, type TopologySpec, validateTopologySpec } from './topology/spec';
+import {
+  builtinTopology,
+  parseTopologySpec,
+  type TopologySpec,
+  topologyDevice,
+  validateTopologySpec,
+} from './topology/spec';
 
 export interface ClusterOptions {
   /** A built-in name (`dgx-h100`, `cloudmatrix384`, `dgx-h100x4`), a spec object, or a path to a JSON/YAML file. */
@@ -181,7 +187,8 @@ function checkTimeout(v: unknown): number {
 
 /**
  * Creates a cluster: the topology's devices in one runtime of its backend, found in the backend registry by the name
- * the topology gives (`TESSERA_BACKEND` does not apply: a topology's devices belong to one backend).
+ * the topology gives (`TESSERA_BACKEND` does not apply: a topology's devices belong to one backend). A topology whose
+ * device is `auto` (`webgpu-local`) gets the backend's own device, and `cluster.spec.device` names it.
  */
 export async function createCluster(options: ClusterOptions): Promise<Cluster> {
   if (options === null || typeof options !== 'object') {
@@ -196,15 +203,17 @@ export async function createCluster(options: ClusterOptions): Promise<Cluster> {
       hint: `Use 1..${graph.ranks}, or a larger topology (e.g. ${spec.name}x2).`,
     });
   }
-  // The topology names its backend; the registry holds it (the package entry registers the simulated ones).
+  // The topology names its backend; the registry holds it (the package entry registers the backends).
   const backend = await getBackend(spec.backend);
+  // `auto` is the backend's own device (webgpu: the adapter, known only now); the cluster's spec names the real id.
+  const resolved = { ...spec, device: topologyDevice(backend, spec).id };
   const runtime = await createRuntime({
     backend,
-    devices: spec.device,
+    devices: resolved.device,
     count: n,
     mode: options.mode ?? 'functional',
     profile: options.profile,
     hostMemoryLimit: options.hostMemoryLimit,
   });
-  return new Cluster(spec, runtime, options);
+  return new Cluster(resolved, runtime, options);
 }

@@ -2,7 +2,7 @@
  * @tessera/cluster — topologies up to CloudMatrix384, NCCL/HCCL-style collectives on simulated devices, a flow-level
  * network model, device meshes with SPMD launch, and fault injection.
  */
-// Registers the simulated backends the built-in topologies use, before anything can create a cluster.
+// Registers the backends the built-in topologies use, before anything can create a cluster (webgpu: lazily).
 import './register-backends';
 
 export { Cluster, type ClusterOptions, createCluster, resolveTopology } from './cluster';
@@ -26,12 +26,15 @@ export { evaluatePhase, type Flow, type PhaseCost } from './network/flows';
 export { type Link, type LinkKind, TopologyGraph } from './topology/graph';
 export { devicesPerSystem, type SystemPowerReport, systemPower, systemPowerOf } from './topology/power';
 export {
+  AUTO_DEVICE,
   BUILTIN_TOPOLOGIES,
   builtinTopology,
+  LOCAL_TOPOLOGIES,
   parseTopologySpec,
   type ScaleOutSpec,
   type ScaleUpSpec,
   type SystemPowerSpec,
   type TopologySpec,
+  topologyDevice,
   validateTopologySpec,
 } from './topology/spec';

@@ -1,4 +1,4 @@
-/** `tessera devices`: every simulated device and its properties, as a table or JSON. */
+/** `tessera devices`: every simulated device (or a real adapter: `--backend webgpu`) and its properties, as a table or JSON. */
 import type { Backend, DeviceProperties } from '@tessera/device';
 import { fmtBytes, table } from '../format';
 
@@ -90,5 +90,10 @@ export function devicesCommand(backends: readonly Backend[], json: boolean): str
     'Host link',
     'Power',
   ];
-  return `${table(head, rows)}\nDense peak figures from datasheets; power is board power (max), * second-hand, ~ our estimate; \`tessera devices --json\` lists every figure with its source.`;
+  // A real adapter's figures (webgpu) are the catalogue's when it is a known product, else estimates: say which.
+  const estimated = list.filter((d) => /^estimate/i.test(d.sources.peakTflops ?? '')).map((d) => d.id);
+  const note = estimated.length
+    ? `\n${estimated.join(', ')}: a WebGPU adapter, which reports no peak rates or bandwidth — its figures are estimates (see their sources).`
+    : '';
+  return `${table(head, rows)}\nDense peak figures from datasheets; power is board power (max), * second-hand, ~ our estimate; \`tessera devices --json\` lists every figure with its source.${note}`;
 }

@@ -4,9 +4,9 @@
  * cooling as far as the published figure covers them). Every figure carries its source and quality; the report's
  * quality is the worst of its inputs'.
  */
-import { type DeviceProperties, type FigureQuality, findDeviceModel, getBackend, TesseraError } from '@tessera/device';
+import { type DeviceProperties, type FigureQuality, getBackend, TesseraError } from '@tessera/device';
 import { resolveTopology } from '../cluster';
-import type { TopologySpec } from './spec';
+import { type TopologySpec, topologyDevice } from './spec';
 
 export interface SystemPowerReport {
   topology: string;
@@ -57,6 +57,12 @@ export function devicesPerSystem(spec: TopologySpec): number {
  * up in the registry for you. N defaults to the whole topology; it may exceed it (N devices then occupy more systems
  * of the same kind — a planning question, not a cluster to simulate).
  */
+function noPower(spec: TopologySpec): TesseraError {
+  return new TesseraError('Unsupported', `systemPower: topology '${spec.name}' has no system power (power).`, {
+    hint: 'Give the topology a power: { overheadW, quality, source } field (see the topology docs of @tessera/cluster).',
+  });
+}
+
 export function systemPowerOf(spec: TopologySpec, device: DeviceProperties, ranks?: number): SystemPowerReport {
   const n = ranks ?? spec.nodes * spec.devicesPerNode;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
@@ -71,11 +77,7 @@ export function systemPowerOf(spec: TopologySpec, device: DeviceProperties, rank
     });
   }
   const power = spec.power;
-  if (!power) {
-    throw new TesseraError('Unsupported', `systemPower: topology '${spec.name}' has no system power (power).`, {
-      hint: 'Give the topology a power: { overheadW, quality, source } field (see the topology docs of @tessera/cluster).',
-    });
-  }
+  if (!power) throw noPower(spec);
   const perSystem = devicesPerSystem(spec);
   const nodesPerSystem = perSystem / spec.devicesPerNode;
   // Sums in watts, then kW: watts are integers for every built-in, so the sums are exact.
@@ -117,6 +119,7 @@ export async function systemPower(
   options: { device?: DeviceProperties } = {},
 ): Promise<SystemPowerReport> {
   const spec = resolveTopology(topology);
-  const device = options.device ?? findDeviceModel(await getBackend(spec.backend), spec.device);
+  if (!spec.power) throw noPower(spec); // before looking the device up: that may open one (webgpu-local)
+  const device = options.device ?? topologyDevice(await getBackend(spec.backend), spec);
   return systemPowerOf(spec, device, ranks);
 }

@@ -2,7 +2,14 @@
  * Topologies as data: every built-in is a TopologySpec, and users load their own from JSON or YAML with the same
  * fields (validated, errors name the field). Bandwidths are GB/s (1e9 B/s) per direction.
  */
-import { FIGURE_QUALITIES, type FigureQuality, TesseraError } from '@tessera/device';
+import {
+  type Backend,
+  type DeviceProperties,
+  FIGURE_QUALITIES,
+  type FigureQuality,
+  findDeviceModel,
+  TesseraError,
+} from '@tessera/device';
 import { parse as parseYaml } from 'yaml';
 
 export interface ScaleUpSpec {
@@ -63,8 +70,12 @@ export interface SystemPowerSpec {
 export interface TopologySpec {
   name: string;
   description?: string;
-  backend: 'nvidia-sim' | 'ascend-sim';
-  /** Device catalogue id of every rank. */
+  /** The backend of every rank; `webgpu` is the local WebGPU adapter (real hardware, see `webgpu-local`). */
+  backend: 'nvidia-sim' | 'ascend-sim' | 'webgpu';
+  /**
+   * Device catalogue id of every rank, or `auto` (AUTO_DEVICE): the backend's own device, the first of its catalogue,
+   * taken when the cluster is created — the webgpu backend's catalogue is the adapter, known only at run time.
+   */
   device: string;
   nodes: number;
   /** Ranks per node (dies on Ascend 910C, each its own device). */
@@ -295,12 +306,73 @@ export const BUILTIN_TOPOLOGIES: Readonly<Record<string, TopologySpec>> = {
   },
 };
 
-/** Resolves a topology name: a built-in (`dgx-h100`), or a built-in times N nodes (`dgx-h100x4`, `atlas-800t-a2x2`). */
+/** A topology's `device` that stands for the backend's own device: its catalogue's first entry at cluster creation. */
+export const AUTO_DEVICE = 'auto';
+
+/** The device of a topology's ranks in `backend`: its catalogue entry, or for `auto` the backend's first device. */
+export function topologyDevice(backend: Backend, spec: TopologySpec): DeviceProperties {
+  if (spec.device.trim().toLowerCase() !== AUTO_DEVICE) return findDeviceModel(backend, spec.device);
+  const first = backend.catalog()[0];
+  if (!first)
+    throw new TesseraError('InvalidDevice', `Topology '${spec.name}': backend '${backend.name}' has no devices.`);
+  return first;
+}
+
+/**
+ * Host memory between ranks that share one WebGPU adapter: a transfer is a read-back into host memory and an upload
+ * from it, through Dawn's staging buffers. ESTIMATE, the same figures as the adapter's host link (backend-webgpu's
+ * properties: 10 GB/s, 20 µs per leg); no WebGPU query exists.
+ */
+const HOST_MEMORY_LINK = { bandwidthGBs: 10, latencyUs: 40 };
+
+/**
+ * Topologies of the hardware this process runs on, not systems one can buy: no power figures, not projection targets
+ * (`BUILTIN_TOPOLOGIES` lists those), and their device is the backend's own (`auto`). `builtinTopology` resolves them
+ * as it resolves the built-ins; `webgpu-localxN` is N ranks sharing the one adapter (tensor parallelism on one GPU:
+ * each rank has its own memory, collectives go through host memory; every rank is shown the adapter's whole capacity).
+ */
+export const LOCAL_TOPOLOGIES: Readonly<Record<string, TopologySpec>> = {
+  'webgpu-local': {
+    name: 'webgpu-local',
+    description: "this machine's WebGPU adapter (Dawn): a real GPU, or Mesa's llvmpipe software rasteriser on the CPU",
+    backend: 'webgpu',
+    device: AUTO_DEVICE,
+    nodes: 1,
+    devicesPerNode: 1,
+    scaleUp: { kind: 'switch', ...HOST_MEMORY_LINK },
+    sources: {
+      device: "the webgpu backend's catalogue: the one adapter of the process (its id from the adapter's name)",
+      scaleUp:
+        'ESTIMATE: ranks sharing the adapter (webgpu-localxN) exchange data through host memory — a read-back and an upload of 10 GB/s and 20 µs each, as the adapter’s host link',
+    },
+  },
+};
+
+/**
+ * Resolves a topology name: a built-in (`dgx-h100`), a built-in times N nodes (`dgx-h100x4`, `atlas-800t-a2x2`), a
+ * local topology (`webgpu-local`), or N ranks sharing a local one's device (`webgpu-localx2`).
+ */
 export function builtinTopology(name: string): TopologySpec {
   const key = name.trim().toLowerCase();
-  const direct = BUILTIN_TOPOLOGIES[key];
+  const direct = BUILTIN_TOPOLOGIES[key] ?? LOCAL_TOPOLOGIES[key];
   if (direct) return direct;
   const m = /^(.+)x(\d+)$/.exec(key);
+  const local = m ? LOCAL_TOPOLOGIES[m[1]!] : undefined;
+  if (m && local) {
+    const count = Number(m[2]);
+    if (!Number.isInteger(count) || count < 1 || count > 64) {
+      throw new TesseraError(
+        'InvalidValue',
+        `Topology '${name}': the number of ranks sharing the device must be 1..64.`,
+      );
+    }
+    return {
+      ...local,
+      name: key,
+      description: `${count} ranks sharing ${local.description}, linked through host memory`,
+      devicesPerNode: local.devicesPerNode * count,
+    };
+  }
   const base = m ? BUILTIN_TOPOLOGIES[m[1]!] : undefined;
   if (m && base) {
     const count = Number(m[2]);
@@ -320,7 +392,7 @@ export function builtinTopology(name: string): TopologySpec {
     };
   }
   throw new TesseraError('InvalidValue', `Unknown topology '${name}'.`, {
-    hint: `Built in: ${Object.keys(BUILTIN_TOPOLOGIES).join(', ')} — append xN for N of them on a fat-tree (dgx-h100x4); or load a JSON/YAML spec.`,
+    hint: `Built in: ${Object.keys(BUILTIN_TOPOLOGIES).join(', ')} — append xN for N of them on a fat-tree (dgx-h100x4); local: ${Object.keys(LOCAL_TOPOLOGIES).join(', ')} (xN: N ranks sharing the device); or load a JSON/YAML spec.`,
   });
 }
 
@@ -366,10 +438,15 @@ export function validateTopologySpec(raw: unknown, source = 'topology'): Topolog
     throw new TesseraError('InvalidValue', `${source}: a topology must be an object.`);
   const o = raw as Record<string, unknown>;
   if (typeof o.name !== 'string' || !o.name) fail(source, 'name', 'a non-empty string', o.name);
-  if (o.backend !== 'nvidia-sim' && o.backend !== 'ascend-sim')
-    fail(source, 'backend', '"nvidia-sim" or "ascend-sim"', o.backend);
+  if (o.backend !== 'nvidia-sim' && o.backend !== 'ascend-sim' && o.backend !== 'webgpu')
+    fail(source, 'backend', '"nvidia-sim", "ascend-sim" or "webgpu"', o.backend);
   if (typeof o.device !== 'string' || !o.device)
-    fail(source, 'device', 'a device id (tessera devices lists them)', o.device);
+    fail(
+      source,
+      'device',
+      `a device id (tessera devices lists them), or "${AUTO_DEVICE}" for the backend's own`,
+      o.device,
+    );
   const nodes = positive(o, 'nodes', source, true);
   const per = positive(o, 'devicesPerNode', source, true);
   if (o.diesPerPackage !== undefined) {

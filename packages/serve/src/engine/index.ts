@@ -2,7 +2,7 @@
  * createEngine: builds the simulated cluster for the chosen hardware, shards and uploads the weights, sizes the KV
  * cache from what is left of the device memory (vLLM's gpu_memory_utilization), and returns the running engine.
  */
-import { createCluster, resolveTopology, type TopologySpec } from '@tessera/cluster';
+import { AUTO_DEVICE, createCluster, resolveTopology, type TopologySpec } from '@tessera/cluster';
 import { EngineError } from '../errors';
 import { kvBlockBytes, LlamaModel } from '../model/llama';
 import {
@@ -29,10 +29,17 @@ export { llamaStepModel, type StepModel } from './step-model';
 
 export interface EngineOptions {
   model: LoadedModel;
-  backend?: 'nvidia-sim' | 'ascend-sim';
-  /** Device catalogue id (h100, a100, h200, b200, 910b2, 910b4, 910c); default: the topology's, else h100/910b2. */
+  /** `webgpu`: this machine's WebGPU adapter (real hardware; `webgpu-local`, TP ranks sharing the adapter). */
+  backend?: 'nvidia-sim' | 'ascend-sim' | 'webgpu';
+  /**
+   * Device catalogue id (h100, a100, h200, b200, 910b2, 910b4, 910c); default: the topology's, else h100/910b2 (on
+   * webgpu: the adapter).
+   */
   device?: string;
-  /** Built-in topology name or a JSON/YAML file; default: the natural one for the device. */
+  /**
+   * Built-in topology name or a JSON/YAML file; default: the natural one for the device (webgpu: `webgpu-local`, or
+   * `webgpu-localxN` for TP N — N ranks sharing the adapter, linked through host memory).
+   */
   topology?: string;
   tp?: number;
   /** Weights: 'auto' (as stored), 'float32', 'bfloat16', 'float16'. */
@@ -71,6 +78,12 @@ const DEFAULT_TOPOLOGY: Record<string, string> = {
 
 function chooseTopology(o: EngineOptions): TopologySpec {
   const backend = o.backend;
+  if (backend === 'webgpu' && !o.topology) {
+    // The adapter's device id is known only once it is open: the topology's `auto` device (createCluster resolves it).
+    const tp = o.tp ?? 1;
+    const spec = resolveTopology(tp > 1 && Number.isInteger(tp) ? `webgpu-localx${tp}` : 'webgpu-local');
+    return o.device ? { ...spec, device: o.device } : spec;
+  }
   const device = o.device ?? (o.topology ? undefined : backend === 'ascend-sim' ? '910b2' : 'h100');
   const name = o.topology ?? DEFAULT_TOPOLOGY[device!];
   if (!name) {
@@ -88,7 +101,8 @@ function chooseTopology(o: EngineOptions): TopologySpec {
       'topology',
     );
   }
-  if (device && device !== spec.device) spec = { ...spec, name: `${spec.name} (${device})`, device };
+  if (device && device !== spec.device)
+    spec = { ...spec, name: spec.device === AUTO_DEVICE ? spec.name : `${spec.name} (${device})`, device };
   return spec;
 }
 
@@ -176,7 +190,7 @@ export async function createEngine(o: EngineOptions): Promise<LLMEngine> {
   const kv = new KvCacheManager(numBlocks, blockSize, o.enablePrefixCaching ?? true);
   const maxModelLen = Math.min(maxModelLenWanted, numBlocks * blockSize);
   const kvInfo: KvCacheInfo = { numBlocks, blockSize, deviceBlocks, blockBytes: llama.blockBytes };
-  const hardware = `${tp}× ${props.name}, ${spec.name}, TP ${tp}${o.tpInvariant ? ' (TP-invariant)' : ''}, ${describePrecision(precision)}`;
+  const hardware = `${tp}× ${props.name}, ${cluster.spec.name}, TP ${tp}${o.tpInvariant ? ' (TP-invariant)' : ''}, ${describePrecision(precision)}`;
   return new LLMEngine(
     model,
     llama,
