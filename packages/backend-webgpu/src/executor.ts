@@ -6,7 +6,9 @@
  */
 import {
   DeviceBuffer,
+  type DeviceCopy,
   DTYPE_INFO,
+  type DType,
   type ExecutorLaunch,
   type KernelExecutor,
   type KernelIR,
@@ -15,14 +17,34 @@ import {
 } from '@tessera/device';
 import { lowerToWgsl, type WgslProgram } from '@tessera/device/wgsl';
 import type { GpuThread } from './bridge';
-import type { FaultRecord, ProgramBuffer } from './gpu/run-program';
-import type { AdapterReport, Reply, SharedRegion } from './protocol';
+import type { FaultRecord } from './gpu/run-program';
+import type { AdapterReport, LaunchAllocation, LaunchView, Reply } from './protocol';
+
+type Allocation = DeviceBuffer['allocation'];
 
 const ADDRESS_HINT =
   'Mask or guard the access, or fix the index math. The device is now in an error state, as after a CUDA ' +
   'illegal-address fault: call device.reset().';
 
 export function createExecutor(thread: GpuThread, adapter: AdapterReport): KernelExecutor {
+  /** The host version of each allocation's bytes at its last upload. */
+  const uploaded = new WeakMap<Allocation, number>();
+
+  function residentCopy(a: Allocation): DeviceCopy {
+    return {
+      pull(host: SharedArrayBuffer) {
+        const r = thread.call({ op: 'pull', uid: a.uid, sab: host, byteLength: a.byteLength });
+        if (!r.ok)
+          throw new TesseraError('LaunchFailure', `webgpu: reading device memory back failed: ${r.error}.`, {
+            hint: 'The GPU thread failed; call device.reset().',
+          });
+      },
+      release() {
+        thread.call({ op: 'free', uid: a.uid });
+      },
+    };
+  }
+
   /** Lowered programs per IR (an IR is one specialisation) and block shape; `compiled` once the GPU accepted it. */
   const programs = new WeakMap<KernelIR, Map<string, { program: WgslProgram; compiled: boolean }>>();
 
@@ -73,15 +95,29 @@ export function createExecutor(thread: GpuThread, adapter: AdapterReport): Kerne
 
   return {
     prepare(l: ExecutorLaunch): () => KernelMeasurement {
+      const t0 = performance.now();
       const entry = lower(l);
-      const launch = memoryOf(l, entry.program);
+      const t1 = performance.now();
       if (!entry.compiled) {
         const r = thread.call({ op: 'compile', program: entry.program });
         if (!r.ok) fail(l, r, true);
         entry.compiled = true;
+        profile.compiles++;
+        profile.compileMs += performance.now() - t1;
       }
       return () => {
-        const r = thread.call({ op: 'run', program: entry.program, launch });
+        const { allocs, launch } = memoryOf(l, uploaded, adapter.limits.maxBufferSize ?? 2 ** 28);
+        for (const a of allocs) a.deviceCopy ??= residentCopy(a);
+        const t2 = performance.now();
+        const r = thread.call({ op: 'run', program: entry.program, ...launch });
+        profile.launches++;
+        profile.lowerMs += t1 - t0;
+        profile.runMs += performance.now() - t2;
+        if (r.ok && 'wallMs' in r) profile.gpuMs += r.gpuMs ?? r.wallMs;
+        // What the launch wrote now lives on the GPU; the host pulls it when it next touches the bytes.
+        for (const b of entry.program.bindings)
+          if (b.kind === 'buffer' && b.access === 'read_write')
+            allocs[launch.buffers[b.name]!.alloc]!.deviceNewer = true;
         if (!r.ok) fail(l, r, false);
         if (!('wallMs' in r)) throw new Error('webgpu: unexpected reply to a run');
         if (r.fault) throw faultError(l, entry.program, r.fault);
@@ -92,82 +128,64 @@ export function createExecutor(thread: GpuThread, adapter: AdapterReport): Kerne
 }
 
 /**
- * The launch's memory as regions (windows of the runtime's SharedArrayBuffers, one GPU buffer each). WebGPU forbids
- * binding overlapping ranges of one buffer when one of the bindings is writable, so views are grouped by overlap:
- * views that do not overlap get regions of their own; within a group of overlapping views the written parameter gets
- * the region that is read back and the read-only ones share a snapshot of it taken at launch (so a kernel reading
- * through one parameter what it writes through an aliasing one sees the values from before the launch — a pattern
- * that is a race in CUDA unless one thread does both). Two written parameters that overlap are refused.
+ * Where a process's webgpu time went (`TESSERA_WEBGPU_PROFILE=1` prints it at exit): lowering to WGSL, compiling
+ * pipelines on the GPU thread, and launches (host round trip, of which the GPU's own time is `gpuMs`).
  */
-function memoryOf(l: ExecutorLaunch, program: WgslProgram) {
-  const written = new Set(
-    program.bindings
-      .filter((b) => b.kind === 'buffer' && b.access === 'read_write')
-      .map((b) => (b as { name: string }).name),
-  );
+const profile = { launches: 0, compiles: 0, lowerMs: 0, compileMs: 0, runMs: 0, gpuMs: 0 };
+if (typeof process !== 'undefined' && process.env.TESSERA_WEBGPU_PROFILE === '1')
+  process.on('exit', () => {
+    const f = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+    process.stderr.write(
+      `webgpu profile: ${profile.launches} launches, ${profile.compiles} pipelines compiled in ${f(profile.compileMs)}; ` +
+        `lowering ${f(profile.lowerMs)}; launches ${f(profile.runMs)} (GPU ${f(profile.gpuMs)})\n`,
+    );
+  });
+
+/**
+ * The launch's memory: every allocation its buffer parameters view (resident on the GPU thread; uploaded when the
+ * host bytes changed since the last upload, or never reached the GPU), each parameter's view, scalars and host
+ * arrays.
+ */
+function memoryOf(l: ExecutorLaunch, uploaded: WeakMap<Allocation, number>, maxBufferBytes: number) {
   const scalars: Record<string, number> = {};
   const arrays: Record<string, readonly number[]> = {};
-  const views: { name: string; b: DeviceBuffer; lo: number; hi: number }[] = [];
+  const allocs: Allocation[] = [];
+  const index = new Map<Allocation, number>();
+  const buffers: Record<string, LaunchView> = {};
   for (const p of l.ir.params) {
     if (!p.value) continue;
     const v = l.args[p.name];
-    if (v instanceof DeviceBuffer)
-      views.push({ name: p.name, b: v, lo: v.byteOffset, hi: v.byteOffset + v.byteLength });
-    else if (Array.isArray(v)) arrays[p.name] = v as number[];
-    else if (typeof v === 'number' || typeof v === 'boolean') scalars[p.name] = Number(v);
-  }
-  // Overlap groups per allocation (sorted sweep).
-  const groups: (typeof views)[] = [];
-  const byAlloc = new Map<object, typeof views>();
-  for (const v of views) byAlloc.set(v.b.allocation, [...(byAlloc.get(v.b.allocation) ?? []), v]);
-  for (const list of byAlloc.values()) {
-    list.sort((x, y) => x.lo - y.lo);
-    let cur: typeof views = [];
-    let end = -1;
-    for (const v of list) {
-      if (cur.length && v.lo >= end) {
-        groups.push(cur);
-        cur = [];
-      }
-      cur.push(v);
-      end = Math.max(end, v.hi);
-    }
-    if (cur.length) groups.push(cur);
-  }
-  const regions: SharedRegion[] = [];
-  const buffers: Record<string, ProgramBuffer> = {};
-  for (const g of groups) {
-    const writers = g.filter((v) => written.has(v.name));
-    if (writers.length > 1 && g.some((v) => v.hi > v.lo))
-      throw new TesseraError(
-        'Unsupported',
-        `kernel '${l.ir.name}': parameters ${writers.map((w) => `'${w.name}'`).join(' and ')} are overlapping views of one allocation and both are written; WebGPU cannot bind them together.`,
-        { hint: 'Pass one view and index into it, or pass non-overlapping views.', kernel: l.ir.name },
-      );
-    const lo = Math.min(...g.map((v) => v.lo));
-    const start = lo - (lo % 4);
-    const span = {
-      sab: g[0]!.b.allocation.store(),
-      byteOffset: start,
-      byteLength: Math.max(...g.map((v) => v.hi)) - start,
-    };
-    const shared = regions.length;
-    regions.push(span);
-    const readers = writers.length ? g.filter((v) => !written.has(v.name)) : [];
-    const snapshot = readers.length ? regions.push({ ...span }) - 1 : shared;
-    for (const v of g) {
-      const byteOffset = v.lo - start;
-      const eb = DTYPE_INFO[v.b.dtype].bytes;
-      if (byteOffset % eb !== 0)
+    if (v instanceof DeviceBuffer) {
+      const eb = DTYPE_INFO[v.dtype as DType].bytes;
+      if (v.byteOffset % eb !== 0)
         throw new TesseraError(
           'Unsupported',
-          `kernel '${l.ir.name}': ${v.b.describe()} starts at byte ${v.lo}, not aligned to its ${eb}-byte elements as WebGPU storage needs.`,
+          `kernel '${l.ir.name}': ${v.describe()} starts at byte ${v.byteOffset}, not aligned to its ${eb}-byte elements as WebGPU storage needs.`,
           { hint: 'Pass views whose offset is a multiple of their element size.', kernel: l.ir.name },
         );
-      buffers[v.name] = { region: readers.includes(v) ? snapshot : shared, byteOffset, length: v.b.length };
-    }
+      if (v.allocation.byteLength > maxBufferBytes)
+        throw new TesseraError(
+          'Unsupported',
+          `kernel '${l.ir.name}': ${v.describe()} is part of a ${v.allocation.byteLength}-byte allocation, above this adapter's maxBufferSize (${maxBufferBytes} bytes).`,
+          { hint: 'Allocate smaller buffers (e.g. one per layer) on this adapter.', kernel: l.ir.name },
+        );
+      let i = index.get(v.allocation);
+      if (i === undefined) {
+        i = allocs.push(v.allocation) - 1;
+        index.set(v.allocation, i);
+      }
+      buffers[p.name] = { alloc: i, byteOffset: v.byteOffset, byteLength: v.byteLength, length: v.length };
+    } else if (Array.isArray(v)) arrays[p.name] = v as number[];
+    else if (typeof v === 'number' || typeof v === 'boolean') scalars[p.name] = Number(v);
   }
-  return { grid: l.grid, regions, buffers, scalars, arrays, timestamps: true };
+  const allocations: LaunchAllocation[] = allocs.map((a) => {
+    const at = uploaded.get(a);
+    // A never-materialised allocation is zeros on both sides (new GPU buffers are zero-filled).
+    const stale = at === undefined ? a.materialized : at !== a.hostVersion;
+    uploaded.set(a, a.hostVersion);
+    return { uid: a.uid, byteLength: a.byteLength, upload: stale ? a.rawStore() : null };
+  });
+  return { allocs, launch: { grid: l.grid, allocations, buffers, scalars, arrays, timestamps: true } };
 }
 
 /** The fault record as the CPU back ends word it (codegen/runtime.ts, simt/runtime.ts). */

@@ -114,7 +114,10 @@ export function adapterProperties(a: AdapterReport, known: DeviceProperties | nu
       sharedPerUnit: shared,
       sharedPerBlock: shared,
       sharedPerBlockOptin: shared,
-      registersPerUnit: 0,
+      // WebGPU reports no register file. The kernel library sizes tiles from it (a program's tiles live in registers
+      // on a GPU; in invocations' private memory here): 64 K 32-bit registers per unit, as every NVIDIA SM since
+      // Kepler has — an assumption, so tiles are the size GPU kernels use.
+      registersPerUnit: 65536,
       sharedAlignment: 4,
     },
     maxThreadsPerUnit: maxInvocations,
@@ -136,6 +139,7 @@ export function adapterProperties(a: AdapterReport, known: DeviceProperties | nu
       memoryBandwidthGBs: 'estimate: host DRAM as seen by one rasteriser (no WebGPU query exists)',
       hostLink: 'estimate: staging copies in host memory',
       limits: limitSource,
+      registersPerUnit: 'assumption: WebGPU reports no register file; 64 K 32-bit registers per unit as on NVIDIA SMs',
     },
     notes: `${a.vendor} ${a.architecture} ${a.device} ${a.description}`.replace(/\s+/g, ' ').trim(),
   };

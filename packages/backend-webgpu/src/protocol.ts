@@ -1,5 +1,5 @@
 /** Messages between the main thread (bridge.ts) and the GPU thread (worker.ts). Plain data only. */
-import type { FaultRecord, ProgramBuffer } from './gpu/run-program';
+import type { FaultRecord } from './gpu/run-program';
 
 /** What the adapter is, as the GPU thread reports it. */
 export interface AdapterReport {
@@ -15,11 +15,19 @@ export interface AdapterReport {
   limits: Record<string, number>;
 }
 
-/** A memory region: a window of the runtime's SharedArrayBuffer. */
-export interface SharedRegion {
-  sab: SharedArrayBuffer;
+/** An allocation a launch uses: kept resident on the GPU thread by `uid`; `upload` carries the host bytes when stale. */
+export interface LaunchAllocation {
+  uid: number;
+  byteLength: number;
+  upload: SharedArrayBuffer | null;
+}
+
+/** A buffer parameter: a view of `length` elements at `byteOffset` in allocation `alloc` (an index). */
+export interface LaunchView {
+  alloc: number;
   byteOffset: number;
   byteLength: number;
+  length: number;
 }
 
 export type Request =
@@ -30,18 +38,21 @@ export type Request =
       op: 'run';
       /** A WgslProgram (structured-cloned). */
       program: unknown;
-      launch: {
-        grid: readonly [number, number, number];
-        regions: SharedRegion[];
-        buffers: Record<string, ProgramBuffer>;
-        scalars: Record<string, number>;
-        arrays: Record<string, readonly number[]>;
-        timestamps: boolean;
-      };
-    };
+      grid: readonly [number, number, number];
+      allocations: LaunchAllocation[];
+      buffers: Record<string, LaunchView>;
+      scalars: Record<string, number>;
+      arrays: Record<string, readonly number[]>;
+      timestamps: boolean;
+    }
+  /** Copies a resident allocation's GPU bytes into `sab` (the host pulls a newer device copy). */
+  | { op: 'pull'; uid: number; sab: SharedArrayBuffer; byteLength: number }
+  /** Drops a resident allocation (freed). */
+  | { op: 'free'; uid: number };
 
 export type Reply =
   | { ok: true; adapter: AdapterReport }
   | { ok: true; fault: FaultRecord | null; gpuMs: number | null; wallMs: number }
   | { ok: true; compiled: true }
+  | { ok: true; done: true }
   | { ok: false; error: string; kind: 'no-adapter' | 'compile' | 'gpu' | 'timeout' };

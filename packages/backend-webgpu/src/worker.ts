@@ -1,19 +1,30 @@
 /**
  * The thread that owns the WebGPU device. Tessera's device API is synchronous, as CUDA's is (a launch returns when
  * its results can be read), while WebGPU's is asynchronous (buffers map through promises). So the GPU lives here, in a
- * worker thread, and the main thread blocks on `Atomics.wait` until a request is done (bridge.ts). Device memory
- * stays the runtime's SharedArrayBuffers, which both threads see: a launch uploads the regions it uses and writes
- * the regions it wrote back into them.
+ * worker thread, and the main thread blocks on `Atomics.wait` until a request is done (bridge.ts). Allocations stay
+ * resident on the GPU between launches, keyed by `Allocation.uid`: a launch uploads only host bytes newer than the
+ * GPU's copy, and the host pulls a written allocation back only when it touches its bytes (memory/buffer.ts
+ * `DeviceCopy`). Both threads see the runtime's SharedArrayBuffers, so uploads and pulls copy straight from and into
+ * them.
  */
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import type { WgslProgram } from '@tessera/device/wgsl';
 import { type GpuHandle, lastOpenError, openGpu } from './gpu/open';
-import { compileProgram, type ProgramLaunch, runProgram, WgslCompileError } from './gpu/run-program';
+import {
+  type BoundBuffer,
+  compileProgram,
+  dispatchProgram,
+  readBuffer,
+  uploadBuffer,
+  WgslCompileError,
+} from './gpu/run-program';
 import type { AdapterReport, Reply, Request } from './protocol';
 
 const { control, port } = workerData as { control: SharedArrayBuffer; port: MessagePort };
 const ctl = new Int32Array(control);
 let handle: GpuHandle | null = null;
+/** Allocations resident on the GPU, by Allocation.uid (the host pulls them back only when it touches the bytes). */
+const resident = new Map<number, GPUBuffer>();
 
 function reply(r: Reply): void {
   port.postMessage(r);
@@ -51,14 +62,42 @@ async function handleRequest(req: Request): Promise<Reply> {
     await compileProgram(handle.device, req.program as WgslProgram);
     return { ok: true, compiled: true };
   }
-  const launch: ProgramLaunch = {
-    ...req.launch,
-    regions: req.launch.regions.map((r) => ({ bytes: new Uint8Array(r.sab, r.byteOffset, r.byteLength) })),
-  };
-  const res = await runProgram(handle.device, req.program as WgslProgram, launch);
-  // Results go straight into the runtime's memory (the same SharedArrayBuffers).
-  for (const [i, bytes] of res.written) launch.regions[i]!.bytes.set(bytes);
-  return { ok: true, fault: res.fault, gpuMs: res.gpuMs, wallMs: res.wallMs };
+  if (req.op === 'free') {
+    resident.get(req.uid)?.destroy();
+    resident.delete(req.uid);
+    return { ok: true, done: true };
+  }
+  if (req.op === 'pull') {
+    const g = resident.get(req.uid);
+    if (g) new Uint8Array(req.sab, 0, req.byteLength).set(await readBuffer(handle.device, g, 0, req.byteLength));
+    return { ok: true, done: true };
+  }
+  const device = handle.device;
+  const gpus = req.allocations.map((a) => {
+    let g = resident.get(a.uid);
+    if (!g) {
+      g = uploadBuffer(device, a.upload ? new Uint8Array(a.upload, 0, a.byteLength) : null, a.byteLength);
+      resident.set(a.uid, g);
+    } else if (a.upload) {
+      const padded = new Uint8Array(Math.ceil(a.byteLength / 4) * 4);
+      padded.set(new Uint8Array(a.upload, 0, a.byteLength));
+      device.queue.writeBuffer(g, 0, padded);
+    }
+    return g;
+  });
+  const bound: Record<string, BoundBuffer> = {};
+  for (const [name, v] of Object.entries(req.buffers))
+    bound[name] = { gpu: gpus[v.alloc]!, byteOffset: v.byteOffset, byteLength: v.byteLength, length: v.length };
+  const r = await dispatchProgram(
+    device,
+    req.program as WgslProgram,
+    req.grid,
+    bound,
+    req.scalars,
+    req.arrays,
+    req.timestamps,
+  );
+  return { ok: true, fault: r.fault, gpuMs: r.gpuMs, wallMs: r.wallMs };
 }
 
 port.on('message', (req: Request) => {

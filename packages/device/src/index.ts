@@ -60,7 +60,7 @@ export type {
   TileContext,
 } from './kernel/language';
 export { erf, rint } from './kernel/math';
-export { DeviceBuffer } from './memory/buffer';
+export { DeviceBuffer, type DeviceCopy } from './memory/buffer';
 export type {
   Backend,
   CopyDescriptor,

@@ -135,9 +135,39 @@ function packArrays(prog: WgslProgram, arrays: Record<string, readonly number[]>
   return { words: new Uint8Array(buf), offsets };
 }
 
-/** Runs `prog` over `launch.grid`; see the module comment. */
-export async function runProgram(device: GPUDevice, prog: WgslProgram, launch: ProgramLaunch): Promise<ProgramResult> {
-  const pipeline = await pipelineFor(device, prog);
+/** A buffer parameter bound to a GPU buffer: its view starts at `byteOffset` there and holds `length` elements. */
+export interface BoundBuffer {
+  gpu: GPUBuffer;
+  byteOffset: number;
+  byteLength: number;
+  length: number;
+}
+
+export interface DispatchResult {
+  fault: FaultRecord | null;
+  gpuMs: number | null;
+  wallMs: number;
+}
+
+const MIN_ALIGN = 256;
+
+/**
+ * Dispatches `prog` over `grid` with each buffer parameter bound to its GPU buffer. A parameter is bound to the range
+ * of its view (aligned down to the storage-offset alignment), its element offset passed in the uniform. WebGPU
+ * forbids overlapping bindings of one buffer when one of them is writable: a read-only parameter whose range overlaps
+ * a written one's is bound to a snapshot copied at the start of the launch (it then reads the values from before the
+ * launch, which is what it would see in CUDA unless the same thread wrote them); two written parameters that overlap
+ * are refused.
+ */
+export async function dispatchProgram(
+  device: GPUDevice,
+  prog: WgslProgram,
+  grid: readonly [number, number, number],
+  bound: Record<string, BoundBuffer>,
+  scalars: Record<string, number>,
+  arrays: Record<string, readonly number[]>,
+  timestamps: boolean,
+): Promise<DispatchResult> {
   const created: GPUBuffer[] = [];
   const make = (size: number, usage: number) => {
     const b = device.createBuffer({ size: Math.max(16, round4(size)), usage });
@@ -145,33 +175,63 @@ export async function runProgram(device: GPUDevice, prog: WgslProgram, launch: P
     return b;
   };
   try {
+    const align = device.limits.minStorageBufferOffsetAlignment ?? MIN_ALIGN;
+    const bufferBindings = prog.bindings.filter((b): b is WgslBufferBinding => b.kind === 'buffer');
+    // Binding ranges, and the snapshots overlapping read-only parameters need.
+    const ranges = new Map<string, { gpu: GPUBuffer; offset: number; size: number; elemOffset: number }>();
+    const pre = device.createCommandEncoder();
+    const writers = bufferBindings.filter((b) => b.access === 'read_write');
+    const rangeOf = (b: WgslBufferBinding) => {
+      const p = bound[b.name];
+      if (!p) throw new Error(`runProgram: no buffer for parameter '${b.name}'`);
+      const lo = p.byteOffset - (p.byteOffset % align);
+      const hi = Math.min(round4(p.byteOffset + p.byteLength), p.gpu.size);
+      return { p, lo, hi: Math.max(hi, lo + 4) };
+    };
+    const overlaps = (a: WgslBufferBinding, b: WgslBufferBinding) => {
+      const x = rangeOf(a);
+      const y = rangeOf(b);
+      return x.p.gpu === y.p.gpu && x.lo < y.hi && y.lo < x.hi;
+    };
+    for (const [i, w] of writers.entries())
+      for (const v of writers.slice(i + 1))
+        if (overlaps(w, v))
+          throw new Error(
+            `parameters '${w.name}' and '${v.name}' are written and their views of one allocation lie within ${align} bytes of each other; WebGPU cannot bind them together`,
+          );
+    // A buffer bound writable anywhere in a dispatch may only be bound writable (WebGPU's usage scopes): read-only
+    // parameters of such a buffer are declared read_write in a variant of the program.
+    const writtenGpus = new Set(writers.map((w) => bound[w.name]?.gpu));
+    const promote: string[] = [];
+    for (const b of bufferBindings) {
+      const { p, lo, hi } = rangeOf(b);
+      const eb = DTYPE_BYTES[b.dtype]!;
+      if (b.access === 'read' && writtenGpus.has(p.gpu) && !writers.some((w) => overlaps(w, b))) promote.push(b.name);
+      if (b.access === 'read' && writers.some((w) => overlaps(w, b))) {
+        const slo = p.byteOffset - (p.byteOffset % 4);
+        const size = round4(p.byteOffset + p.byteLength) - slo;
+        const snap = make(size, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+        pre.copyBufferToBuffer(p.gpu, slo, snap, 0, Math.min(size, p.gpu.size - slo));
+        ranges.set(b.name, {
+          gpu: snap,
+          offset: 0,
+          size: Math.max(16, round4(size)),
+          elemOffset: (p.byteOffset - slo) / eb,
+        });
+      } else ranges.set(b.name, { gpu: p.gpu, offset: lo, size: hi - lo, elemOffset: (p.byteOffset - lo) / eb });
+    }
+    const pipeline = await pipelineFor(device, promote.length ? readWriteVariant(prog, promote) : prog);
     device.pushErrorScope('validation');
     device.pushErrorScope('out-of-memory');
     const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    // Regions: one GPU buffer each, uploaded (zero-padded to a word).
-    const regionBufs = launch.regions.map((r) => {
-      const size = round4(r.bytes.byteLength);
-      const g = make(size, STORAGE);
-      const padded = new Uint8Array(Math.max(16, size));
-      padded.set(r.bytes);
-      device.queue.writeBuffer(g, 0, padded, 0, Math.max(16, size));
-      return g;
-    });
-    const writtenRegions = new Set<number>();
-    const bufferBindings = prog.bindings.filter((b): b is WgslBufferBinding => b.kind === 'buffer');
-    for (const b of bufferBindings) {
-      const p = launch.buffers[b.name];
-      if (!p) throw new Error(`runProgram: no buffer for parameter '${b.name}'`);
-      if (b.access === 'read_write') writtenRegions.add(p.region);
-    }
     const fault = make(FAULT_WORDS * 4, STORAGE);
     device.queue.writeBuffer(fault, 0, new Uint32Array(FAULT_WORDS));
-    const { words: arrayWords, offsets: arrayOffsets } = packArrays(prog, launch.arrays);
+    const { words: arrayWords, offsets: arrayOffsets } = packArrays(prog, arrays);
     const arraysBuf = arrayWords ? make(arrayWords.byteLength, STORAGE) : null;
     if (arraysBuf && arrayWords) device.queue.writeBuffer(arraysBuf, 0, arrayWords);
 
     // Chunks: the scratch binding bounds how many programs one dispatch may hold.
-    const programs = launch.grid[0] * launch.grid[1] * launch.grid[2];
+    const programs = grid[0] * grid[1] * grid[2];
     const scratch = prog.bindings.find((b): b is WgslScratchBinding => b.kind === 'scratch');
     const maxBinding = device.limits.maxStorageBufferBindingSize;
     let chunk = Math.min(programs, MAX_PER_DIM * MAX_PER_DIM);
@@ -184,16 +244,17 @@ export async function runProgram(device: GPUDevice, prog: WgslProgram, launch: P
           ? make(16, GPUBufferUsage.STORAGE)
           : null;
 
-    const uniform = prog.bindings.find((b) => b.kind === 'uniform');
     const passes: { bindGroup: GPUBindGroup; x: number; y: number }[] = [];
     for (let base = 0; base < programs; base += chunk) {
       const n = Math.min(chunk, programs - base);
       const entries: GPUBindGroupEntry[] = [];
       for (const b of prog.bindings) {
         switch (b.kind) {
-          case 'buffer':
-            entries.push({ binding: b.binding, resource: { buffer: regionBufs[launch.buffers[b.name]!.region]! } });
+          case 'buffer': {
+            const r = ranges.get(b.name)!;
+            entries.push({ binding: b.binding, resource: { buffer: r.gpu, offset: r.offset, size: r.size } });
             break;
+          }
           case 'fault':
             entries.push({ binding: b.binding, resource: { buffer: fault } });
             break;
@@ -211,25 +272,22 @@ export async function runProgram(device: GPUDevice, prog: WgslProgram, launch: P
               let v: number;
               switch (s.kind) {
                 case 'scalar':
-                  v = launch.scalars[s.param] ?? Number.NaN;
+                  v = scalars[s.param] ?? Number.NaN;
                   break;
-                case 'offset': {
-                  const p = launch.buffers[s.param]!;
-                  const binding = bufferBindings.find((x) => x.name === s.param)!;
-                  v = p.byteOffset / DTYPE_BYTES[binding.dtype]!;
+                case 'offset':
+                  v = ranges.get(s.param)!.elemOffset;
                   break;
-                }
                 case 'length':
-                  v = launch.buffers[s.param]!.length;
+                  v = bound[s.param]!.length;
                   break;
                 case 'arrayOffset':
                   v = arrayOffsets.get(s.param) ?? 0;
                   break;
                 case 'arrayLength':
-                  v = launch.arrays[s.param]?.length ?? 0;
+                  v = arrays[s.param]?.length ?? 0;
                   break;
                 case 'grid':
-                  v = launch.grid[s.axis];
+                  v = grid[s.axis];
                   break;
                 case 'pidBase':
                   v = base;
@@ -246,7 +304,6 @@ export async function runProgram(device: GPUDevice, prog: WgslProgram, launch: P
           }
         }
       }
-      if (!uniform && base > 0) throw new Error('runProgram: a chunked launch needs the uniform pid_base field');
       const x = Math.min(n, MAX_PER_DIM);
       passes.push({
         bindGroup: device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }),
@@ -254,12 +311,13 @@ export async function runProgram(device: GPUDevice, prog: WgslProgram, launch: P
         y: Math.ceil(n / x),
       });
     }
-    // Uploads first, so the timed submission holds the dispatches only.
+    device.queue.submit([pre.finish()]);
+    // Uploads and snapshots first, so the timed submission holds the dispatches only.
     await device.queue.onSubmittedWorkDone();
 
-    const timestamps = launch.timestamps && device.features.has('timestamp-query');
-    const querySet = timestamps ? device.createQuerySet({ type: 'timestamp', count: 2 }) : null;
-    const resolve = timestamps ? make(16, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC) : null;
+    const timed = timestamps && device.features.has('timestamp-query');
+    const querySet = timed ? device.createQuerySet({ type: 'timestamp', count: 2 }) : null;
+    const resolve = timed ? make(16, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC) : null;
     const enc = device.createCommandEncoder();
     passes.forEach((p, i) => {
       const timestampWrites =
@@ -277,30 +335,23 @@ export async function runProgram(device: GPUDevice, prog: WgslProgram, launch: P
       pass.end();
     });
     if (querySet && resolve) enc.resolveQuerySet(querySet, 0, 2, resolve, 0);
+    const reads: { src: GPUBuffer; size: number; key: 'fault' | 'time' }[] = [
+      { src: fault, size: FAULT_WORDS * 4, key: 'fault' },
+    ];
+    if (resolve) reads.push({ src: resolve, size: 16, key: 'time' });
+    const staged = reads.map((r) => {
+      const dst = make(r.size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+      enc.copyBufferToBuffer(r.src, 0, dst, 0, Math.max(16, r.size));
+      return { ...r, dst };
+    });
     const t0 = performance.now();
     device.queue.submit([enc.finish()]);
     await device.queue.onSubmittedWorkDone();
     const wallMs = performance.now() - t0;
-
-    // Read back: the fault record, the timestamps, and every region a writable binding uses.
-    const reads: { src: GPUBuffer; size: number; key: 'fault' | 'time' | number }[] = [
-      { src: fault, size: FAULT_WORDS * 4, key: 'fault' },
-    ];
-    if (resolve) reads.push({ src: resolve, size: 16, key: 'time' });
-    for (const r of writtenRegions)
-      reads.push({ src: regionBufs[r]!, size: round4(launch.regions[r]!.bytes.byteLength), key: r });
-    const enc2 = device.createCommandEncoder();
-    const staged = reads.map((r) => {
-      const dst = make(r.size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-      enc2.copyBufferToBuffer(r.src, 0, dst, 0, Math.max(16, r.size));
-      return { ...r, dst };
-    });
-    device.queue.submit([enc2.finish()]);
     const oom = await device.popErrorScope();
     const invalid = await device.popErrorScope();
     if (invalid) throw new Error(`WebGPU validation error: ${invalid.message}`);
     if (oom) throw new Error(`WebGPU out of memory: ${oom.message}`);
-    const written = new Map<number, Uint8Array>();
     let faultRec: FaultRecord | null = null;
     let gpuMs: number | null = null;
     for (const s of staged) {
@@ -310,15 +361,104 @@ export async function runProgram(device: GPUDevice, prog: WgslProgram, launch: P
       if (s.key === 'fault') {
         const w = new Uint32Array(bytes.buffer, 0, FAULT_WORDS);
         if (w[0]! > 0) faultRec = { count: w[0]!, site: w[1]!, index: w[2]! | 0, lin: w[3]! | 0, thread: w[4]! | 0 };
-      } else if (s.key === 'time') {
+      } else {
         const t = new BigUint64Array(bytes.buffer, 0, 2);
         const ns = Number(t[1]! - t[0]!);
         gpuMs = ns > 0 ? ns / 1e6 : null;
-      } else written.set(s.key, bytes.subarray(0, launch.regions[s.key]!.bytes.byteLength));
+      }
     }
     querySet?.destroy();
-    return { written, fault: faultRec, gpuMs, wallMs };
+    return { fault: faultRec, gpuMs, wallMs };
   } finally {
     for (const b of created) b.destroy();
+  }
+}
+
+const variants = new Map<string, WgslProgram>();
+
+/** `prog` with the named read-only buffer parameters declared read_write (same code otherwise; cached). */
+function readWriteVariant(prog: WgslProgram, names: string[]): WgslProgram {
+  const key = `${names.join(',')}\n${prog.code}`;
+  let v = variants.get(key);
+  if (!v) {
+    let code = prog.code;
+    for (const n of names) code = code.replace(`var<storage, read> b_${n}:`, `var<storage, read_write> b_${n}:`);
+    v = { ...prog, code };
+    if (variants.size > 256) variants.clear();
+    variants.set(key, v);
+  }
+  return v;
+}
+
+/** Reads `size` bytes of `src` from `offset` back to the host. */
+export async function readBuffer(device: GPUDevice, src: GPUBuffer, offset: number, size: number): Promise<Uint8Array> {
+  const dst = device.createBuffer({
+    size: Math.max(16, round4(size)),
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  try {
+    const enc = device.createCommandEncoder();
+    enc.copyBufferToBuffer(src, offset, dst, 0, round4(size));
+    device.queue.submit([enc.finish()]);
+    await dst.mapAsync(GPUMapMode.READ);
+    const out = new Uint8Array(dst.getMappedRange().slice(0, size));
+    dst.unmap();
+    return out;
+  } finally {
+    dst.destroy();
+  }
+}
+
+/** Uploads host bytes (any length) into a new storage buffer, zero-padded to a word. */
+export function uploadBuffer(device: GPUDevice, bytes: Uint8Array | null, byteLength: number): GPUBuffer {
+  const size = Math.max(16, round4(byteLength));
+  const g = device.createBuffer({
+    size,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+  });
+  if (bytes && bytes.byteLength) {
+    const padded = new Uint8Array(round4(bytes.byteLength));
+    padded.set(bytes);
+    device.queue.writeBuffer(g, 0, padded);
+  }
+  return g;
+}
+
+/**
+ * Runs `prog` over `launch.grid` on host regions (uploaded for the launch, written ones read back): the runner the
+ * lowering tests use. The backend keeps allocations resident instead (worker.ts).
+ */
+export async function runProgram(device: GPUDevice, prog: WgslProgram, launch: ProgramLaunch): Promise<ProgramResult> {
+  const gpus = launch.regions.map((r) => uploadBuffer(device, r.bytes, r.bytes.byteLength));
+  try {
+    const bound: Record<string, BoundBuffer> = {};
+    const writtenRegions = new Set<number>();
+    for (const b of prog.bindings) {
+      if (b.kind !== 'buffer') continue;
+      const p = launch.buffers[b.name];
+      if (!p) throw new Error(`runProgram: no buffer for parameter '${b.name}'`);
+      bound[b.name] = {
+        gpu: gpus[p.region]!,
+        byteOffset: p.byteOffset,
+        byteLength: p.length * DTYPE_BYTES[b.dtype]!,
+        length: p.length,
+      };
+      if (b.access === 'read_write') writtenRegions.add(p.region);
+    }
+    const r = await dispatchProgram(
+      device,
+      prog,
+      launch.grid,
+      bound,
+      launch.scalars,
+      launch.arrays,
+      !!launch.timestamps,
+    );
+    const written = new Map<number, Uint8Array>();
+    for (const i of writtenRegions)
+      written.set(i, await readBuffer(device, gpus[i]!, 0, launch.regions[i]!.bytes.byteLength));
+    return { written, ...r };
+  } finally {
+    for (const g of gpus) g.destroy();
   }
 }

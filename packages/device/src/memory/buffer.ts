@@ -10,9 +10,31 @@ import { checkCount, checkDType, checkShape } from '../validate';
 /** Host bytes a functional-mode allocation may hold before we refuse with advice to use timing-only mode. */
 export const DEFAULT_FUNCTIONAL_HOST_LIMIT = 4 * 1024 ** 3;
 
+/**
+ * A copy of an allocation's bytes kept in a backend's own memory (the webgpu backend keeps allocations resident on the
+ * GPU between launches). The host bytes stay the allocation's truth for the host: every host access goes through
+ * `Allocation.store()`, which first pulls a newer device copy and then marks the host bytes as possibly written.
+ */
+export interface DeviceCopy {
+  /** Writes the device copy into `host` (it is newer than the host bytes). */
+  pull(host: SharedArrayBuffer): void;
+  /** The allocation is freed: drop the copy. */
+  release(): void;
+}
+
+let nextAllocationUid = 1;
+
 export class Allocation {
   /** Lazily created backing store; stays null in timing-only mode. */
   private bytes: SharedArrayBuffer | null = null;
+  /** Unique in the process (ids are per device). */
+  readonly uid = nextAllocationUid++;
+  /** Bumped by every host access to the bytes (which may write them): a device copy of an older version is stale. */
+  hostVersion = 0;
+  /** A backend's copy of the bytes, if one is kept (see DeviceCopy). */
+  deviceCopy: DeviceCopy | null = null;
+  /** The device copy holds writes the host bytes do not have yet. */
+  deviceNewer = false;
   freed = false;
   /** Why the allocation is gone (for use-after-free messages). */
   freedBy: 'free' | 'reset' | null = null;
@@ -25,8 +47,34 @@ export class Allocation {
     readonly hasData: boolean,
   ) {}
 
-  /** The backing store, created zero-filled on first use. */
+  /** The backing store for a host access: pulls a newer device copy first, then counts the access as a write. */
   store(): SharedArrayBuffer {
+    this.touch();
+    return this.rawStore();
+  }
+
+  /** Brings the host bytes up to date with a newer device copy and marks them as (possibly) written by the host. */
+  touch(): void {
+    if (this.deviceNewer && this.deviceCopy) {
+      this.deviceNewer = false;
+      this.deviceCopy.pull(this.rawStore());
+    }
+    this.hostVersion++;
+  }
+
+  /** Drops a device copy (the allocation is freed or the device reset). */
+  release(): void {
+    const copy = this.deviceCopy;
+    this.deviceCopy = null;
+    this.deviceNewer = false;
+    copy?.release();
+  }
+
+  /**
+   * The backing store as it is, created zero-filled on first use — for a backend moving bytes to or from its own copy
+   * (no pull, no version bump). Everything else uses `store()`.
+   */
+  rawStore(): SharedArrayBuffer {
     if (!this.hasData) {
       throw new TesseraError('Unsupported', 'This allocation holds no data: the runtime is in timing-only mode.', {
         hint: "Create the runtime with mode: 'functional' to read or write values.",
@@ -162,7 +210,10 @@ export class DeviceBuffer<D extends DType = DType> {
 
   /** @internal Typed storage (bit patterns) for this window; materialises the allocation. */
   storage(): StorageArray {
-    if (this.cached) return this.cached;
+    if (this.cached) {
+      this.allocation.touch();
+      return this.cached;
+    }
     const s = storageView(this.dtype, this.allocation.store(), this.byteOffset, this.length);
     this.cached = s;
     return s;

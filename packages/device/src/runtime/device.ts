@@ -191,6 +191,7 @@ export class Device implements TimelineOwner {
   reset(): void {
     for (const a of this.allocations) {
       a.freed = true;
+      a.release();
       a.freedBy = 'reset';
       if (a.hasData) this.host.hostBytesInUse -= a.byteLength;
     }
@@ -383,6 +384,7 @@ export class Device implements TimelineOwner {
       }
       const a = buffer.allocation;
       a.freed = true;
+      a.release();
       a.freedBy = 'free';
       this.allocations.delete(a);
       this.usedBytes -= a.chargedBytes;
