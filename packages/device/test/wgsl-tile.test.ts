@@ -89,12 +89,14 @@ describe('tile kernels lowered to WGSL', () => {
     expect(prog.code).toContain('exp(');
   });
 
-  it('keeps dot operands in workgroup memory, or in per-program scratch when workgroup memory is short', () => {
+  it('keeps dot operands in workgroup memory (or per-program scratch when it is short), the accumulator in registers', () => {
     const wg = lower(K.matmul, matmulArgs());
     expect(wg.workgroupBytes).toBeGreaterThan(0);
     expect(wg.workgroupBytes).toBeLessThanOrEqual(LIMITS.maxWorkgroupBytes);
     expect(wg.code).toContain('workgroupBarrier();');
     expect(wg.bindings.some((b) => b.kind === 'scratch')).toBe(false);
+    // acc = t.dot(a, b, acc) accumulates in place: the carried accumulator is the one private array.
+    expect(wg.code.match(/var p\d+: array/g)).toHaveLength(1);
     const scr = lower(K.matmul, matmulArgs(), { maxWorkgroupBytes: 1024, maxInvocations: 256 });
     expect(scr.workgroupBytes).toBeLessThanOrEqual(1024);
     const scratch = scr.bindings.find((b) => b.kind === 'scratch');

@@ -2,7 +2,7 @@ import { isTesseraError } from '@tessera/device';
 import { randomArray, randomInts, relativeError, TOLERANCE } from '@tessera/device/testing';
 import { describe, expect, it } from 'vitest';
 import { embedding } from '../src/embedding';
-import { openDevice, TARGETS } from './setup';
+import { floatsFor, NUMERIC_TARGETS, openDevice } from './setup';
 
 /** float64 reference lookup; ids outside [0, vocab) give zero rows. */
 function refEmbedding(table: ArrayLike<number>, ids: ArrayLike<number>, vocab: number, dim: number): Float64Array {
@@ -24,9 +24,9 @@ const message = (fn: () => unknown): string => {
   return '';
 };
 
-for (const target of TARGETS) {
+for (const target of NUMERIC_TARGETS) {
   describe(`embedding on ${target.device}`, () => {
-    for (const dtype of ['f32', 'bf16', 'f16'] as const) {
+    for (const dtype of floatsFor(target, ['f32', 'bf16', 'f16'] as const)) {
       it(`matches the float64 reference (${dtype}; edge shapes, small tiles)`, async () => {
         const dev = await openDevice(target);
         for (const [tokens, vocab, dim, config] of [

@@ -2,7 +2,7 @@ import { type DType, isTesseraError } from '@tessera/device';
 import { randomArray, randomInts, referenceMatmul, relativeError, TOLERANCE } from '@tessera/device/testing';
 import { describe, expect, it } from 'vitest';
 import { chooseGemmConfig, gemm } from '../src/index';
-import { openDevice, TARGETS } from './setup';
+import { floatsFor, NUMERIC_TARGETS, openDevice, TARGETS } from './setup';
 
 /** Row-major transpose of an (r, c) matrix. */
 function transpose(x: ArrayLike<number>, r: number, c: number): Float64Array {
@@ -11,9 +11,9 @@ function transpose(x: ArrayLike<number>, r: number, c: number): Float64Array {
   return out;
 }
 
-for (const target of TARGETS) {
+for (const target of NUMERIC_TARGETS) {
   describe(`gemm on ${target.device}`, () => {
-    for (const dtype of ['f32', 'bf16', 'f16'] as const) {
+    for (const dtype of floatsFor(target, ['f32', 'bf16', 'f16'] as const)) {
       it(`matches a float64 reference (${dtype}, edge shapes, transposes)`, async () => {
         const dev = await openDevice(target);
         for (const [M, N, K, transA, transB] of [

@@ -2,7 +2,7 @@ import { isTesseraError } from '@tessera/device';
 import { randomArray, randomInts, relativeError, TOLERANCE } from '@tessera/device/testing';
 import { describe, expect, it } from 'vitest';
 import { moePermute, moeRouter, moeUnpermute } from '../src/moe';
-import { openDevice, TARGETS } from './setup';
+import { floatsFor, NUMERIC_TARGETS, openDevice } from './setup';
 
 /** float64 reference router: softmax, top k (ties → lower expert), optional renormalisation. */
 function refRouter(x: ArrayLike<number>, tokens: number, experts: number, k: number, renorm: boolean) {
@@ -68,9 +68,9 @@ const message = (fn: () => unknown): string => {
   return '';
 };
 
-for (const target of TARGETS) {
+for (const target of NUMERIC_TARGETS) {
   describe(`MoE routing on ${target.device}`, () => {
-    for (const dtype of ['f32', 'bf16', 'f16'] as const) {
+    for (const dtype of floatsFor(target, ['f32', 'bf16', 'f16'] as const)) {
       it(`moeRouter matches the float64 reference (${dtype} logits; k = 1, k = experts, ties, no renormalisation)`, async () => {
         const dev = await openDevice(target);
         for (const [tokens, experts, k, renorm, ties, BT] of [
@@ -150,7 +150,7 @@ for (const target of TARGETS) {
       expect(dev.getLastError()).toBeFalsy();
     });
 
-    for (const dtype of ['f32', 'bf16'] as const) {
+    for (const dtype of floatsFor(target, ['f32', 'bf16'] as const)) {
       it(`router → permute → unpermute combines expert outputs per token (${dtype})`, async () => {
         const dev = await openDevice(target);
         for (const [tokens, experts, k, hidden, config] of [

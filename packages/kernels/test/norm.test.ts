@@ -3,7 +3,7 @@ import { randomArray, relativeError, TOLERANCE } from '@tessera/device/testing';
 import { describe, expect, it } from 'vitest';
 import { layernorm, rmsnorm } from '../src/norm';
 import { errorOf, FLOATS, poisoned, randomBuffer, read } from './helpers';
-import { openDevice, TARGETS } from './setup';
+import { floatsFor, NUMERIC_TARGETS, openDevice } from './setup';
 
 /** float64 reference RMSNorm. */
 function refRmsnorm(x: ArrayLike<number>, w: ArrayLike<number>, rows: number, cols: number, eps: number): Float64Array {
@@ -17,9 +17,9 @@ function refRmsnorm(x: ArrayLike<number>, w: ArrayLike<number>, rows: number, co
   return y;
 }
 
-for (const target of TARGETS) {
+for (const target of NUMERIC_TARGETS) {
   describe(`rmsnorm on ${target.device}`, () => {
-    for (const dtype of ['f32', 'bf16', 'f16'] as const) {
+    for (const dtype of floatsFor(target, ['f32', 'bf16', 'f16'] as const)) {
       it(`matches the float64 reference (${dtype}; one tile, two passes, edge shapes)`, async () => {
         const dev = await openDevice(target);
         for (const [rows, cols, BLOCK] of [
@@ -89,9 +89,9 @@ function refLayernorm(
   return y;
 }
 
-for (const target of TARGETS) {
+for (const target of NUMERIC_TARGETS) {
   describe(`layernorm on ${target.device}`, () => {
-    for (const dtype of FLOATS) {
+    for (const dtype of floatsFor(target, FLOATS)) {
       it(`matches the float64 reference (${dtype}; one tile, two passes, short rows, bias or none)`, async () => {
         const dev = await openDevice(target);
         for (const [rows, cols, BLOCK, offset] of [

@@ -9,15 +9,15 @@ import { castScalar, createRuntime, type Device, DTYPE_INFO, type DType, isTesse
 import { randomArray, relativeError, rng, TOLERANCE } from '@tessera/device/testing';
 import { describe, expect, it } from 'vitest';
 import { pagedAttention, reshapeAndCache } from '../src/paged-attention';
-import { openDevice, TARGETS } from './setup';
+import { NUMERIC_TARGETS, openDevice } from './setup';
 
 type Fp8 = 'fp8e4m3' | 'fp8e5m2';
 const FP8: readonly Fp8[] = ['fp8e4m3', 'fp8e5m2'];
 /** Unit roundoff of each format's normal range: 2^-(mantissa bits + 1). */
 const UNIT_ROUNDOFF: Record<Fp8, number> = { fp8e4m3: 2 ** -4, fp8e5m2: 2 ** -3 };
 
-const nvidia = TARGETS.find((t) => t.backend === 'nvidia-sim')!;
-const ascend = TARGETS.find((t) => t.backend === 'ascend-sim')!;
+const nvidia = NUMERIC_TARGETS.find((t) => t.backend === 'nvidia-sim')!;
+const ascend = NUMERIC_TARGETS.find((t) => t.backend === 'ascend-sim')!;
 
 /** What an fp8 cache holds for x: the saturating round-to-nearest-even conversion of x / scale, computed in f32. */
 function quantised(x: number, scale: number, dtype: Fp8): number {

@@ -2,7 +2,7 @@ import { randomInts, relativeError, TOLERANCE } from '@tessera/device/testing';
 import { describe, expect, it } from 'vitest';
 import { argmax, reduce } from '../src/reduce';
 import { errorOf, FLOATS, poisoned, randomBuffer, read } from './helpers';
-import { openDevice, TARGETS } from './setup';
+import { floatsFor, NUMERIC_TARGETS, openDevice } from './setup';
 
 /** float64 reference row reductions; argmax: first maximum, NaN the largest. */
 function refReduce(x: ArrayLike<number>, rows: number, cols: number, op: 'sum' | 'max' | 'min' | 'argmax') {
@@ -34,9 +34,9 @@ const SHAPES = [
   [0, 5, undefined],
 ] as const;
 
-for (const target of TARGETS) {
+for (const target of NUMERIC_TARGETS) {
   describe(`reduce and argmax on ${target.device}`, () => {
-    for (const dtype of FLOATS) {
+    for (const dtype of floatsFor(target, FLOATS)) {
       it(`sum, max and min match float64 (${dtype}; one block, several blocks, edge shapes)`, async () => {
         const dev = await openDevice(target);
         for (const [rows, cols, BLOCK] of SHAPES) {

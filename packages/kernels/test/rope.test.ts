@@ -3,7 +3,7 @@ import { randomInts, relativeError, TOLERANCE } from '@tessera/device/testing';
 import { describe, expect, it } from 'vitest';
 import { type RopeConvention, rope } from '../src/rope';
 import { errorOf, FLOATS, poisoned, randomBuffer, read } from './helpers';
-import { openDevice, TARGETS } from './setup';
+import { floatsFor, isSimulator, NUMERIC_TARGETS, openDevice } from './setup';
 
 interface Shape {
   tokens: number;
@@ -76,9 +76,9 @@ const CASES: readonly (Shape & { BLOCK?: number })[] = [
   { tokens: 0, heads: 4, headDim: 16, rotaryDim: 16, theta: 10000 },
 ];
 
-for (const target of TARGETS) {
+for (const target of NUMERIC_TARGETS) {
   describe(`rope on ${target.device}`, () => {
-    for (const dtype of FLOATS) {
+    for (const dtype of floatsFor(target, FLOATS)) {
       it(`matches the float64 reference in both conventions (${dtype}; full and partial rotary, edge shapes)`, async () => {
         const dev = await openDevice(target);
         for (const { BLOCK, ...s } of CASES) {
@@ -110,9 +110,11 @@ for (const target of TARGETS) {
         // Against exact angles: off by f32 rounding of angles up to 1.3e5 rad (ulp 0.008), nothing more.
         const exact = relativeError(got, refRope(xv, pv, s, convention));
         expect(exact).toBeLessThan(2e-3);
-        // Against angles rounded as an f32 cache builds them: within the f32 tolerance.
+        // Against angles rounded as an f32 cache builds them: within the f32 tolerance. On webgpu the kernel's scalar
+        // frequencies (θ^(−2i/d), through exp and log) are computed in f32 by the GPU's builtins, not in float64 as
+        // JavaScript does: a 1-ulp frequency error is ~8e-3 rad at angle 1.3e5, so only the exact-angle bound holds.
         const f32Angles = refRope(xv, pv, s, convention, true);
-        expect(relativeError(got, f32Angles)).toBeLessThan(TOLERANCE.f32);
+        if (isSimulator(target)) expect(relativeError(got, f32Angles)).toBeLessThan(TOLERANCE.f32);
       }
     });
 
@@ -174,7 +176,7 @@ for (const target of TARGETS) {
       expect(errorOf(() => rope(dev, { ...base, x, out: x.view(1, 32) }))).toMatch(/^rope: 'out' partly overlaps 'x'/);
     });
 
-    it('is memory-bound on a large shape in timing-only mode', async () => {
+    it.runIf(isSimulator(target))('is memory-bound on a large shape in timing-only mode', async () => {
       const td = await openDevice(target, 'timing');
       const [tokens, heads, headDim] = [16384, 32, 128];
       const x = td.alloc('bf16', tokens * heads * headDim);

@@ -3,7 +3,7 @@ import { randomArray, randomInts, rng } from '@tessera/device/testing';
 import { describe, expect, it } from 'vitest';
 import { SAMPLE_PARAM_LIMITS, sample } from '../src/sampling';
 import { referenceSample } from './sampling-reference';
-import { openDevice, TARGETS } from './setup';
+import { floatsFor, NUMERIC_TARGETS, openDevice } from './setup';
 
 const message = (fn: () => unknown): string => {
   try {
@@ -27,7 +27,7 @@ function mixedParams(rows: number, vocab: number, seed: number) {
 }
 
 async function runSample(
-  target: (typeof TARGETS)[number],
+  target: (typeof NUMERIC_TARGETS)[number],
   dtype: 'f32' | 'f16' | 'bf16',
   rows: number,
   vocab: number,
@@ -60,9 +60,9 @@ function referenceTokens(x: ArrayLike<number>, rows: number, vocab: number, para
   );
 }
 
-for (const target of TARGETS) {
+for (const target of NUMERIC_TARGETS) {
   describe(`sample on ${target.device}`, () => {
-    for (const dtype of ['f32', 'bf16', 'f16'] as const) {
+    for (const dtype of floatsFor(target, ['f32', 'bf16', 'f16'] as const)) {
       it(`draws the reference's tokens (${dtype}; greedy, top-k, top-p, one tile and streamed chunks)`, async () => {
         for (const [rows, vocab, BLOCK, ties] of [
           [3, 1, undefined, false],
@@ -237,8 +237,8 @@ it('the same seeds give the same tokens on h100 and 910b2', async () => {
   const [rows, vocab] = [24, 500];
   const x = randomArray(rows * vocab, 5, -3, 3);
   const params = mixedParams(rows, vocab, 11);
-  const [a, b] = await Promise.all(TARGETS.map((t) => runSample(t, 'bf16', rows, vocab, x, params)));
+  const [a, b] = await Promise.all(NUMERIC_TARGETS.map((t) => runSample(t, 'bf16', rows, vocab, x, params)));
   expect(a!.tokens).toEqual(b!.tokens);
-  const [c, d] = await Promise.all(TARGETS.map((t) => runSample(t, 'f32', rows, vocab, x, params, 128)));
+  const [c, d] = await Promise.all(NUMERIC_TARGETS.map((t) => runSample(t, 'f32', rows, vocab, x, params, 128)));
   expect(c!.tokens).toEqual(d!.tokens);
 });

@@ -252,7 +252,7 @@ const exported = kernelsIn(ops);
 for (const target of TARGETS) {
   describe(`the sanitizer on ${target.device}`, () => {
     const open = async (count = 1) =>
-      createRuntime({ backend: target.create(), devices: Array(count).fill(target.device), profile: true });
+      createRuntime({ backend: await target.create(), devices: Array(count).fill(target.device), profile: true });
 
     it('reports nothing for any exported kernel under every tool', async () => {
       enableSanitizer('all', { print: false });

@@ -2,7 +2,7 @@ import { relativeError, TOLERANCE } from '@tessera/device/testing';
 import { describe, expect, it } from 'vitest';
 import { transpose } from '../src/transpose';
 import { errorOf, FLOATS, poisoned, randomBuffer, read } from './helpers';
-import { openDevice, TARGETS } from './setup';
+import { floatsFor, NUMERIC_TARGETS, openDevice } from './setup';
 
 /** float64 reference: (batch, rows, cols) → (batch, cols, rows). */
 function refTranspose(x: ArrayLike<number>, batch: number, rows: number, cols: number): Float64Array {
@@ -25,9 +25,9 @@ const SHAPES = [
   [2, 0, 5, undefined],
 ] as const;
 
-for (const target of TARGETS) {
+for (const target of NUMERIC_TARGETS) {
   describe(`transpose on ${target.device}`, () => {
-    for (const dtype of [...FLOATS, 'i8'] as const) {
+    for (const dtype of floatsFor(target, [...FLOATS, 'i8'] as const)) {
       it(`matches the reference exactly (${dtype}; batches, ragged tiles, skinny and empty shapes)`, async () => {
         const dev = await openDevice(target);
         for (const [batch, rows, cols, BLOCK] of SHAPES) {

@@ -121,14 +121,7 @@ export async function compileCommand(
   const head = `// kernel '${kernel.name}' ${view.key} — compiled in ${view.compileMs.toFixed(1)} ms`;
   if (o.dump === 'ir') return `${head}\n${view.ir}`;
   if (o.dump === 'js') return `${head}\n${view.js()}`;
-  if (o.dump === 'wgsl') {
-    if (kernel.style !== 'simt')
-      throw new TesseraError(
-        'Unsupported',
-        `--dump wgsl: kernel '${kernel.name}' is a tile kernel; the WGSL lowering covers SIMT kernels so far.`,
-      );
-    return `${head}\n${view.wgsl()}`;
-  }
+  if (o.dump === 'wgsl') return `${head}\n${view.wgsl()}`;
   const grid = dims(o.grid, '--grid');
   const cost: CostRecord = view.cost(grid);
   const lines = [

@@ -5,12 +5,16 @@
  *
  * - dot: per owned output element an f32 (i32) accumulator, k ascending, `c = c + a * b` (each product and sum
  *   rounded to f32: the CPU's order; a WGSL compiler may still contract it into a fused multiply-add, which WGSL
- *   neither forbids nor lets a shader prevent).
+ *   neither forbids nor lets a shader prevent). The owned elements are unrolled (register accumulators; a B element
+ *   shared by them is read once per k), and `acc = t.dot(a, b, acc)` in a loop accumulates in place.
  * - reduce: with fewer outputs than invocations, G invocations per output reduce interleaved slices and the owner
  *   combines the G partials in slice order; sums accumulate compensated (Knuth's two-sum: an f32 sum and its rounding
  *   error, the result rounded once at the end), close to the CPU's float64 accumulation; max / min / argmax / argmin
  *   are exact (NaN largest and sticky, the first extremum).
- * - cumsum: one invocation per line, compensated as sums are.
+ * - cumsum: one invocation per line, or for few long lines G invocations per line over contiguous chunks (chunk
+ *   sums, then each chunk rescanned from the sum of those before it); compensated as sums are. Two-sum error terms
+ *   go through `tt_keep`, an identity the shader compiler cannot see through, so algebraic simplification (Mesa's
+ *   NIR does it) cannot cancel them.
  * - sort: stable, NaN last; each element's rank is the number of elements ordered before it (value, then index).
  */
 import type { TileDType } from '../../dtype/dtype';
@@ -28,7 +32,9 @@ export function emitDot(em: Emitter, op: Op): void {
   const rd = dtypeOf(op.result);
   const T = elemType(rd);
   const size = M * N;
-  const out = em.allocFor(op.result);
+  const inPlace = inPlaceAccumulator(em, op);
+  const out = inPlace ?? em.allocFor(op.result);
+  if (inPlace) em.reps.set(op.result, inPlace);
   em.sync({ reads: acc ? [a, b, acc] : [a, b], writes: [out] });
   const W = em.W;
   const J = Math.ceil(size / W);
@@ -77,6 +83,43 @@ export function emitDot(em: Emitter, op: Op): void {
       else em.writeAt(out, s.e, s.j, s.c);
     }
   });
+}
+
+/**
+ * `acc = t.dot(a, b, acc)` in a loop: the private storage of the loop-carried accumulator, when the dot can write
+ * its result there directly (each invocation reads its own accumulator elements before the k loop and writes them
+ * after it) — the dot's only use is the loop's yield of that accumulator, and nothing after the dot reads the old
+ * accumulator. Saves a register copy of the tile per iteration, and the registers of a second tile.
+ */
+function inPlaceAccumulator(em: Emitter, op: Op): Storage | null {
+  const { plan } = em;
+  const uses = plan.uses.get(op.result) ?? [];
+  if (uses.length !== 1 || uses[0]!.op.opcode !== 'scf.yield') return null;
+  const yieldOp = uses[0]!.op;
+  const loop = plan.parentOp.get(yieldOp);
+  const body = plan.regionOf.get(yieldOp);
+  if (loop?.opcode !== 'scf.for' || !body || plan.regionOf.get(op) !== body) return null;
+  const arg = body.args[uses[0]!.index + 1]!;
+  const target = em.reps.get(arg);
+  if (target?.kind !== 'priv') return null;
+  const at = plan.position.get(op)!;
+  // Every consumer of the old accumulator (through lazy ops) runs no later than the dot.
+  const seen = new Set<Value>();
+  const early = (v: Value): boolean => {
+    if (seen.has(v)) return true;
+    seen.add(v);
+    for (const u of plan.uses.get(v) ?? []) {
+      if (plan.lazy.has(u.op.results[0]!)) {
+        if (!early(u.op.results[0]!)) return false;
+        continue;
+      }
+      let o: Op | null = u.op;
+      while (o && plan.regionOf.get(o) !== body) o = plan.parentOp.get(o) ?? null;
+      if (!o || (o !== op && plan.position.get(o)! >= at)) return false;
+    }
+    return true;
+  };
+  return early(arg) ? target : null;
 }
 
 function dotK(
@@ -268,23 +311,71 @@ export function emitCumsum(em: Emitter, op: Op): void {
   const xs = shapeOf(x);
   const axis = op.attrs.axis as number;
   const [outer, n, inner] = [sizeOf(xs.slice(0, axis)), xs[axis]!, sizeOf(xs.slice(axis + 1))];
+  const L = outer * inner;
   const d = dtypeOf(x);
   const rd = dtypeOf(op.result);
+  const float = ekind(d) === 'float';
   const out = em.allocFor(op.result);
   if (out.kind !== 'shared') em.internal('cumsum into private storage');
   const read = reader(em, x);
-  em.sync({ reads: [x], writes: [out] });
-  em.forEachOwned(outer * inner, (e) => {
-    const b = em.bind(inner > 1 ? `${idivC(e, inner)} * ${n * inner}i + ${imodC(e, inner)}` : `${e} * ${n}i`, 'rb');
+  const lineBase = (l: string) =>
+    em.bind(inner > 1 ? `${idivC(l, inner)} * ${n * inner}i + ${imodC(l, inner)}` : `${l} * ${n}i`, 'rb');
+  const at = (b: string, i: string) => em.bind(inner > 1 ? `${b} + ${i} * ${inner}i` : `${b} + ${i}`, 'x');
+  /** Scans elements [lo, hi) of line base `b` from the running sum already in `acc`, writing each prefix. */
+  const scan = (acc: ReturnType<typeof accumulator>, b: string, lo: string, hi: string) => {
+    const i = em.id('i');
+    em.block(`for (var ${i} = ${lo}; ${i} < ${hi}; ${i}++) `, () => {
+      const k = at(b, i);
+      acc.add(read(k), i);
+      em.writeAt(out, k, '', acc.result(rd));
+    });
+  };
+  // Few lines: G invocations per line, each a contiguous chunk — chunk sums, then each chunk rescanned from the
+  // (compensated) sum of the chunks before it. Otherwise one invocation per line.
+  let G = 1;
+  while (L * G * 2 <= em.W && G * 32 <= n && G < 64) G *= 2;
+  if (G === 1) {
+    em.sync({ reads: [x], writes: [out] });
+    em.forEachOwned(L, (e) => {
+      const acc = accumulator(em, 'sum', d);
+      acc.init(() => ({ x: '', i: '' }));
+      scan(acc, lineBase(e), '0i', `${n}i`);
+    });
+    return;
+  }
+  const C = Math.ceil(n / G);
+  const tmp = em.alloc(L * G * 2, 'i32', true) as Storage & { kind: 'shared' };
+  em.sync({ reads: [x], writes: [tmp] });
+  const chunk = (body: (b: string, lo: string, hi: string, g: string) => void) =>
+    em.block(`if (lid < ${L * G}i) `, () => {
+      const b = lineBase(em.bind(idivC('lid', G), 'l'));
+      const g = em.bind(imodC('lid', G), 'g');
+      const lo = em.bind(`${g} * ${C}i`, 'lo');
+      body(b, lo, em.bind(`min(${lo} + ${C}i, ${n}i)`, 'hi'), g);
+    });
+  chunk((b, lo, hi) => {
     const acc = accumulator(em, 'sum', d);
     acc.init(() => ({ x: '', i: '' }));
     const i = em.id('i');
-    em.block(`for (var ${i} = 0i; ${i} < ${n}i; ${i}++) `, () => {
-      const at = em.bind(inner > 1 ? `${b} + ${i} * ${inner}i` : `${b} + ${i}`, 'x');
-      acc.add(read(at), i);
-      em.writeAt(out, at, '', acc.result(rd));
-    });
+    em.block(`for (var ${i} = ${lo}; ${i} < ${hi}; ${i}++) `, () => acc.add(read(at(b, i)), i));
+    const [w0, w1] = acc.words();
+    em.writeAt(tmp, 'lid * 2i', '', `bitcast<i32>(${w0})`);
+    em.writeAt(tmp, 'lid * 2i + 1i', '', `bitcast<i32>(${w1})`);
   });
+  em.sync({ readsStorage: [tmp], reads: [x], writes: [out] });
+  const T = float ? 'f32' : 'i32';
+  chunk((b, lo, hi, g) => {
+    const acc = accumulator(em, 'sum', d);
+    acc.init(() => ({ x: '', i: '' }));
+    const p = em.id('p');
+    em.block(`for (var ${p} = lid - ${g}; ${p} < lid; ${p}++) `, () => {
+      const ps = em.bind(`bitcast<${T}>(${em.sharedRead(tmp, `${p} * 2i`)})`, 'ps');
+      const pc = em.bind(`bitcast<${T}>(${em.sharedRead(tmp, `${p} * 2i + 1i`)})`, 'pc');
+      acc.combine(ps, pc);
+    });
+    scan(acc, b, lo, hi);
+  });
+  em.free(tmp);
 }
 
 export function emitSort(em: Emitter, op: Op): void {
