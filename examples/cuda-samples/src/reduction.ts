@@ -114,7 +114,11 @@ function reduceAll(
   return { result: input, ms, launches };
 }
 
-export function runReduction(dev: Device, n = 50_000): SampleResult {
+/**
+ * The reduction sample. `warp` (default: the device has warps of 32 lanes) includes reduceShfl; pass false on a device
+ * whose warps are not usable (e.g. a WebGPU adapter without the `subgroups` feature, where reduceShfl is Unsupported).
+ */
+export function runReduction(dev: Device, n = 50_000, warp = dev.properties.warpSize >= 32): SampleResult {
   const threads = 256;
   const BLOCK = 4096;
   const x = dev.alloc('f32', n);
@@ -143,9 +147,7 @@ export function runReduction(dev: Device, n = 50_000): SampleResult {
     run('reduction: SIMT reduce0, interleaved addressing', threads, simt(reduce0)),
     run('reduction: SIMT reduce2, sequential addressing', threads, simt(reduce2)),
     // Warp shuffles need warps: on a device without them (Ascend 910B/910C) the variant is left out.
-    ...(dev.properties.warpSize >= 32
-      ? [run('reduction: SIMT reduceShfl, warp shuffles', threads, simt(reduceShfl))]
-      : []),
+    ...(warp ? [run('reduction: SIMT reduceShfl, warp shuffles', threads, simt(reduceShfl))] : []),
     run(
       'reduction: tile, load + sum per program',
       BLOCK,

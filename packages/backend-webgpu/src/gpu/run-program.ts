@@ -416,7 +416,7 @@ export function uploadBuffer(device: GPUDevice, bytes: Uint8Array | null, byteLe
     size,
     usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
   });
-  if (bytes && bytes.byteLength) {
+  if (bytes?.byteLength) {
     const padded = new Uint8Array(round4(bytes.byteLength));
     padded.set(bytes);
     device.queue.writeBuffer(g, 0, padded);
