@@ -10,16 +10,15 @@
 import {
   type Backend,
   type CopyDescriptor,
-  type CostRecord,
   type DeviceProperties,
   formatBytes,
   getBackend,
-  type KernelTiming,
   type LaunchDescriptor,
   listBackends,
   TesseraError,
   validateDeviceSpec,
 } from '@tessera/device';
+import { rooflineCopyTime, rooflineKernelTime } from '@tessera/device/model';
 import { GpuThread } from './bridge';
 import { createExecutor } from './executor';
 import { adapterProperties, matchCatalog } from './properties';
@@ -66,23 +65,6 @@ export function webgpuAvailability(): { ok: true; adapter: AdapterReport } | { o
   } catch (e) {
     return { ok: false, reason: (e as Error).message };
   }
-}
-
-function roofline(device: DeviceProperties, cost: CostRecord): KernelTiming {
-  const t = cost.total;
-  let matrixUs = 0;
-  for (const [dt, tf] of Object.entries(device.peakTflops.matrix))
-    matrixUs += t.matrixFlopsOf(dt as never) / (tf! * 1e6);
-  let vectorUs = 0;
-  for (const [dt, tf] of Object.entries(device.peakTflops.vector)) vectorUs += t.vectorOpsOf(dt as never) / (tf! * 1e6);
-  const memUs = (t.bytesRead + t.bytesWritten) / (device.memoryBandwidthGBs * 1e3);
-  const body = Math.max(matrixUs, vectorUs, memUs);
-  const bound = body === 0 ? 'latency' : body === matrixUs ? 'matrix' : body === vectorUs ? 'vector' : 'memory';
-  return {
-    ms: (LAUNCH_US + body) / 1000,
-    bound,
-    breakdown: { launch: LAUNCH_US, matrix: matrixUs, vector: vectorUs, memory: memUs },
-  };
 }
 
 /** Creates the backend: opens the adapter (once per process) and describes it. */
@@ -137,17 +119,11 @@ export async function createWebGpuBackend(): Promise<Backend> {
       }
     },
     kernelTime: (p, cost) =>
-      simulator && known && p.id === device.id ? simulator.kernelTime(known, cost) : roofline(p, cost),
-    copyTime(p: DeviceProperties, copy: CopyDescriptor): number {
-      if (simulator && known && p.id === device.id) return simulator.copyTime(known, copy);
-      if (copy.kind === 'DtoD' || copy.kind === 'memset') {
-        const factor = copy.kind === 'DtoD' ? 2 : 1;
-        return (2 + (copy.bytes * factor) / (p.memoryBandwidthGBs * 1e3)) / 1000;
-      }
-      const gbs = copy.pinned ? p.hostLink.pinnedGBs : p.hostLink.pageableGBs;
-      const legs = copy.kind === 'PeerViaHost' ? 2 : 1;
-      return (legs * (p.hostLink.latencyUs + copy.bytes / (gbs * 1e3))) / 1000;
-    },
+      simulator && known && p.id === device.id
+        ? simulator.kernelTime(known, cost)
+        : rooflineKernelTime(p, cost, LAUNCH_US),
+    copyTime: (p: DeviceProperties, copy: CopyDescriptor): number =>
+      simulator && known && p.id === device.id ? simulator.copyTime(known, copy) : rooflineCopyTime(p, copy),
     executor: createExecutor(thread, adapter),
   };
 }

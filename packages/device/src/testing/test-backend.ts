@@ -5,6 +5,7 @@
  */
 import { formatBytes, TesseraError } from '../errors';
 import type { CostRecord } from '../kernel/cost';
+import { rooflineCopyTime, rooflineKernelTime } from '../model/roofline';
 import type { Backend, CopyDescriptor, KernelTiming, LaunchDescriptor } from '../runtime/backend';
 import type { DeviceProperties } from '../runtime/properties';
 import { validateDeviceSpec } from '../runtime/spec';
@@ -75,31 +76,8 @@ export function createTestBackend(): Backend {
         );
       }
     },
-    kernelTime(device: DeviceProperties, cost: CostRecord): KernelTiming {
-      const t = cost.total;
-      let matrixUs = 0;
-      for (const [dt, tf] of Object.entries(device.peakTflops.matrix))
-        matrixUs += t.matrixFlopsOf(dt as never) / (tf! * 1e6);
-      let vectorUs = 0;
-      for (const [dt, tf] of Object.entries(device.peakTflops.vector))
-        vectorUs += t.vectorOpsOf(dt as never) / (tf! * 1e6);
-      const memUs = (t.bytesRead + t.bytesWritten) / (device.memoryBandwidthGBs * 1e3);
-      const body = Math.max(matrixUs, vectorUs, memUs);
-      const bound = body === 0 ? 'latency' : body === matrixUs ? 'matrix' : body === vectorUs ? 'vector' : 'memory';
-      return {
-        ms: (LAUNCH_US + body) / 1000,
-        bound,
-        breakdown: { launch: LAUNCH_US, matrix: matrixUs, vector: vectorUs, memory: memUs },
-      };
-    },
-    copyTime(device: DeviceProperties, copy: CopyDescriptor): number {
-      if (copy.kind === 'DtoD' || copy.kind === 'memset') {
-        const factor = copy.kind === 'DtoD' ? 2 : 1;
-        return (2 + (copy.bytes * factor) / (device.memoryBandwidthGBs * 1e3)) / 1000;
-      }
-      const gbs = copy.pinned ? device.hostLink.pinnedGBs : device.hostLink.pageableGBs;
-      const legs = copy.kind === 'PeerViaHost' ? 2 : 1;
-      return (legs * (device.hostLink.latencyUs + copy.bytes / (gbs * 1e3))) / 1000;
-    },
+    kernelTime: (device: DeviceProperties, cost: CostRecord): KernelTiming =>
+      rooflineKernelTime(device, cost, LAUNCH_US),
+    copyTime: (device: DeviceProperties, copy: CopyDescriptor): number => rooflineCopyTime(device, copy),
   };
 }
