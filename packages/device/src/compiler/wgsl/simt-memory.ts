@@ -21,7 +21,8 @@ import { DTYPE_INFO, type DType } from '../../dtype/dtype';
 import { type KernelIR, type Op, type SharedElem, sharedElemBytes, type Value, walk } from '../ir';
 import type { WgslBufferBinding } from './abi';
 import { type AtomicKind, bufferAccessors, bufferAtomics, bufferDecl, valueType } from './dtypes';
-import { convert, type Kind, refuse, type SimtEmitter, snippetOf } from './simt-context';
+import { convertScalar as convert, type Kind } from './scalar';
+import { refuse, type SimtEmitter, snippetOf } from './simt-context';
 
 /** A workgroup array. */
 interface SharedVar {

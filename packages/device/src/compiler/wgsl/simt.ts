@@ -5,9 +5,10 @@
  * the linear workgroup id, `simt.gdim` the uniform `grid_*` fields. Shared arrays are `var<workgroup>` arrays,
  * `simt.barrier` is `workgroupBarrier()`, structured control flow maps to `if` and `loop`.
  *
- * Scalars: `int` → i32, `float` → f32, `bool` → bool. This is where the GPU differs from the CPU back ends, whose
- * scalars are JavaScript numbers (float64): float arithmetic and f32 parameters run in f32, and integer arithmetic
- * wraps at 32 bits (u32 parameters, u32 shared elements and ballots are carried as their i32 bit pattern). Memory
+ * Scalars: `int` → i32, `float` → f32, `bool` → bool (the scalar ops are scalar.ts's, shared with the tile lowering).
+ * This is where the GPU differs from the CPU back ends, whose scalars are JavaScript numbers (float64): float
+ * arithmetic and f32 parameters run in f32, and integer arithmetic wraps at 32 bits (u32 parameters, u32 shared
+ * elements and ballots are carried as their i32 bit pattern). Memory
  * holds the same bits on both: loads decode and stores encode exactly as the CPU does (simt-memory.ts, dtypes.ts),
  * and i32 global atomicAdd wraps as CUDA's does where the CPU back end saturates.
  *
@@ -37,9 +38,21 @@ import {
   type WgslScalarField,
 } from './abi';
 import { conversionLibrary } from './dtypes';
-import { convert, type Kind, literal, refuse, type SimtEmitter, snippetOf, WGSL_TYPE } from './simt-context';
+import {
+  constAs,
+  convertScalar as convert,
+  type Kind,
+  SCALAR_DTYPES,
+  type ScalarHelper,
+  type ScalarHost,
+  scalarBinary,
+  scalarHelpers,
+  scalarSelect,
+  scalarUnary,
+  WGSL_TYPE,
+} from './scalar';
+import { refuse, type SimtEmitter, snippetOf } from './simt-context';
 import { SimtMemory } from './simt-memory';
-import { binaryExpr, unaryExpr } from './simt-scalar';
 import { laneOrderCheck, WARP_BUILTINS, warpOp } from './simt-warp';
 
 export type { WgslBufferBinding, WgslProgram } from './abi';
@@ -64,7 +77,18 @@ class Emitter implements SimtEmitter {
   private readonly scalars = new Map<Value, string>();
   private readonly arrays = new Map<Value, { name: string; elem: 'int' | 'float' }>();
   private readonly sites: WgslFaultSite[] = [];
-  private readonly used = new Set<DType | 'bool'>();
+  private readonly used = new Set<DType | 'bool'>(SCALAR_DTYPES);
+  /** The scalar helpers (scalar.ts) the code calls. */
+  private readonly helpers = new Set<ScalarHelper>();
+  /** Scalar ops (scalar.ts) see this emitter. */
+  private readonly scalarHost: ScalarHost = {
+    kind: (v) => this.kind(v),
+    as: (v, k) => this.as(v, k),
+    need: (h) => {
+      this.helpers.add(h);
+    },
+    refuse: (what) => refuse(this.ir, what),
+  };
   private readonly memory: SimtMemory;
   private nextTemp = 0;
   /** How many scf regions enclose the op being lowered. */
@@ -97,7 +121,7 @@ class Emitter implements SimtEmitter {
 
   as(v: Value, to: Kind): string {
     const s = this.scalars.get(v) ?? (v.def?.opcode === 'const' ? null : this.name(v));
-    if (s === null) return literal(v.def!.attrs.value as number | boolean, to, this.ir);
+    if (s === null) return constAs(v.def!.attrs.value as number | boolean, this.kind(v), to);
     return convert(s, this.kind(v), to);
   }
 
@@ -190,6 +214,7 @@ class Emitter implements SimtEmitter {
       ...(warp ? ['enable subgroups;', 'diagnostic(off, subgroup_uniformity);'] : []),
       ...decls,
       conversionLibrary(this.used),
+      scalarHelpers(this.helpers),
       ...this.memory.functions(),
       '',
       `@compute @workgroup_size(${bx}, ${by}, ${bz})`,
@@ -283,13 +308,11 @@ class Emitter implements SimtEmitter {
       case 'simt.bdim':
         return this.define(op.result, `${this.block[a.axis as number]}i`);
       case 's.binary':
-        return this.define(op.result, binaryExpr(this, op));
+        return this.define(op.result, scalarBinary(this.scalarHost, op));
       case 's.unary':
-        return this.define(op.result, unaryExpr(this, op));
-      case 's.select': {
-        const k = this.kind(op.result);
-        return this.define(op.result, `select(${this.as(o[2]!, k)}, ${this.as(o[1]!, k)}, ${this.as(o[0]!, 'bool')})`);
-      }
+        return this.define(op.result, scalarUnary(this.scalarHost, op));
+      case 's.select':
+        return this.define(op.result, scalarSelect(this.scalarHost, op));
       case 'buf.len': {
         const b = this.memory.bindings.get(o[0]!);
         if (!b) refuse(this.ir, 'buf.len of something other than a buffer parameter');

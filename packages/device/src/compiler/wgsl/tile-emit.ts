@@ -7,18 +7,8 @@
 import type { TileDType } from '../../dtype/dtype';
 import { TesseraError } from '../../errors';
 import type { KernelIR, Op, Value } from '../ir';
-import {
-  binaryElem,
-  castElem,
-  ekind,
-  elemType,
-  finish,
-  type Kind,
-  scalarLit,
-  scalarToTile,
-  tileLit,
-  unaryElem,
-} from './tile-expr';
+import { constAs, convertScalar, type Kind } from './scalar';
+import { binaryElem, castElem, ekind, elemType, finish, scalarToTile, tileLit, unaryElem } from './tile-expr';
 import { permuteIsIdentity, shapeOf, sizeOf, type TilePlan } from './tile-plan';
 
 export type Rep =
@@ -231,18 +221,10 @@ export class Emitter {
 
   /** A scalar operand as a WGSL expression of kind `to`. */
   scalar(v: Value, to: Kind): string {
-    if (v.def?.opcode === 'const') {
-      const x = v.def.attrs.value as number | boolean;
-      if (to === 'bool') return scalarLit(typeof x === 'boolean' ? x : x !== 0 && !Number.isNaN(x), 'bool');
-      return scalarLit(typeof x === 'boolean' ? (x ? 1 : 0) : to === 'int' ? Math.trunc(x) : x, to);
-    }
+    if (v.def?.opcode === 'const') return constAs(v.def.attrs.value as number | boolean, this.kind(v), to);
     const s = this.scalars.get(v);
     if (!s) this.internal(`scalar %${v.id} is used before it is defined`);
-    const from = this.kind(v);
-    if (from === to) return s;
-    if (to === 'bool') return from === 'int' ? `(${s} != 0i)` : `tsr_f32_to_bool(${s})`;
-    if (from === 'bool') return to === 'int' ? `select(0i, 1i, ${s})` : `select(0.0f, 1.0f, ${s})`;
-    return to === 'int' ? `tsr_f32_to_i32(${s})` : `f32(${s})`;
+    return convertScalar(s, this.kind(v), to);
   }
 
   /** A scalar operand converted to a tile element of dtype `d` (`castTo`). */

@@ -1,12 +1,12 @@
 /**
- * WGSL expressions for the tile lowering (tile.ts): scalar ops (JavaScript semantics, in i32 / f32 / bool), the
+ * WGSL expressions for the tile lowering (tile.ts; its scalar ops are scalar.ts's, shared with the SIMT lowering): the
  * tile language's elementwise ops on element values (floats as f32, integers and bools as i32), conversions
  * (`castTo`, `tile.cast`) and the rounding / wrapping of a result to its tile dtype, plus the helper functions they
  * call (`tt_*`; the dtype conversions `tsr_*` come from dtypes.ts).
  */
 import { castScalar, type DType, isFloat, type TileDType } from '../../dtype/dtype';
+import { ALL_SCALAR_HELPERS, f32Lit, i32Lit, type Kind, scalarHelpers } from './scalar';
 
-export type Kind = 'int' | 'float' | 'bool';
 export type EKind = 'float' | 'int' | 'bool';
 
 export function ekind(d: TileDType): EKind {
@@ -16,23 +16,6 @@ export function ekind(d: TileDType): EKind {
 /** The WGSL type a tile dtype's elements are carried in. */
 export function elemType(d: TileDType): 'f32' | 'i32' {
   return ekind(d) === 'float' ? 'f32' : 'i32';
-}
-
-/** A float literal (f32), or a call that makes NaN / ±inf / subnormals without a constant expression. */
-export function f32Lit(x: number): string {
-  const f = Math.fround(x);
-  if (Number.isNaN(f)) return 'tsr_f32_bits(0x7fc00000u)';
-  if (!Number.isFinite(f)) return f > 0 ? 'tsr_f32_bits(0x7f800000u)' : 'tsr_f32_bits(0xff800000u)';
-  if (Object.is(f, -0)) return 'tsr_f32_bits(0x80000000u)';
-  if (f !== 0 && Math.abs(f) < 1.1754943508222875e-38)
-    return `tsr_f32_bits(${new Uint32Array(new Float32Array([f]).buffer)[0]}u)`;
-  const s = String(f);
-  return `${s.includes('.') || s.includes('e') ? s : `${s}.0`}f`;
-}
-
-export function i32Lit(x: number): string {
-  const v = x | 0;
-  return v === -2147483648 ? 'bitcast<i32>(0x80000000u)' : v < 0 ? `(${v}i)` : `${v}i`;
 }
 
 /** A tile element literal: `castTo(x, dtype)` computed here exactly. */
@@ -210,45 +193,13 @@ export function unaryElem(op: string, k: EKind, a: string): string {
   }
 }
 
-/** Helper functions the element expressions call (all of them; WGSL compilers drop what is unused). */
-export const TILE_HELPERS = `fn tt_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
-fn tt_isfinite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }
+/**
+ * Helper functions the element expressions call (all of them; WGSL compilers drop what is unused): scalar.ts's
+ * (`tt_isnan`, `tt_fmax`, `tt_idiv`, `tt_sin`, …) and the tile ones below.
+ */
+export const TILE_HELPERS = `${scalarHelpers(ALL_SCALAR_HELPERS)}
 var<private> tt_zero: u32;
 fn tt_keep(x: f32) -> f32 { return bitcast<f32>(bitcast<u32>(x) ^ tt_zero); }
-fn tt_fmax(a: f32, b: f32) -> f32 {
-  if (tt_isnan(a) || tt_isnan(b)) { return tsr_f32_bits(0x7fc00000u); }
-  if (a > b) { return a; }
-  if (b > a) { return b; }
-  return bitcast<f32>(bitcast<u32>(a) & bitcast<u32>(b)); // max(-0, +0) = +0
-}
-fn tt_fmin(a: f32, b: f32) -> f32 {
-  if (tt_isnan(a) || tt_isnan(b)) { return tsr_f32_bits(0x7fc00000u); }
-  if (a < b) { return a; }
-  if (b < a) { return b; }
-  return bitcast<f32>(bitcast<u32>(a) | bitcast<u32>(b)); // min(-0, +0) = -0
-}
-fn tt_idiv(a: i32, b: i32) -> i32 {
-  if (b == 0i) { return 0i; }
-  if (b == -1i) { return 0i - a; }
-  return a / b;
-}
-fn tt_irem(a: i32, b: i32) -> i32 {
-  if (b == 0i || b == -1i) { return 0i; }
-  return a % b;
-}
-fn tt_div_trunc(a: i32, b: i32) -> i32 { return tt_idiv(a, b); }
-fn tt_div_floor(a: i32, b: i32) -> i32 {
-  let q = tt_idiv(a, b);
-  return select(q, q - 1i, b != 0i && q * b != a && ((a < 0i) != (b < 0i)));
-}
-fn tt_div_ceil(a: i32, b: i32) -> i32 {
-  let q = tt_idiv(a, b);
-  return select(q, q + 1i, b != 0i && q * b != a && ((a < 0i) == (b < 0i)));
-}
-fn tt_tanh(x: f32) -> f32 {
-  if (abs(x) > 9.0f) { return sign(x); }
-  return tanh(x);
-}
 fn tt_erf(x: f32) -> f32 {
   // Abramowitz–Stegun 7.1.26 is too coarse; this is erf via erfc's rational approximation (Numerical Recipes erfcc,
   // |rel err| < 1.2e-7) with the Maclaurin series near zero.
@@ -261,233 +212,8 @@ fn tt_erf(x: f32) -> f32 {
   let y = t * exp(-ax * ax - 1.26551223f + t * (1.00002368f + t * (0.37409196f + t * (0.09678418f + t * (-0.18628806f + t * (0.27886807f + t * (-1.13520398f + t * (1.48851587f + t * (-0.82215223f + t * 0.17087277f)))))))));
   return select(y - 1.0f, 1.0f - y, x >= 0.0f);
 }
-// sin / cos to ~1e-7 absolute for |x| < 823000 (Cephes sinf / cosf polynomials on [-π/4, π/4]), not the builtins:
-// WGSL bounds their error only on [-π, π], and loosely (2^-11), while RoPE angles reach 10^5 and more. The reduction
-// r = |x| − j·π/4 is exact: j splits into 4096·jh + jl (jh < 2^8, jl < 2^12) and π/4 into four 12-bit pieces, so
-// every product is exact in f32 and each subtraction cancels exactly (Cody–Waite).
-fn tt_sincos(x: f32, cosine: bool) -> f32 {
-  if (!tt_isfinite(x)) { return tsr_f32_bits(0x7fc00000u); }
-  var sgn = select(1.0f, -1.0f, x < 0.0f && !cosine);
-  let ax = abs(x);
-  var j = u32(ax * 1.2732395447351628f);
-  j = j + (j & 1u);
-  let jh = f32(j >> 12u) * 4096.0f;
-  let jl = f32(j & 4095u);
-  var r = ax;
-  r = r - jh * 0.785400390625f;
-  r = r - jl * 0.785400390625f;
-  r = r - jh * -2.226792275905609e-6f;
-  r = r - jl * -2.226792275905609e-6f;
-  r = r - jh * -4.353069016360678e-10f;
-  r = r - jl * -4.353069016360678e-10f;
-  r = r - jh * 3.108624468950438e-14f;
-  r = r - jl * 3.108624468950438e-14f;
-  var q = j & 7u;
-  if (cosine) { q = (q + 2u) & 7u; }
-  if (q > 3u) { sgn = -sgn; q = q - 4u; }
-  let z = r * r;
-  var v: f32;
-  if (q == 1u || q == 2u) {
-    v = ((2.443315711809948e-5f * z - 1.388731625493765e-3f) * z + 4.166664568298827e-2f) * z * z - 0.5f * z + 1.0f;
-  } else {
-    v = ((-1.9515295891e-4f * z + 8.3321608736e-3f) * z - 1.6666654611e-1f) * z * r + r;
-  }
-  return sgn * v;
-}
-fn tt_sin(x: f32) -> f32 { if (abs(x) > 823000.0f) { return sin(x); } return tt_sincos(x, false); }
-fn tt_cos(x: f32) -> f32 { if (abs(x) > 823000.0f) { return cos(x); } return tt_sincos(x, true); }
 fn tt_round_tf32(x: f32) -> f32 {
   let u = bitcast<u32>(x);
   if ((u & 0x7fffffffu) >= 0x7f800000u) { return x; }
   return bitcast<f32>((u + 0xfffu + ((u >> 13u) & 1u)) & 0xffffe000u);
 }`;
-
-// ------------------------------------------------------------------------------------------------------ scalars
-
-/** WGSL for an IR scalar literal of kind `k`. */
-export function scalarLit(v: number | boolean, k: Kind): string {
-  if (k === 'bool') return v ? 'true' : 'false';
-  const x = Number(v);
-  if (k === 'int') return i32Lit(Number.isFinite(x) ? x : 0);
-  return f32Lit(x);
-}
-
-/** Converts a WGSL scalar expression between kinds, with JavaScript's truthiness for → bool. */
-export function convertScalar(e: string, from: Kind, to: Kind): string {
-  if (from === to) return e;
-  if (to === 'bool') return from === 'int' ? `(${e} != 0i)` : `tsr_f32_to_bool(${e})`;
-  if (from === 'bool') return to === 'int' ? `select(0i, 1i, ${e})` : `select(0.0f, 1.0f, ${e})`;
-  return to === 'int' ? `tsr_f32_to_i32(${e})` : `f32(${e})`;
-}
-
-const INFIX: Record<string, string> = {
-  '+': '+',
-  '-': '-',
-  '*': '*',
-  '/': '/',
-  '%': '%',
-  '<': '<',
-  '<=': '<=',
-  '>': '>',
-  '>=': '>=',
-  '===': '==',
-  '!==': '!=',
-  '&': '&',
-  '|': '|',
-  '^': '^',
-};
-const COMPARE = new Set(['<', '<=', '>', '>=', '===', '!==']);
-const BITWISE = new Set(['&', '|', '^', '<<', '>>', '>>>']);
-
-/**
- * `s.binary`: `as(v, kind)` gives an operand converted to a kind; returns the expression of the result's kind, or a
- * refusal reason (a string starting with '!').
- */
-export function scalarBinary(bop: string, kx: Kind, ky: Kind, rk: Kind, as: (i: 0 | 1, k: Kind) => string): string {
-  const ck: Kind = COMPARE.has(bop)
-    ? kx === 'bool' && ky === 'bool'
-      ? 'bool'
-      : kx === 'float' || ky === 'float'
-        ? 'float'
-        : 'int'
-    : bop === '&&' || bop === '||'
-      ? 'bool'
-      : BITWISE.has(bop) || bop === 'imul'
-        ? 'int'
-        : bop === '/' || bop === '**' || bop === 'atan2' || bop === 'hypot'
-          ? 'float'
-          : rk === 'bool'
-            ? 'int'
-            : rk;
-  if ((bop === '&&' || bop === '||') && (kx !== 'bool' || ky !== 'bool' || rk !== 'bool'))
-    return `!\`${bop}\` on non-boolean operands (JavaScript returns an operand)`;
-  const a = as(0, ck);
-  const b = as(1, ck);
-  let e: string;
-  switch (bop) {
-    case '<<':
-      e = `(${a} << u32(${b} & 31i))`;
-      break;
-    case '>>':
-      e = `(${a} >> u32(${b} & 31i))`;
-      break;
-    case '>>>':
-      e = `bitcast<i32>(bitcast<u32>(${a}) >> u32(${b} & 31i))`;
-      break;
-    case '**':
-      e = `pow(${a}, ${b})`;
-      break;
-    case 'min':
-      e = ck === 'float' ? `tt_fmin(${a}, ${b})` : `min(${a}, ${b})`;
-      break;
-    case 'max':
-      e = ck === 'float' ? `tt_fmax(${a}, ${b})` : `max(${a}, ${b})`;
-      break;
-    case 'imul':
-      e = `(${a} * ${b})`;
-      break;
-    case 'atan2':
-      e = `atan2(${a}, ${b})`;
-      break;
-    case 'hypot':
-      e = `length(vec2<f32>(${a}, ${b}))`;
-      break;
-    case '&&':
-      e = `(${a} && ${b})`;
-      break;
-    case '||':
-      e = `(${a} || ${b})`;
-      break;
-    default: {
-      const inf = INFIX[bop];
-      if (!inf) return `!the scalar operator \`${bop}\``;
-      if (bop === '%' && ck === 'float') e = `(${a} - ${b} * trunc(${a} / ${b}))`;
-      else if (bop === '%' && ck === 'int') e = `tt_irem(${a}, ${b})`;
-      else if (bop === '/' && ck === 'int') e = `tt_idiv(${a}, ${b})`;
-      else e = `(${a} ${inf} ${b})`;
-    }
-  }
-  const k: Kind = COMPARE.has(bop) ? 'bool' : ck;
-  return convertScalar(e, k, rk);
-}
-
-/** `s.unary` (see scalarBinary for the contract). */
-export function scalarUnary(u: string, xk: Kind, rk: Kind, as: (k: Kind) => string): string {
-  const f = (): string => as('float');
-  let e: string;
-  let k: Kind = 'float';
-  switch (u) {
-    case '-':
-    case '+':
-      k = xk === 'int' ? 'int' : 'float';
-      e = u === '-' ? `(-${as(k)})` : as(k);
-      break;
-    case '!':
-      k = 'bool';
-      e = `(!${as('bool')})`;
-      break;
-    case '~':
-      if (xk === 'float') return '!`~` on a float operand';
-      k = 'int';
-      e = `(~${as('int')})`;
-      break;
-    case 'floor':
-    case 'ceil':
-    case 'trunc':
-    case 'sign':
-    case 'abs':
-      if (xk !== 'float') {
-        k = 'int';
-        e = u === 'abs' || u === 'sign' ? `${u}(${as('int')})` : as('int');
-      } else e = `${u}(${f()})`;
-      break;
-    case 'round': // JavaScript rounds halves up
-      e = xk !== 'float' ? f() : `floor(${f()} + 0.5f)`;
-      break;
-    case 'sin':
-    case 'cos':
-      e = `tt_${u}(${f()})`;
-      break;
-    case 'sqrt':
-    case 'exp':
-    case 'log':
-    case 'log2':
-    case 'tan':
-    case 'atan':
-      e = `${u}(${f()})`;
-      break;
-    case 'tanh':
-      e = `tt_tanh(${f()})`;
-      break;
-    case 'cbrt':
-      e = `(sign(${f()}) * pow(abs(${f()}), 1.0f / 3.0f))`;
-      break;
-    case 'expm1':
-      e = `(exp(${f()}) - 1.0f)`;
-      break;
-    case 'log1p':
-      e = `log(1.0f + ${f()})`;
-      break;
-    case 'log10':
-      e = `(log2(${f()}) * 0.3010299956639812f)`;
-      break;
-    case 'fround':
-      e = f();
-      break;
-    case 'isNaN':
-      k = 'bool';
-      e = xk === 'float' ? `tt_isnan(${f()})` : 'false';
-      break;
-    case 'isFinite':
-      k = 'bool';
-      e = xk === 'float' ? `tt_isfinite(${f()})` : 'true';
-      break;
-    case 'isInteger':
-      k = 'bool';
-      e = xk !== 'float' ? 'true' : `(tt_isfinite(${f()}) && trunc(${f()}) == ${f()})`;
-      break;
-    default:
-      return `!the scalar function \`${u}\``;
-  }
-  return convertScalar(e, k, rk);
-}

@@ -30,9 +30,10 @@ import {
   type WgslScalarField,
 } from './abi';
 import { type AtomicKind, bufferAccessors, bufferAtomics, bufferDecl, conversionLibrary } from './dtypes';
+import { SCALAR_DTYPES, type ScalarHost, scalarBinary, scalarSelect, scalarUnary } from './scalar';
 import { emitCumsum, emitDot, emitReduce, emitSort } from './tile-compute';
 import { Emitter, Idx, type Storage } from './tile-emit';
-import { scalarBinary, scalarUnary, TILE_HELPERS } from './tile-expr';
+import { TILE_HELPERS } from './tile-expr';
 import { TileMemory } from './tile-memory';
 import { carryGroups, LAZY_OPS, planTile, shapeOf, sizeOf } from './tile-plan';
 
@@ -56,6 +57,8 @@ class TileLowering {
   private readonly arrays = new Map<Value, string>();
   private readonly sites: WgslFaultSite[] = [];
   private readonly mem: TileMemory;
+  /** Scalar ops (scalar.ts) see the emitter's scalars; their helpers are all in TILE_HELPERS. */
+  private readonly scalarHost: ScalarHost;
 
   constructor(
     readonly ir: KernelIR,
@@ -68,6 +71,13 @@ class TileLowering {
     W = Math.min(W, cap);
     this.em = new Emitter(ir, plan, W, opts.maxWorkgroupBytes);
     this.mem = new TileMemory(this.em, ir, this.buffers, (site) => this.site(site));
+    const em = this.em;
+    this.scalarHost = {
+      kind: (v) => em.kind(v),
+      as: (v, k) => em.scalar(v, k),
+      need: () => {},
+      refuse: (what) => em.refuse(what),
+    };
   }
 
   private site(s: WgslFaultSite): number {
@@ -94,7 +104,7 @@ class TileLowering {
     const bindings: WgslBinding[] = [];
     const fields: WgslScalarField[] = geometryFields();
     const decls: string[] = [];
-    const used = new Set<DType | 'bool'>(['f32', 'i32', 'bool']);
+    const used = new Set<DType | 'bool'>(['f32', ...SCALAR_DTYPES]);
     const arrayParams: { name: string; float: boolean }[] = [];
     for (const p of ir.params) {
       const v = p.value;
@@ -255,40 +265,15 @@ class TileLowering {
     switch (op.opcode) {
       case 'const':
         return;
-      case 's.binary': {
-        const [x, y] = o as [Value, Value];
-        const e = scalarBinary(a.op as string, em.kind(x), em.kind(y), em.kind(op.result), (i, k) =>
-          em.scalar(i === 0 ? x : y, k),
-        );
-        if (e.startsWith('!')) em.refuse(e.slice(1));
-        this.defineScalar(op.result, e);
+      case 's.binary':
+        this.defineScalar(op.result, scalarBinary(this.scalarHost, op));
         return;
-      }
-      case 's.unary': {
-        // floor / ceil / trunc of an integer quotient (`Math.ceil(n / BLOCK)`): exact in integers, where the f32
-        // quotient could land an ulp past an integer.
-        const q = o[0]!.def;
-        const rounding = a.op === 'floor' || a.op === 'ceil' || a.op === 'trunc';
-        if (rounding && q?.opcode === 's.binary' && q.attrs.op === '/' && em.kind(op.result) === 'int') {
-          const [x, y] = q.operands as [Value, Value];
-          if (em.kind(x) === 'int' && em.kind(y) === 'int') {
-            this.defineScalar(op.result, `tt_div_${a.op}(${em.scalar(x, 'int')}, ${em.scalar(y, 'int')})`);
-            return;
-          }
-        }
-        const e = scalarUnary(a.op as string, em.kind(o[0]!), em.kind(op.result), (k) => em.scalar(o[0]!, k));
-        if (e.startsWith('!')) em.refuse(e.slice(1));
-        this.defineScalar(op.result, e);
+      case 's.unary':
+        this.defineScalar(op.result, scalarUnary(this.scalarHost, op));
         return;
-      }
-      case 's.select': {
-        const k = em.kind(op.result);
-        this.defineScalar(
-          op.result,
-          `select(${em.scalar(o[2]!, k)}, ${em.scalar(o[1]!, k)}, ${em.scalar(o[0]!, 'bool')})`,
-        );
+      case 's.select':
+        this.defineScalar(op.result, scalarSelect(this.scalarHost, op));
         return;
-      }
       case 'prog.id':
         this.defineScalar(op.result, `pid.${AXES[a.axis as number]}`);
         return;
