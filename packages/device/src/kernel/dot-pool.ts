@@ -11,9 +11,25 @@
  * so they never keep the process alive. The caller waits (with a timeout) only for chunks that were taken; if a worker
  * dies mid-chunk, the pool is retired and the job is recomputed on the calling thread.
  */
-import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { type DotFn, PANEL_ROWS, type WasmDot } from './wasm-dot';
+
+/**
+ * Node's os and worker_threads, loaded at run time so this module also bundles for a browser (no static `node:`
+ * imports; the pool is simply off there), as compiler/pool does.
+ */
+interface NodeHost {
+  os: { availableParallelism(): number };
+  wt: { Worker: new (src: string, o: object) => Worker };
+  env: Record<string, string | undefined>;
+}
+function nodeHost(): NodeHost | null {
+  const proc = (globalThis as { process?: { env?: NodeHost['env']; getBuiltinModule?: (m: string) => unknown } })
+    .process;
+  const os = proc?.getBuiltinModule?.('node:os') as NodeHost['os'] | undefined;
+  const wt = proc?.getBuiltinModule?.('node:worker_threads') as NodeHost['wt'] | undefined;
+  return os && wt && proc?.env ? { os, wt, env: proc.env } : null;
+}
 
 const WORKER_SOURCE = `
 const ROWS4 = ${4 * PANEL_ROWS}; // bytes per element × rows per panel
@@ -51,9 +67,11 @@ for (;;) {
 const MIN_PARALLEL_WORK = 1 << 16;
 
 function threadCount(): number {
-  const env = Number(process.env.TESSERA_THREADS);
+  const host = nodeHost();
+  if (!host) return 1;
+  const env = Number(host.env.TESSERA_THREADS);
   if (Number.isInteger(env) && env >= 1) return Math.min(env, 16);
-  return Math.max(1, Math.min(availableParallelism(), 8));
+  return Math.max(1, Math.min(host.os.availableParallelism(), 8));
 }
 
 export class DotPool {
@@ -67,7 +85,7 @@ export class DotPool {
     threads: number,
   ) {
     for (let i = 0; i < threads - 1; i++) {
-      const w = new Worker(WORKER_SOURCE, {
+      const w = new (nodeHost()!.wt.Worker)(WORKER_SOURCE, {
         eval: true,
         workerData: { memory: wasm.memory, module: wasm.sharedModule, control: this.control.buffer },
       });

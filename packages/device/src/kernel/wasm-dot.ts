@@ -238,7 +238,11 @@ export function wasmDot(): WasmDot | null {
   if (instance !== undefined) return instance;
   instance = null;
   const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-  if (!wasm || process.env.TESSERA_NO_WASM === '1') return instance;
+  if (
+    !wasm ||
+    (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.TESSERA_NO_WASM === '1'
+  )
+    return instance;
   for (const shared of [true, false]) {
     try {
       const memory = new wasm.Memory({ initial: 16, maximum: MAX_PAGES, shared });
