@@ -15,7 +15,7 @@ import { evalBinary, evalUnary } from './builder';
 import { allocTile, castTo, kindOf, type LaunchArgs, RUNTIME, type TileData, tf32Into } from './codegen/runtime';
 import type { TileValue, View, Where } from './codegen/runtime-ops';
 import * as ops from './codegen/runtime-ops';
-import type { KernelIR, Op, Region, Value } from './ir';
+import { type KernelIR, laneShape, type Op, type Region, type Value } from './ir';
 
 export type Access = 'read' | 'write' | 'atomic';
 
@@ -329,7 +329,7 @@ class Interpreter {
       case 'mem.store': {
         const k = this.buf(op.operands[0]!);
         const dtype = (op.operands[0]!.type as { dtype: DType }).dtype;
-        const shape = this.laneShape(op);
+        const shape = laneShape(op);
         const { off, mask } = this.lanes(op, 'store', 'store offsets', shape, a.masked ? op.operands[3]! : null);
         if (!this.hooks) ops.checkLanes(w, 'store', k, off, mask);
         const data = this.converted(op.operands[2]!, dtype, shape);
@@ -404,25 +404,6 @@ class Interpreter {
       default:
         throw new Error(`interpreter: unknown op ${op.opcode}`);
     }
-  }
-
-  /** Lane shape of a store: offsets, mask and value broadcast together. */
-  private laneShape(op: Op): readonly number[] {
-    let shape: readonly number[] = [];
-    const vs = [op.operands[1]!, op.operands[2]!, ...(op.attrs.masked ? [op.operands[3]!] : [])];
-    for (const v of vs) {
-      if (v.type.kind !== 'tile') continue;
-      const s = v.type.shape;
-      const n = Math.max(shape.length, s.length);
-      const out = new Array<number>(n);
-      for (let i = 0; i < n; i++) {
-        const da = shape[shape.length - n + i] ?? 1;
-        const db = s[s.length - n + i] ?? 1;
-        out[i] = da === 1 ? db : da;
-      }
-      shape = out;
-    }
-    return shape;
   }
 
   /** Offsets (int tile, or integer scalar wrapped as Int32Array.of does) and mask, expanded to the lanes. */

@@ -162,6 +162,32 @@ export interface KernelIR {
   warpSize?: number;
 }
 
+// ---------------------------------------------------------------------------------------------------------- lanes
+
+/**
+ * The lanes of a memory op: a load's or atomic's are its result's shape; a store's (and a scatter's) are its offsets,
+ * value and mask broadcast together (NumPy rules, right-aligned). Every executor of the IR uses this one rule.
+ */
+export function laneShape(op: Op): readonly number[] {
+  if (op.opcode === 'mem.atomic' || op.opcode === 'mem.load') {
+    return (op.result.type as { shape: readonly number[] }).shape;
+  }
+  let shape: readonly number[] = [];
+  for (const v of op.operands.slice(1)) {
+    if (v.type.kind !== 'tile') continue;
+    const s = v.type.shape;
+    const n = Math.max(shape.length, s.length);
+    const out = new Array<number>(n);
+    for (let i = 0; i < n; i++) {
+      const da = shape[shape.length - n + i] ?? 1;
+      const db = s[s.length - n + i] ?? 1;
+      out[i] = da === 1 ? db : da;
+    }
+    shape = out;
+  }
+  return shape;
+}
+
 // -------------------------------------------------------------------------------------------------------- walking
 
 /** Visits every op, depth first, in program order. */

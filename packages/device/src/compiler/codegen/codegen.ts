@@ -18,7 +18,7 @@
  */
 import type { DType, TileDType } from '../../dtype/dtype';
 import { BINARY_OPS, UNARY_OPS } from '../../kernel/elementwise';
-import type { KernelIR, Op, Region, Value } from '../ir';
+import { type KernelIR, laneShape, type Op, type Region, type Value } from '../ir';
 import {
   alignedCtx,
   type Ctx,
@@ -29,7 +29,6 @@ import {
   fusedOperands,
   identity,
   isTileValue,
-  laneShape,
   Plan,
   rootShape,
   sizeOf,

@@ -23,7 +23,7 @@
  */
 import type { TileDType } from '../../dtype/dtype';
 import { isPure } from '../builder';
-import type { Op, Region, Value } from '../ir';
+import { laneShape, type Op, type Region, type Value } from '../ir';
 
 export const ELEMENTWISE = new Set([
   'tile.binary',
@@ -270,25 +270,6 @@ export function rootShape(op: Op, materialised: boolean): RootShape | null {
 export function alignedCtx(s: readonly number[], shape: readonly number[]): Ctx {
   const off = shape.length - s.length;
   return { axes: s.map((d, j) => (d === 1 ? -1 : j + off)) };
-}
-
-/** Lanes of a scatter / atomic: offsets, mask and value broadcast together. */
-export function laneShape(op: Op): readonly number[] {
-  if (op.opcode === 'mem.atomic' || op.opcode === 'mem.load') return tileShape(op.result);
-  let shape: readonly number[] = [];
-  for (const v of op.operands.slice(1)) {
-    if (!isTileValue(v)) continue;
-    const s = tileShape(v);
-    const n = Math.max(shape.length, s.length);
-    const out = new Array<number>(n);
-    for (let i = 0; i < n; i++) {
-      const da = shape[shape.length - n + i] ?? 1;
-      const db = s[s.length - n + i] ?? 1;
-      out[i] = da === 1 ? db : da;
-    }
-    shape = out;
-  }
-  return shape;
 }
 
 /** Tile operands of a fused op that are read through the nest (the offsets and mask of a gather; not scalars). */

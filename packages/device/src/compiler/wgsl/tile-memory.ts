@@ -5,11 +5,11 @@
  * with its site (abi.ts); masked-off lanes and block elements outside their view never touch memory.
  */
 import type { TileDType } from '../../dtype/dtype';
-import type { KernelIR, Op, Value } from '../ir';
+import { type KernelIR, laneShape, type Op, type Value } from '../ir';
 import { recordFault, type WgslBufferBinding, type WgslFaultSite } from './abi';
 import { type Emitter, Idx } from './tile-emit';
 import { elemType, storageLit, toBuffer } from './tile-expr';
-import { shapeOf, sizeOf, storeLaneShape } from './tile-plan';
+import { shapeOf, sizeOf } from './tile-plan';
 
 const dtypeOf = (v: Value) => (v.type as { dtype: TileDType }).dtype;
 
@@ -77,7 +77,7 @@ export class TileMemory {
     const [bv, offs, value] = op.operands as [Value, Value, Value];
     const mask = op.attrs.masked ? op.operands[3]! : null;
     const b = this.buf(bv);
-    const lanes = storeLaneShape(op);
+    const lanes = laneShape(op);
     const site = this.site({ kind: 'global', op: 'store', name: this.paramName(bv) });
     em.sync({ reads: [offs, value, ...(mask ? [mask] : [])], globalWrite: true });
     em.forEachOwned(sizeOf(lanes), (e, j) => {

@@ -11,7 +11,7 @@
  * Loads, atomics, dots, reductions, scans, sorts and loop-carried / branch-merged values are materialized; lazy ops
  * that are large, or recomputed inside a loop, or read many times (dot operands, sort and scan inputs) are too.
  */
-import type { KernelIR, Op, Region, Value } from '../ir';
+import { type KernelIR, laneShape, type Op, type Region, type Value } from '../ir';
 
 export const LAZY_OPS: ReadonlySet<string> = new Set([
   'tile.arange',
@@ -49,25 +49,6 @@ export function isTileValue(v: Value): boolean {
   return v.type.kind === 'tile';
 }
 
-/** Lane shape of a store: offsets, value and mask broadcast together (interpret.ts `laneShape`). */
-export function storeLaneShape(op: Op): readonly number[] {
-  let shape: readonly number[] = [];
-  const vs = [op.operands[1]!, op.operands[2]!, ...(op.attrs.masked ? [op.operands[3]!] : [])];
-  for (const v of vs) {
-    if (v.type.kind !== 'tile') continue;
-    const s = v.type.shape;
-    const n = Math.max(shape.length, s.length);
-    const out = new Array<number>(n);
-    for (let i = 0; i < n; i++) {
-      const da = shape[shape.length - n + i] ?? 1;
-      const db = s[s.length - n + i] ?? 1;
-      out[i] = da === 1 ? db : da;
-    }
-    shape = out;
-  }
-  return shape;
-}
-
 /** Whether a permutation moves no element (only size-1 axes change places). */
 export function permuteIsIdentity(shape: readonly number[], perm: readonly number[]): boolean {
   const moved = perm.filter((p) => shape[p]! > 1);
@@ -102,7 +83,7 @@ export function operandRead(op: Op, i: number): 'id' | 'any' {
     case 'tile.permute':
       return permuteIsIdentity(v.type.shape, op.attrs.perm as number[]) ? 'id' : 'any';
     case 'mem.store':
-      return same(storeLaneShape(op));
+      return same(laneShape(op));
     case 'tile.dot':
       return i === 2 ? 'id' : 'any';
     default:
@@ -172,7 +153,7 @@ export function planTile(ir: KernelIR): TilePlan {
         defRegion.set(res, r);
         if (res.type.kind === 'tile') maxTile = Math.max(maxTile, sizeOf(res.type.shape));
       }
-      if (op.opcode === 'mem.store') maxTile = Math.max(maxTile, sizeOf(storeLaneShape(op)));
+      if (op.opcode === 'mem.store') maxTile = Math.max(maxTile, sizeOf(laneShape(op)));
       for (const sub of op.regions) visit(sub, op);
     });
   };
