@@ -17,6 +17,7 @@ import {
   readBuffer,
   uploadBuffer,
   WgslCompileError,
+  writeHost,
 } from './gpu/run-program';
 import type { AdapterReport, Reply, Request } from './protocol';
 
@@ -78,11 +79,7 @@ async function handleRequest(req: Request): Promise<Reply> {
     if (!g) {
       g = uploadBuffer(device, a.upload ? new Uint8Array(a.upload, 0, a.byteLength) : null, a.byteLength);
       resident.set(a.uid, g);
-    } else if (a.upload) {
-      const padded = new Uint8Array(Math.ceil(a.byteLength / 4) * 4);
-      padded.set(new Uint8Array(a.upload, 0, a.byteLength));
-      device.queue.writeBuffer(g, 0, padded);
-    }
+    } else if (a.upload) writeHost(device, g, new Uint8Array(a.upload, 0, a.byteLength));
     return g;
   });
   const bound: Record<string, BoundBuffer> = {};

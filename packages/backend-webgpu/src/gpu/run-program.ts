@@ -416,12 +416,16 @@ export function uploadBuffer(device: GPUDevice, bytes: Uint8Array | null, byteLe
     size,
     usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
   });
-  if (bytes?.byteLength) {
-    const padded = new Uint8Array(round4(bytes.byteLength));
-    padded.set(bytes);
-    device.queue.writeBuffer(g, 0, padded);
-  }
+  if (bytes) writeHost(device, g, bytes);
   return g;
+}
+
+/** Writes host bytes (any length) to the start of `g`, zero-padded to a word as writeBuffer requires. */
+export function writeHost(device: GPUDevice, g: GPUBuffer, bytes: Uint8Array): void {
+  if (!bytes.byteLength) return;
+  const padded = new Uint8Array(round4(bytes.byteLength));
+  padded.set(bytes);
+  device.queue.writeBuffer(g, 0, padded);
 }
 
 /**
