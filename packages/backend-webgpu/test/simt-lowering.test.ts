@@ -18,8 +18,7 @@ import {
 import { simtToWgsl, type WgslProgram } from '@tessera/device/wgsl';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as samples from '../../../examples/cuda-samples/src/index';
-import { type ProgramBuffer, runProgram } from '../src/gpu/run-program';
-import { gpu, lastOpenError, rand, refDevice, relErr } from './tile-harness';
+import { gpu, lastOpenError, rand, refDevice, relErr, replayProgram } from './tile-harness';
 
 type G3 = [number, number, number];
 
@@ -35,24 +34,6 @@ interface SimtReplay {
   refError: Error | null;
 }
 
-function rawBytes(dev: Device, b: DeviceBuffer): Uint8Array {
-  const out = new Uint8Array(b.byteLength);
-  dev.memcpyDtoH(out, b);
-  return out;
-}
-
-/** Raw bytes of a dtype → values, as the device decodes them. */
-function decode(dev: Device, dtype: DType, bytes: Uint8Array, length: number): number[] {
-  const tmp = dev.alloc(dtype, length);
-  dev.memcpyHtoD(tmp, bytes);
-  const out = Array.from(dev.download(tmp) as ArrayLike<number>);
-  dev.free(tmp);
-  return out;
-}
-
-const isBuffer = (v: unknown): v is DeviceBuffer =>
-  typeof v === 'object' && v !== null && 'dtype' in v && 'allocation' in v && !Array.isArray(v);
-
 /** Runs a SIMT launch on the GPU (from a snapshot of its buffers) and on the reference device; returns both. */
 async function replay(
   dev: Device,
@@ -65,40 +46,9 @@ async function replay(
   const h = handle!;
   const compiled = compileKernel(kernel, args, block, sharedMemBytes, dev.properties.warpSize);
   const prog = simtToWgsl(compiled.ir, { block, subgroupSize: h.subgroupSize ?? undefined });
-  const bufArgs = Object.entries(args).filter(([, v]) => isBuffer(v)) as [string, DeviceBuffer][];
-  const regions = bufArgs.map(([, b]) => ({ bytes: rawBytes(dev, b) }));
-  const buffers: Record<string, ProgramBuffer> = {};
-  bufArgs.forEach(([name, b], i) => {
-    buffers[name] = { region: i, byteOffset: 0, length: b.length };
-  });
-  const scalars: Record<string, number> = {};
-  const arrays: Record<string, readonly number[]> = {};
-  for (const [k, v] of Object.entries(args)) {
-    if (typeof v === 'number' || typeof v === 'boolean') scalars[k] = Number(v);
-    else if (Array.isArray(v)) arrays[k] = v;
-  }
-  const res = await runProgram(h.device, prog, { grid, regions, buffers, scalars, arrays });
-  let refError: Error | null = null;
-  try {
-    dev.launch(kernel as SimtKernel, { grid, block, sharedMemBytes }, args);
-    dev.synchronize();
-  } catch (e) {
-    refError = e as Error;
-  }
-  const outputs: SimtReplay['outputs'] = [];
-  if (!refError)
-    for (const b of prog.bindings) {
-      if (b.kind !== 'buffer' || b.access !== 'read_write') continue;
-      const entry = bufArgs.findIndex(([n]) => n === b.name);
-      const db = bufArgs[entry]![1];
-      const ref = Array.from(dev.download(db) as ArrayLike<number>);
-      outputs.push({
-        name: b.name,
-        dtype: db.dtype,
-        ref,
-        gpu: decode(dev, db.dtype, res.written.get(entry)!, db.length),
-      });
-    }
+  const { res, outputs, refError } = await replayProgram(h, dev, prog, grid, args, () =>
+    dev.launch(kernel as SimtKernel, { grid, block, sharedMemBytes }, args),
+  );
   const site = res.fault ? prog.sites[res.fault.site]! : null;
   const fault =
     res.fault && site

@@ -13,10 +13,9 @@ import {
   type LaunchResult,
 } from '@tessera/device';
 import { createTestBackend } from '@tessera/device/reference-backend';
-import type { WgslProgram } from '@tessera/device/wgsl';
-import { tileToWgsl } from '../../device/src/compiler/wgsl/tile';
+import { tileToWgsl, type WgslProgram } from '@tessera/device/wgsl';
 import { type GpuHandle, lastOpenError, openGpu } from '../src/gpu/open';
-import { type ProgramBuffer, type ProgramLaunch, runProgram } from '../src/gpu/run-program';
+import { type ProgramBuffer, type ProgramResult, runProgram } from '../src/gpu/run-program';
 
 export interface Replay {
   kernel: string;
@@ -77,6 +76,33 @@ export async function replay(
     maxInvocations: limits.maxComputeInvocationsPerWorkgroup,
     ...(opts.workgroupSize ? { workgroupSize: opts.workgroupSize } : {}),
   });
+  const {
+    res,
+    outputs,
+    refError: refFault,
+  } = await replayProgram(handle, dev, prog, g3, args, () =>
+    (dev.launch as (k: Kernel, o: object, a: object) => LaunchResult)(kernel, { grid: g3 }, args),
+  );
+  const fault = res.fault
+    ? { site: `${prog.sites[res.fault.site]?.op} ${prog.sites[res.fault.site]?.name}`, index: res.fault.index }
+    : null;
+  if (refFault && !fault) throw new Error(`the reference back end faulted but the GPU did not: ${String(refFault)}`);
+  return { kernel: compiled.ir.name, prog, outputs, fault, gpuWallMs: res.wallMs };
+}
+
+/**
+ * Runs `prog` on the GPU over a snapshot of the launch's buffers (`args`), then `reference` (the same launch on the
+ * reference back end, `dev`); returns the GPU's result, every written buffer's values on both sides (when the
+ * reference did not fault) and the reference's error. Both the tile and the SIMT lowering tests replay through it.
+ */
+export async function replayProgram(
+  handle: GpuHandle,
+  dev: Device,
+  prog: WgslProgram,
+  grid: [number, number, number],
+  args: Record<string, unknown>,
+  reference: () => void,
+): Promise<{ res: ProgramResult; outputs: Replay['outputs']; refError: Error | null }> {
   const bufArgs = Object.entries(args).filter(([, v]) => isBuffer(v)) as [string, DeviceBuffer][];
   const regions = bufArgs.map(([, b]) => ({ bytes: rawBytes(dev, b) }));
   const buffers: Record<string, ProgramBuffer> = {};
@@ -86,21 +112,20 @@ export async function replay(
   const scalars: Record<string, number> = {};
   const arrays: Record<string, readonly number[]> = {};
   for (const [k, v] of Object.entries(args)) {
-    if (typeof v === 'number') scalars[k] = v;
+    if (typeof v === 'number' || typeof v === 'boolean') scalars[k] = Number(v);
     else if (Array.isArray(v)) arrays[k] = v;
     else if (ArrayBuffer.isView(v)) arrays[k] = Array.from(v as unknown as ArrayLike<number>);
   }
-  const launch: ProgramLaunch = { grid: g3, regions, buffers, scalars, arrays };
-  const res = await runProgram(handle.device, prog, launch);
-  let refFault: unknown = null;
+  const res = await runProgram(handle.device, prog, { grid, regions, buffers, scalars, arrays });
+  let refError: Error | null = null;
   try {
-    (dev.launch as (k: Kernel, o: object, a: object) => LaunchResult)(kernel, { grid: g3 }, args);
+    reference();
     dev.synchronize();
   } catch (e) {
-    refFault = e;
+    refError = e as Error;
   }
   const outputs: Replay['outputs'] = [];
-  if (!refFault) {
+  if (!refError) {
     for (const b of prog.bindings) {
       if (b.kind !== 'buffer' || b.access !== 'read_write') continue;
       const entry = bufArgs.findIndex(([n]) => n === b.name);
@@ -110,11 +135,7 @@ export async function replay(
       outputs.push({ name: b.name, dtype: db.dtype, ref, gpu: decode(dev, db.dtype, bytes, db.length) });
     }
   }
-  const fault = res.fault
-    ? { site: `${prog.sites[res.fault.site]?.op} ${prog.sites[res.fault.site]?.name}`, index: res.fault.index }
-    : null;
-  if (refFault && !fault) throw new Error(`the reference back end faulted but the GPU did not: ${String(refFault)}`);
-  return { kernel: compiled.ir.name, prog, outputs, fault, gpuWallMs: res.wallMs };
+  return { res, outputs, refError };
 }
 
 function isBuffer(v: unknown): v is DeviceBuffer {
