@@ -77,5 +77,4 @@ it.runIf(gpu.ok)(
       /^ {2}webgpu +\S+ +[\d.]+ µs modelled .* result correct {2}[\d.]+ µs measured \((timestamp-query|host-wall)\)$/,
     );
   },
-  300_000,
 );

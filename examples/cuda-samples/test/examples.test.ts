@@ -73,7 +73,6 @@ describe.runIf(gpu.ok)('CUDA samples on webgpu', () => {
         expectChecked(run(dev));
         expectMeasured();
       },
-      120_000,
     );
   }
 
@@ -92,7 +91,6 @@ describe.runIf(gpu.ok)('CUDA samples on webgpu', () => {
       expect((caught as TesseraError).code).toBe('Unsupported');
       expect((caught as TesseraError).message).toMatch(/kernel 'reduceShfl'.*'subgroups' feature/);
     },
-    120_000,
   );
 
   it.runIf(!subgroups)(
@@ -104,6 +102,5 @@ describe.runIf(gpu.ok)('CUDA samples on webgpu', () => {
       expectChecked(r);
       expectMeasured();
     },
-    120_000,
   );
 });

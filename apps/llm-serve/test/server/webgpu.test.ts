@@ -11,8 +11,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/load-model';
 import { run, type ServeDeps, type ServingHandle } from '../../src/main';
 
-const GPU_TIMEOUT = 600_000;
-
 const adapter = await getBackend('webgpu').then(
   (b) => ({ ok: true as const, id: b.catalog()[0]!.id, name: b.catalog()[0]!.name }),
   (e: Error) => ({ ok: false as const, reason: e.message }),
@@ -75,37 +73,33 @@ async function complete(h: ServingHandle): Promise<Completion> {
 }
 
 describe('tessera-serve --backend webgpu', () => {
-  it(
-    'starts on the adapter (flag or TESSERA_BACKEND) and the banner names it; without one it refuses, saying why',
-    async () => {
-      process.env.TESSERA_BACKEND = 'WebGPU'; // as the registry reads it: trimmed, any case
-      const r = await serveWith(SMALL);
-      expect(r.calls.engine).toMatchObject({ backend: 'webgpu', device: undefined, topology: undefined, tp: 1 });
-      if (!adapter.ok) {
-        expect(r.code).toBe(1);
-        expect(r.err).toMatch(/webgpu/);
-        return;
-      }
-      expect(r.err).toBe('');
-      expect(r.code).toBe(0);
-      try {
-        expect(r.out).toMatch(/^Hardware: 1× .*, webgpu-local, TP 1, /m);
-        expect(r.out).toContain(adapter.name);
-        expect(r.out).toMatch(new RegExp(`^  WebGPU: every kernel runs on this adapter \\(${adapter.id}\\)`, 'm'));
-      } finally {
-        await r.handle!.stop();
-      }
-      delete process.env.TESSERA_BACKEND;
-      const flag = await serveWith([...SMALL, '--backend', 'webgpu', '--tp', '2']);
-      expect(flag.calls.engine).toMatchObject({ backend: 'webgpu', tp: 2 });
-      try {
-        expect(flag.out).toMatch(/^Hardware: 2× .*, webgpu-localx2, TP 2, /m);
-      } finally {
-        await flag.handle!.stop();
-      }
-    },
-    GPU_TIMEOUT,
-  );
+  it('starts on the adapter (flag or TESSERA_BACKEND) and the banner names it; without one it refuses, saying why', async () => {
+    process.env.TESSERA_BACKEND = 'WebGPU'; // as the registry reads it: trimmed, any case
+    const r = await serveWith(SMALL);
+    expect(r.calls.engine).toMatchObject({ backend: 'webgpu', device: undefined, topology: undefined, tp: 1 });
+    if (!adapter.ok) {
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(/webgpu/);
+      return;
+    }
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    try {
+      expect(r.out).toMatch(/^Hardware: 1× .*, webgpu-local, TP 1, /m);
+      expect(r.out).toContain(adapter.name);
+      expect(r.out).toMatch(new RegExp(`^  WebGPU: every kernel runs on this adapter \\(${adapter.id}\\)`, 'm'));
+    } finally {
+      await r.handle!.stop();
+    }
+    delete process.env.TESSERA_BACKEND;
+    const flag = await serveWith([...SMALL, '--backend', 'webgpu', '--tp', '2']);
+    expect(flag.calls.engine).toMatchObject({ backend: 'webgpu', tp: 2 });
+    try {
+      expect(flag.out).toMatch(/^Hardware: 2× .*, webgpu-localx2, TP 2, /m);
+    } finally {
+      await flag.handle!.stop();
+    }
+  });
 
   it('refuses a backend it does not know, from the flag or TESSERA_BACKEND', async () => {
     const flag = await serveWith([...SMALL, '--backend', 'cuda']);
@@ -145,6 +139,5 @@ describe('tessera-serve --backend webgpu', () => {
         await gpu.handle!.stop();
       }
     },
-    GPU_TIMEOUT,
   );
 });
