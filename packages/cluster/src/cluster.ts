@@ -15,7 +15,7 @@ import {
   TesseraError,
 } from '@tessera/device';
 import { CollectiveCostModel, LINK_EFFICIENCY } from './collectives/cost';
-import { type CommHost, Communicator } from './communicator';
+import { type CommHost, Communicator, LinkTraffic } from './communicator';
 import { DeviceMesh } from './mesh';
 import { evaluatePhase } from './network/flows';
 import { TopologyGraph } from './topology/graph';
@@ -59,6 +59,8 @@ export class Cluster implements CommHost {
   readonly devices: readonly Device[];
   readonly timeoutMs: number;
   readonly functional: boolean;
+  /** Bytes per link carried by this cluster's collectives, counted while `traffic.enabled` (off by default). */
+  readonly traffic = new LinkTraffic();
   private readonly failed = new Set<number>();
   private worldComm: Communicator | null = null;
 

@@ -18,6 +18,30 @@ import { REDUCE_OPS, type ReduceOp, readValues, reduceSlices, writeValues } from
 import type { Algorithm, CollectiveOp } from './collectives/plans';
 import { evaluatePhase, type Flow } from './network/flows';
 
+/**
+ * Bytes each link of the topology carried, counted while `enabled` (off by default: counting walks the links of
+ * every collective that runs). A collective adds what the cost model says its plan moves on each link
+ * (CollectiveCostModel.linkBytes: the phases' flows along their routes × steps, plus in-network loads), the same loads
+ * its modelled time comes from; point-to-point groups and all-to-allv add their transfers along their routes. A
+ * collective that timed out moved nothing.
+ */
+export class LinkTraffic {
+  enabled = false;
+  private pending = new Map<number, number>();
+
+  /** Adds `bytes` to the link with id `link` (TopologyGraph.links[link]). */
+  add(link: number, bytes: number): void {
+    if (bytes > 0) this.pending.set(link, (this.pending.get(link) ?? 0) + bytes);
+  }
+
+  /** Bytes per link id counted since the last take (links that carried nothing are absent); starts a new count. */
+  take(): Map<number, number> {
+    const out = this.pending;
+    this.pending = new Map();
+    return out;
+  }
+}
+
 /** What a communicator needs from its cluster. */
 export interface CommHost {
   readonly devices: readonly Device[];
@@ -26,6 +50,8 @@ export interface CommHost {
   readonly timeoutMs: number;
   failedRanks(): ReadonlySet<number>;
   readonly functional: boolean;
+  /** Where collectives count the bytes each link carried (while it is enabled). */
+  readonly traffic?: LinkTraffic;
 }
 
 export interface CollectiveOptions {
@@ -56,6 +82,8 @@ interface Pending {
   estimate: CollectiveEstimate;
   apply: () => void;
   ranks: readonly number[];
+  /** Counts the bytes it moves on each link into the host's LinkTraffic (once it has run). */
+  count: (t: LinkTraffic) => void;
 }
 
 export class Communicator {
@@ -157,6 +185,7 @@ export class Communicator {
     est: CollectiveEstimate,
     streams: readonly (Stream | undefined)[] | undefined,
     apply: () => void,
+    count?: (t: LinkTraffic) => void,
   ): CollectiveResult {
     const failed = this.ranks.filter((g) => this.host.failedRanks().has(g));
     const live = this.ranks.map((g, r) => ({ g, r })).filter((x) => !this.host.failedRanks().has(x.g));
@@ -180,6 +209,8 @@ export class Communicator {
       );
     }
     if (this.host.functional) apply();
+    const traffic = this.host.traffic;
+    if (count && traffic?.enabled) count(traffic);
     const ms = est.us / 1000;
     let endMs = start;
     for (const { r } of live) {
@@ -201,8 +232,9 @@ export class Communicator {
     root = 0,
   ): CollectiveResult {
     const est = this.estimate(op, bytes, o, root);
+    const count = (t: LinkTraffic) => this.countPlan(t, op, bytes, est, root);
     if (this.grouped) {
-      this.grouped.push({ op, bytes, estimate: est, apply, ranks: this.ranks });
+      this.grouped.push({ op, bytes, estimate: est, apply, ranks: this.ranks, count });
       return {
         op,
         bytes,
@@ -213,7 +245,21 @@ export class Communicator {
         endMs: Number.NaN,
       };
     }
-    return this.issue(op, bytes, est, o.streams, apply);
+    return this.issue(op, bytes, est, o.streams, apply, count);
+  }
+
+  /** Adds one run of `op` (`bytes`, as the tuner chose to run it) to `t`, link by link (the cost model's linkBytes). */
+  private countPlan(t: LinkTraffic, op: CollectiveOp, bytes: number, est: CollectiveEstimate, root: number): void {
+    const perLink = this.host.costModel.linkBytes(this.ranks, op, bytes, est.algorithm, root);
+    for (let id = 0; id < perLink.length; id++) if (perLink[id]! > 0) t.add(id, perLink[id]!);
+  }
+
+  /** Adds point-to-point transfers (bytes each) to `t` along their routes. */
+  private countFlows(t: LinkTraffic, flows: readonly { src: number; dst: number; bytes: number }[]): void {
+    for (const f of flows) {
+      if (f.src === f.dst || f.bytes === 0) continue;
+      for (const l of this.host.graph.route(f.src, f.dst)) t.add(l.id, f.bytes);
+    }
   }
 
   /** `ncclAllReduce`: recv[r] = op over ranks of send[r] (count elements; in place when send[r] === recv[r]). */
@@ -424,8 +470,9 @@ export class Communicator {
       );
       for (const m of moves) writeValues(recv[m.j]!, m.off, m.v);
     };
+    const count = (t: LinkTraffic) => this.countFlows(t, flows());
     if (this.grouped) {
-      this.grouped.push({ op: 'alltoallv', bytes: total, estimate: est, apply, ranks: this.ranks });
+      this.grouped.push({ op: 'alltoallv', bytes: total, estimate: est, apply, ranks: this.ranks, count });
       return {
         op: 'alltoallv',
         bytes: total,
@@ -436,7 +483,7 @@ export class Communicator {
         endMs: Number.NaN,
       };
     }
-    return this.issue('allToAllv', total, est, o.streams, apply);
+    return this.issue('allToAllv', total, est, o.streams, apply, count);
   }
 
   /**
@@ -621,7 +668,14 @@ export class Communicator {
       for (const p of pending) p.apply();
       for (const { s, r } of pairs) writeValues(r.buf, 0, readValues(s.buf, 0, s.count));
     };
-    const res = this.issue('group', bytes, est, o.streams, apply);
+    const count = (t: LinkTraffic) => {
+      for (const p of pending) p.count(t);
+      this.countFlows(
+        t,
+        flows.map((f) => ({ src: f.src, dst: f.dst, bytes: f.weight })),
+      );
+    };
+    const res = this.issue('group', bytes, est, o.streams, apply, count);
     return { ...res, algorithm: pending.length ? res.algorithm : 'p2p' };
   }
 

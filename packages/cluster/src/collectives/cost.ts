@@ -18,7 +18,7 @@
  * receives: one per `messageBytes` of each peer's piece (one per peer by default) plus one flag per peer.
  */
 import { TesseraError } from '@tessera/device';
-import { evaluatePhase, type LinkEfficiency, type PhaseCost } from '../network/flows';
+import { costOfLoad, evaluatePhase, type LinkEfficiency, type PhaseCost, phaseLoad } from '../network/flows';
 import type { LinkKind, TopologyGraph } from '../topology/graph';
 import { type Algorithm, buildPlan, type CollectiveOp, candidateAlgorithms, type Plan } from './plans';
 
@@ -109,18 +109,31 @@ function checkMessageBytes(m: number | undefined): void {
     throw new TesseraError('InvalidValue', `messageBytes must be a number of bytes > 0, got ${m}.`);
 }
 
+/** Plans whose per-link loads linkBytes keeps (the most recent): one array of every link per phase each. */
+const RECENT_LOADS = 4;
+
+const planKey = (ranks: readonly number[], op: CollectiveOp, algorithm: Algorithm, root: number) =>
+  `${op}|${algorithm}|${root}|${ranks.length}|${ranks.join(',')}`;
+
 export class CollectiveCostModel {
   private readonly cache = new Map<string, PlanCost>();
   private cacheVersion = -1;
+  /**
+   * Per-link loads (bytes per byte of message, per phase) of the last few plans costed, so linkBytes right after a
+   * tune does not route a 768-rank all-to-all's flows again. Bounded: the cost cache keeps one figure per phase, and
+   * an array of every link for every plan a large cluster costs would not be small.
+   */
+  private readonly recentLoads = new Map<string, Float64Array[]>();
 
   constructor(readonly graph: TopologyGraph) {}
 
   private planCost(ranks: readonly number[], op: CollectiveOp, algorithm: Algorithm, root: number): PlanCost {
     if (this.cacheVersion !== this.graph.version) {
       this.cache.clear();
+      this.recentLoads.clear();
       this.cacheVersion = this.graph.version;
     }
-    const key = `${op}|${algorithm}|${root}|${ranks.length}|${ranks.join(',')}`;
+    const key = planKey(ranks, op, algorithm, root);
     let c = this.cache.get(key);
     if (!c && algorithm === 'onesided') {
       // The same flows as the pairwise plan: share its (768-rank: 589 824-flow) evaluation.
@@ -143,9 +156,14 @@ export class CollectiveCostModel {
         algorithm === 'nvls'
           ? { 'scale-up': IN_SWITCH_EFFICIENCY, 'scale-out': LINK_EFFICIENCY['scale-out'] }
           : LINK_EFFICIENCY;
+      const loads = plan.phases.map((p) => phaseLoad(this.graph, p.flows, p.extra));
+      this.rememberLoads(
+        key,
+        loads.map((l) => l.load),
+      );
       c = {
-        phases: plan.phases.map((p) => ({
-          cost: evaluatePhase(this.graph, p.flows, eff, p.extra),
+        phases: plan.phases.map((p, i) => ({
+          cost: costOfLoad(this.graph, loads[i]!, eff),
           steps: p.steps,
           latencySteps: p.latencySteps,
         })),
@@ -199,6 +217,40 @@ export class CollectiveCostModel {
       }
     }
     return { us, algorithm, protocol, bottleneck };
+  }
+
+  /**
+   * Bytes each link carries (indexed by link id) during one `algorithm` run of `op` over `ranks` with message size
+   * `bytes` (nccl-tests' S): Σ over the plan's phases of steps · S · the phase's load per byte — the loads whose busiest
+   * link sets each phase's time in `time`, on the graph's current routes (cut links routed around). Payload bytes: on
+   * the wire LL and LL128 add their flags (÷ PROTOCOL_CONSTANTS[protocol].efficiency of what is passed as `bytes`).
+   */
+  linkBytes(ranks: readonly number[], op: CollectiveOp, bytes: number, algorithm: Algorithm, root = 0): Float64Array {
+    // One-sided all-to-all moves the pairwise plan's flows (see planCost).
+    const algo = algorithm === 'onesided' ? 'direct' : algorithm;
+    const phases = this.planCost(ranks, op, algo, root).phases;
+    const key = planKey(ranks, op, algo, root);
+    let loads = this.recentLoads.get(key);
+    if (!loads) {
+      loads = buildPlan(this.graph, ranks, op, algo, root).phases.map(
+        (p) => phaseLoad(this.graph, p.flows, p.extra).load,
+      );
+      this.rememberLoads(key, loads);
+    }
+    const out = new Float64Array(this.graph.links.length);
+    if (bytes === 0) return out;
+    phases.forEach((p, k) => {
+      const load = loads[k]!;
+      const scale = p.steps * bytes;
+      for (let i = 0; i < load.length; i++) if (load[i]) out[i]! += scale * load[i]!;
+    });
+    return out;
+  }
+
+  private rememberLoads(key: string, loads: Float64Array[]): void {
+    this.recentLoads.delete(key);
+    this.recentLoads.set(key, loads);
+    if (this.recentLoads.size > RECENT_LOADS) this.recentLoads.delete(this.recentLoads.keys().next().value!);
   }
 
   /** t = launch + 2 · route latency (µs) + max(bandwidth term, message term) (given in seconds). */

@@ -35,12 +35,17 @@ export interface PhaseCost {
 /** Extra link loads for in-network operations (bytes per byte of message on a named link id). */
 export type LinkLoads = Map<number, number>;
 
-export function evaluatePhase(
-  graph: TopologyGraph,
-  flows: readonly Flow[],
-  eff: LinkEfficiency,
-  extra?: LinkLoads,
-): PhaseCost {
+/** Where a phase's bytes go: per link, and the route facts its cost needs. */
+export interface PhaseLoad {
+  /** Bytes each link carries per byte of message, indexed by link id (flows along their routes + extra loads). */
+  load: Float64Array;
+  /** Longest route latency, µs. */
+  latencyUs: number;
+  crossesNetwork: boolean;
+}
+
+/** Loads every link of the graph with the phase's flows along their routes (and the extra in-network loads). */
+export function phaseLoad(graph: TopologyGraph, flows: readonly Flow[], extra?: LinkLoads): PhaseLoad {
   const load = new Float64Array(graph.links.length);
   let latencyUs = 0;
   let crossesNetwork = false;
@@ -62,6 +67,21 @@ export function evaluatePhase(
       latencyUs = Math.max(latencyUs, l.latencyUs * 2);
     }
   }
+  return { load, latencyUs, crossesNetwork };
+}
+
+export function evaluatePhase(
+  graph: TopologyGraph,
+  flows: readonly Flow[],
+  eff: LinkEfficiency,
+  extra?: LinkLoads,
+): PhaseCost {
+  return costOfLoad(graph, phaseLoad(graph, flows, extra), eff);
+}
+
+/** A phase's cost from its loads: the bandwidth term of the most loaded link (a cut one: infinite). */
+export function costOfLoad(graph: TopologyGraph, phase: PhaseLoad, eff: LinkEfficiency): PhaseCost {
+  const { load, latencyUs, crossesNetwork } = phase;
   let worst = 0;
   let bottleneck: Link | null = null;
   for (let i = 0; i < load.length; i++) {
