@@ -7,16 +7,29 @@
 
 export { type DetokenizerOptions, IncrementalDetokenizer } from './engine/detokenizer';
 export {
+  type BatchItem,
   createEngine,
   EngineCore,
   type EngineDriver,
   type EngineLimits,
   type EngineOptions,
+  type FeedRank,
+  type FeedWindow,
   type KvCacheInfo,
   LLMEngine,
   llamaStepModel,
+  OPS_PER_RANK,
+  RECENT_STEPS,
+  rankOps,
+  type StepDevices,
+  type StepEvent,
+  StepFeed,
   type StepInfo,
+  type StepListener,
   type StepModel,
+  type TimelineKind,
+  type TimelineOp,
+  TRACE_ACTIVITIES,
 } from './engine/index';
 export { KvCacheManager, type KvRequestState } from './engine/kv-cache';
 export { OutputChannel, type Stamp } from './engine/request';

@@ -37,6 +37,7 @@ import { SAMPLE_PARAM_LIMITS } from '@tessera/kernels';
 import { EngineError } from '../errors';
 import type { BatchEntry, LlamaModel } from '../model/llama';
 import type { Engine, EngineStats, GenerateRequest, LoadedModel, RequestOutput } from '../types';
+import { type BatchItem, StepFeed, type StepListener } from './feed';
 import type { KvCacheManager } from './kv-cache';
 import { EngineRequest, type OutputChannel, type Stamp } from './request';
 import { Scheduler } from './scheduler';
@@ -104,6 +105,8 @@ export class EngineCore {
   /** Modelled hardware clock, ms. */
   modelledNow = 0;
   steps = 0;
+  /** The per-step event stream (feed.ts): `onStep`, the retained window, the trace. */
+  readonly feed: StepFeed;
 
   constructor(
     readonly stepModel: StepModel,
@@ -113,6 +116,16 @@ export class EngineCore {
     readonly kvInfo: KvCacheInfo,
   ) {
     this.scheduler = new Scheduler(kv, { maxSeqs: limits.maxSeqs, maxTokens: limits.maxTokens });
+    this.feed = new StepFeed(stepModel.devices);
+  }
+
+  /**
+   * Calls `listener` with a StepEvent after every step (live or driven) — synchronously, between the step and the
+   * next, so keep it short; one that throws is counted (`feed.listenerErrors`) and ignored. Returns unsubscribe. While
+   * nobody listens (and the window is not retained: `feed.retain`), steps record nothing.
+   */
+  onStep(listener: StepListener): () => void {
+    return this.feed.onStep(listener);
   }
 
   get maxModelLen(): number {
@@ -386,6 +399,19 @@ export class EngineCore {
       step: r.numOutput,
     }));
     const clock0 = this.stepModel.clockMs;
+    const mark = this.feed.begin(clock0, this.modelledNow);
+    // What each request computes, from the state before the step: a decode is exactly the newest token of a request
+    // whose prompt is done; anything else (a prompt chunk, a preempted request's recompute) is a prefill.
+    const items: BatchItem[] | null = mark
+      ? batch.map(({ request: r, numNew }) => ({
+          requestId: r.id,
+          kind:
+            numNew === 1 && r.numComputed >= r.promptLength && r.numComputed + 1 === r.tokens.length
+              ? 'decode'
+              : 'prefill',
+          tokens: numNew,
+        }))
+      : null;
     const sampled = this.forwardIsolated(batch, entries);
     const modelledMs = this.stepModel.clockMs - clock0;
     this.modelledNow += modelledMs;
@@ -411,6 +437,16 @@ export class EngineCore {
         // Detokenizing or stop-string matching failed for this request only (e.g. the model's tokenizer).
         this.failRequest(r, err);
       }
+    }
+    if (mark && items) {
+      this.feed.end(mark, {
+        step: this.steps,
+        modelledMs,
+        running: this.scheduler.running.length,
+        waiting: this.scheduler.waiting.length,
+        kvCacheUsage: this.kv.usage,
+        batch: items,
+      });
     }
     return { requests: batch.length, tokens: entries.reduce((n, e) => n + e.tokens.length, 0), modelledMs };
   }

@@ -25,7 +25,21 @@ export {
   LLMEngine,
   type StepInfo,
 } from './engine';
-export { llamaStepModel, type StepModel } from './step-model';
+export {
+  type BatchItem,
+  type FeedRank,
+  type FeedWindow,
+  OPS_PER_RANK,
+  RECENT_STEPS,
+  rankOps,
+  type StepEvent,
+  StepFeed,
+  type StepListener,
+  type TimelineKind,
+  type TimelineOp,
+  TRACE_ACTIVITIES,
+} from './feed';
+export { llamaStepModel, type StepDevices, type StepModel } from './step-model';
 
 export interface EngineOptions {
   model: LoadedModel;

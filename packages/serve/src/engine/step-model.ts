@@ -12,6 +12,7 @@
  * returned by it: a step that throws partway (fault isolation re-runs it one request at a time) has still spent
  * modelled time on the devices it reached, and the engine counts it.
  */
+import type { Cluster } from '@tessera/cluster';
 import type { Runtime } from '@tessera/device';
 import type { BatchEntry, LlamaModel } from '../model/llama';
 import type { LoadedModel, Tokenizer } from '../types';
@@ -31,6 +32,18 @@ export interface StepModel {
   forward(entries: readonly BatchEntry[]): ArrayLike<number>;
   /** Which device can no longer run steps (a sticky fault, a failed rank), or null while every one is usable. */
   brokenDevice(): string | null;
+  /**
+   * The simulated devices the step runs on, for the engine's step feed (feed.ts: per-rank ops from the runtime's
+   * profiler, link bytes from the cluster); absent for a model that runs on none (the projected one).
+   */
+  readonly devices?: StepDevices;
+}
+
+export interface StepDevices {
+  readonly runtime: Runtime;
+  readonly cluster: Cluster;
+  /** Ranks the model uses: cluster devices 0 … ranks − 1. */
+  readonly ranks: number;
 }
 
 /**
@@ -53,5 +66,6 @@ export function llamaStepModel(model: LoadedModel, llama: LlamaModel, runtime: R
       const dead = llama.ranks.findIndex((rank) => rank.dev.failed);
       return dead < 0 ? null : `rank ${dead} (${llama.ranks[dead]!.dev.label}) is unusable`;
     },
+    devices: { runtime, cluster: llama.options.cluster, ranks: llama.ranks.length },
   };
 }
