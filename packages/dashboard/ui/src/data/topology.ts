@@ -1,0 +1,168 @@
+/**
+ * Lays out a TopologyView for the cluster view: devices in one row by rank, scale-up switches in rows above (by
+ * distance from the devices: node switches, then a second tier), scale-out switches below (rail leaves, then the
+ * spine). Each switch row is ordered by the mean position of what it connects to, then spread evenly, so rails and
+ * per-node switches sit over their devices without overlapping. Directed links are merged into one edge per pair,
+ * drawn with the busier direction's utilisation. Pure geometry: the view scales it with an SVG viewBox.
+ */
+import type { TopologyLink, TopologyNode, TopologyView } from '../../../src/api';
+
+export interface PlacedNode extends TopologyNode {
+  x: number;
+  y: number;
+  layer: number;
+}
+
+export interface Edge {
+  a: string;
+  b: string;
+  kind: TopologyLink['kind'];
+  /** Link ids in either direction. */
+  ids: string[];
+  bandwidthGBs: number;
+  utilisation: number;
+  cut: boolean;
+  degraded: number;
+  /** Both ends are devices (a point-to-point mesh): drawn as an arc off the device row. */
+  deviceToDevice: boolean;
+}
+
+export interface TopologyLayout {
+  nodes: PlacedNode[];
+  byId: Map<string, PlacedNode>;
+  edges: Edge[];
+  width: number;
+  height: number;
+  /** y of the device row. */
+  deviceY: number;
+  pitch: number;
+}
+
+const ROW_GAP = 70;
+const MARGIN = 24;
+
+function layers(view: TopologyView): Map<string, number> {
+  const layer = new Map<string, number>();
+  const adjacent = new Map<string, { id: string; kind: TopologyLink['kind'] }[]>();
+  for (const l of view.links) {
+    let a = adjacent.get(l.from);
+    if (!a) adjacent.set(l.from, (a = []));
+    a.push({ id: l.to, kind: l.kind });
+  }
+  let frontier: string[] = [];
+  for (const n of view.nodes) {
+    if (n.kind === 'device') {
+      layer.set(n.id, 0);
+      frontier.push(n.id);
+    }
+  }
+  // Breadth-first from the devices; a switch's row is its distance, above for scale-up and below for scale-out.
+  for (let d = 1; frontier.length > 0; d++) {
+    const next: string[] = [];
+    for (const id of frontier) {
+      const sign = Math.sign(layer.get(id)!) || 0;
+      for (const n of adjacent.get(id) ?? []) {
+        if (layer.has(n.id)) continue;
+        const dir = sign !== 0 ? sign : n.kind === 'scale-up' ? 1 : -1;
+        layer.set(n.id, dir * d);
+        next.push(n.id);
+      }
+    }
+    frontier = next;
+  }
+  return layer;
+}
+
+export function layoutTopology(view: TopologyView): TopologyLayout {
+  const devices = view.nodes.filter((n) => n.kind === 'device').sort((a, b) => (a.rank ?? 0) - (b.rank ?? 0));
+  const pitch = devices.length <= 16 ? 40 : devices.length <= 64 ? 18 : 8;
+  const width = Math.max(320, MARGIN * 2 + pitch * Math.max(1, devices.length));
+  const layerOf = layers(view);
+  const rows = new Map<number, TopologyNode[]>();
+  for (const n of view.nodes) {
+    const l = layerOf.get(n.id) ?? -99; // unreachable switches: a row of their own at the bottom
+    let row = rows.get(l);
+    if (!row) rows.set(l, (row = []));
+    row.push(n);
+  }
+  const top = Math.max(0, ...rows.keys());
+  const bottom = Math.min(0, ...rows.keys());
+  const yOf = (l: number) => MARGIN + (top - l) * ROW_GAP;
+  const placed = new Map<string, PlacedNode>();
+  devices.forEach((n, i) => {
+    placed.set(n.id, { ...n, x: MARGIN + pitch * (i + 0.5), y: yOf(0), layer: 0 });
+  });
+  const neighbours = new Map<string, string[]>();
+  for (const l of view.links) {
+    let a = neighbours.get(l.from);
+    if (!a) neighbours.set(l.from, (a = []));
+    a.push(l.to);
+  }
+  // Rows outward from the devices, each ordered by the mean x of its already-placed neighbours.
+  const order = [...rows.keys()].filter((l) => l !== 0).sort((a, b) => Math.abs(a) - Math.abs(b) || b - a);
+  for (const l of order) {
+    const row = rows.get(l)!;
+    const centroid = (n: TopologyNode) => {
+      const xs = (neighbours.get(n.id) ?? []).map((id) => placed.get(id)?.x).filter((x) => x !== undefined);
+      return xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : width / 2;
+    };
+    const sorted = row.map((n) => ({ n, c: centroid(n) })).sort((a, b) => a.c - b.c || a.n.id.localeCompare(b.n.id));
+    const step = (width - 2 * MARGIN) / sorted.length;
+    sorted.forEach(({ n }, i) => {
+      placed.set(n.id, { ...n, x: MARGIN + step * (i + 0.5), y: yOf(l), layer: l });
+    });
+  }
+  const edges = new Map<string, Edge>();
+  for (const l of view.links) {
+    const [a, b] = l.from < l.to ? [l.from, l.to] : [l.to, l.from];
+    const key = `${a}|${b}|${l.kind}`;
+    const e = edges.get(key);
+    if (e) {
+      e.ids.push(l.id);
+      e.utilisation = Math.max(e.utilisation, l.utilisation);
+      e.cut ||= l.cut;
+      e.degraded = Math.min(e.degraded, l.degraded);
+      continue;
+    }
+    const da = placed.get(a)?.kind === 'device';
+    const db = placed.get(b)?.kind === 'device';
+    edges.set(key, {
+      a,
+      b,
+      kind: l.kind,
+      ids: [l.id],
+      bandwidthGBs: l.bandwidthGBs,
+      utilisation: l.utilisation,
+      cut: l.cut,
+      degraded: l.degraded,
+      deviceToDevice: da && db,
+    });
+  }
+  const hasMesh = [...edges.values()].some((e) => e.deviceToDevice);
+  const height = yOf(bottom) + MARGIN + (hasMesh ? ROW_GAP : 0);
+  return {
+    nodes: [...placed.values()],
+    byId: placed,
+    edges: [...edges.values()],
+    width,
+    height,
+    deviceY: yOf(0),
+    pitch,
+  };
+}
+
+/** Utilisation → a colour from calm grey-blue (idle) through amber to red (saturated). */
+export function utilisationColour(u: number): string {
+  const t = Math.min(1, Math.max(0, u));
+  if (t === 0) return '#9aa5b1';
+  const hue = 45 - 45 * t; // amber → red
+  return `hsl(${hue.toFixed(0)} 90% ${(52 - 12 * t).toFixed(0)}%)`;
+}
+
+/** The busiest links first: the table beside the picture (readable text for what the colours say). */
+export function busiestEdges(layout: TopologyLayout, n = 8): Edge[] {
+  return [...layout.edges]
+    .filter((e) => e.utilisation > 0)
+    .sort((a, b) => b.utilisation - a.utilisation)
+    .slice(0, n);
+}

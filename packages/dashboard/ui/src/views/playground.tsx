@@ -1,0 +1,3 @@
+export function PlaygroundView() {
+  return <p>Kernel playground</p>;
+}
