@@ -21,3 +21,4 @@ export {
 } from './commands/coll-perf';
 export { type DeviceJson, deviceJson, devicesCommand } from './commands/devices';
 export { createProgram, type Io, run } from './program';
+export { startUiServer, type UiServer, type UiServerOptions } from './ui/server';

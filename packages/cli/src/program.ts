@@ -418,6 +418,40 @@ export function createProgram(io: Io = defaultIo): Command {
     );
 
   program
+    .command('ui')
+    .description(
+      'serve the browser dashboard: projections, topologies and collectives with faults (no model: apps/llm-serve serves the live engine)',
+    )
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0: any free port)', '8100')
+    .action(async (o: { host: string; port: string }) => {
+      const port = Number(o.port);
+      if (!(Number.isInteger(port) && port >= 0 && port <= 65535))
+        throw new TesseraError('InvalidValue', `--port '${o.port}' must be an integer from 0 to 65535.`);
+      // Loaded here: the server and the dashboard's files matter to this command only.
+      const { startUiServer } = await import('./ui/server');
+      const server = await startUiServer({ host: o.host, port, log: io.err }).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL')
+          throw new TesseraError('InvalidValue', `Cannot listen on ${o.host}:${port} (${e.code}).`, {
+            hint: 'Pass another --port (0: any free one) or --host.',
+          });
+        throw e;
+      });
+      io.out(`Dashboard: ${server.url}`);
+      io.err('Serving the dashboard and its API; Ctrl-C stops.');
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          resolve();
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+      await server.close();
+    });
+
+  program
     .command('project')
     .description(
       'project one engine step of a shipped model on a built-in system (@tessera/serve projectStep): step time, tokens/s per chip, per system and per kW, memory per device, kernels vs collectives; with --trace FILE, the timeline of the step per rank (Perfetto)',

@@ -19,8 +19,8 @@
  * (TESSERA_SWEEP_THREADS, default the cores; one per 16 configurations at most). For each layout and dtype the batches
  * above the smallest one that does not fit (CapacityError) are dropped: a larger batch does not fit either.
  */
-import { loadShippedModel } from '@tessera/models';
-import type { ProjectedWeightDtype } from '@tessera/serve';
+import { loadShippedModel, type ModelArchitecture } from '@tessera/models';
+import type { ProjectedWeightDtype, SweepOptions } from '@tessera/serve';
 import { type SweepOutcome, type SweepTask, sweepProjections } from '@tessera/serve';
 import { type ProjectOptions, type ProjectResult, projectResult } from './project';
 
@@ -48,7 +48,16 @@ export interface SearchSpace {
   searchWeights?: boolean;
 }
 
-export interface SearchResult {
+/**
+ * A fitting configuration with every figure (the dashboard's /api/project lists them all): the search point plus
+ * tokens/s per system and whether it meets the SLOs. `tessera project` prints SearchPoints (searchProject).
+ */
+export interface SearchFit extends SearchPoint {
+  tokensPerSecondPerSystem: number;
+  meetsSlo: boolean;
+}
+
+export interface SearchResult<P extends SearchPoint = SearchPoint> {
   system: string;
   sloTpotMs: number;
   sloTtftMs: number | null;
@@ -56,10 +65,25 @@ export interface SearchResult {
   tried: number;
   fitted: number;
   /** Those meeting the SLOs, best first. */
-  meeting: SearchPoint[];
-  best: SearchPoint | null;
+  meeting: P[];
+  best: P | null;
   /** Over every fitting configuration, by TPOT ascending; throughput strictly increasing along it. */
-  frontier: SearchPoint[];
+  frontier: P[];
+}
+
+/** searchProjectFits' answer: the search's result on full points, and every configuration that fits (search order). */
+export type SearchFits = SearchResult<SearchFit> & { fits: SearchFit[] };
+
+/** How the search spreads its projections over threads (sweepProjections' options). */
+export type SearchSweepOptions = Pick<SweepOptions, 'threads' | 'minTasksPerThread'>;
+
+/**
+ * A search split at its sweep: the projections to run, and how their outcomes (in task order) become the result —
+ * so several systems' searches can share one sweep (one pool of threads) and still answer one result each.
+ */
+export interface SearchPlan {
+  tasks: SweepTask<SearchKey>[];
+  finish(outcomes: readonly SweepOutcome<SearchKey>[]): Promise<SearchFits>;
 }
 
 const MAX_TP = 64;
@@ -91,7 +115,9 @@ interface Layout {
   pp: number;
   weights: ProjectedWeightDtype;
 }
-type Key = Layout & { batch: number; phase: 'decode' | 'prefill' };
+/** A search task's key: its layout, batch and phase. */
+export type SearchKey = Layout & { batch: number; phase: 'decode' | 'prefill' };
+type Key = SearchKey;
 
 /** The parallel layouts × weight dtypes the search covers on a system of `size` devices. */
 export function searchLayouts(o: ProjectOptions, moe: boolean, size: number, searchWeights: boolean): Layout[] {
@@ -108,12 +134,41 @@ export function searchLayouts(o: ProjectOptions, moe: boolean, size: number, sea
   return out;
 }
 
+/** `tessera project --slo-tpot`: the search on one system of `size` devices (see the module comment). */
 export async function searchProject(
   o: ProjectOptions,
   system: string,
   space: SearchSpace,
   size: number,
 ): Promise<SearchResult> {
+  const { fits: _fits, ...r } = await searchProjectFits(o, system, space, size);
+  return {
+    ...r,
+    meeting: r.meeting.map(searchPoint),
+    best: r.best && searchPoint(r.best),
+    frontier: r.frontier.map(searchPoint),
+  };
+}
+
+const searchPoint = ({ tokensPerSecondPerSystem: _s, meetsSlo: _m, ...p }: SearchFit): SearchPoint => p;
+
+/**
+ * The search with every fitting configuration and all its figures. `sweep` sets the threads (default: one per 16
+ * configurations at most, a smaller search in this thread).
+ */
+export async function searchProjectFits(
+  o: ProjectOptions,
+  system: string,
+  space: SearchSpace,
+  size: number,
+  sweep: SearchSweepOptions = { minTasksPerThread: MIN_TASKS_PER_THREAD },
+): Promise<SearchFits> {
+  const plan = planSearch(o, system, space, size);
+  return plan.finish(await sweepProjections(plan.tasks, sweep));
+}
+
+/** The search's projections on one system of `size` devices, and the step from their outcomes to its result. */
+export function planSearch(o: ProjectOptions, system: string, space: SearchSpace, size: number): SearchPlan {
   const arch = loadShippedModel(o.model);
   const layouts = searchLayouts(o, arch.moe !== null, size, space.searchWeights ?? false);
   const batches = powersOfTwo(Math.min(space.maxBatch, MAX_BATCH));
@@ -156,9 +211,22 @@ export async function searchProject(
       });
     }
   }
-  const outcomes = await sweepProjections(tasks, { minTasksPerThread: MIN_TASKS_PER_THREAD });
+  return { tasks, finish: (outcomes) => finishSearch(o, system, space, arch, layouts, contextLen, outcomes) };
+}
+
+async function finishSearch(
+  o: ProjectOptions,
+  system: string,
+  space: SearchSpace,
+  arch: ModelArchitecture,
+  layouts: readonly Layout[],
+  contextLen: number,
+  outcomes: readonly SweepOutcome<Key>[],
+): Promise<SearchFits> {
   const same = (a: Layout, b: Layout) => a.tp === b.tp && a.dp === b.dp && a.pp === b.pp && a.weights === b.weights;
-  const fits: SearchPoint[] = [];
+  const meetsTtft = (ttftMs: number | null) =>
+    space.sloTtftMs === undefined || (ttftMs !== null && ttftMs <= space.sloTtftMs);
+  const fits: SearchFit[] = [];
   let tried = 0;
   for (const l of layouts) {
     const mine = outcomes.filter((x) => same(x.key, l));
@@ -186,6 +254,8 @@ export async function searchProject(
           ttftMs: space.sloTtftMs !== undefined ? ttftMs : null,
           tokensPerSecondPerChip: res.tokensPerSecondPerChip,
           tokensPerSecondPerKW: res.tokensPerSecondPerKW,
+          tokensPerSecondPerSystem: res.tokensPerSecondPerSystem,
+          meetsSlo: res.tpotMs! <= space.sloTpotMs && meetsTtft(ttftMs),
         });
       } else if (r.failure.kind === 'error')
         throw new Error(`${describe(l)}, batch ${r.key.batch} on ${system}: ${r.failure.message}`);
@@ -193,11 +263,7 @@ export async function searchProject(
       else if (r.failure.kind === 'capacity') break;
     }
   }
-  const meetsTtft = (p: SearchPoint) =>
-    space.sloTtftMs === undefined || (p.ttftMs !== null && p.ttftMs <= space.sloTtftMs);
-  const meeting = fits
-    .filter((p) => p.tpotMs <= space.sloTpotMs && meetsTtft(p))
-    .sort((a, b) => b.tokensPerSecondPerChip - a.tokensPerSecondPerChip);
+  const meeting = fits.filter((p) => p.meetsSlo).sort((a, b) => b.tokensPerSecondPerChip - a.tokensPerSecondPerChip);
   return {
     system,
     sloTpotMs: space.sloTpotMs,
@@ -207,6 +273,7 @@ export async function searchProject(
     meeting,
     best: meeting[0] ?? null,
     frontier: paretoFrontier(fits),
+    fits,
   };
 }
 
