@@ -7,6 +7,7 @@
 import { realpathSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
+import { dashboardBuilt } from '@tessera/dashboard';
 import { getBackend } from '@tessera/device';
 import type { Engine, EngineOptions, LoadedModel } from '@tessera/serve';
 import { createEngine, EngineError } from '@tessera/serve';
@@ -95,6 +96,7 @@ function banner(engine: Engine, flags: ServeFlags, url: string, modelName: strin
   }
   lines.push(`Context: max_model_len ${engine.maxModelLen} tokens; up to ${flags.maxNumSeqs} running requests`);
   lines.push(`Serving on ${url} (OpenAI API under /v1; /health, /metrics, /tokenize, /detokenize)`);
+  lines.push(`Dashboard: ${url}/${dashboardBuilt() ? '' : ' (not built yet: run pnpm build, then reload)'}`);
   const auth = flags.apiKey ? ` -H "Authorization: Bearer $TESSERA_API_KEY"` : '';
   const body = JSON.stringify({ model: modelName, messages: [{ role: 'user', content: 'Hello!' }], max_tokens: 32 });
   lines.push('Try:', `  curl ${url}/v1/chat/completions -H 'Content-Type: application/json'${auth} -d '${body}'`);

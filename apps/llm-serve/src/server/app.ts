@@ -10,12 +10,18 @@
  * Untrusted clients are bounded before anything reaches a handler: headers must arrive within `headersTimeoutMs` and
  * the whole request (with its body) within `requestTimeoutMs` (Node answers 408 and closes), the body is capped at
  * `maxBodyBytes` (413), and at most `maxConnections` sockets are open at once (further ones are closed at once).
+ *
+ * The browser dashboard lives on the same server: its API under /api/ (dashboard.ts: the engine's live steps, trace
+ * and cluster, and @tessera/cli's topology, collective and projection routes), and its built files at every other
+ * GET path (`/`, `/assets/…`), served by @tessera/dashboard.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { serveDashboardAsset } from '@tessera/dashboard';
 import type { Engine } from '@tessera/serve';
 import { chatCompletions, completions } from './completions';
-import type { Exchange, ServeContext } from './context';
+import type { Handler, ServeContext } from './context';
+import { dashboardRoutes } from './dashboard';
 import { ApiError, toApiError } from './errors';
 import { parseJsonObject, readBody, sendError } from './http';
 import { ServerMetrics } from './metrics';
@@ -55,14 +61,20 @@ export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_CONNECTIONS = 1024;
 
-/** Paths that need the API key when one is set (/metrics only with `protectMetrics`). */
-function guarded(path: string, protectMetrics: boolean): boolean {
-  return (
-    path.startsWith('/v1') || path === '/tokenize' || path === '/detokenize' || (protectMetrics && path === '/metrics')
-  );
+/**
+ * Requests that need the API key when one is set: /v1/*, /tokenize, /detokenize, and the dashboard API's POST routes
+ * (collectives and projections spend CPU); /metrics and the dashboard API's GET routes only with `protectMetrics`
+ * (they show what /metrics shows, in more detail). The dashboard's static files are open: they hold no data.
+ */
+function guarded(method: string, path: string, protectMetrics: boolean): boolean {
+  if (path.startsWith('/v1') || path === '/tokenize' || path === '/detokenize') return true;
+  if (path.startsWith('/api/')) return protectMetrics || (method !== 'GET' && method !== 'HEAD');
+  return protectMetrics && path === '/metrics';
 }
 
-type Handler = (ctx: ServeContext, ex: Exchange) => void | Promise<void>;
+/** Paths that are API routes (unknown ones answer 404 JSON); every other GET may be a file of the dashboard. */
+const isApiPath = (path: string) =>
+  path.startsWith('/v1') || path.startsWith('/api/') || path === '/api' || path === '/metrics' || path === '/health';
 
 /** The path without the query string; a target that is not a valid URL path is taken as is (and will 404). */
 function pathOf(target: string): string {
@@ -93,6 +105,7 @@ export function createServer(options: ServerOptions): http.Server {
   const expectedKey = apiKey ? digest(apiKey) : null;
 
   const routes: Record<string, Record<string, Handler>> = {
+    ...dashboardRoutes({ apiKeyRequired: expectedKey !== null }),
     '/v1/models': { GET: (c, ex) => models(c, ex, created) },
     '/v1/completions': { POST: completions },
     '/v1/chat/completions': { POST: chatCompletions },
@@ -122,12 +135,14 @@ export function createServer(options: ServerOptions): http.Server {
     });
 
     try {
-      if (guarded(path, options.protectMetrics ?? false) && !authorized(req)) {
+      if (guarded(req.method ?? '', path, options.protectMetrics ?? false) && !authorized(req)) {
         throw new ApiError(401, 'Unauthorized: send the API key as "Authorization: Bearer <key>".', null, {
           'WWW-Authenticate': 'Bearer',
         });
       }
       const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+      // Not a route: the dashboard's files (/, /assets/…, /favicon.svg), or 404 in the API's error format.
+      if (!route && !isApiPath(path) && (await serveDashboardAsset(req, res))) return;
       if (!route) throw new ApiError(404, `Not found: ${path}`);
       const handler = Object.hasOwn(route, req.method ?? '') ? route[req.method ?? ''] : undefined;
       if (!handler) {

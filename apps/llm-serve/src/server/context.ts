@@ -25,3 +25,6 @@ export interface Exchange {
   /** The parsed JSON body (POST routes). */
   body: Record<string, unknown>;
 }
+
+/** A route's handler: it answers `ex.res` (or throws, and the server answers with the error). */
+export type Handler = (ctx: ServeContext, ex: Exchange) => void | Promise<void>;

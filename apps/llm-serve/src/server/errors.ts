@@ -3,6 +3,7 @@
  * (BadRequestError, NotFoundError, …) and `code` is the HTTP status, as vLLM sends it; the openai client reads
  * `message` and the status either way.
  */
+import { UiApiError } from '@tessera/cli/ui';
 import { EngineError } from '@tessera/serve';
 import { ModelBudgetError, ModelLoadError, TokenizerError } from '../errors';
 
@@ -46,6 +47,8 @@ export interface ErrorBody {
 /** Maps anything thrown while serving a request to a status and a message the client can act on. */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
+  // The dashboard API's handlers (@tessera/cli/ui) refuse bad input with their own status.
+  if (err instanceof UiApiError) return new ApiError(err.status, err.message, err.param);
   if (err instanceof EngineError) {
     switch (err.code) {
       case 'invalid_request':

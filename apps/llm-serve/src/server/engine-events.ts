@@ -1,0 +1,70 @@
+/**
+ * GET /api/engine/events: the engine's steps as server-sent events for the dashboard — `event: snapshot` once
+ * (EngineSnapshot: the model, the engine's stats, its ranks and the retained steps), then `event: step` (StepEvent)
+ * after every engine step, and a `: keep-alive` comment while the engine is idle so proxies keep the stream open.
+ *
+ * A slow client must not make the server buffer without bound: the engine emits a step whether or not a client
+ * keeps up, so when a client's socket already holds MAX_BUFFERED_BYTES of unsent data its step events are dropped
+ * (counted, and announced with a `: dropped N step events` comment once it drains) instead of queued. The dashboard
+ * shows the live steps; a gap is better than a server holding every step for a stalled tab. The stream ends when the
+ * client disconnects (the listener is removed) or the server shuts down.
+ */
+import type { ServerResponse } from 'node:http';
+import type { EngineSnapshot, StepEvent } from '@tessera/dashboard';
+import type { Exchange } from './context';
+
+/** Unsent bytes past which a client's step events are dropped: about 25 TP-8 steps of the embedded model. */
+export const MAX_BUFFERED_BYTES = 1024 * 1024;
+export const KEEP_ALIVE_MS = 15_000;
+
+/** What the stream needs from the engine's feed. */
+export interface EventSource {
+  snapshot(): EngineSnapshot;
+  onStep(listener: (event: StepEvent) => void): () => void;
+}
+
+/** Each step is serialised once, however many clients receive it. */
+const frames = new WeakMap<StepEvent, string>();
+function stepFrame(e: StepEvent): string {
+  let f = frames.get(e);
+  if (f === undefined) {
+    f = `event: step\ndata: ${JSON.stringify(e)}\n\n`;
+    frames.set(e, f);
+  }
+  return f;
+}
+
+const gone = (res: ServerResponse) => res.destroyed || res.writableEnded;
+
+export function streamEngineEvents(ex: Exchange, source: EventSource, keepAliveMs = KEEP_ALIVE_MS): void {
+  const { res } = ex;
+  const snapshot = source.snapshot();
+  res.writeHead(200, {
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'Cache-Control': 'no-cache',
+    Connection: 'keep-alive',
+    'X-Accel-Buffering': 'no',
+  });
+  res.write(`event: snapshot\ndata: ${JSON.stringify(snapshot)}\n\n`);
+  let dropped = 0;
+  const off = source.onStep((e) => {
+    if (gone(res)) return;
+    if (res.writableLength >= MAX_BUFFERED_BYTES) {
+      dropped++;
+      return;
+    }
+    if (dropped > 0) {
+      res.write(`: dropped ${dropped} step events (the connection was backed up)\n\n`);
+      dropped = 0;
+    }
+    res.write(stepFrame(e));
+  });
+  const timer = setInterval(() => {
+    if (!gone(res) && res.writableLength < MAX_BUFFERED_BYTES) res.write(': keep-alive\n\n');
+  }, keepAliveMs);
+  timer.unref();
+  res.on('close', () => {
+    off();
+    clearInterval(timer);
+  });
+}
