@@ -96,6 +96,10 @@ export async function serveDashboardAsset(req: IncomingMessage, res: ServerRespo
     'X-Content-Type-Options': 'nosniff',
     'Content-Security-Policy': CSP,
     'Referrer-Policy': 'no-referrer',
+    // Cross-origin isolation: the device runtime keeps device memory in SharedArrayBuffers (as in Node), which a
+    // browser only provides to isolated pages. Everything the app loads is same-origin, so nothing else changes.
+    'Cross-Origin-Opener-Policy': 'same-origin',
+    'Cross-Origin-Embedder-Policy': 'require-corp',
   });
   res.end(req.method === 'HEAD' ? undefined : body);
   return true;

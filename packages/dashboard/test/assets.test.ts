@@ -48,6 +48,9 @@ describe('serveDashboardAsset over HTTP', () => {
       expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
       expect(res.headers.get('cache-control')).toBe('no-cache');
       expect(res.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
+      // Cross-origin isolated, so the playground's runtime gets SharedArrayBuffer.
+      expect(res.headers.get('cross-origin-opener-policy')).toBe('same-origin');
+      expect(res.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
       const html = await res.text();
       const script = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
       expect(script, `no script tag in ${dashboardDir()}index.html`).toBeDefined();

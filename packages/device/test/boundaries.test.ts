@@ -1,6 +1,6 @@
 /**
- * Layering rules of docs/architecture.md, checked over the `src/` of every package, app and example in the
- * repository (a text scan, like a lint rule):
+ * Layering rules of docs/architecture.md, checked over the `src/` (and a browser app's `ui/src/`) of every package,
+ * app and example in the repository (a text scan, like a lint rule):
  *
  * - production code never imports `@tessera/device/testing` (it pulls in vitest through the conformance suite) nor
  *   vitest itself; only `packages/device/src/testing` may. Seeded random helpers live in `@tessera/device/random`.
@@ -34,11 +34,13 @@ function sourceFiles(): string[] {
   for (const ws of WORKSPACES) {
     for (const pkg of readdirSync(join(ROOT, ws), { withFileTypes: true })) {
       if (!pkg.isDirectory()) continue;
-      const src = join(ROOT, ws, pkg.name, 'src');
-      try {
-        walk(src);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      // `ui/src`: a browser app's source (packages/dashboard) is production code too.
+      for (const src of [join(ROOT, ws, pkg.name, 'src'), join(ROOT, ws, pkg.name, 'ui', 'src')]) {
+        try {
+          walk(src);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        }
       }
     }
   }
