@@ -79,20 +79,47 @@ describe('layoutTopology', () => {
     expect(l.height).toBeGreaterThan(l.deviceY + 40);
   });
 
-  it('scales to a CloudMatrix-sized row without overlapping devices', () => {
-    const nodes = Array.from({ length: 384 }, (_, r) => device(r));
+  it('draws a CloudMatrix-sized cluster as a grid of node blocks, each under its switch', () => {
+    // 48 nodes × 16 dies, a node switch each, one second-tier switch; one scale-out rail leaf per die position.
+    const nodes = Array.from({ length: 768 }, (_, r) => device(r));
+    const links: TopologyLink[] = [];
+    for (let n = 0; n < 48; n++) {
+      nodes.push(sw(`sw${n}`, 0));
+      for (let d = 0; d < 16; d++) links.push(...both(`rank${n * 16 + d}`, `sw${n}`, 'scale-up'));
+      links.push(...both(`sw${n}`, 'tier2-0', 'scale-up'));
+    }
+    nodes.push(sw('tier2-0', 0));
+    for (let d = 0; d < 16; d++) {
+      nodes.push(sw(`leaf${d}`, null));
+      for (let n = 0; n < 48; n++) links.push(...both(`rank${n * 16 + d}`, `leaf${d}`, 'scale-out'));
+    }
     const l = layoutTopology({
-      name: 'big',
+      name: 'cm',
       description: '',
       device: '910c',
       vendor: 'ascend',
-      ranks: 384,
+      ranks: 768,
       nodes,
-      links: [],
+      links,
     });
-    const xs = l.nodes.map((n) => n.x).sort((a, b) => a - b);
-    for (let i = 1; i < xs.length; i++) expect(xs[i]! - xs[i - 1]!).toBeGreaterThanOrEqual(l.pitch - 1e-9);
-    expect(l.width).toBeGreaterThanOrEqual(384 * l.pitch);
+    const devs = l.nodes.filter((n) => n.kind === 'device');
+    expect(devs).toHaveLength(768);
+    // No two devices closer than the pitch.
+    const seen = new Set(devs.map((d) => `${Math.round(d.x / l.pitch)},${Math.round(d.y / l.pitch)}`));
+    expect(seen.size).toBe(768);
+    // Landscape, not a line: the picture stays legible at any width.
+    expect(l.width / l.height).toBeGreaterThan(0.8);
+    expect(l.width / l.height).toBeLessThan(3);
+    const at = (id: string) => l.byId.get(id)!;
+    for (const n of [0, 17, 47]) {
+      const mine = devs.filter((d) => Math.floor(d.rank! / 16) === n);
+      const xs = mine.map((d) => d.x);
+      expect(at(`sw${n}`).x).toBeGreaterThanOrEqual(Math.min(...xs));
+      expect(at(`sw${n}`).x).toBeLessThanOrEqual(Math.max(...xs));
+      expect(at(`sw${n}`).y).toBeLessThan(Math.min(...mine.map((d) => d.y)));
+    }
+    expect(at('tier2-0').y).toBeLessThan(Math.min(...devs.map((d) => d.y)));
+    expect(at('leaf0').y).toBeGreaterThan(Math.max(...devs.map((d) => d.y)));
   });
 });
 
