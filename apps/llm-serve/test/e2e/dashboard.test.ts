@@ -7,6 +7,7 @@
  *
  * Skipped, with the reason, where Chromium is missing (tooling/setup/browser-deps.sh installs it as root).
  */
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dashboardBuilt } from '@tessera/dashboard';
 import type { Browser, Page } from 'playwright-core';
@@ -160,6 +161,12 @@ describe.skipIf(!browserPath)('dashboard in Chromium', () => {
     expect(points.every((n) => n >= 2)).toBe(true);
     expect(await chart.locator('canvas').count()).toBeGreaterThan(0);
     await expect(page.getByTestId('best-bars').textContent()).resolves.toMatch(/dgx-h100.*atlas-800t-a2/s);
+    // CSV export: one row per fitting configuration of each system.
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-csv').click()]);
+    const rows = (await readFile((await csv.path())!, 'utf8')).trim().split('\n');
+    expect(rows[0]).toMatch(/^system,vendor,device,chips,tp,/);
+    expect(rows.filter((r) => r.startsWith('dgx-h100,nvidia,')).length).toBeGreaterThan(1);
+    expect(rows.filter((r) => r.startsWith('atlas-800t-a2,ascend,')).length).toBeGreaterThan(1);
     await page.screenshot({ path: join(shots, 'projection.png'), fullPage: true });
   });
 
@@ -187,7 +194,25 @@ describe.skipIf(!browserPath)('dashboard in Chromium', () => {
     await expect(page.getByTestId('gpu-result').textContent({ timeout: 90_000 })).resolves.toMatch(
       /\(WebGPU\): correct — measured .* vs modelled/,
     );
+    await page.getByTestId('show-cost').click();
+    const cost = JSON.parse((await page.getByTestId('compiler-output').textContent())!) as {
+      total: { bytesRead: number };
+      devices: Record<string, { ms: number }>;
+    };
+    expect(cost.total.bytesRead).toBeGreaterThan(0);
+    expect(cost.devices.h100!.ms).toBeGreaterThan(0);
     await page.screenshot({ path: join(shots, 'playground.png'), fullPage: true });
+  });
+
+  it("runs the playground's buggy kernel under the sanitizer and shows where it read out of bounds", async () => {
+    await page.getByTestId('template-select').selectOption('off-by-one');
+    await page.getByTestId('run-sim').click();
+    const report = page.getByTestId('sanitizer-report');
+    await report.waitFor({ timeout: 60_000 });
+    const text = (await report.textContent())!;
+    expect(text).toMatch(/Invalid __global__ read/);
+    expect(text).toMatch(/ERROR SUMMARY: [1-9]/);
+    await expect(page.getByTestId('sim-result').textContent()).resolves.toMatch(/failed/);
   });
 
   it('reported no console errors', () => {

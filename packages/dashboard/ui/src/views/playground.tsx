@@ -37,7 +37,14 @@ function playground(): PlaygroundClient {
   return client;
 }
 
-type Output = 'ir' | 'js' | 'wgsl';
+type Output = 'ir' | 'js' | 'wgsl' | 'cost';
+
+const OUTPUT_LABELS: Record<Output, string> = {
+  ir: 'IR',
+  js: 'JavaScript (CPU)',
+  wgsl: 'WGSL (GPU)',
+  cost: 'Cost record',
+};
 
 function issueOf(e: unknown): PlaygroundIssue {
   if (e instanceof PlaygroundError) return e.issue;
@@ -52,6 +59,22 @@ function Issue({ issue }: { issue: PlaygroundIssue }) {
       {issue.message}
       {issue.hint && <div class="muted small">{issue.hint}</div>}
     </div>
+  );
+}
+
+/** The cost record's totals and each device's modelled breakdown (µs), as `tessera compile --dump cost` prints them. */
+function costRecordText(model: ModelReport | null): string {
+  if (!model) return '// Modelling did not finish: see the message above.';
+  const perDevice = Object.fromEntries(
+    model.rows.map((r) => [
+      r.deviceId,
+      r.ms === null ? { refused: r.error?.message } : { ms: r.ms, bound: r.bound, breakdown_us: r.breakdown },
+    ]),
+  );
+  return JSON.stringify(
+    { kernel: model.kernel, grid: model.grid, block: model.block, total: model.totals, devices: perDevice },
+    null,
+    2,
   );
 }
 
@@ -154,13 +177,15 @@ export function PlaygroundView() {
     if (t.buggy) setSanitize(true);
   }
 
-  const code = inspection
-    ? output === 'ir'
+  const code = !inspection
+    ? ''
+    : output === 'ir'
       ? inspection.ir
       : output === 'js'
         ? inspection.js
-        : (inspection.wgsl ?? `// The WGSL lowering refuses this kernel: ${inspection.wgslError ?? ''}`)
-    : '';
+        : output === 'wgsl'
+          ? (inspection.wgsl ?? `// The WGSL lowering refuses this kernel: ${inspection.wgslError ?? ''}`)
+          : costRecordText(model);
   const maxMs = Math.max(0, ...(model?.rows.map((r) => r.ms ?? 0) ?? []));
   const template = PLAYGROUND_TEMPLATES.find((t) => t.id === templateId);
 
@@ -327,7 +352,7 @@ export function PlaygroundView() {
       {inspection && (
         <div class="panel wide">
           <div class="outtabs" role="tablist" aria-label="Compiler output">
-            {(['ir', 'js', 'wgsl'] as const).map((o) => (
+            {(['ir', 'js', 'wgsl', 'cost'] as const).map((o) => (
               <button
                 key={o}
                 type="button"
@@ -336,7 +361,7 @@ export function PlaygroundView() {
                 onClick={() => setOutput(o)}
                 data-testid={`show-${o}`}
               >
-                {o === 'ir' ? 'IR' : o === 'js' ? 'JavaScript (CPU)' : 'WGSL (GPU)'}
+                {OUTPUT_LABELS[o]}
               </button>
             ))}
             <span class="muted small">
