@@ -15,6 +15,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, type ServingHandle } from '../../src/main';
 import { chromiumPath, collectErrors, launchBrowser, screenshotDir } from './browser';
 
+/** The browser globals the page-side callbacks use (this package type-checks without the DOM library). */
+interface Page$ {
+  document: { activeElement: { textContent: string | null } | null; documentElement: { scrollWidth: number } };
+  location: { hash: string };
+  innerWidth: number;
+  navigator: object;
+  PerformanceObserver: new (
+    callback: (list: { getEntries(): { value: number; hadRecentInput: boolean }[] }) => void,
+  ) => { observe(options: { type: string }): void };
+  __shift?: number;
+}
+
 const browserPath = chromiumPath();
 if (!browserPath)
   console.warn('dashboard e2e skipped: no Chromium (run tooling/setup/browser-deps.sh or set CHROMIUM_PATH)');
@@ -80,11 +92,10 @@ describe.skipIf(!browserPath)('dashboard in Chromium', () => {
 
   it('does not shift the layout while tokens stream', async () => {
     await page.evaluate(() => {
-      const w = window as Window & { __shift?: number };
+      const w = globalThis as unknown as Page$;
       w.__shift = 0;
-      new PerformanceObserver((list) => {
-        for (const e of list.getEntries() as (PerformanceEntry & { value: number; hadRecentInput: boolean })[])
-          if (!e.hadRecentInput) w.__shift! += e.value;
+      new w.PerformanceObserver((list) => {
+        for (const e of list.getEntries()) if (!e.hadRecentInput) w.__shift! += e.value;
       }).observe({ type: 'layout-shift' });
     });
     await page.getByLabel('max tokens').fill('40');
@@ -95,7 +106,7 @@ describe.skipIf(!browserPath)('dashboard in Chromium', () => {
     // Cumulative layout shift as Lighthouse scores it (under 0.1 is "good"). Streaming must move nothing: with the
     // fixed-height log it measures ~1e-5 here; a log that grows with its text (the composer moving down a line or
     // two) measured ~1e-3, so the bound sits between.
-    const shift = await page.evaluate(() => (window as Window & { __shift?: number }).__shift);
+    const shift = await page.evaluate(() => (globalThis as unknown as Page$).__shift);
     expect(shift).toBeLessThan(1e-4);
   });
 
@@ -104,17 +115,24 @@ describe.skipIf(!browserPath)('dashboard in Chromium', () => {
     await page.getByTestId('model-card').waitFor();
     // Tab from the top: the skip link, then the views; Enter on "Engine" opens it.
     await page.keyboard.press('Tab');
-    await expect(page.evaluate(() => document.activeElement?.textContent)).resolves.toBe('Skip to content');
+    await expect(
+      page.evaluate(() => (globalThis as unknown as Page$).document.activeElement?.textContent),
+    ).resolves.toBe('Skip to content');
     await page.keyboard.press('Tab');
     await page.keyboard.press('Tab');
-    await expect(page.evaluate(() => document.activeElement?.textContent)).resolves.toBe('Engine');
+    await expect(
+      page.evaluate(() => (globalThis as unknown as Page$).document.activeElement?.textContent),
+    ).resolves.toBe('Engine');
     await page.keyboard.press('Enter');
-    await expect.poll(() => page.evaluate(() => location.hash)).toBe('#/engine');
+    await expect.poll(() => page.evaluate(() => (globalThis as unknown as Page$).location.hash)).toBe('#/engine');
     await page.setViewportSize({ width: 390, height: 844 });
     for (const view of ['chat', 'engine', 'cluster', 'projection', 'playground']) {
       await page.goto(`${url}#/${view}`);
       await page.waitForTimeout(300);
-      const [scroll, inner] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+      const [scroll, inner] = await page.evaluate(() => {
+        const w = globalThis as unknown as Page$;
+        return [w.document.documentElement.scrollWidth, w.innerWidth];
+      });
       expect(scroll, `#/${view} is wider than a 390 px screen`).toBeLessThanOrEqual(inner);
     }
     await page.setViewportSize({ width: 1280, height: 900 });
@@ -187,9 +205,10 @@ describe.skipIf(!browserPath)('dashboard in Chromium', () => {
     await page.getByTestId('run-sim').click();
     await expect(page.getByTestId('sim-result').textContent({ timeout: 60_000 })).resolves.toMatch(/: correct — /);
     // Chromium's WebGPU over SwiftShader (launch flags): the same IR as WGSL, measured beside modelled.
-    expect(await page.evaluate(() => 'gpu' in navigator), 'Chromium started without WebGPU (see WEBGPU_FLAGS)').toBe(
-      true,
-    );
+    expect(
+      await page.evaluate(() => 'gpu' in (globalThis as unknown as Page$).navigator),
+      'Chromium started without WebGPU (see WEBGPU_FLAGS)',
+    ).toBe(true);
     await page.getByTestId('run-gpu').click();
     await expect(page.getByTestId('gpu-result').textContent({ timeout: 90_000 })).resolves.toMatch(
       /\(WebGPU\): correct — measured .* vs modelled/,
