@@ -71,7 +71,12 @@ export function resolveAssetPath(root: string, urlPath: string): string | null {
  */
 export async function serveDashboardAsset(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
   if (req.method !== 'GET' && req.method !== 'HEAD') return false;
-  const urlPath = new URL(req.url ?? '/', 'http://localhost').pathname;
+  let urlPath: string;
+  try {
+    urlPath = new URL(req.url ?? '/', 'http://localhost').pathname;
+  } catch {
+    return false; // a target such as `//` that is no URL path: not a file of the app
+  }
   const root = dashboardDir();
   const file = resolveAssetPath(root, urlPath);
   if (file === null) return false;

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { join, sep } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dashboardBuilt, dashboardDir, resolveAssetPath, serveDashboardAsset } from '../src/assets';
@@ -38,6 +38,22 @@ describe('serveDashboardAsset over HTTP', () => {
     expect((await fetch(`${base}/no-such-file.js`)).status).toBe(404);
     expect((await fetch(`${base}/`, { method: 'POST' })).status).toBe(404);
     expect((await fetch(`${base}/..%2f..%2fpackage.json`)).status).toBe(404);
+  });
+
+  it('leaves a request target that is no URL path (`//`, which `new URL` rejects) to the caller', async () => {
+    const { port } = new URL(base);
+    const status = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () =>
+        socket.write('GET // HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+      );
+      let text = '';
+      socket.on('data', (d) => {
+        text += d;
+      });
+      socket.on('error', reject);
+      socket.on('close', () => resolve(text.split('\r\n')[0]!));
+    });
+    expect(status).toBe('HTTP/1.1 404 Not Found');
   });
 
   it.skipIf(!dashboardBuilt())(

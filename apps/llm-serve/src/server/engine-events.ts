@@ -12,6 +12,7 @@
 import type { ServerResponse } from 'node:http';
 import type { EngineSnapshot, StepEvent } from '@tessera/dashboard';
 import type { Exchange } from './context';
+import { SSE_HEADERS } from './sse';
 
 /** Unsent bytes past which a client's step events are dropped: about 25 TP-8 steps of the embedded model. */
 export const MAX_BUFFERED_BYTES = 1024 * 1024;
@@ -39,12 +40,7 @@ const gone = (res: ServerResponse) => res.destroyed || res.writableEnded;
 export function streamEngineEvents(ex: Exchange, source: EventSource, keepAliveMs = KEEP_ALIVE_MS): void {
   const { res } = ex;
   const snapshot = source.snapshot();
-  res.writeHead(200, {
-    'Content-Type': 'text/event-stream; charset=utf-8',
-    'Cache-Control': 'no-cache',
-    Connection: 'keep-alive',
-    'X-Accel-Buffering': 'no',
-  });
+  res.writeHead(200, { ...SSE_HEADERS });
   res.write(`event: snapshot\ndata: ${JSON.stringify(snapshot)}\n\n`);
   let dropped = 0;
   const off = source.onStep((e) => {
@@ -63,8 +59,11 @@ export function streamEngineEvents(ex: Exchange, source: EventSource, keepAliveM
     if (!gone(res) && res.writableLength < MAX_BUFFERED_BYTES) res.write(': keep-alive\n\n');
   }, keepAliveMs);
   timer.unref();
-  res.on('close', () => {
+  const stop = () => {
     off();
     clearInterval(timer);
-  });
+  };
+  res.on('close', stop);
+  // A client already gone will send no 'close' now: without this its listener would keep the engine profiling.
+  if (res.destroyed) stop();
 }

@@ -5,6 +5,14 @@
 import type { ServerResponse } from 'node:http';
 import { type ApiError, errorBody } from './errors';
 
+/** The response headers of an event stream (this writer's, and the dashboard's engine events). */
+export const SSE_HEADERS: Readonly<Record<string, string>> = {
+  'Content-Type': 'text/event-stream; charset=utf-8',
+  'Cache-Control': 'no-cache',
+  Connection: 'keep-alive',
+  'X-Accel-Buffering': 'no',
+};
+
 export class SseWriter {
   constructor(private readonly res: ServerResponse) {}
 
@@ -17,12 +25,7 @@ export class SseWriter {
   }
 
   start(): void {
-    this.res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache',
-      Connection: 'keep-alive',
-      'X-Accel-Buffering': 'no',
-    });
+    this.res.writeHead(200, { ...SSE_HEADERS });
     // Headers now, not with the first event, so the client sees the stream open.
     this.res.flushHeaders();
   }

@@ -30,8 +30,7 @@ class FakeResponse extends EventEmitter {
 const snapshot = { model: { id: 'm' }, stats: {}, ranks: [], recent: [] } as unknown as EngineSnapshot;
 const step = (n: number) => ({ step: n, batch: [], ranks: [] }) as unknown as StepEvent;
 
-function open(keepAliveMs?: number) {
-  const res = new FakeResponse();
+function open(keepAliveMs?: number, res = new FakeResponse()) {
   let listener: ((e: StepEvent) => void) | null = null;
   let unsubscribed = 0;
   const ex = { res: res as unknown as ServerResponse } as Exchange;
@@ -80,6 +79,12 @@ describe('streamEngineEvents', () => {
     s.res.destroyed = true;
     s.emit(step(7));
     expect(s.res.written).toHaveLength(3);
+  });
+
+  it('unsubscribes at once from a client that was gone before the stream opened (no close will come)', () => {
+    const res = new FakeResponse();
+    res.destroyed = true;
+    expect(open(undefined, res).unsubscribed()).toBe(1);
   });
 
   it('sends keep-alive comments on its interval until the client goes', () => {

@@ -4,7 +4,7 @@
  */
 export { COLLECTIVE_NAMES, MAX_COLLECTIVE_BYTES } from './collective';
 export { UiApiError } from './errors';
-export { MAX_BATCH, MAX_SYSTEMS, PROJECT_DEFAULTS } from './project';
+export { MAX_BATCH, MAX_PENDING_SEARCHES, MAX_SYSTEMS, PROJECT_DEFAULTS } from './project';
 export { UI_API_ROUTES, type UiRoute } from './routes';
 export {
   DEFAULT_UI_HOST,

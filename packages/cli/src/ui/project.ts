@@ -11,6 +11,7 @@ import { countParameters, loadShippedModel, SHIPPED_MODELS, type ShippedModelId 
 import { sweepProjections, sweepThreads } from '@tessera/serve';
 import { parseProjectArgs, systemSize } from '../commands/project';
 import { planSearch, type SearchFit, type SearchPlan, type SearchSpace } from '../commands/project-search';
+import { UiApiError } from './errors';
 import { BUILTIN_NAMES, builtinSpec, topologySummary, vendorOf } from './topology';
 import { bad, integer, list, objectBody, oneOf, positive } from './validate';
 
@@ -88,13 +89,24 @@ const point = (p: SearchFit): ProjectionPoint => ({
   meetsSlo: p.meetsSlo,
 });
 
+/** Searches running or waiting at most: past it a request is refused (503) rather than queued without bound. */
+export const MAX_PENDING_SEARCHES = 3;
+
 /** Searches run one after another: each spreads over the cores already. */
 let queue: Promise<unknown> = Promise.resolve();
+let pending = 0;
 
 /** POST /api/project: a ProjectRequest, checked before anything runs. */
 export async function project(body: unknown): Promise<ProjectResponse> {
   const req = check(body);
-  const next = queue.then(() => search(req));
+  if (pending >= MAX_PENDING_SEARCHES) {
+    throw new UiApiError(
+      503,
+      `${pending} projection searches are already running or waiting (at most ${MAX_PENDING_SEARCHES}); send this one again when one of them has answered.`,
+    );
+  }
+  pending++;
+  const next = queue.then(() => search(req)).finally(() => pending--);
   queue = next.catch(() => {});
   return next;
 }

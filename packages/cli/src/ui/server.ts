@@ -24,6 +24,7 @@ const ERROR_TYPES: Record<number, string> = {
   405: 'MethodNotAllowedError',
   413: 'RequestEntityTooLargeError',
   500: 'InternalServerError',
+  503: 'ServiceUnavailableError',
 };
 
 const INFO: InfoResponse = { mode: 'ui', model: null, apiKeyRequired: false };
@@ -106,11 +107,21 @@ async function jsonBody(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, log: (line: string) => void): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://localhost');
-  const path = url.pathname;
-  const method = req.method ?? 'GET';
+/** The request target as a URL, or a 400: Node passes on targets (`//`, `http://[`) that `new URL` rejects. */
+function targetOf(req: IncomingMessage): URL {
   try {
+    return new URL(req.url ?? '/', 'http://localhost');
+  } catch {
+    throw new UiApiError(400, `The request target ${JSON.stringify(req.url)} is not a valid URL path; send '/…'.`);
+  }
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, log: (line: string) => void): Promise<void> {
+  const method = req.method ?? 'GET';
+  let path = req.url ?? '/';
+  try {
+    const url = targetOf(req);
+    path = url.pathname;
     if (path === '/api/info') {
       if (method !== 'GET') throw methodNotAllowed(path, ['GET']);
       return send(res, 200, INFO);
@@ -154,7 +165,11 @@ export function startUiServer(options: UiServerOptions = {}): Promise<UiServer> 
   const port = options.port ?? DEFAULT_UI_PORT;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const server = createServer((req, res) => {
-    void handle(req, res, log);
+    // handle answers its own errors; this only keeps a fault in that answer from becoming an unhandled rejection.
+    handle(req, res, log).catch((e: unknown) => {
+      log(`tessera ui: ${req.method} ${req.url} failed: ${(e as Error)?.stack ?? String(e)}`);
+      res.destroy();
+    });
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

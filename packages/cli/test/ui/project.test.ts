@@ -2,6 +2,7 @@ import type { ProjectionPoint, ProjectOptionsResponse, ProjectResponse } from '@
 import { SHIPPED_MODELS } from '@tessera/models';
 import { describe, expect, it } from 'vitest';
 import { run } from '../../src/index';
+import { MAX_PENDING_SEARCHES } from '../../src/ui/index';
 import { post, refuses, get as UI_GET } from './helpers';
 
 async function tessera(...argv: string[]): Promise<unknown> {
@@ -118,6 +119,15 @@ describe('/api/project', () => {
     expect(tp2.tokensPerSecondPerChip).toBeCloseTo(one.tokensPerSecondPerChip, 6);
     expect(tp2.tokensPerSecondPerSystem).toBeCloseTo(one.tokensPerSecondPerSystem, 6);
     expect(tp2.tokensPerSecondPerKW).toBeCloseTo(one.tokensPerSecondPerKW, 6);
+  });
+
+  it('queues at most MAX_PENDING_SEARCHES searches and refuses the next with 503 at once', async () => {
+    const small = { model: 'llama-3.1-8b', systems: ['dgx-h100'], sloTpotMs: 50, maxBatch: 1 };
+    const queued = Array.from({ length: MAX_PENDING_SEARCHES }, () => post('/api/project', small));
+    await refuses(post('/api/project', small), 503, null, /3 projection searches are already running or waiting/);
+    for (const r of await Promise.all(queued)) expect((r as ProjectResponse).results).toHaveLength(1);
+    // Once they have answered there is room again.
+    expect(((await post('/api/project', small)) as ProjectResponse).results).toHaveLength(1);
   });
 
   it('refuses bad requests before searching, naming the field and the valid values', async () => {

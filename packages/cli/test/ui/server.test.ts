@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import type { ApiErrorBody, InfoResponse, TopologySummary } from '@tessera/dashboard';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/index';
@@ -13,6 +14,22 @@ afterAll(() => server.close());
 const url = (path: string) => new URL(path, server.url).href;
 const postJson = (path: string, body: string, type = 'application/json') =>
   fetch(url(path), { method: 'POST', headers: { 'Content-Type': type }, body });
+
+/** A raw request line (fetch normalises targets such as `//`); resolves with the status line. */
+function rawStatus(target: string): Promise<string> {
+  const { hostname, port } = new URL(server.url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () =>
+      socket.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+    );
+    let text = '';
+    socket.on('data', (d) => {
+      text += d;
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve(text.split('\r\n')[0]!));
+  });
+}
 
 async function error(res: Response, status: number): Promise<ApiErrorBody['error']> {
   expect(res.status).toBe(status);
@@ -68,6 +85,14 @@ describe('tessera ui’s server', () => {
     const big = await postJson('/api/project', `{"model":"${'x'.repeat(MAX_BODY_BYTES)}"}`);
     expect(await error(big, 413)).toMatchObject({ type: 'RequestEntityTooLargeError', param: null });
     expect(logged).toEqual([]); // none of these is the server's fault
+  });
+
+  it('answers 400 to a request target that is no URL path, and keeps serving', async () => {
+    for (const target of ['//', 'http://[', 'http://a:99999/api/info']) {
+      expect(await rawStatus(target)).toBe('HTTP/1.1 400 Bad Request');
+    }
+    expect((await fetch(url('/api/info'))).status).toBe(200);
+    expect(logged).toEqual([]);
   });
 
   it('serves the dashboard’s page at / (the built app, or the page saying how to build it)', async () => {

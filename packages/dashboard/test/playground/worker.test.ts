@@ -88,12 +88,79 @@ describe('deadlines', () => {
     });
     const issue = await issueOf(() => client.request({ op: 'model', source: VECTOR_ADD_TEMPLATE }, 50));
     expect(issue.kind).toBe('limit');
-    expect(issue.message).toMatch(/Stopped after 0 s: the model request did not finish in time/);
+    expect(issue.message).toMatch(/Stopped after 50 ms: the model request did not finish in time/);
     expect(made[0]!.terminated).toBe(true);
     const summary = await client.request({ op: 'parse', source: VECTOR_ADD_TEMPLATE });
     expect(summary.kernel).toBe('vector_add');
     expect(made.length).toBe(2);
     expect(made[1]!.terminated).toBe(false);
+  });
+
+  it('times a request from when it is sent, not while it waits behind a slow one', async () => {
+    // The model's answer comes 1 s late; the parse queued behind it has 500 ms, counted from when it is sent.
+    const made: { terminated: boolean }[] = [];
+    const client = new PlaygroundClient(() => {
+      const inner = inProcessWorker();
+      const w: WorkerLike & { terminated: boolean } = {
+        onmessage: null,
+        onerror: null,
+        terminated: false,
+        postMessage: (m) => inner.postMessage(m),
+        terminate: () => {
+          w.terminated = true;
+          inner.terminate();
+        },
+      };
+      // Replies in order, the first a second late: the worker is busy with the model that long.
+      let replies = 0;
+      let inOrder = Promise.resolve();
+      inner.onmessage = (ev) => {
+        const wait = replies++ === 0 ? 1000 : 0;
+        inOrder = inOrder
+          .then(() => new Promise((resolve) => setTimeout(resolve, wait)))
+          .then(() => {
+            if (!w.terminated) w.onmessage?.(ev);
+          });
+      };
+      made.push(w);
+      return w;
+    });
+    const [model, summary] = await Promise.all([
+      client.request({ op: 'model', source: VECTOR_ADD_TEMPLATE }, 10_000),
+      client.request({ op: 'parse', source: VECTOR_ADD_TEMPLATE }, 500),
+    ]);
+    expect(model.rows.length).toBeGreaterThan(0);
+    expect(summary.kernel).toBe('vector_add');
+    expect(made.map((w) => w.terminated)).toEqual([false]);
+  });
+
+  it('a request that runs out of time fails alone: the ones queued behind it go on to a fresh worker', async () => {
+    const made: (WorkerLike & { terminated: boolean })[] = [];
+    const client = new PlaygroundClient(() => {
+      const w = made.length === 0 ? stuckWorker() : inProcessWorker();
+      made.push(w);
+      return w;
+    });
+    const stuck = issueOf(() => client.request({ op: 'run', source: VECTOR_ADD_TEMPLATE, deviceId: 'h100' }, 30));
+    const queued = client.request({ op: 'parse', source: VECTOR_ADD_TEMPLATE }, 30);
+    expect((await stuck).kind).toBe('limit');
+    expect((await queued).kernel).toBe('vector_add');
+    expect(made.map((w) => w.terminated)).toEqual([true, false]);
+  });
+
+  it('a request the worker cannot be sent fails at once, and the next one is served', async () => {
+    let first = true;
+    const client = new PlaygroundClient(() => {
+      if (first) {
+        first = false;
+        throw new Error('no worker');
+      }
+      return inProcessWorker();
+    });
+    const issue = await issueOf(() => client.request({ op: 'devices' }));
+    expect(issue).toMatchObject({ kind: 'environment' });
+    expect(issue.message).toMatch(/devices request could not be sent to the playground worker: no worker/);
+    expect((await client.request({ op: 'parse', source: VECTOR_ADD_TEMPLATE })).kernel).toBe('vector_add');
   });
 
   it('cancel stops the worker and fails what it held', async () => {

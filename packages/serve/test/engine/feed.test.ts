@@ -268,6 +268,13 @@ describe('rankOps', () => {
     expect(JSON.stringify(layers32).length).toBeLessThan(8 * OPS_PER_RANK * 80);
   });
 
+  it('bounds a rank with a quarter of a million ops too (no spread of them into one call)', () => {
+    const acts = Array.from({ length: 250_000 }, (_, i) => act(0, 'kernel', 'k', i * 0.001, 0.0005));
+    const [rank0] = rankOps(acts, 0, 1);
+    expect(rank0!.ops.length).toBeLessThanOrEqual(OPS_PER_RANK);
+    expect(rank0!.ops.reduce((s, o) => s + o.durMs, 0)).toBeCloseTo(250_000 * 0.0005, 3);
+  });
+
   it('leaves a rank under the bound as it is, and drops markers', () => {
     const acts = [act(0, 'kernel', 'a', 5, 1), act(0, 'marker', 'm', 6, 0), act(1, 'memset', 'fill', 5.5, 0.25)];
     expect(rankOps(acts, 5, 2)).toEqual([
