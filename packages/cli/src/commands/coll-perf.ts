@@ -417,7 +417,8 @@ function functionalCheck(
 }
 
 /** Calls the communicator's collective for `op` with `count` (nccl-tests' count argument), sum, root 0. */
-function runCollective(
+/** One collective call, nccl-tests' way: sums, root 0 (also the dashboard's /api/cluster/collective). */
+export function runCollective(
   comm: Communicator,
   op: CollectiveOp,
   send: DeviceBuffer[],

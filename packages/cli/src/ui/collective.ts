@@ -10,7 +10,7 @@
 import { type Cluster, type Communicator, createCluster, TopologyGraph } from '@tessera/cluster';
 import type { CollectiveName, CollectiveView } from '@tessera/dashboard';
 import { isTesseraError } from '@tessera/device';
-import { busBwFactor, parseCollOp, sizeOf } from '../commands/coll-perf';
+import { busBwFactor, parseCollOp, runCollective, sizeOf } from '../commands/coll-perf';
 import { builtinSpec, linkUtilisation, topologyView } from './topology';
 import { bad, integer, list, objectBody, oneOf, shown } from './validate';
 
@@ -69,38 +69,25 @@ function check(body: unknown): CheckedRequest {
   return { topology: spec.name, op, bytes, ranks, failRanks, cutLinks };
 }
 
-/** The communicator's call for `op`, nccl-tests' way: `count` elements per rank (u8: a count is a byte), root 0. */
-function call(comm: Communicator, cluster: Cluster, op: CollectiveName, count: number) {
+/** Send and receive buffers of nccl-tests' shapes: `count` elements per rank (u8: a count is a byte). */
+function buffers(comm: Communicator, cluster: Cluster, op: CollectiveName, count: number) {
   const n = comm.size;
   const ins = op === 'reduce_scatter' || op === 'all_to_all' ? count * n : count;
   const outs = op === 'all_gather' || op === 'all_to_all' ? count * n : count;
   // Timing-only devices hold no memory: these buffers are shapes for the library's checks.
   const send = comm.ranks.map((g) => cluster.devices[g]!.alloc('u8', ins));
   const recv = comm.ranks.map((g) => cluster.devices[g]!.alloc('u8', outs));
-  return () => {
-    switch (op) {
-      case 'all_reduce':
-        return comm.allReduce(send, recv, { count, op: 'sum' });
-      case 'all_gather':
-        return comm.allGather(send, recv, { count });
-      case 'reduce_scatter':
-        return comm.reduceScatter(send, recv, { count, op: 'sum' });
-      case 'all_to_all':
-        return comm.allToAll(send, recv, { count });
-      case 'broadcast':
-        return comm.broadcast(recv, { count, root: 0 });
-    }
-  };
+  return { send, recv };
 }
 
-export async function runCollective(body: unknown): Promise<CollectiveView> {
+export async function collectiveView(body: unknown): Promise<CollectiveView> {
   const req = check(body);
   const cluster = await createCluster({ topology: req.topology, mode: 'timing' });
   const comm = cluster.communicator(Array.from({ length: req.ranks }, (_, r) => r));
   const op = parseCollOp(req.op);
   const { bytes, count } = sizeOf(op, req.bytes, req.ranks, 1);
   // Buffers first: a failed device refuses new allocations.
-  const run = call(comm, cluster, req.op, count);
+  const { send, recv } = buffers(comm, cluster, req.op, count);
   for (const r of req.failRanks) cluster.failDevice(r, 'failed by the dashboard request');
   for (const l of req.cutLinks) cluster.cutLink(l);
   const failed = (error: string): CollectiveView => ({
@@ -114,9 +101,9 @@ export async function runCollective(body: unknown): Promise<CollectiveView> {
     algorithm: null,
     error,
   });
-  let result: ReturnType<ReturnType<typeof call>>;
+  let result: ReturnType<typeof runCollective>;
   try {
-    result = run();
+    result = runCollective(comm, op, send, recv, count, undefined);
   } catch (e) {
     if (isTesseraError(e) && COLLECTIVE_FAILURES.has(e.code)) return failed(e.message);
     throw e;

@@ -6,7 +6,7 @@
 
 import { TopologyGraph } from '@tessera/cluster';
 import type { TopologySummary, TopologyView } from '@tessera/dashboard';
-import { runCollective } from './collective';
+import { collectiveView } from './collective';
 import { UiApiError } from './errors';
 import { project, projectOptions } from './project';
 import { BUILTIN_NAMES, builtinSpec, topologySummary, topologyView } from './topology';
@@ -35,7 +35,7 @@ async function topology(query: URLSearchParams): Promise<TopologyView> {
 export const UI_API_ROUTES: Record<string, UiRoute> = {
   '/api/topologies': { GET: topologies },
   '/api/topology': { GET: topology },
-  '/api/cluster/collective': { POST: runCollective },
+  '/api/cluster/collective': { POST: collectiveView },
   '/api/project/options': { GET: projectOptions },
   '/api/project': { POST: project },
 };
