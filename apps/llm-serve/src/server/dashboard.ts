@@ -17,14 +17,29 @@
  * dashboard of (a benchmark) never profiles. An open event stream is a listener and records as well.
  */
 import { linkUtilisation, topologyView, UI_API_ROUTES } from '@tessera/cli/ui';
-import type { ClusterView, EngineSnapshot, InfoResponse, ModelCard } from '@tessera/dashboard';
-import { EngineCore, type StepFeed } from '@tessera/serve';
+import type {
+  ClusterView,
+  EngineSnapshot,
+  InfoResponse,
+  ModelCard,
+  RankInfo as WireRankInfo,
+  StepEvent as WireStepEvent,
+} from '@tessera/dashboard';
+import { EngineCore, type FeedRank, type StepEvent, type StepFeed } from '@tessera/serve';
 import type { Handler, ServeContext } from './context';
 import { streamEngineEvents } from './engine-events';
 import { ApiError } from './errors';
 import { sendJson } from './http';
 
 type Routes = Record<string, Record<string, Handler>>;
+
+/**
+ * @tessera/serve declares the feed's event shapes itself (the engine does not depend on the dashboard); these make
+ * the compiler check that they and the dashboard's wire types (src/api.ts) stay the same, in both directions.
+ */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const WIRE_TYPES_MATCH: [Same<StepEvent, WireStepEvent>, Same<FeedRank, WireRankInfo>] = [true, true];
+void WIRE_TYPES_MATCH;
 
 /** The engine's step feed and cluster, or null for an engine without one (a test's scripted engine). */
 function coreOf(ctx: ServeContext): EngineCore | null {
