@@ -126,7 +126,7 @@ export {
   type Workload,
   type WorkloadRequest,
 } from './sim/workload';
-export { SWEEP_THREADS_ENV, type SweepOptions, sweepProjections, sweepThreads } from './sweep/sweep';
+export { SWEEP_THREADS_ENV, type SweepOptions, SweepPool, sweepProjections, sweepThreads } from './sweep/sweep';
 export type {
   SweepFailure,
   SweepOutcome,

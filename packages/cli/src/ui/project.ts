@@ -8,7 +8,7 @@
 
 import type { ProjectionPoint, ProjectOptionsResponse, ProjectResponse, SystemProjection } from '@tessera/dashboard';
 import { countParameters, loadShippedModel, SHIPPED_MODELS, type ShippedModelId } from '@tessera/models';
-import { sweepProjections, sweepThreads } from '@tessera/serve';
+import { SweepPool, sweepThreads } from '@tessera/serve';
 import { parseProjectArgs, systemSize } from '../commands/project';
 import { planSearch, type SearchFit, type SearchPlan, type SearchSpace } from '../commands/project-search';
 import { UiApiError } from './errors';
@@ -17,8 +17,6 @@ import { bad, integer, list, objectBody, oneOf, positive } from './validate';
 
 export const MAX_SYSTEMS = 6;
 export const MAX_BATCH = 512;
-/** At least this many configurations per worker thread (as the CLI's search): a thread's start costs seconds. */
-const MIN_TASKS_PER_THREAD = 16;
 
 /** `tessera project`'s own defaults for what the dashboard does not ask: --context, --weights, --kv, --batch. */
 const CLI_DEFAULTS = { batch: '64', context: '2048', weights: 'bf16', kv: 'bf16', phase: 'decode', acceptance: '0.7' };
@@ -92,6 +90,15 @@ const point = (p: SearchFit): ProjectionPoint => ({
 /** Searches running or waiting at most: past it a request is refused (503) rather than queued without bound. */
 export const MAX_PENDING_SEARCHES = 3;
 
+/**
+ * One pool of sweep threads for the process, kept between searches: a search's projections are milliseconds each,
+ * and a pool started per request spent most of a small search starting threads and compiling kernels again. Worker
+ * threads even for one configuration (the event loop stays free): at least two, at most the sweep's default (the
+ * cores, or TESSERA_SWEEP_THREADS). Idle threads exit after a minute and never keep the process alive.
+ */
+let pool: SweepPool | null = null;
+const sweepPool = () => (pool ??= new SweepPool({ threads: Math.max(2, sweepThreads(undefined)) }));
+
 /** Searches run one after another: each spreads over the cores already. */
 let queue: Promise<unknown> = Promise.resolve();
 let pending = 0;
@@ -116,10 +123,7 @@ async function search(req: CheckedProject): Promise<ProjectResponse> {
   const options = parseProjectArgs({ ...CLI_DEFAULTS, model: req.model, compare: req.systems.join(',') });
   const plans: SearchPlan[] = req.systems.map((s) => planSearch(options, s, req.space, systemSize(s)));
   const tasks = plans.flatMap((p) => p.tasks);
-  // Worker threads even for a small search (sweepProjections runs a 1-thread sweep in the caller's thread): at least
-  // two, one per MIN_TASKS_PER_THREAD configurations beyond that, at most the sweep's default (cores or env).
-  const threads = Math.max(2, sweepThreads(undefined, tasks.length, MIN_TASKS_PER_THREAD));
-  const outcomes = await sweepProjections(tasks, { threads, minTasksPerThread: 1 });
+  const outcomes = await sweepPool().sweep(tasks);
   const results: SystemProjection[] = [];
   let from = 0;
   for (const [i, plan] of plans.entries()) {

@@ -8,7 +8,7 @@ import { loadShippedModel, readShippedConfig } from '@tessera/models';
 import { afterEach, describe, expect, test } from 'vitest';
 import { projectStep } from '../../src/project/step';
 import { CapacityError, ProjectionError, type ProjectStepOptions } from '../../src/project/types';
-import { SWEEP_THREADS_ENV, sweepProjections, sweepThreads } from '../../src/sweep/sweep';
+import { SWEEP_THREADS_ENV, SweepPool, sweepProjections, sweepThreads } from '../../src/sweep/sweep';
 import type { SweepOutcome, SweepTask } from '../../src/sweep/types';
 
 const base = { topology: 'dgx-h100', contextLen: 2048, phase: 'decode' } as const;
@@ -120,5 +120,43 @@ describe('sweepProjections', () => {
     process.env[SWEEP_THREADS_ENV] = 'two';
     expect(() => sweepThreads(undefined)).toThrow(RangeError);
     expect(() => sweepThreads(0)).toThrow(RangeError);
+  });
+});
+
+describe('SweepPool', () => {
+  test('keeps its threads between sweeps: the second sweep runs on the same threads, with the same figures', async () => {
+    const pool = new SweepPool({ threads: 2 });
+    try {
+      const first = await pool.sweep(tasks);
+      const second = await pool.sweep(tasks);
+      const want = await expectedOutcomes();
+      for (const out of [first, second]) {
+        expect(out.map((o) => o.key)).toEqual(tasks.map((t) => t.key));
+        for (let i = 0; i < fitting.length; i++) {
+          const o = out[i]!;
+          expect(o.ok).toBe(true);
+          if (o.ok) expect(o.step).toEqual(want[i]);
+        }
+        expect(out.slice(fitting.length).every((o) => !o.ok)).toBe(true);
+      }
+      const threadsOf = (out: typeof first) => new Set(out.map((o) => o.thread));
+      expect(threadsOf(first).has(threadId)).toBe(false);
+      // Thread ids are never reused in a process: a thread of the first sweep working in the second is a kept one.
+      expect([...threadsOf(second)].some((t) => threadsOf(first).has(t))).toBe(true);
+      expect(threadsOf(second).size).toBeLessThanOrEqual(2);
+      expect(threadsOf(second).has(threadId)).toBe(false);
+    } finally {
+      await pool.destroy();
+    }
+  });
+
+  test('an empty sweep answers at once; destroy() leaves a pool that starts again on demand', async () => {
+    const pool = new SweepPool({ threads: 2 });
+    expect(await pool.sweep([])).toEqual([]);
+    await pool.destroy();
+    const ok = { ...base, arch: 'llama-3.1-8b', tp: 1, batch: 1 };
+    const out = await pool.sweep([ok, ok]);
+    expect(out.map((o) => o.ok)).toEqual([true, true]);
+    await pool.destroy();
   });
 });
