@@ -9,6 +9,8 @@ import { type Edge, type TopologyLayout, utilisationColour } from '../data/topol
 
 interface Props {
   layout: TopologyLayout;
+  /** Serving ranks' busy fraction (kernels + collectives over the window): those devices are coloured by it. */
+  busy?: ReadonlyMap<number, number>;
   onToggleRank?: (rank: number) => void;
   onToggleEdge?: (edge: Edge) => void;
 }
@@ -32,7 +34,7 @@ const activate = (fn: () => void) => (e: KeyboardEvent) => {
   }
 };
 
-export function TopologyGraph({ layout, onToggleRank, onToggleEdge }: Props) {
+export function TopologyGraph({ layout, busy, onToggleRank, onToggleEdge }: Props) {
   const r = Math.max(2, Math.min(12, layout.pitch * 0.35));
   const devices = layout.nodes.filter((n) => n.kind === 'device').length;
   const focusable = devices <= 64;
@@ -77,7 +79,19 @@ export function TopologyGraph({ layout, onToggleRank, onToggleEdge }: Props) {
                 onClick={onToggleRank && n.rank !== null ? () => onToggleRank(n.rank!) : undefined}
                 onKeyDown={onToggleRank && n.rank !== null ? activate(() => onToggleRank(n.rank!)) : undefined}
               >
-                <rect x={n.x - r} y={n.y - r} width={2 * r} height={2 * r} rx={r / 4} />
+                <rect
+                  x={n.x - r}
+                  y={n.y - r}
+                  width={2 * r}
+                  height={2 * r}
+                  rx={r / 4}
+                  class={n.rank !== null && busy?.has(n.rank) ? 'serving' : undefined}
+                  style={
+                    n.rank !== null && busy?.has(n.rank) && !n.failed
+                      ? { fill: utilisationColour(Math.max(0.05, busy.get(n.rank)!)) }
+                      : undefined
+                  }
+                />
                 {labels && (
                   <text x={n.x} y={n.y + r + 11} class="node-label" text-anchor="middle">
                     {n.rank}

@@ -223,13 +223,15 @@ export function ClusterView({ serving }: { serving: boolean }) {
         )}
         {live && (
           <p class="muted small" data-testid="live-window">
-            Utilisation over the last {live.window.steps} steps ({fmtMs(live.window.modelledMs)} modelled); refreshed
-            every 2 s.
+            Utilisation over the last {live.window.steps} steps ({fmtMs(live.window.modelledMs)} modelled), refreshed
+            every 2 s: the serving ranks are coloured by how busy they were (kernels and collectives), the links by
+            their traffic.
           </p>
         )}
         {layout && (
           <TopologyGraph
             layout={layout}
+            busy={live ? new Map(live.rankBusy.map((r) => [r.rank, r.kernel + r.collective])) : undefined}
             onToggleRank={editable ? toggleRank : undefined}
             onToggleEdge={editable ? toggleEdge : undefined}
           />
