@@ -1,8 +1,8 @@
 /**
  * The chat playground: streaming chat (or plain completion) against this server's /v1 API with the sampling
  * controls, each answer showing wall and modelled TTFT/TPOT and the hardware it ran on, beside the model card. The
- * message log is a fixed-height scroller and each answer reserves its figures line, so nothing below moves while
- * tokens stream in.
+ * message log is a fixed-height scroller and each answer reserves its figures line above its text, so nothing moves
+ * while tokens stream in.
  */
 import { useRef, useState } from 'preact/hooks';
 import type { ModelCard } from '../../../src/api';
@@ -148,10 +148,12 @@ export function ChatView({ model }: { model: ModelCard }) {
               data-chunks={m.turn?.chunks}
             >
               <div class="who">{m.role === 'user' ? 'You' : model.id}</div>
+              {/* The figures sit above the text, in a line reserved from the start: streamed text grows only at the
+                  bottom of the log, so nothing on screen moves while it arrives. */}
+              {m.role === 'assistant' && <Figures turn={m.turn} />}
               <div class="text">
                 {m.content || (m.role === 'assistant' && busy && i === messages.length - 1 ? '…' : '')}
               </div>
-              {m.role === 'assistant' && <Figures turn={m.turn} />}
             </div>
           ))}
         </div>
