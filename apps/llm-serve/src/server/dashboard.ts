@@ -152,7 +152,11 @@ export function dashboardRoutes(options: { apiKeyRequired: boolean }): Routes {
     '/api/engine/events': {
       GET: (ctx, ex) => {
         const feed = feedOf(ctx);
-        streamEngineEvents(ex, { snapshot: () => snapshot(ctx, feed), onStep: (l) => feed.onStep(l) });
+        streamEngineEvents(ex, {
+          snapshot: () => snapshot(ctx, feed),
+          onStep: (l) => feed.onStep(l),
+          onClose: (l) => feed.onClose(l),
+        });
       },
     },
     '/api/engine/trace': {

@@ -7,7 +7,7 @@
  * keeps up, so when a client's socket already holds MAX_BUFFERED_BYTES of unsent data its step events are dropped
  * (counted, and announced with a `: dropped N step events` comment once it drains) instead of queued. The dashboard
  * shows the live steps; a gap is better than a server holding every step for a stalled tab. The stream ends when the
- * client disconnects (the listener is removed) or the server shuts down.
+ * client disconnects (the listener is removed) or the engine shuts down (the response ends).
  */
 import type { ServerResponse } from 'node:http';
 import type { EngineSnapshot, StepEvent } from '@tessera/dashboard';
@@ -22,6 +22,8 @@ export const KEEP_ALIVE_MS = 15_000;
 export interface EventSource {
   snapshot(): EngineSnapshot;
   onStep(listener: (event: StepEvent) => void): () => void;
+  /** The engine shut down: no more steps. */
+  onClose(listener: () => void): () => void;
 }
 
 /** Each step is serialised once, however many clients receive it. */
@@ -59,11 +61,24 @@ export function streamEngineEvents(ex: Exchange, source: EventSource, keepAliveM
     if (!gone(res) && res.writableLength < MAX_BUFFERED_BYTES) res.write(': keep-alive\n\n');
   }, keepAliveMs);
   timer.unref();
+  let offClose = () => {};
+  let stopped = false;
   const stop = () => {
+    if (stopped) return;
+    stopped = true;
     off();
+    offClose();
     clearInterval(timer);
   };
   res.on('close', stop);
+  // At shutdown the stream ends with the engine, rather than holding the server's close for its grace period.
+  // Its connection closes too: the headers went out before shutdown, so it would otherwise linger as keep-alive.
+  offClose = source.onClose(() => {
+    stop();
+    // (res.socket is detached once the response finishes: take it first.)
+    const socket = res.socket;
+    if (!gone(res)) res.end(() => socket?.end());
+  });
   // A client already gone will send no 'close' now: without this its listener would keep the engine profiling.
   if (res.destroyed) stop();
 }

@@ -16,6 +16,13 @@ class FakeResponse extends EventEmitter {
   writableLength = 0;
   destroyed = false;
   writableEnded = false;
+  /** The connection: ended too at shutdown (its headers said keep-alive). */
+  socket: { ended: boolean; end(): void } | null = {
+    ended: false,
+    end() {
+      this.ended = true;
+    },
+  };
   writeHead(status: number, headers: Record<string, string>) {
     this.status = status;
     this.headers = headers;
@@ -25,6 +32,13 @@ class FakeResponse extends EventEmitter {
     this.written.push(text);
     return true;
   }
+  end(done?: () => void) {
+    this.writableEnded = true;
+    this.socket = null; // as Node detaches it once the response has finished
+    this.emit('close');
+    done?.();
+    return this;
+  }
 }
 
 const snapshot = { model: { id: 'm' }, stats: {}, ranks: [], recent: [] } as unknown as EngineSnapshot;
@@ -32,6 +46,7 @@ const step = (n: number) => ({ step: n, batch: [], ranks: [] }) as unknown as St
 
 function open(keepAliveMs?: number, res = new FakeResponse()) {
   let listener: ((e: StepEvent) => void) | null = null;
+  let closeListener: (() => void) | null = null;
   let unsubscribed = 0;
   const ex = { res: res as unknown as ServerResponse } as Exchange;
   streamEngineEvents(
@@ -42,13 +57,43 @@ function open(keepAliveMs?: number, res = new FakeResponse()) {
         listener = l;
         return () => unsubscribed++;
       },
+      onClose: (l) => {
+        closeListener = l;
+        return () => {
+          closeListener = null;
+        };
+      },
     },
     keepAliveMs,
   );
-  return { res, emit: (e: StepEvent) => listener!(e), unsubscribed: () => unsubscribed };
+  return {
+    res,
+    emit: (e: StepEvent) => listener!(e),
+    shutdown: () => closeListener?.(),
+    closeSubscribed: () => closeListener !== null,
+    unsubscribed: () => unsubscribed,
+  };
 }
 
 describe('streamEngineEvents', () => {
+  it('ends the stream and its connection when the engine shuts down, unsubscribing from the steps', () => {
+    const s = open();
+    const socket = s.res.socket!;
+    s.emit(step(1));
+    s.shutdown();
+    expect(s.res.writableEnded).toBe(true);
+    expect(socket.ended).toBe(true);
+    expect(s.unsubscribed()).toBe(1);
+    expect(s.closeSubscribed()).toBe(false);
+  });
+
+  it('leaves the shutdown listener when the client goes first', () => {
+    const s = open();
+    s.res.emit('close');
+    expect(s.closeSubscribed()).toBe(false);
+    expect(s.res.writableEnded).toBe(false);
+  });
+
   it('sends the snapshot first, then each step as a named event', () => {
     const s = open();
     expect(s.res.status).toBe(200);

@@ -280,6 +280,7 @@ export class EngineCore {
   async shutdown(): Promise<void> {
     this.stopped = true;
     for (const r of this.requests.values()) this.finishAborted(r);
+    this.feed.close();
   }
 
   /** Now on both clocks; driven, the wall clock is not read (the simulation's wall time is its modelled time). */

@@ -98,6 +98,8 @@ export interface FeedWindow {
 
 export class StepFeed {
   private readonly listeners = new Set<StepListener>();
+  private readonly closeListeners = new Set<() => void>();
+  private closed = false;
   private retaining = false;
   private readonly window: Retained[] = [];
   private activitiesKept = 0;
@@ -135,6 +137,33 @@ export class StepFeed {
       this.listeners.delete(listener);
       this.sync();
     };
+  }
+
+  /**
+   * Calls `listener` once when the engine shuts down (no more steps will come): a stream of step events ends then
+   * instead of holding its connection open. Called at once if the feed is already closed. Returns unsubscribe.
+   */
+  onClose(listener: () => void): () => void {
+    if (this.closed) {
+      listener();
+      return () => {};
+    }
+    this.closeListeners.add(listener);
+    return () => this.closeListeners.delete(listener);
+  }
+
+  /** The engine's shutdown: tells the onClose listeners (each once; one that throws does not stop the others). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const l of this.closeListeners) {
+      try {
+        l();
+      } catch {
+        this.listenerErrors++;
+      }
+    }
+    this.closeListeners.clear();
   }
 
   /** Keeps recording the window (events, trace, link bytes) with nobody listening — the HTTP server's choice. */

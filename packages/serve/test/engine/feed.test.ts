@@ -169,6 +169,25 @@ describe('step events', () => {
     await engine.shutdown();
   });
 
+  it('tell their close listeners once when the engine shuts down (and at once after)', async () => {
+    const engine = await engineWith();
+    let closed = 0;
+    let dropped = 0;
+    engine.feed.onClose(() => closed++);
+    const off = engine.feed.onClose(() => dropped++);
+    off();
+    engine.feed.onClose(() => {
+      throw new Error('a listener that throws');
+    });
+    const errors = engine.feed.listenerErrors;
+    await engine.shutdown();
+    await engine.shutdown();
+    expect([closed, dropped]).toEqual([1, 0]);
+    expect(engine.feed.listenerErrors).toBe(errors + 1);
+    engine.feed.onClose(() => closed++);
+    expect(closed).toBe(2);
+  });
+
   it('survive a listener that throws: generation is unchanged and the other listeners still hear', async () => {
     const quiet = await engineWith();
     const expected = await run(quiet, promptOf(7), { maxTokens: 6 });
