@@ -173,6 +173,8 @@ describe.skipIf(!browserPath)('dashboard in Chromium', () => {
     await page.goto(`${url}#/projection`);
     await page.getByTestId('run-projection').waitFor();
     await expect.poll(() => page.getByTestId('project-model').inputValue()).toBe('llama-3.1-8b');
+    await page.getByLabel('TTFT SLO (ms, optional)').fill('2000');
+    await page.getByLabel('TTFT SLO (ms, optional)').dispatchEvent('change');
     await page.getByTestId('run-projection').click();
     const chart = page.getByTestId('frontier-chart');
     await chart.waitFor({ timeout: 90_000 });
@@ -187,6 +189,9 @@ describe.skipIf(!browserPath)('dashboard in Chromium', () => {
     expect(rows[0]).toMatch(/^system,vendor,device,chips,tp,/);
     expect(rows.filter((r) => r.startsWith('dgx-h100,nvidia,')).length).toBeGreaterThan(1);
     expect(rows.filter((r) => r.startsWith('atlas-800t-a2,ascend,')).length).toBeGreaterThan(1);
+    // With the TTFT SLO, every configuration carries its prefill time (column ttft_ms).
+    const ttft = rows[0]!.split(',').indexOf('ttft_ms');
+    expect(rows.slice(1).every((r) => Number(r.split(',')[ttft]) > 0)).toBe(true);
     await page.screenshot({ path: join(shots, 'projection.png'), fullPage: true });
   });
 

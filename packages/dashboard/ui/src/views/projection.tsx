@@ -32,6 +32,8 @@ export function ProjectionView() {
   const [systems, setSystems] = useState<string[]>([]);
   const [sloTpot, setSloTpot] = useState(50);
   const [sloTtft, setSloTtft] = useState('');
+  const [input, setInput] = useState(1024);
+  const [output, setOutput] = useState(256);
   const [maxBatch, setMaxBatch] = useState(64);
   const [result, setResult] = useState<ProjectResponse | null>(null);
   const [metric, setMetric] = useState<Metric>('tokensPerSecondPerChip');
@@ -57,12 +59,9 @@ export function ProjectionView() {
     setBusy(true);
     setError(null);
     try {
-      const body: Record<string, unknown> = { model, systems, sloTpotMs: sloTpot, maxBatch };
-      if (sloTtft.trim() !== '') {
-        body.sloTtftMs = Number(sloTtft);
-        body.input = 1024;
-        body.output = 256;
-      }
+      // Decode steps run at the mean context input + output / 2; the TTFT SLO (optional) prefills one prompt.
+      const body: Record<string, unknown> = { model, systems, sloTpotMs: sloTpot, maxBatch, input, output };
+      if (sloTtft.trim() !== '') body.sloTtftMs = Number(sloTtft);
       setResult(await postJson<ProjectResponse>('/api/project', body));
     } catch (err) {
       setError(messageOf(err));
@@ -98,8 +97,9 @@ export function ProjectionView() {
       <div class="panel wide">
         <h2>Projection</h2>
         <p class="muted small">
-          One engine step of a shipped model projected on each system: every TP × batch (and weight dtype) is tried; the
-          chart shows each system's Pareto frontier, the bars the best configuration meeting the SLOs.
+          One engine step of a shipped model projected on each system: every TP × batch is tried, decoding at the mean
+          context (prompt + output / 2); with a TTFT SLO, one prompt's prefill must meet it too. The chart shows each
+          system's Pareto frontier, the bars the best configuration meeting the SLOs.
         </p>
         <form class="controls inline" onSubmit={run}>
           <label>
@@ -151,6 +151,26 @@ export function ProjectionView() {
               placeholder="none"
               value={sloTtft}
               onChange={(e) => setSloTtft((e.target as HTMLInputElement).value)}
+            />
+          </label>
+          <label>
+            Prompt tokens{' '}
+            <input
+              type="number"
+              min={1}
+              max={131072}
+              value={input}
+              onChange={(e) => setInput(Math.round(Number((e.target as HTMLInputElement).value)))}
+            />
+          </label>
+          <label>
+            Output tokens{' '}
+            <input
+              type="number"
+              min={1}
+              max={131072}
+              value={output}
+              onChange={(e) => setOutput(Math.round(Number((e.target as HTMLInputElement).value)))}
             />
           </label>
           <label>
