@@ -10,6 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dashboardBuilt } from '@tessera/dashboard';
+import type { LLMEngine } from '@tessera/serve';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, type ServingHandle } from '../../src/main';
@@ -243,5 +244,22 @@ describe.skipIf(!browserPath)('dashboard in Chromium', () => {
 
   it('reported no console errors', () => {
     expect(errors).toEqual([]);
+  });
+
+  // Last: it ends the engine (and the browser logs the 503s of /health as console errors, by design).
+  it('says at the top of the page when a device fault has ended the engine', async () => {
+    await page.goto(`${url}#/engine`);
+    await page.getByTestId('feed-status').waitFor();
+    const engine = handle.engine as LLMEngine;
+    engine.llama.options.cluster.failDevice(1, 'injected by the browser test');
+    const res = await fetch(`${handle.url}/v1/completions`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ model: engine.model.id, prompt: 'hi', max_tokens: 2 }),
+    });
+    await res.text();
+    const banner = page.getByTestId('health');
+    await banner.waitFor({ timeout: 30_000 });
+    await expect(banner.textContent()).resolves.toMatch(/The engine has stopped serving: .*rank 1/);
   });
 });

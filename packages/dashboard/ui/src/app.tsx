@@ -7,6 +7,7 @@ import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { InfoResponse } from '../../src/api';
 import { apiKey, getJson, messageOf, setApiKey } from './api-client';
+import { type Health, healthFrom } from './data/health';
 import { ChatView } from './views/chat';
 import { ClusterView } from './views/cluster';
 import { EngineView } from './views/engine';
@@ -67,6 +68,20 @@ export function App() {
       .catch((e) => setError(`Could not reach the server: ${messageOf(e)}`));
   }, []);
 
+  // While a model is served, /health every 5 s: a device fault that ends the engine shows at the top of every view.
+  const [health, setHealth] = useState<Health>({ state: 'ok' });
+  useEffect(() => {
+    if (info?.mode !== 'serve') return undefined;
+    const check = () =>
+      fetch('/health').then(
+        async (res) =>
+          setHealth(healthFrom(res.status, res.status === 503 ? await res.json().catch(() => null) : null)),
+        () => setHealth(healthFrom(null, null)),
+      );
+    const timer = setInterval(check, 5000);
+    return () => clearInterval(timer);
+  }, [info]);
+
   useEffect(() => {
     const onHash = () => setRoute(routeFromHash(info));
     addEventListener('hashchange', onHash);
@@ -120,6 +135,11 @@ export function App() {
         <p class="hardware" data-testid="hardware">
           <strong>{info.model.id}</strong> on {info.model.hardware}
           {info.model.untrained && <span class="badge warn">untrained weights</span>}
+        </p>
+      )}
+      {health.state !== 'ok' && (
+        <p class="error banner" role="alert" data-testid="health">
+          {health.state === 'failed' ? `The engine has stopped serving: ${health.reason}` : health.reason}
         </p>
       )}
       <main id="main" tabIndex={-1}>
