@@ -28,6 +28,76 @@ interface Page$ {
   __shift?: number;
 }
 
+/**
+ * Runs in the page: the visible HTML text whose colour against its effective background (the first opaque
+ * background up the tree) is under WCAG AA — 4.5:1, or 3:1 for large text (24 px, or 18.66 px bold). Returns
+ * "text — ratio" for each. Disabled controls are exempt, as in WCAG.
+ */
+function lowContrastTexts(): string[] {
+  type Rgba = [number, number, number, number];
+  type El = {
+    parentElement: El | null;
+    textContent: string | null;
+    childNodes: ArrayLike<{ nodeType: number; textContent: string | null }>;
+    getClientRects(): ArrayLike<unknown>;
+    closest(selector: string): unknown;
+    matches(selector: string): boolean;
+  };
+  const g = globalThis as unknown as {
+    document: { querySelectorAll(selector: string): ArrayLike<El> };
+    getComputedStyle(el: El): {
+      color: string;
+      backgroundColor: string;
+      fontSize: string;
+      fontWeight: string;
+      visibility: string;
+    };
+  };
+  const parse = (c: string): Rgba => {
+    const m = c.match(/[\d.]+/g)?.map(Number) ?? [0, 0, 0, 0];
+    return [m[0] ?? 0, m[1] ?? 0, m[2] ?? 0, m[3] ?? 1];
+  };
+  const lum = ([r, g2, b]: Rgba) => {
+    const f = (v: number) => {
+      const x = v / 255;
+      return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+    };
+    return 0.2126 * f(r) + 0.7152 * f(g2) + 0.0722 * f(b);
+  };
+  const background = (el: El | null): Rgba => {
+    for (let e = el; e; e = e.parentElement) {
+      const bg = parse(g.getComputedStyle(e).backgroundColor);
+      if (bg[3] >= 0.99) return bg;
+    }
+    return [255, 255, 255, 1];
+  };
+  const out: string[] = [];
+  const all = g.document.querySelectorAll('body *');
+  for (let i = 0; i < all.length; i++) {
+    const el = all[i]!;
+    if (el.closest('svg, canvas, .u-legend, [hidden], [aria-hidden="true"]') || el.matches(':disabled')) continue;
+    let own = '';
+    for (let j = 0; j < el.childNodes.length; j++) {
+      const n = el.childNodes[j]!;
+      if (n.nodeType === 3) own += n.textContent ?? '';
+    }
+    own = own.trim();
+    if (!own || el.getClientRects().length === 0) continue;
+    const style = g.getComputedStyle(el);
+    if (style.visibility === 'hidden') continue;
+    const fg = parse(style.color);
+    const bg = background(el);
+    // A translucent text colour blends with its background.
+    const mix: Rgba = [0, 1, 2].map((k) => fg[k]! * fg[3] + bg[k]! * (1 - fg[3])) as unknown as Rgba;
+    const [a, b] = [lum(mix), lum(bg)];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const size = Number.parseFloat(style.fontSize);
+    const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5)) out.push(`${own.slice(0, 40)} — ${ratio.toFixed(2)}`);
+  }
+  return out;
+}
+
 const browserPath = chromiumPath();
 if (!browserPath)
   console.warn('dashboard e2e skipped: no Chromium (run tooling/setup/browser-deps.sh or set CHROMIUM_PATH)');
@@ -240,6 +310,15 @@ describe.skipIf(!browserPath)('dashboard in Chromium', () => {
     expect(text).toMatch(/Invalid __global__ read/);
     expect(text).toMatch(/ERROR SUMMARY: [1-9]/);
     await expect(page.getByTestId('sim-result').textContent()).resolves.toMatch(/failed/);
+  });
+
+  it('has readable contrast: every text on every view at least WCAG AA (4.5:1; 3:1 for large text)', async () => {
+    for (const view of ['chat', 'engine', 'cluster', 'projection', 'playground']) {
+      await page.goto(`${url}#/${view}`);
+      await page.waitForTimeout(500);
+      const low = await page.evaluate(lowContrastTexts);
+      expect(low, `#/${view}`).toEqual([]);
+    }
   });
 
   it('reported no console errors', () => {
