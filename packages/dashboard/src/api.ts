@@ -8,7 +8,7 @@
  *   GET  /api/engine/events         text/event-stream: `event: snapshot` (EngineSnapshot) once, then `event: step`
  *                                   (StepEvent) per engine step; `: keep-alive` comments while idle
  *   GET  /api/engine/trace          the retained steps as Chrome trace JSON (Perfetto UI opens it)
- *   GET  /api/cluster               ClusterView: the serving cluster with utilisation over the recent steps
+ *   GET  /api/cluster[?known=KEY]   ClusterView: the serving cluster with utilisation over the recent steps
  *   GET  /api/topologies            TopologySummary[]
  *   GET  /api/topology?name=NAME    TopologyView of a built-in topology (utilisation 0)
  *   POST /api/cluster/collective    CollectiveRequest → CollectiveView
@@ -164,7 +164,14 @@ export interface TopologyView {
 }
 
 export interface ClusterView {
-  topology: TopologyView;
+  /**
+   * Names the drawing (topology, link states, failed ranks). A client that sends it back (`/api/cluster?known=KEY`)
+   * gets `topology: null` while it still holds — a CloudMatrix384 is ~0.7 MB of JSON — and only `utilisation`.
+   */
+  topologyKey: string;
+  topology: TopologyView | null;
+  /** Busy fraction per link, 0–1, in the order of `topology.links`. */
+  utilisation: number[];
   /** The window the utilisation covers: the retained steps, on the modelled clock. */
   window: { steps: number; modelledMs: number };
   /** Per rank, the fraction of the window spent in kernels and in collectives. */

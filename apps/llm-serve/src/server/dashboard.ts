@@ -91,7 +91,7 @@ function bytesByLink(links: number, bytes: ReadonlyMap<number, number>): Float64
   return out;
 }
 
-function clusterView(ctx: ServeContext): ClusterView {
+function clusterView(ctx: ServeContext, known: string | null): ClusterView {
   const feed = feedOf(ctx);
   const core = coreOf(ctx)!;
   const devices = core.stepModel.devices;
@@ -108,16 +108,26 @@ function clusterView(ctx: ServeContext): ClusterView {
     }
   }
   const frac = (ms: number) => (totals.modelledMs > 0 ? Math.min(1, ms / totals.modelledMs) : 0);
+  const utilisation = linkUtilisation(
+    cluster.graph,
+    bytesByLink(cluster.graph.links.length, totals.linkBytes),
+    totals.modelledMs / 1000,
+  );
+  const failedRanks = ranks.filter((r) => r.failed).map((r) => r.rank);
+  // The drawing changes only with link states (the graph's version) and failed ranks.
+  const topologyKey = `${cluster.spec.name}|${cluster.graph.version}|${[...cluster.failedRanks(), ...failedRanks].join(',')}`;
   return {
-    topology: topologyView(cluster, cluster.spec.name, {
-      description: `${cluster.spec.description ?? cluster.spec.name}; serving on ranks 0–${ranks.length - 1}`,
-      utilisation: linkUtilisation(
-        cluster.graph,
-        bytesByLink(cluster.graph.links.length, totals.linkBytes),
-        totals.modelledMs / 1000,
-      ),
-      failedRanks: ranks.filter((r) => r.failed).map((r) => r.rank),
-    }),
+    topologyKey,
+    topology:
+      known === topologyKey
+        ? null
+        : topologyView(cluster, cluster.spec.name, {
+            description: `${cluster.spec.description ?? cluster.spec.name}; serving on ranks 0–${ranks.length - 1}`,
+            utilisation,
+            failedRanks,
+          }),
+    // Four decimals: what a drawing can show, and a fifth of the bytes.
+    utilisation: Array.from(utilisation, (u) => Math.round(u * 1e4) / 1e4),
     window: { steps: totals.steps, modelledMs: totals.modelledMs },
     rankBusy: busy.map((b, rank) => ({ rank, kernel: frac(b.kernel), collective: frac(b.collective) })),
   };
@@ -168,6 +178,11 @@ export function dashboardRoutes(options: { apiKeyRequired: boolean }): Routes {
         });
       },
     },
-    '/api/cluster': { GET: (ctx, ex) => sendJson(ex.res, 200, clusterView(ctx)) },
+    '/api/cluster': {
+      GET: (ctx, ex) => {
+        const known = new URL(ex.req.url ?? '/', 'http://localhost').searchParams.get('known');
+        sendJson(ex.res, 200, clusterView(ctx, known));
+      },
+    },
   };
 }

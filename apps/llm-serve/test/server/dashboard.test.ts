@@ -172,17 +172,45 @@ describe('GET /api/cluster', () => {
     const res = await fetch(`${baseUrl}/api/cluster`);
     expect(res.status).toBe(200);
     const view = (await res.json()) as ClusterView;
-    expect(view.topology.name).toBe('dgx-h100');
+    const topology = view.topology!;
+    expect(topology.name).toBe('dgx-h100');
     expect(view.window.steps).toBe(engine.feed.recent().length);
     expect(view.window.modelledMs).toBeGreaterThan(0);
-    for (const l of view.topology.links) expect(l.utilisation >= 0 && l.utilisation <= 1).toBe(true);
-    const busy = view.topology.links.filter((l) => l.utilisation > 0).map((l) => l.id);
+    for (const l of topology.links) expect(l.utilisation >= 0 && l.utilisation <= 1).toBe(true);
+    const busy = topology.links.filter((l) => l.utilisation > 0).map((l) => l.id);
     expect(busy.sort()).toEqual(['rank0→sw0', 'rank1→sw0', 'sw0→rank0', 'sw0→rank1']);
+    // The flat utilisation array is the links' figures, in their order.
+    expect(view.utilisation).toHaveLength(topology.links.length);
+    for (const [i, l] of topology.links.entries()) expect(view.utilisation[i]).toBeCloseTo(l.utilisation, 4);
     expect(view.rankBusy.map((r) => r.rank)).toEqual([0, 1]);
     for (const r of view.rankBusy) {
       expect(r.kernel).toBeGreaterThan(0);
       expect(r.collective).toBeGreaterThan(0);
       expect(r.kernel + r.collective).toBeLessThanOrEqual(1 + 1e-9);
+    }
+  });
+
+  it('leaves the topology out while the client holds it (?known=key), until a fault changes the drawing', async () => {
+    const first = (await (await fetch(`${baseUrl}/api/cluster`)).json()) as ClusterView;
+    const again = (await (
+      await fetch(`${baseUrl}/api/cluster?known=${encodeURIComponent(first.topologyKey)}`)
+    ).json()) as ClusterView;
+    expect(again.topology).toBeNull();
+    expect(again.topologyKey).toBe(first.topologyKey);
+    expect(again.utilisation).toHaveLength(first.topology!.links.length);
+    const stale = (await (await fetch(`${baseUrl}/api/cluster?known=stale`)).json()) as ClusterView;
+    expect(stale.topology).not.toBeNull();
+    // A degraded link changes the graph's version: the full drawing comes back.
+    const cluster = engine.llama.options.cluster;
+    cluster.degradeLink('rank5→sw0', 0.5);
+    try {
+      const changed = (await (
+        await fetch(`${baseUrl}/api/cluster?known=${encodeURIComponent(first.topologyKey)}`)
+      ).json()) as ClusterView;
+      expect(changed.topologyKey).not.toBe(first.topologyKey);
+      expect(changed.topology!.links.some((l) => l.degraded === 0.5)).toBe(true);
+    } finally {
+      cluster.degradeLink('rank5→sw0', 1);
     }
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TopologyLink, TopologyNode, TopologyView } from '../../src/api';
-import { busiestEdges, layoutTopology, utilisationColour } from '../../ui/src/data/topology';
+import { busiestEdges, layoutTopology, mergeClusterView, utilisationColour } from '../../ui/src/data/topology';
 
 function device(rank: number): TopologyNode {
   return {
@@ -128,5 +128,28 @@ describe('utilisationColour', () => {
     expect(utilisationColour(0)).toBe('#9aa5b1');
     expect(utilisationColour(0.5)).not.toBe(utilisationColour(1));
     expect(utilisationColour(2)).toBe(utilisationColour(1));
+  });
+});
+
+describe('mergeClusterView', () => {
+  const view: TopologyView = {
+    name: 'n',
+    description: '',
+    device: 'h100',
+    vendor: 'nvidia',
+    ranks: 2,
+    nodes: [device(0), device(1)],
+    links: both('rank0', 'rank1', 'scale-up', 0.5),
+  };
+  it('takes a sent topology as it is, and otherwise puts the poll’s utilisation on the held one, in link order', () => {
+    expect(mergeClusterView(null, { topology: view, utilisation: [0, 0] })).toBe(view);
+    const merged = mergeClusterView(view, { topology: null, utilisation: [0.9, 0.1] })!;
+    expect(merged.links.map((l) => l.utilisation)).toEqual([0.9, 0.1]);
+    expect(merged.links.map((l) => l.id)).toEqual(view.links.map((l) => l.id));
+    expect(view.links.map((l) => l.utilisation)).toEqual([0.5, 0.25]);
+  });
+  it('gives up (ask again for the whole drawing) when nothing is held or the link count differs', () => {
+    expect(mergeClusterView(null, { topology: null, utilisation: [1] })).toBeNull();
+    expect(mergeClusterView(view, { topology: null, utilisation: [1] })).toBeNull();
   });
 });

@@ -235,3 +235,16 @@ export function busiestEdges(layout: TopologyLayout, n = 8): Edge[] {
     .sort((a, b) => b.utilisation - a.utilisation)
     .slice(0, n);
 }
+
+/**
+ * The serving cluster's drawing after a poll of /api/cluster?known=KEY: the new topology when the server sent one,
+ * else the one held with this poll's utilisation (null when nothing is held yet: ask again without `known`).
+ */
+export function mergeClusterView(
+  held: TopologyView | null,
+  view: { topology: TopologyView | null; utilisation: readonly number[] },
+): TopologyView | null {
+  if (view.topology) return view.topology;
+  if (!held || held.links.length !== view.utilisation.length) return null;
+  return { ...held, links: held.links.map((l, i) => ({ ...l, utilisation: view.utilisation[i] ?? 0 })) };
+}

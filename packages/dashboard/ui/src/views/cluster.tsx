@@ -14,7 +14,7 @@ import type {
 import { getJson, messageOf, postJson } from '../api-client';
 import { TopologyGraph } from '../components/topology-graph';
 import { fmtBytes, fmtMs, fmtNum, fmtPct } from '../data/format';
-import { busiestEdges, type Edge, layoutTopology } from '../data/topology';
+import { busiestEdges, type Edge, layoutTopology, mergeClusterView } from '../data/topology';
 
 const SERVING = '(serving cluster)';
 const edgeKey = (e: Edge) => `${e.a}|${e.b}|${e.kind}`;
@@ -53,12 +53,18 @@ export function ClusterView({ serving }: { serving: boolean }) {
     setError(null);
     if (name === SERVING) {
       let stop = false;
+      // The drawing is sent once (and again when a fault changes it); each poll after that carries utilisation only.
+      let held: TopologyView | null = null;
+      let key = '';
       const poll = () =>
-        getJson<ClusterJson>('/api/cluster').then(
+        getJson<ClusterJson>(`/api/cluster${key && held ? `?known=${encodeURIComponent(key)}` : ''}`).then(
           (c) => {
             if (stop) return;
+            const merged = mergeClusterView(held, c);
+            key = merged ? c.topologyKey : '';
+            held = merged;
             setLive(c);
-            setTopology(c.topology);
+            if (merged) setTopology(merged);
           },
           (e) => !stop && setError(messageOf(e)),
         );
