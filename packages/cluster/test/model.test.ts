@@ -167,7 +167,8 @@ describe('streams and faults', () => {
     } catch (e) {
       err = e as TesseraErrorLike;
     }
-    expect(performance.now() - t0).toBeLessThan(1000);
+    // A hang check, not a speed check: waiting the timeout out would take the whole 30 s; the call returns at once.
+    expect(performance.now() - t0).toBeLessThan(15_000);
     expect(err?.code).toBe('Timeout');
     expect(err?.message).toMatch(/timed out after 30 s \(modelled\): rank\(s\) 5/);
     expect(c.devices[0]!.defaultStream.timeMs).toBeGreaterThanOrEqual(30_000);

@@ -152,10 +152,10 @@ describe('GGUF tensors', () => {
 
 describe('GGUF validation', () => {
   it('fails fast, without allocating, on a header claiming 2^60 tensors', () => {
+    // The message names the claimed count against the file's size: the header check refused it, before any loop or
+    // allocation sized by the count (reading on would end in a different error, at the end of the file).
     const f = save(rawHeader(3, 2n ** 60n, 0n));
-    const t0 = performance.now();
     const err = loadError(() => header(f));
-    expect(performance.now() - t0).toBeLessThan(100);
     expect(err.message).toContain('1152921504606846976 tensors');
     expect(loadError(() => header(save(rawHeader(3, 0n, 2n ** 62n)))).message).toContain('metadata keys');
   });
@@ -163,7 +163,6 @@ describe('GGUF validation', () => {
   it('fails fast on a 2^40-byte string and a 2^40-element array', () => {
     const key = Buffer.alloc(8);
     key.writeBigUInt64LE(2n ** 40n);
-    const t0 = performance.now();
     expect(
       loadError(() => header(save(rawHeader(3, 0n, 1n, Buffer.concat([key, Buffer.alloc(64)]))))).message,
     ).toContain('string length 1099511627776 cannot fit');
@@ -177,7 +176,6 @@ describe('GGUF validation', () => {
     expect(
       loadError(() => header(save(rawHeader(3, 0n, 1n, Buffer.concat([arr, Buffer.alloc(64)]))))).message,
     ).toContain('array length 1099511627776 cannot fit');
-    expect(performance.now() - t0).toBeLessThan(100);
   });
 
   it('rejects truncated files and tensors that run past the end', () => {
