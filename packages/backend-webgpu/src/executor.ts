@@ -15,9 +15,9 @@ import {
   type KernelMeasurement,
   TesseraError,
 } from '@tessera/device';
+import type { FaultRecord } from '@tessera/device/wgsl';
 import { lowerToWgsl, type WgslProgram } from '@tessera/device/wgsl';
 import type { GpuThread } from './bridge';
-import type { FaultRecord } from './gpu/run-program';
 import type { AdapterReport, LaunchAllocation, LaunchView, Reply } from './protocol';
 
 type Allocation = DeviceBuffer['allocation'];

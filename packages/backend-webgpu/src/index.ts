@@ -5,15 +5,15 @@
 import { registerBackend } from '@tessera/device';
 import { createWebGpuBackend } from './backend';
 
-export { createWebGpuBackend, webgpuAdapter, webgpuAvailability } from './backend';
-export { type GpuHandle, openGpu } from './gpu/open';
 export {
   type FaultRecord,
   type ProgramBuffer,
   type ProgramLaunch,
   type ProgramResult,
   runProgram,
-} from './gpu/run-program';
+} from '@tessera/device/wgsl';
+export { createWebGpuBackend, webgpuAdapter, webgpuAvailability } from './backend';
+export { type GpuHandle, openGpu } from './gpu/open';
 export type { AdapterReport } from './protocol';
 
 registerBackend('webgpu', createWebGpuBackend, { priority: -10 });

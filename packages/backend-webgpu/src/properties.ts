@@ -69,7 +69,7 @@ export function adapterProperties(a: AdapterReport, known: DeviceProperties | nu
     warpSize: a.subgroupSize ?? 32,
     maxThreadsPerBlock: maxInvocations,
     maxBlockDim: blockDim,
-    // Launches fold grids into 2-D dispatches of ≤ maxComputeWorkgroupsPerDimension (run-program.ts).
+    // Launches fold grids into 2-D dispatches of ≤ maxComputeWorkgroupsPerDimension (@tessera/device/wgsl run-program.ts).
     maxGridDim: [2 ** 31 - 1, perDim, perDim] as [number, number, number],
   };
   if (known) {

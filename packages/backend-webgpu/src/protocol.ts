@@ -1,5 +1,5 @@
 /** Messages between the main thread (bridge.ts) and the GPU thread (worker.ts). Plain data only. */
-import type { FaultRecord } from './gpu/run-program';
+import type { FaultRecord } from '@tessera/device/wgsl';
 
 /** What the adapter is, as the GPU thread reports it. */
 export interface AdapterReport {

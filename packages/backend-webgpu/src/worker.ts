@@ -8,8 +8,7 @@
  * them.
  */
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
-import type { WgslProgram } from '@tessera/device/wgsl';
-import { type GpuHandle, lastOpenError, openGpu } from './gpu/open';
+import type { GpuBuffer, WgslProgram } from '@tessera/device/wgsl';
 import {
   type BoundBuffer,
   compileProgram,
@@ -18,14 +17,15 @@ import {
   uploadBuffer,
   WgslCompileError,
   writeHost,
-} from './gpu/run-program';
+} from '@tessera/device/wgsl';
+import { type GpuHandle, lastOpenError, openGpu } from './gpu/open';
 import type { AdapterReport, Reply, Request } from './protocol';
 
 const { control, port } = workerData as { control: SharedArrayBuffer; port: MessagePort };
 const ctl = new Int32Array(control);
 let handle: GpuHandle | null = null;
 /** Allocations resident on the GPU, by Allocation.uid (the host pulls them back only when it touches the bytes). */
-const resident = new Map<number, GPUBuffer>();
+const resident = new Map<number, GpuBuffer>();
 
 function reply(r: Reply): void {
   port.postMessage(r);

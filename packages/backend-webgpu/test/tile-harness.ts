@@ -13,9 +13,8 @@ import {
   type LaunchResult,
 } from '@tessera/device';
 import { createTestBackend } from '@tessera/device/reference-backend';
-import { tileToWgsl, type WgslProgram } from '@tessera/device/wgsl';
+import { type ProgramBuffer, type ProgramResult, runProgram, tileToWgsl, type WgslProgram } from '@tessera/device/wgsl';
 import { type GpuHandle, lastOpenError, openGpu } from '../src/gpu/open';
-import { type ProgramBuffer, type ProgramResult, runProgram } from '../src/gpu/run-program';
 
 export interface Replay {
   kernel: string;

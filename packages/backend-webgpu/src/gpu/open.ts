@@ -49,14 +49,14 @@ export let lastOpenError = '';
 /** Opens the first adapter that works, or returns null (the reason in `lastOpenError`). */
 export async function openGpu(): Promise<GpuHandle | null> {
   let create: typeof CreateFn;
-  let globals: object;
   try {
-    ({ create, globals } = await import('webgpu'));
+    // Only `create`: the runner (@tessera/device/wgsl run-program.ts) uses the spec's flag values, not the
+    // GPUBufferUsage / GPUMapMode globals.
+    ({ create } = await import('webgpu'));
   } catch (e) {
     lastOpenError = `the 'webgpu' package (Dawn) could not be loaded: ${(e as Error).message}`;
     return null;
   }
-  Object.assign(globalThis, globals); // GPUBufferUsage, GPUMapMode, … as in a browser
   // EGL reads it from the C environment when Dawn first initialises it; a worker's process.env is a copy, so the
   // main thread sets it before starting the worker too (bridge.ts).
   process.env.EGL_PLATFORM ??= 'surfaceless';

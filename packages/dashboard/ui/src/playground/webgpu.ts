@@ -1,6 +1,7 @@
 /**
  * The visitor's launch on the visitor's own GPU: the kernel's IR lowered to WGSL (`@tessera/device/wgsl`, the lowering
- * @tessera/backend-webgpu runs), dispatched through `navigator.gpu` by webgpu-dispatch.ts on the same seeded inputs
+ * @tessera/backend-webgpu runs), dispatched through `navigator.gpu` by that package's runner (run-program.ts, which
+ * the backend uses too) on the same seeded inputs
  * the simulators use, and compared with the program's float64 reference. The GPU's measured time is reported beside,
  * optionally, the modelled time of a catalogue device.
  */
@@ -14,17 +15,28 @@ import {
   type KernelIR,
   storageView,
 } from '@tessera/device';
-import { lowerToWgsl, type WgslProgram } from '@tessera/device/wgsl';
+import {
+  type FaultRecord,
+  type GpuAdapter,
+  type GpuDevice,
+  limitOf,
+  lowerToWgsl,
+  type ProgramBuffer,
+  type ProgramRegion,
+  type ProgramResult,
+  runProgram,
+  type WebGpuLike,
+  WgslCompileError,
+  type WgslProgram,
+} from '@tessera/device/wgsl';
 import { findSimulatedDevice } from './devices';
 import { checkResult, checkRunLimits, hostInputs, poisonValue } from './inputs';
 import { compileFor, inspectionArgs } from './inspect';
 import { costFor, modelRow } from './model';
 import { bodyOffset, issueFrom, lineOfSnippet } from './source';
 import { PlaygroundError, type PlaygroundIssue, type PlaygroundProgram } from './types';
-import { dispatchLowered, type FaultRecord, WgslRejected } from './webgpu-dispatch';
-import { type GpuAdapter, type GpuDevice, limitOf, type WebGpuLike } from './webgpu-types';
 
-export type { WebGpuLike } from './webgpu-types';
+export type { WebGpuLike } from '@tessera/device/wgsl';
 
 export interface WebGpuOptions {
   /** A catalogue device (`h100`, `910c`, …) whose modelled time to report beside the measured one. */
@@ -150,8 +162,10 @@ function lower(program: PlaygroundProgram, ctx: GpuContext): WgslProgram {
 }
 
 /** Host bytes of each buffer, as the device stores them (f32 words, f16 bits packed two to a word, …). */
+/** Each buffer as a memory region of its own (the parameters never alias here), in its dtype's storage. */
 function hostBytes(program: PlaygroundProgram, inputs: Record<string, Float64Array>) {
-  const out: Record<string, { bytes: Uint8Array; length: number }> = {};
+  const regions: ProgramRegion[] = [];
+  const buffers: Record<string, ProgramBuffer> = {};
   for (const b of Object.values(program.buffers)) {
     const storage = allocStorage(b.dtype, b.length);
     const enc = bitsEncoder(b.dtype);
@@ -161,9 +175,10 @@ function hostBytes(program: PlaygroundProgram, inputs: Record<string, Float64Arr
       const v = b.init.kind === 'poison' ? poison : values[i]!;
       storage[i] = enc ? enc(v) : v;
     }
-    out[b.name] = { bytes: new Uint8Array(storage.buffer, storage.byteOffset, storage.byteLength), length: b.length };
+    buffers[b.name] = { region: regions.length, byteOffset: 0, length: b.length };
+    regions.push({ bytes: new Uint8Array(storage.buffer, storage.byteOffset, storage.byteLength) });
   }
-  return out;
+  return { regions, buffers };
 }
 
 function decode(program: PlaygroundProgram, name: string, bytes: Uint8Array): Float32Array | Int32Array {
@@ -219,21 +234,28 @@ export async function runOnWebGpu(
   const ctx = await openGpu(gpu);
   const prog = lower(program, ctx);
   const inputs = hostInputs(program);
-  const buffers = hostBytes(program, inputs);
+  const { regions, buffers } = hostBytes(program, inputs);
   const scalars: Record<string, number> = {};
   const arrays: Record<string, readonly number[]> = {};
   for (const [k, v] of Object.entries(program.scalars)) {
     if (typeof v === 'number') scalars[k] = v;
     else arrays[k] = v;
   }
-  let r: Awaited<ReturnType<typeof dispatchLowered>>;
+  let r: ProgramResult;
   try {
-    r = await dispatchLowered(ctx.device, prog, { grid: program.grid, buffers, scalars, arrays });
+    r = await runProgram(ctx.device, prog, {
+      grid: program.grid,
+      regions,
+      buffers,
+      scalars,
+      arrays,
+      timestamps: true,
+    });
   } catch (e) {
-    if (e instanceof WgslRejected) {
+    if (e instanceof WgslCompileError) {
       throw new PlaygroundError({
         kind: 'unsupported',
-        message: `The GPU's WGSL compiler rejected the lowered kernel (a Tessera lowering bug): ${e.message}`,
+        message: `A Tessera lowering bug: ${e.message}`,
         hint: 'Run it on a simulated device meanwhile.',
       });
     }
@@ -263,7 +285,8 @@ export async function runOnWebGpu(
     report.error = faultIssue(program, prog, r.fault);
     return report;
   }
-  const values = decode(program, program.output, r.written.get(program.output) ?? buffers[program.output]!.bytes);
+  const out = buffers[program.output]!.region;
+  const values = decode(program, program.output, r.written.get(out) ?? regions[out]!.bytes);
   report.outputValues = values;
   report.outputPreview = Array.from(values.subarray(0, 8));
   Object.assign(report, checkResult(program, values, inputs));

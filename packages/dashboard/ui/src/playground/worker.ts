@@ -10,6 +10,8 @@
  *   import { servePlayground } from './worker';
  *   servePlayground(self);
  */
+
+import type { WebGpuLike } from '@tessera/device/wgsl';
 import { listPlaygroundDevices, type PlaygroundDeviceInfo } from './devices';
 import { inspectPlayground, type PlaygroundInspection } from './inspect';
 import { type ModelReport, modelAcrossDevices } from './model';
@@ -18,7 +20,6 @@ import { type RunReport, runPlayground } from './run';
 import { issueFrom } from './source';
 import { PlaygroundError, type PlaygroundIssue, type PlaygroundProgram } from './types';
 import { runOnWebGpu, type WebGpuReport } from './webgpu';
-import type { WebGpuLike } from './webgpu-types';
 
 export type PlaygroundRequest =
   | { op: 'devices' }

@@ -1,13 +1,28 @@
 /**
- * Runs one lowered kernel (`WgslProgram`, see @tessera/device/wgsl abi.ts) on a WebGPU device: memory regions are
- * uploaded, the uniform fields filled from their sources, the grid dispatched in chunks (≤ 65535 workgroups per
- * dimension, scratch sized per chunk), written regions read back, and the fault record returned.
+ * Runs one lowered kernel (`WgslProgram`, the contract in abi.ts) on a WebGPU device: memory regions are uploaded,
+ * the uniform fields filled from their sources, the grid dispatched in chunks (≤ the device's workgroups per
+ * dimension, scratch sized per chunk), written regions read back, and the fault record returned. The one runner for
+ * every host — @tessera/backend-webgpu (Dawn, in its GPU thread) and the dashboard's playground (`navigator.gpu`) —
+ * typed against the slice of WebGPU in gpu-api.ts, with no WebGPU globals.
+ *
+ *   upload regions → bind each parameter to its window (snapshots where WebGPU forbids the overlap) → fill the
+ *   uniforms → dispatch the chunks (timestamp queries around them) → read the fault record and written regions back
  *
  * Memory is given as regions (host bytes) and parameters as windows into them, so two parameters that are views of
  * one allocation share one GPU buffer and see each other's writes, as on a GPU with one address space.
  */
-import type { WgslBufferBinding, WgslProgram, WgslScratchBinding } from '@tessera/device/wgsl';
-import { FAULT_WORDS } from '@tessera/device/wgsl';
+import type { DType } from '../../dtype/dtype';
+import { DTYPE_INFO } from '../../dtype/dtype';
+import { FAULT_WORDS, type WgslBufferBinding, type WgslProgram, type WgslScratchBinding } from './abi';
+import {
+  BufferUsage,
+  type GpuBindGroup,
+  type GpuBuffer,
+  type GpuComputePipeline,
+  type GpuDevice,
+  limitOf,
+  MAP_READ,
+} from './gpu-api';
 
 /** Host bytes of one memory region (its length need not be a multiple of 4). */
 export interface ProgramRegion {
@@ -33,6 +48,7 @@ export interface ProgramLaunch {
 
 export interface FaultRecord {
   count: number;
+  /** Index into `WgslProgram.sites`. */
   site: number;
   index: number;
   /** Linear program / block id. */
@@ -51,32 +67,20 @@ export interface ProgramResult {
   wallMs: number;
 }
 
-const DTYPE_BYTES: Record<string, number> = {
-  f32: 4,
-  i32: 4,
-  f16: 2,
-  bf16: 2,
-  i16: 2,
-  fp8e4m3: 1,
-  fp8e5m2: 1,
-  i8: 1,
-  u8: 1,
-};
-
-const MAX_PER_DIM = 65535;
+const elementBytes = (d: DType) => DTYPE_INFO[d].bytes;
 
 /** Pipelines by WGSL text, per device. */
-const pipelines = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
+const pipelines = new WeakMap<GpuDevice, Map<string, Promise<GpuComputePipeline>>>();
 
 /** Thrown for WGSL that Dawn rejects (a lowering bug): carries Dawn's messages and the code. */
 export class WgslCompileError extends Error {}
 
 /** Compiles `prog`'s pipeline (cached): throws WgslCompileError with the compiler's messages. */
-export async function compileProgram(device: GPUDevice, prog: WgslProgram): Promise<void> {
+export async function compileProgram(device: GpuDevice, prog: WgslProgram): Promise<void> {
   await pipelineFor(device, prog);
 }
 
-async function pipelineFor(device: GPUDevice, prog: WgslProgram): Promise<GPUComputePipeline> {
+function pipelineFor(device: GpuDevice, prog: WgslProgram): Promise<GpuComputePipeline> {
   let cache = pipelines.get(device);
   if (!cache) {
     cache = new Map();
@@ -137,7 +141,7 @@ function packArrays(prog: WgslProgram, arrays: Record<string, readonly number[]>
 
 /** A buffer parameter bound to a GPU buffer: its view starts at `byteOffset` there and holds `length` elements. */
 export interface BoundBuffer {
-  gpu: GPUBuffer;
+  gpu: GpuBuffer;
   byteOffset: number;
   byteLength: number;
   length: number;
@@ -160,7 +164,7 @@ const MIN_ALIGN = 256;
  * are refused.
  */
 export async function dispatchProgram(
-  device: GPUDevice,
+  device: GpuDevice,
   prog: WgslProgram,
   grid: readonly [number, number, number],
   bound: Record<string, BoundBuffer>,
@@ -168,17 +172,18 @@ export async function dispatchProgram(
   arrays: Record<string, readonly number[]>,
   timestamps: boolean,
 ): Promise<DispatchResult> {
-  const created: GPUBuffer[] = [];
+  const created: GpuBuffer[] = [];
   const make = (size: number, usage: number) => {
     const b = device.createBuffer({ size: Math.max(16, round4(size)), usage });
     created.push(b);
     return b;
   };
+  let scopes = 0;
   try {
-    const align = device.limits.minStorageBufferOffsetAlignment ?? MIN_ALIGN;
+    const align = limitOf(device.limits, 'minStorageBufferOffsetAlignment', MIN_ALIGN);
     const bufferBindings = prog.bindings.filter((b): b is WgslBufferBinding => b.kind === 'buffer');
     // Binding ranges, and the snapshots overlapping read-only parameters need.
-    const ranges = new Map<string, { gpu: GPUBuffer; offset: number; size: number; elemOffset: number }>();
+    const ranges = new Map<string, { gpu: GpuBuffer; offset: number; size: number; elemOffset: number }>();
     const pre = device.createCommandEncoder();
     const writers = bufferBindings.filter((b) => b.access === 'read_write');
     const rangeOf = (b: WgslBufferBinding) => {
@@ -205,12 +210,12 @@ export async function dispatchProgram(
     const promote: string[] = [];
     for (const b of bufferBindings) {
       const { p, lo, hi } = rangeOf(b);
-      const eb = DTYPE_BYTES[b.dtype]!;
+      const eb = elementBytes(b.dtype);
       if (b.access === 'read' && writtenGpus.has(p.gpu) && !writers.some((w) => overlaps(w, b))) promote.push(b.name);
       if (b.access === 'read' && writers.some((w) => overlaps(w, b))) {
         const slo = p.byteOffset - (p.byteOffset % 4);
         const size = round4(p.byteOffset + p.byteLength) - slo;
-        const snap = make(size, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+        const snap = make(size, BufferUsage.STORAGE | BufferUsage.COPY_DST);
         pre.copyBufferToBuffer(p.gpu, slo, snap, 0, Math.min(size, p.gpu.size - slo));
         ranges.set(b.name, {
           gpu: snap,
@@ -223,7 +228,8 @@ export async function dispatchProgram(
     const pipeline = await pipelineFor(device, promote.length ? readWriteVariant(prog, promote) : prog);
     device.pushErrorScope('validation');
     device.pushErrorScope('out-of-memory');
-    const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    scopes = 2;
+    const STORAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
     const fault = make(FAULT_WORDS * 4, STORAGE);
     device.queue.writeBuffer(fault, 0, new Uint32Array(FAULT_WORDS));
     const { words: arrayWords, offsets: arrayOffsets } = packArrays(prog, arrays);
@@ -233,21 +239,22 @@ export async function dispatchProgram(
     // Chunks: the scratch binding bounds how many programs one dispatch may hold.
     const programs = grid[0] * grid[1] * grid[2];
     const scratch = prog.bindings.find((b): b is WgslScratchBinding => b.kind === 'scratch');
-    const maxBinding = device.limits.maxStorageBufferBindingSize;
-    let chunk = Math.min(programs, MAX_PER_DIM * MAX_PER_DIM);
+    const perDim = limitOf(device.limits, 'maxComputeWorkgroupsPerDimension', 65535);
+    const maxBinding = limitOf(device.limits, 'maxStorageBufferBindingSize', 2 ** 27);
+    let chunk = Math.min(programs, perDim * perDim);
     if (scratch && scratch.wordsPerProgram > 0)
       chunk = Math.max(1, Math.min(chunk, Math.floor(maxBinding / (scratch.wordsPerProgram * 4))));
     const scratchBuf =
       scratch && scratch.wordsPerProgram > 0
-        ? make(chunk * scratch.wordsPerProgram * 4, GPUBufferUsage.STORAGE)
+        ? make(chunk * scratch.wordsPerProgram * 4, BufferUsage.STORAGE)
         : scratch
-          ? make(16, GPUBufferUsage.STORAGE)
+          ? make(16, BufferUsage.STORAGE)
           : null;
 
-    const passes: { bindGroup: GPUBindGroup; x: number; y: number }[] = [];
+    const passes: { bindGroup: GpuBindGroup; x: number; y: number }[] = [];
     for (let base = 0; base < programs; base += chunk) {
       const n = Math.min(chunk, programs - base);
-      const entries: GPUBindGroupEntry[] = [];
+      const entries: { binding: number; resource: { buffer: GpuBuffer; offset?: number; size?: number } }[] = [];
       for (const b of prog.bindings) {
         switch (b.kind) {
           case 'buffer': {
@@ -297,14 +304,14 @@ export async function dispatchProgram(
               else if (f.type === 'u32') dv.setUint32(f.offset, v >>> 0, true);
               else dv.setInt32(f.offset, v, true);
             }
-            const u = make(b.size, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+            const u = make(b.size, BufferUsage.UNIFORM | BufferUsage.COPY_DST);
             device.queue.writeBuffer(u, 0, data);
             entries.push({ binding: b.binding, resource: { buffer: u } });
             break;
           }
         }
       }
-      const x = Math.min(n, MAX_PER_DIM);
+      const x = Math.min(n, perDim);
       passes.push({
         bindGroup: device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }),
         x,
@@ -317,7 +324,7 @@ export async function dispatchProgram(
 
     const timed = timestamps && device.features.has('timestamp-query');
     const querySet = timed ? device.createQuerySet({ type: 'timestamp', count: 2 }) : null;
-    const resolve = timed ? make(16, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC) : null;
+    const resolve = timed ? make(16, BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC) : null;
     const enc = device.createCommandEncoder();
     passes.forEach((p, i) => {
       const timestampWrites =
@@ -335,12 +342,12 @@ export async function dispatchProgram(
       pass.end();
     });
     if (querySet && resolve) enc.resolveQuerySet(querySet, 0, 2, resolve, 0);
-    const reads: { src: GPUBuffer; size: number; key: 'fault' | 'time' }[] = [
+    const reads: { src: GpuBuffer; size: number; key: 'fault' | 'time' }[] = [
       { src: fault, size: FAULT_WORDS * 4, key: 'fault' },
     ];
     if (resolve) reads.push({ src: resolve, size: 16, key: 'time' });
     const staged = reads.map((r) => {
-      const dst = make(r.size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+      const dst = make(r.size, BufferUsage.MAP_READ | BufferUsage.COPY_DST);
       enc.copyBufferToBuffer(r.src, 0, dst, 0, Math.max(16, r.size));
       return { ...r, dst };
     });
@@ -348,6 +355,7 @@ export async function dispatchProgram(
     device.queue.submit([enc.finish()]);
     await device.queue.onSubmittedWorkDone();
     const wallMs = performance.now() - t0;
+    scopes = 0;
     const oom = await device.popErrorScope();
     const invalid = await device.popErrorScope();
     if (invalid) throw new Error(`WebGPU validation error: ${invalid.message}`);
@@ -355,7 +363,7 @@ export async function dispatchProgram(
     let faultRec: FaultRecord | null = null;
     let gpuMs: number | null = null;
     for (const s of staged) {
-      await s.dst.mapAsync(GPUMapMode.READ);
+      await s.dst.mapAsync(MAP_READ);
       const bytes = new Uint8Array(s.dst.getMappedRange().slice(0));
       s.dst.unmap();
       if (s.key === 'fault') {
@@ -369,6 +377,10 @@ export async function dispatchProgram(
     }
     querySet?.destroy();
     return { fault: faultRec, gpuMs, wallMs };
+  } catch (e) {
+    // Leave the error scopes balanced for the next launch on this device.
+    for (; scopes > 0; scopes--) await device.popErrorScope().catch(() => null);
+    throw e;
   } finally {
     for (const b of created) b.destroy();
   }
@@ -391,16 +403,16 @@ function readWriteVariant(prog: WgslProgram, names: string[]): WgslProgram {
 }
 
 /** Reads `size` bytes of `src` from `offset` back to the host. */
-export async function readBuffer(device: GPUDevice, src: GPUBuffer, offset: number, size: number): Promise<Uint8Array> {
+export async function readBuffer(device: GpuDevice, src: GpuBuffer, offset: number, size: number): Promise<Uint8Array> {
   const dst = device.createBuffer({
     size: Math.max(16, round4(size)),
-    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST,
   });
   try {
     const enc = device.createCommandEncoder();
     enc.copyBufferToBuffer(src, offset, dst, 0, round4(size));
     device.queue.submit([enc.finish()]);
-    await dst.mapAsync(GPUMapMode.READ);
+    await dst.mapAsync(MAP_READ);
     const out = new Uint8Array(dst.getMappedRange().slice(0, size));
     dst.unmap();
     return out;
@@ -410,18 +422,18 @@ export async function readBuffer(device: GPUDevice, src: GPUBuffer, offset: numb
 }
 
 /** Uploads host bytes (any length) into a new storage buffer, zero-padded to a word. */
-export function uploadBuffer(device: GPUDevice, bytes: Uint8Array | null, byteLength: number): GPUBuffer {
+export function uploadBuffer(device: GpuDevice, bytes: Uint8Array | null, byteLength: number): GpuBuffer {
   const size = Math.max(16, round4(byteLength));
   const g = device.createBuffer({
     size,
-    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    usage: BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST,
   });
   if (bytes) writeHost(device, g, bytes);
   return g;
 }
 
 /** Writes host bytes (any length) to the start of `g`, zero-padded to a word as writeBuffer requires. */
-export function writeHost(device: GPUDevice, g: GPUBuffer, bytes: Uint8Array): void {
+export function writeHost(device: GpuDevice, g: GpuBuffer, bytes: Uint8Array): void {
   if (!bytes.byteLength) return;
   const padded = new Uint8Array(round4(bytes.byteLength));
   padded.set(bytes);
@@ -429,10 +441,11 @@ export function writeHost(device: GPUDevice, g: GPUBuffer, bytes: Uint8Array): v
 }
 
 /**
- * Runs `prog` over `launch.grid` on host regions (uploaded for the launch, written ones read back): the runner the
- * lowering tests use. The backend keeps allocations resident instead (worker.ts).
+ * Runs `prog` over `launch.grid` on host regions (uploaded for the launch, written ones read back): the runner of the
+ * dashboard's playground and of @tessera/backend-webgpu's lowering tests. The backend itself keeps allocations
+ * resident between launches and calls dispatchProgram (its worker.ts).
  */
-export async function runProgram(device: GPUDevice, prog: WgslProgram, launch: ProgramLaunch): Promise<ProgramResult> {
+export async function runProgram(device: GpuDevice, prog: WgslProgram, launch: ProgramLaunch): Promise<ProgramResult> {
   const gpus = launch.regions.map((r) => uploadBuffer(device, r.bytes, r.bytes.byteLength));
   try {
     const bound: Record<string, BoundBuffer> = {};
@@ -444,7 +457,7 @@ export async function runProgram(device: GPUDevice, prog: WgslProgram, launch: P
       bound[b.name] = {
         gpu: gpus[p.region]!,
         byteOffset: p.byteOffset,
-        byteLength: p.length * DTYPE_BYTES[b.dtype]!,
+        byteLength: p.length * elementBytes(b.dtype),
         length: p.length,
       };
       if (b.access === 'read_write') writtenRegions.add(p.region);

@@ -1,8 +1,9 @@
 /**
- * The slice of the WebGPU API the playground uses, declared here because the dashboard's TypeScript has no WebGPU
- * types (TypeScript's DOM library does not ship them; `@webgpu/types` is not a dependency). The shapes follow the
- * spec, and the browser's objects (or Dawn's in Node tests) are used through them as they are. Flag values are the
- * spec's constants, so nothing depends on the `GPUBufferUsage` / `GPUMapMode` globals existing.
+ * The slice of the WebGPU API that runs a lowered kernel (run-program.ts), declared here so that one runner serves
+ * every host: @tessera/backend-webgpu's Dawn in Node and the dashboard's `navigator.gpu` in a browser. Neither
+ * TypeScript's libraries nor this package ship WebGPU's types (`@webgpu/types` would be a dependency of every user),
+ * so the shapes follow the spec and the host's objects are used through them as they are. Flag values are the spec's
+ * constants, so nothing depends on the `GPUBufferUsage` / `GPUMapMode` globals existing.
  */
 
 /** `navigator.gpu` (or Dawn's `create()` in Node): anything that can request an adapter. */
@@ -43,17 +44,15 @@ export interface GpuQuerySet {
   destroy(): void;
 }
 
-export interface GpuBindGroupLayout {
-  readonly __layout?: never;
-}
+/** Opaque: only handed back to the API. */
+export type GpuBindGroupLayout = object;
 
 export interface GpuComputePipeline {
   getBindGroupLayout(index: number): GpuBindGroupLayout;
 }
 
-export interface GpuBindGroup {
-  readonly __bindGroup?: never;
-}
+/** Opaque: only handed back to the API. */
+export type GpuBindGroup = object;
 
 export interface GpuCompilationMessage {
   type: string;
@@ -67,14 +66,13 @@ export interface GpuShaderModule {
 
 export interface GpuComputePass {
   setPipeline(p: GpuComputePipeline): void;
-  setBindGroup(index: number, group: GpuBindGroup): void;
+  setBindGroup(index: number, group: GpuBindGroup | null | undefined): void;
   dispatchWorkgroups(x: number, y?: number, z?: number): void;
   end(): void;
 }
 
-export interface GpuCommandBuffer {
-  readonly __commandBuffer?: never;
-}
+/** Opaque: only handed back to the API. */
+export type GpuCommandBuffer = object;
 
 export interface GpuCommandEncoder {
   beginComputePass(descriptor?: {
@@ -87,7 +85,7 @@ export interface GpuCommandEncoder {
 
 export interface GpuQueue {
   writeBuffer(buffer: GpuBuffer, offset: number, data: ArrayBufferView | ArrayBuffer): void;
-  submit(buffers: GpuCommandBuffer[]): void;
+  submit(buffers: Iterable<GpuCommandBuffer>): void;
   onSubmittedWorkDone(): Promise<void>;
 }
 
@@ -103,12 +101,13 @@ export interface GpuDevice {
   createBuffer(descriptor: { size: number; usage: number }): GpuBuffer;
   createShaderModule(descriptor: { code: string }): GpuShaderModule;
   createComputePipelineAsync(descriptor: {
-    layout: 'auto';
-    compute: { module: GpuShaderModule; entryPoint: string };
+    layout: 'auto' | object;
+    compute: { module: GpuShaderModule; entryPoint?: string };
   }): Promise<GpuComputePipeline>;
   createBindGroup(descriptor: {
     layout: GpuBindGroupLayout;
-    entries: { binding: number; resource: { buffer: GpuBuffer; offset?: number; size?: number } }[];
+    /** Here always `{ buffer, offset?, size? }` resources (GPUBufferBinding). */
+    entries: Iterable<{ binding: number; resource: object }>;
   }): GpuBindGroup;
   createCommandEncoder(): GpuCommandEncoder;
   createQuerySet(descriptor: { type: 'timestamp'; count: number }): GpuQuerySet;
