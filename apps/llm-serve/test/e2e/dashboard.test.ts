@@ -178,6 +178,7 @@ describe.skipIf(!browserPath)('dashboard in Chromium', () => {
     const tries: Interactive[] = [];
     for (let i = 0; i < 3 && !tries.some((t) => t.interactiveMs < 2000); i++) tries.push(await coldLoad(browser, url));
     const best = Math.min(...tries.map((t) => t.interactiveMs));
+    if (tries.length > 1) console.warn(`dashboard interactive: ${tries.length} cold loads, ${JSON.stringify(tries)}`);
     expect(best, `cold loads: ${JSON.stringify(tries)}`).toBeLessThan(2000);
     await page.goto(url, { waitUntil: 'domcontentloaded' });
     await expect(page.getByTestId('model-card').textContent()).resolves.toMatch(/untrained/);
