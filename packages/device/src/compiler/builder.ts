@@ -5,6 +5,7 @@
  * insertion point.
  */
 import { BOOL, FLOAT, INT, Op, Region, type ScalarKind, type SourceLoc, type Type, Value } from './ir';
+import { SCALAR_BINARY_FN, SCALAR_UNARY_FN } from './scalar-math';
 
 /** c + Σ coeff·value over int scalars. */
 interface Affine {
@@ -374,18 +375,11 @@ export function evalBinary(op: string, a: number | boolean, b: number | boolean)
       return (a && b) as number | boolean;
     case '||':
       return (a || b) as number | boolean;
-    case 'min':
-      return Math.min(x, y);
-    case 'max':
-      return Math.max(x, y);
-    case 'imul':
-      return Math.imul(x, y);
-    case 'atan2':
-      return Math.atan2(x, y);
-    case 'hypot':
-      return Math.hypot(x, y);
-    default:
+    default: {
+      const f = SCALAR_BINARY_FN[op];
+      if (f) return f(x, y);
       throw new Error(`unknown scalar op ${op}`);
+    }
   }
 }
 
@@ -400,53 +394,10 @@ export function evalUnary(op: string, a: number | boolean): number | boolean {
       return !a;
     case '~':
       return ~x;
-    case 'floor':
-      return Math.floor(x);
-    case 'ceil':
-      return Math.ceil(x);
-    case 'round':
-      return Math.round(x);
-    case 'trunc':
-      return Math.trunc(x);
-    case 'sign':
-      return Math.sign(x);
-    case 'abs':
-      return Math.abs(x);
-    case 'sqrt':
-      return Math.sqrt(x);
-    case 'cbrt':
-      return Math.cbrt(x);
-    case 'exp':
-      return Math.exp(x);
-    case 'expm1':
-      return Math.expm1(x);
-    case 'log':
-      return Math.log(x);
-    case 'log2':
-      return Math.log2(x);
-    case 'log10':
-      return Math.log10(x);
-    case 'log1p':
-      return Math.log1p(x);
-    case 'sin':
-      return Math.sin(x);
-    case 'cos':
-      return Math.cos(x);
-    case 'tan':
-      return Math.tan(x);
-    case 'tanh':
-      return Math.tanh(x);
-    case 'atan':
-      return Math.atan(x);
-    case 'fround':
-      return Math.fround(x);
-    case 'isNaN':
-      return Number.isNaN(x);
-    case 'isFinite':
-      return Number.isFinite(x);
-    case 'isInteger':
-      return Number.isInteger(x);
-    default:
+    default: {
+      const f = SCALAR_UNARY_FN[op];
+      if (f) return f(x);
       throw new Error(`unknown scalar op ${op}`);
+    }
   }
 }

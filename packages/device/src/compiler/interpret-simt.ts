@@ -20,7 +20,7 @@ import { type DType, isFloat, type StorageArray } from '../dtype/dtype';
 import { evalBinary, evalUnary } from './builder';
 import { type KernelIR, type Op, type Region, type Value, WARP_OPS } from './ir';
 import type { SimtRuntime } from './simt/codegen';
-import type { WarpSite } from './simt/warp';
+import { WARP_WHAT, type WarpSite } from './simt/warp';
 
 // ------------------------------------------------------------------------------------------------------ the API
 
@@ -280,22 +280,6 @@ function unaryFn(op: string, a: number, o: number): Fn {
 
 const AXES = ['tx', 'ty', 'tz'] as const;
 const BAXES = ['bx', 'by', 'bz'] as const;
-
-/** CUDA-style names of the warp intrinsics, for the runtime's messages (as the generated code names them). */
-const WARP_WHAT: Record<string, string> = {
-  idx: 'k.shfl',
-  up: 'k.shflUp',
-  down: 'k.shflDown',
-  bfly: 'k.shflXor',
-  ballot: 'k.ballot',
-  any: 'k.any',
-  all: 'k.all',
-  active: 'k.activeMask',
-  add: 'k.reduceAdd',
-  min: 'k.reduceMin',
-  max: 'k.reduceMax',
-  sync: 'k.syncwarp',
-};
 
 function siteOf(op: Op): string {
   const loc = op.loc;

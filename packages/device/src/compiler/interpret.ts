@@ -11,6 +11,7 @@
  */
 import type { DType, TileDType } from '../dtype/dtype';
 import type { BinaryOp, UnaryOp } from '../kernel/elementwise';
+import { sizeOf } from '../kernel/shape';
 import { evalBinary, evalUnary } from './builder';
 import { allocTile, castTo, kindOf, type LaunchArgs, RUNTIME, type TileData, tf32Into } from './codegen/runtime';
 import type { TileValue, View, Where } from './codegen/runtime-ops';
@@ -440,7 +441,7 @@ export function blockLanes(
   at: readonly number[],
   block: readonly number[],
 ): { off: Int32Array; mask: Uint8Array } {
-  const n = ops.sizeOf(block);
+  const n = sizeOf(block);
   const off = new Int32Array(n);
   const mask = new Uint8Array(n);
   const r = block.length;

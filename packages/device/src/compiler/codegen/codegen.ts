@@ -18,7 +18,9 @@
  */
 import type { DType, TileDType } from '../../dtype/dtype';
 import { BINARY_OPS, UNARY_OPS } from '../../kernel/elementwise';
+import { sizeOf, stridesOf } from '../../kernel/shape';
 import { type KernelIR, laneShape, type Op, type Region, type Value } from '../ir';
+import { SCALAR_BINARY_JS, SCALAR_UNARY_JS } from '../scalar-math';
 import {
   alignedCtx,
   type Ctx,
@@ -31,8 +33,6 @@ import {
   isTileValue,
   Plan,
   rootShape,
-  sizeOf,
-  stridesOf,
   tileDType,
   tileShape,
 } from './plan';
@@ -215,40 +215,6 @@ function encodeExpr(dtype: DType, v: string): string {
       return v;
   }
 }
-
-const SCALAR_BINARY: Record<string, string> = {
-  min: 'Math.min',
-  max: 'Math.max',
-  imul: 'Math.imul',
-  atan2: 'Math.atan2',
-  hypot: 'Math.hypot',
-};
-
-const SCALAR_UNARY: Record<string, string> = {
-  floor: 'Math.floor',
-  ceil: 'Math.ceil',
-  round: 'Math.round',
-  trunc: 'Math.trunc',
-  sign: 'Math.sign',
-  abs: 'Math.abs',
-  sqrt: 'Math.sqrt',
-  cbrt: 'Math.cbrt',
-  exp: 'Math.exp',
-  expm1: 'Math.expm1',
-  log: 'Math.log',
-  log2: 'Math.log2',
-  log10: 'Math.log10',
-  log1p: 'Math.log1p',
-  sin: 'Math.sin',
-  cos: 'Math.cos',
-  tan: 'Math.tan',
-  tanh: 'Math.tanh',
-  atan: 'Math.atan',
-  fround: 'Math.fround',
-  isNaN: 'Number.isNaN',
-  isFinite: 'Number.isFinite',
-  isInteger: 'Number.isInteger',
-};
 
 // --------------------------------------------------------------------------------------------------------- slots
 
@@ -853,12 +819,12 @@ class Generator {
         this.names.set(res!, literal(a.value as number | boolean));
         return;
       case 's.binary': {
-        const f = SCALAR_BINARY[a.op as string];
+        const f = SCALAR_BINARY_JS[a.op as string];
         def(f ? `${f}(${s(0)}, ${s(1)})` : `${s(0)} ${a.op} ${s(1)}`);
         return;
       }
       case 's.unary': {
-        const f = SCALAR_UNARY[a.op as string];
+        const f = SCALAR_UNARY_JS[a.op as string];
         def(f ? `${f}(${s(0)})` : `${a.op}${s(0)}`);
         return;
       }

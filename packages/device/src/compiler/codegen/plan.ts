@@ -22,6 +22,7 @@
  * only flags a bad lane, and a replay checks each gather's lanes in program order and throws the first fault.
  */
 import type { TileDType } from '../../dtype/dtype';
+import { sizeOf, stridesOf } from '../../kernel/shape';
 import { isPure } from '../builder';
 import { laneShape, type Op, type Region, type Value } from '../ir';
 
@@ -67,22 +68,6 @@ export function tileDType(v: Value): TileDType {
 
 export function isTileValue(v: Value): boolean {
   return v.type.kind === 'tile';
-}
-
-export function sizeOf(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
-
-export function stridesOf(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i]!;
-  }
-  return s;
 }
 
 /** Values whose computation costs enough that computing them twice per element is not acceptable. */

@@ -7,6 +7,7 @@
  */
 import { bitsEncoder, type DType, type StorageArray, type TileDType } from '../../dtype/dtype';
 import { BINARY_OPS, type BinaryOp, UNARY_OPS, type UnaryOp } from '../../kernel/elementwise';
+import { sizeOf, stridesOf } from '../../kernel/shape';
 import {
   allocTile,
   blockAtError,
@@ -20,22 +21,6 @@ import {
   rint,
   type TileData,
 } from './runtime';
-
-export function sizeOf(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
-
-export function stridesOf(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i]!;
-  }
-  return s;
-}
 
 /** Strides (per axis of `to`) to read a tile of shape `from` broadcast to `to` (0 along broadcast axes). */
 export function broadcastStrides(from: readonly number[], to: readonly number[]): number[] {

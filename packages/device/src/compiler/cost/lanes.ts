@@ -18,7 +18,7 @@
  */
 import { castScalar, dtypeBytes, type TileDType } from '../../dtype/dtype';
 import { type BinaryOp, binaryLoop, type UnaryOp, unaryLoop } from '../../kernel/elementwise';
-import { broadcastData, stridesOf } from '../../kernel/shape';
+import { broadcastData, sizeOf, stridesOf } from '../../kernel/shape';
 import type { TileData } from '../../kernel/tile-data';
 import { allocTileData, finishData, kindOf } from '../../kernel/tile-data';
 import {
@@ -66,14 +66,8 @@ export class LaneTile {
   }
 }
 
-export function sizeOfShape(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
-
 export function unknownTile(dtype: TileDType, shape: readonly number[], fromDot: boolean): LaneTile {
-  return new LaneTile(dtype, shape, sizeOfShape(shape), null, 0, null, fromDot);
+  return new LaneTile(dtype, shape, sizeOf(shape), null, 0, null, fromDot);
 }
 
 // ------------------------------------------------------------------------------------------- caches
@@ -160,13 +154,13 @@ function memo2<T>(a: object, b: object, key: string, make: () => T): T {
 
 /** `data` (shape `from`) broadcast to `to`, cached. */
 function bcast<T extends TileData>(data: T, from: readonly number[], to: readonly number[]): T {
-  if (data.length === sizeOfShape(to)) return data;
+  if (data.length === sizeOf(to)) return data;
   return memo1(data, `b${from.join(',')}>${to.join(',')}`, () => broadcastData(data, from, to));
 }
 
 function unkOf(t: LaneTile | Scalar, to: readonly number[]): Uint8Array | null {
   if (!(t instanceof LaneTile)) return null;
-  if (!t.base) return new Uint8Array(sizeOfShape(to)).fill(1);
+  if (!t.base) return new Uint8Array(sizeOf(to)).fill(1);
   return t.unk ? bcast(t.unk, t.shape, to) : null;
 }
 
@@ -260,7 +254,7 @@ export function arangeTile(p: Domains, start: Scalar, size: number): LaneTile {
 }
 
 export function fullTile(p: Domains, value: Scalar, shape: readonly number[], dtype: TileDType): LaneTile {
-  const n = sizeOfShape(shape);
+  const n = sizeOf(shape);
   const v = settle(p, value);
   if (typeof v === 'symbol') return unknownTile(dtype, shape, false);
   if (dtype === 'i32' && (typeof v === 'number' || v instanceof Sym)) {
@@ -351,7 +345,7 @@ function compareLanes(p: Domains, op: string, diff: ArrayLike<number>, thr: Sym)
 /** Integer base of an operand broadcast to `shape` (a scalar contributes zeros), for the offset arithmetic. */
 function intBase(x: Opnd, shape: readonly number[]): TileData {
   if (x instanceof LaneTile) return bcast(x.base!, x.shape, shape);
-  return zeroBase(sizeOfShape(shape));
+  return zeroBase(sizeOf(shape));
 }
 
 /** An operand's offset: a tile's `s`, or a scalar as the i32 lanes would receive it (castScalar; integral Syms). */
@@ -394,7 +388,7 @@ export function binaryTile(
   const sy = offsetOf(p, y);
   const symbolic = sx instanceof Sym || sy instanceof Sym;
   const mask = (sx instanceof Sym ? sx.mask : 0) | (sy instanceof Sym ? sy.mask : 0);
-  const n = sizeOfShape(shape);
+  const n = sizeOf(shape);
   switch (op) {
     case 'add':
     case 'sub': {
@@ -554,7 +548,7 @@ function concreteBinary(
   unk: Uint8Array | null,
   fromDot: boolean,
 ): LaneTile {
-  const n = sizeOfShape(shape);
+  const n = sizeOf(shape);
   const kind = kindOf(cd);
   const xs = x instanceof LaneTile ? null : checkedScalar(p, x);
   const ys = y instanceof LaneTile ? null : checkedScalar(p, y);
@@ -595,7 +589,7 @@ function boolLogic(
   shape: readonly number[],
   fromDot: boolean,
 ): LaneTile {
-  const n = sizeOfShape(shape);
+  const n = sizeOf(shape);
   const val = (t: Opnd): { d: TileData; u: Uint8Array | null } => {
     if (t instanceof LaneTile) {
       if (!t.base) return { d: new Uint8Array(n), u: new Uint8Array(n).fill(1) };
@@ -728,7 +722,7 @@ export function whereTile(
   shape: readonly number[],
   fromDot: boolean,
 ): LaneTile {
-  const n = sizeOfShape(shape);
+  const n = sizeOf(shape);
   if (typeof a === 'symbol' || typeof b === 'symbol') return unknownTile(rd, shape, fromDot);
   if (!c.base || (a instanceof LaneTile && !a.base) || (b instanceof LaneTile && !b.base)) {
     return unknownTile(rd, shape, fromDot);
@@ -815,7 +809,7 @@ export function broadcastTile(x: LaneTile, shape: readonly number[], fromDot: bo
   return new LaneTile(
     x.dtype,
     shape,
-    sizeOfShape(shape),
+    sizeOf(shape),
     bcast(x.base, x.shape, shape),
     x.s,
     x.unk ? bcast(x.unk, x.shape, shape) : null,
@@ -859,7 +853,7 @@ export function permuteTile(x: LaneTile, perm: readonly number[], fromDot: boole
 // ------------------------------------------------------------------------------------------- reductions
 
 function split3(shape: readonly number[], axis: number): [number, number, number] {
-  return [sizeOfShape(shape.slice(0, axis)), shape[axis]!, sizeOfShape(shape.slice(axis + 1))];
+  return [sizeOf(shape.slice(0, axis)), shape[axis]!, sizeOf(shape.slice(axis + 1))];
 }
 
 export function reduceTile(
@@ -1003,11 +997,11 @@ function rangesUnder(
     const ms = pad(maskShape);
     const oStr = stridesOf(os).map((v, i) => (os[i] === 1 ? 0 : v));
     const mStr = stridesOf(ms).map((v, i) => (ms[i] === 1 ? 0 : v));
-    const m = sizeOfShape(maskShape);
+    const m = sizeOf(maskShape);
     const lo = new Float64Array(m).fill(Number.POSITIVE_INFINITY);
     const hi = new Float64Array(m).fill(Number.NEGATIVE_INFINITY);
     const idx = new Array<number>(r).fill(0);
-    const n = sizeOfShape(lanes);
+    const n = sizeOf(lanes);
     for (let l = 0; l < n; l++) {
       let oi = 0;
       let mi = 0;
@@ -1028,7 +1022,7 @@ function rangesUnder(
 }
 
 export function laneSummary(off: LaneTile, mask: LaneTile | null, shape: readonly number[]): LaneSummary {
-  const n = sizeOfShape(shape);
+  const n = sizeOf(shape);
   const res: LaneSummary = { active: n, maskBound: false, offsetsKnown: false, lo: 0, hi: 0, s: off.s };
   const mk = mask?.base as Uint8Array | null | undefined;
   if (mask) {
@@ -1074,7 +1068,7 @@ export function firstOutOfBounds(
   shape: readonly number[],
   len: number,
 ): number | null {
-  const n = sizeOfShape(shape);
+  const n = sizeOf(shape);
   const ob = bcast(off.base!, off.shape, shape);
   const s = off.s instanceof Sym ? pointValue(p, off.s) : off.s;
   const mk = mask?.base ? bcast(mask.base as Uint8Array, mask.shape, shape) : null;
@@ -1087,5 +1081,5 @@ export function firstOutOfBounds(
 }
 
 export function tileBytes(dtype: TileDType, shape: readonly number[]): number {
-  return sizeOfShape(shape) * dtypeBytes(dtype);
+  return sizeOf(shape) * dtypeBytes(dtype);
 }

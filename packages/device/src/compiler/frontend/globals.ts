@@ -5,6 +5,7 @@
  */
 import type { Builder } from '../builder';
 import { isScalar, Value } from '../ir';
+import { MATH_UNARY } from '../scalar-math';
 import { Builtin } from './values';
 
 /** The builder of the kernel being staged (set by the stager around each compile; staging is synchronous). */
@@ -73,26 +74,8 @@ const MATH: Record<string, unknown> = Object.freeze({
   LOG10E: Math.LOG10E,
   SQRT2: Math.SQRT2,
   SQRT1_2: Math.SQRT1_2,
-  floor: unaryMath('floor', Math.floor),
-  ceil: unaryMath('ceil', Math.ceil),
-  round: unaryMath('round', Math.round),
-  trunc: unaryMath('trunc', Math.trunc),
-  sign: unaryMath('sign', Math.sign),
-  abs: unaryMath('abs', Math.abs),
-  sqrt: unaryMath('sqrt', Math.sqrt),
-  cbrt: unaryMath('cbrt', Math.cbrt),
-  exp: unaryMath('exp', Math.exp),
-  expm1: unaryMath('expm1', Math.expm1),
-  log: unaryMath('log', Math.log),
-  log2: unaryMath('log2', Math.log2),
-  log10: unaryMath('log10', Math.log10),
-  log1p: unaryMath('log1p', Math.log1p),
-  sin: unaryMath('sin', Math.sin),
-  cos: unaryMath('cos', Math.cos),
-  tan: unaryMath('tan', Math.tan),
-  tanh: unaryMath('tanh', Math.tanh),
-  atan: unaryMath('atan', Math.atan),
-  fround: unaryMath('fround', Math.fround),
+  // Math.floor(x) → the op `floor`, … (scalar-math.ts: the one list of them).
+  ...Object.fromEntries(MATH_UNARY.map((n) => [n, unaryMath(n, Math[n])])),
   min: variadic('min'),
   max: variadic('max'),
   pow: binaryMath('pow', Math.pow, '**'),

@@ -6,6 +6,7 @@
  */
 import { isFloat, isFp8, type TileDType } from '../../dtype/dtype';
 import { BINARY_OPS, type BinaryOp, UNARY_OPS, type UnaryOp } from '../../kernel/elementwise';
+import { sizeOf } from '../../kernel/shape';
 import type { Builder } from '../builder';
 import { INT, isScalar, isTile, type Type, tileType, type Value } from '../ir';
 
@@ -28,12 +29,6 @@ export interface TileType {
 
 export function tileOf(v: Value): TileType | null {
   return isTile(v.type) ? (v.type as TileType) : null;
-}
-
-export function sizeOf(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {

@@ -19,7 +19,8 @@
  */
 import { DTYPE_INFO, type DType, isFloat } from '../../dtype/dtype';
 import { type KernelIR, type Op, type Region, type Value, WARP_OPS, walk } from '../ir';
-import type { WarpRuntime, WarpSite } from './warp';
+import { SCALAR_BINARY_JS, SCALAR_UNARY_JS } from '../scalar-math';
+import { WARP_WHAT, type WarpRuntime, type WarpSite } from './warp';
 
 /** What a compiled SIMT kernel runs on: device memory and arguments as plain arrays (a worker can hold them). */
 export interface SimtLaunch {
@@ -84,32 +85,6 @@ const BINARY_JS: Record<string, string> = {
   '||': '||',
 };
 
-const UNARY_FN: Record<string, string> = {
-  floor: 'Math.floor',
-  ceil: 'Math.ceil',
-  round: 'Math.round',
-  trunc: 'Math.trunc',
-  sign: 'Math.sign',
-  abs: 'Math.abs',
-  sqrt: 'Math.sqrt',
-  cbrt: 'Math.cbrt',
-  exp: 'Math.exp',
-  expm1: 'Math.expm1',
-  log: 'Math.log',
-  log2: 'Math.log2',
-  log10: 'Math.log10',
-  log1p: 'Math.log1p',
-  sin: 'Math.sin',
-  cos: 'Math.cos',
-  tan: 'Math.tan',
-  tanh: 'Math.tanh',
-  atan: 'Math.atan',
-  fround: 'Math.fround',
-  isNaN: 'Number.isNaN',
-  isFinite: 'Number.isFinite',
-  isInteger: 'Number.isInteger',
-};
-
 function containsBarrier(op: Op): boolean {
   let found = false;
   for (const r of op.regions)
@@ -136,20 +111,6 @@ function siteOf(op: Op): string {
   const file = loc.file?.split(/[\\/]/).slice(-2).join('/');
   return `${loc.line ? `${file}:${loc.line} ` : ''}— in \`${loc.snippet}\``;
 }
-
-const WARP_WHAT: Record<string, string> = {
-  idx: 'k.shfl',
-  up: 'k.shflUp',
-  down: 'k.shflDown',
-  bfly: 'k.shflXor',
-  ballot: 'k.ballot',
-  any: 'k.any',
-  all: 'k.all',
-  active: 'k.activeMask',
-  add: 'k.reduceAdd',
-  min: 'k.reduceMin',
-  max: 'k.reduceMax',
-};
 
 class Gen {
   private readonly lines: string[] = [];
@@ -456,9 +417,7 @@ class Gen {
         const [a, b] = [this.r(o[0]!), this.r(o[1]!)];
         let e: string;
         if (BINARY_JS[k]) e = `(${a} ${BINARY_JS[k]} ${b})`;
-        else if (k === 'min' || k === 'max') e = `Math.${k}(${a}, ${b})`;
-        else if (k === 'imul') e = `Math.imul(${a}, ${b})`;
-        else if (k === 'atan2' || k === 'hypot') e = `Math.${k}(${a}, ${b})`;
+        else if (SCALAR_BINARY_JS[k]) e = `${SCALAR_BINARY_JS[k]}(${a}, ${b})`;
         else throw new Error(`simt codegen: unknown scalar op ${k}`);
         this.define(op.result, e);
         return;
@@ -466,7 +425,9 @@ class Gen {
       case 's.unary': {
         const k = op.attrs.op as string;
         const a = this.r(o[0]!);
-        const e = k === '-' || k === '+' || k === '!' || k === '~' ? `(${k}${a})` : `${UNARY_FN[k]}(${a})`;
+        const fn = SCALAR_UNARY_JS[k];
+        if (!fn && !['-', '+', '!', '~'].includes(k)) throw new Error(`simt codegen: unknown scalar op ${k}`);
+        const e = fn ? `${fn}(${a})` : `(${k}${a})`;
         this.define(op.result, e);
         return;
       }

@@ -21,6 +21,22 @@
  * `laneMask`, sections of `width` lanes; `shflXor` may read an earlier section but not a later one).
  */
 
+/** CUDA-style names of the warp intrinsics, by op kind, for the runtime's messages (as kernels write them). */
+export const WARP_WHAT: Readonly<Record<string, string>> = {
+  idx: 'k.shfl',
+  up: 'k.shflUp',
+  down: 'k.shflDown',
+  bfly: 'k.shflXor',
+  ballot: 'k.ballot',
+  any: 'k.any',
+  all: 'k.all',
+  active: 'k.activeMask',
+  add: 'k.reduceAdd',
+  min: 'k.reduceMin',
+  max: 'k.reduceMax',
+  sync: 'k.syncwarp',
+};
+
 /** What the generated code knows about one call site (a constant it passes on every call). */
 export interface WarpSite {
   /** The intrinsic as a kernel writes it (`k.shflDown`). */

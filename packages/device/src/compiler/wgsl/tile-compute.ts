@@ -18,10 +18,11 @@
  * - sort: stable, NaN last; each element's rank is the number of elements ordered before it (value, then index).
  */
 import type { TileDType } from '../../dtype/dtype';
+import { sizeOf } from '../../kernel/shape';
 import type { Op, Value } from '../ir';
 import { type Emitter, Idx, idivC, imodC, type Storage, UNROLL } from './tile-emit';
 import { ekind, elemType, finish } from './tile-expr';
-import { shapeOf, sizeOf } from './tile-plan';
+import { shapeOf } from './tile-plan';
 
 const dtypeOf = (v: Value) => (v.type as { dtype: TileDType }).dtype;
 

@@ -6,10 +6,11 @@
  */
 import type { TileDType } from '../../dtype/dtype';
 import { TesseraError } from '../../errors';
+import { sizeOf, stridesOf } from '../../kernel/shape';
 import type { KernelIR, Op, Value } from '../ir';
 import { constAs, convertScalar, type Kind } from './scalar';
 import { binaryElem, castElem, ekind, elemType, finish, scalarToTile, tileLit, unaryElem } from './tile-expr';
-import { permuteIsIdentity, shapeOf, sizeOf, type TilePlan } from './tile-plan';
+import { permuteIsIdentity, shapeOf, type TilePlan } from './tile-plan';
 
 export type Rep =
   | { kind: 'lazy' }
@@ -25,16 +26,6 @@ export class Idx {
     public flatE: string | null,
     public coordsE: string[] | null = null,
   ) {}
-}
-
-export function stridesOf(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i]!;
-  }
-  return s;
 }
 
 const isPow2 = (n: number) => n > 0 && (n & (n - 1)) === 0;

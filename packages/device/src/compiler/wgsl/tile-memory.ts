@@ -5,11 +5,12 @@
  * with its site (abi.ts); masked-off lanes and block elements outside their view never touch memory.
  */
 import type { TileDType } from '../../dtype/dtype';
+import { sizeOf } from '../../kernel/shape';
 import { type KernelIR, laneShape, type Op, type Value } from '../ir';
 import { recordFault, type WgslBufferBinding, type WgslFaultSite } from './abi';
 import { type Emitter, Idx } from './tile-emit';
 import { elemType, storageLit, toBuffer } from './tile-expr';
-import { shapeOf, sizeOf } from './tile-plan';
+import { shapeOf } from './tile-plan';
 
 const dtypeOf = (v: Value) => (v.type as { dtype: TileDType }).dtype;
 

@@ -11,6 +11,8 @@
  * Loads, atomics, dots, reductions, scans, sorts and loop-carried / branch-merged values are materialized; lazy ops
  * that are large, or recomputed inside a loop, or read many times (dot operands, sort and scan inputs) are too.
  */
+
+import { sizeOf } from '../../kernel/shape';
 import { type KernelIR, laneShape, type Op, type Region, type Value } from '../ir';
 
 export const LAZY_OPS: ReadonlySet<string> = new Set([
@@ -37,12 +39,6 @@ const CHEAP_OPS: ReadonlySet<string> = new Set([
 
 export function shapeOf(v: Value): readonly number[] {
   return v.type.kind === 'tile' ? v.type.shape : [];
-}
-
-export function sizeOf(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
 }
 
 export function isTileValue(v: Value): boolean {

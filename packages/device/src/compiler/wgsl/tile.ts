@@ -15,6 +15,7 @@
  * correctly, in an unspecified order.
  */
 import { DTYPE_INFO, type DType, type TileDType } from '../../dtype/dtype';
+import { sizeOf } from '../../kernel/shape';
 import type { KernelIR, Op, Region, Value } from '../ir';
 import { walk } from '../ir';
 import {
@@ -35,7 +36,7 @@ import { emitCumsum, emitDot, emitReduce, emitSort } from './tile-compute';
 import { Emitter, Idx, type Storage } from './tile-emit';
 import { TILE_HELPERS } from './tile-expr';
 import { TileMemory } from './tile-memory';
-import { carryGroups, LAZY_OPS, planTile, shapeOf, sizeOf } from './tile-plan';
+import { carryGroups, LAZY_OPS, planTile, shapeOf } from './tile-plan';
 
 export interface TileToWgslOptions {
   /** The adapter's maxComputeWorkgroupStorageSize (bytes of `var<workgroup>` memory); 16384 by default. */
