@@ -10,7 +10,8 @@
 import { type Cluster, type Communicator, createCluster, TopologyGraph } from '@tessera/cluster';
 import type { CollectiveName, CollectiveView } from '@tessera/dashboard';
 import { isTesseraError } from '@tessera/device';
-import { busBwFactor, parseCollOp, runCollective, sizeOf } from '../commands/coll-perf';
+import { busBwFactor, parseCollOp, sizeOf } from '../commands/coll-perf';
+import { runCollective } from '../commands/coll-perf-check';
 import { builtinSpec, linkUtilisation, topologyView } from './topology';
 import { bad, integer, list, objectBody, oneOf, shown } from './validate';
 
