@@ -5,6 +5,7 @@ export {
   type ShippedModelId,
   shippedConfigPath,
 } from './catalog';
+export { CONFIG_LIMITS } from './config-reader';
 export { ModelArgumentError, ModelConfigError, type ModelConfigErrorCode } from './errors';
 export {
   attentionFlopsPerContextToken,
@@ -27,7 +28,7 @@ export {
   weightBytes,
 } from './memory';
 export { countParameters, type ParameterBreakdown, type ParameterCounts } from './params';
-export { CONFIG_LIMITS, type ParseOptions, parseModelConfig, parseModelConfigText } from './parse';
+export { type ParseOptions, parseModelConfig, parseModelConfigText } from './parse';
 export { isMoeLayer, type ParameterCategory, type TensorGroup, type TensorScope, tensorGroups } from './tensors';
 export {
   type Attention,
