@@ -62,6 +62,7 @@ export function createExecutor(thread: GpuThread, adapter: AdapterReport): Kerne
         subgroupSize: adapter.subgroupSize ?? undefined,
         maxWorkgroupBytes: adapter.limits.maxComputeWorkgroupStorageSize ?? 16384,
         maxInvocations: adapter.limits.maxComputeInvocationsPerWorkgroup ?? 256,
+        maxStorageBuffers: adapter.limits.maxStorageBuffersPerShaderStage ?? 8,
       });
       const missing = program.features.filter((f) => !adapter.features.includes(f));
       if (missing.length)

@@ -138,6 +138,39 @@ run('webgpu backend', () => {
     dev.launch(scale, { grid: 1, block: 8 }, { x, out: x, n: 8, a: 1 });
   });
 
+  it('binds as many buffers as the adapter allows per stage, and refuses one more naming the limit', async () => {
+    const dev = await device();
+    const limit = gpu.ok ? (gpu.adapter.limits.maxStorageBuffersPerShaderStage ?? 8) : 8;
+    /** A kernel of `count` buffers, b0[i] = b1[i] + … (spelled out: the stager reads a kernel's source). */
+    const wide = (count: number) => {
+      const names = Array.from({ length: count }, (_, i) => `b${i}`);
+      const params = Object.fromEntries([...names.map((n) => [n, 'ptr<f32>']), ['n', 'i32']]);
+      const sum = names
+        .slice(1)
+        .map((n) => `p.${n}.get(i)`)
+        .join(' + ');
+      const body = new Function('k', 'p', `const i = k.threadIdx.x; p.b0.set(i, ${sum});`);
+      const kernel = simtKernel({ name: `webgpu_wide${count}`, params }, body as Parameters<typeof simtKernel>[1]);
+      const args = Object.fromEntries([...names.map((n) => [n, dev.alloc('f32', 4)]), ['n', 4]]);
+      return { kernel, args, names };
+    };
+    // limit − 1 buffers and the fault record: exactly the limit.
+    const fits = wide(limit - 1);
+    for (const [j, n] of fits.names.slice(1).entries()) dev.upload(fits.args[n], new Float32Array(4).fill(j + 1));
+    dev.fill(fits.args.b0, Number.NaN);
+    dev.launch(fits.kernel, { grid: 1, block: 4 }, fits.args);
+    expect(Array.from(dev.download(fits.args.b0))).toEqual(new Array(4).fill(((limit - 2) * (limit - 1)) / 2));
+    // One more: refused before anything compiles, in the kernel's terms; the device goes on.
+    const over = wide(limit);
+    expectCode(
+      () => dev.launch(over.kernel, { grid: 1, block: 4 }, over.args),
+      'Unsupported',
+      new RegExp(`webgpu_wide${limit}.*${limit + 1} storage buffers.*${limit}.*maxStorageBuffersPerShaderStage`),
+    );
+    const x = dev.alloc('f32', 8);
+    dev.launch(scale, { grid: 1, block: 8 }, { x, out: x, n: 8, a: 1 });
+  });
+
   it('registers as `webgpu` in the registry', async () => {
     const b = await getBackend('webgpu');
     expect(b.name).toBe('webgpu');

@@ -145,6 +145,7 @@ function lower(program: PlaygroundProgram, ctx: GpuContext): WgslProgram {
       ...(ctx.subgroupSize ? { subgroupSize: ctx.subgroupSize } : {}),
       maxWorkgroupBytes: limitOf(ctx.device.limits, 'maxComputeWorkgroupStorageSize', 16384),
       maxInvocations: limitOf(ctx.device.limits, 'maxComputeInvocationsPerWorkgroup', 256),
+      maxStorageBuffers: limitOf(ctx.device.limits, 'maxStorageBuffersPerShaderStage', 8),
     });
   } catch (e) {
     if (!isTesseraError(e)) throw e;
