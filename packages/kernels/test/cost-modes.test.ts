@@ -1,10 +1,10 @@
 /**
  * The cost record of a launch comes from analysing the kernel's IR, not from running it, so it must not depend on the
  * execution mode: a functional device (buffers hold data) and a timing-only device (no data) must produce the same
- * record for the same launch. This file runs one workload that calls every operator — several variants each, with
- * sizes that leave partial tiles — on both kinds of device, and compares the profiled records launch by launch. It
- * also checks that the workload launches every kernel the package exports, so a kernel added later without a launch
- * here fails the test by name.
+ * record for the same launch. This file runs one workload (library-workload.ts) that calls every operator — several
+ * variants each, with sizes that leave partial tiles — on both kinds of device, and compares the profiled records
+ * launch by launch. It also checks that the workload launches every kernel the package exports, so a kernel added
+ * later without a launch there fails the test by name.
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { CostRecord } from '@tessera/device';
