@@ -2,6 +2,7 @@ import { randomArray, relativeError, rng, TOLERANCE } from '@tessera/device/test
 import { describe, expect, it } from 'vitest';
 import { flashAttention } from '../src/attention';
 import { pagedAttention, reshapeAndCache } from '../src/paged-attention';
+import { decodeStep } from './helpers';
 import { floatsFor, isSimulator, NUMERIC_TARGETS, openDevice } from './setup';
 
 /**
@@ -329,26 +330,7 @@ for (const target of NUMERIC_TARGETS) {
       "fits DeepSeek's absorbed decode (128 heads over one 576-wide latent head) by splitting the heads, and pays for the split in KV reads",
       async () => {
         const dev = await openDevice(target, 'timing');
-        const [H, KH, D, BS] = [128, 1, 576, 16];
-        const seqs = 4;
-        const ctx = 1024;
-        const maxBlocks = ctx / BS;
-        const cache = dev.alloc('bf16', seqs * maxBlocks * BS * KH * D);
-        const q = dev.alloc('bf16', seqs * H * D);
-        const args = {
-          q,
-          keyCache: cache,
-          valueCache: cache,
-          blockTables: dev.alloc('i32', seqs * maxBlocks),
-          out: q,
-          queryLens: new Array(seqs).fill(1),
-          contextLens: new Array(seqs).fill(ctx),
-          maxBlocksPerSeq: maxBlocks,
-          blockSize: BS,
-          heads: H,
-          kvHeads: KH,
-          headDim: D,
-        };
+        const args = decodeStep(dev, { seqs: 4, ctx: 1024, heads: 128, kvHeads: 1, headDim: 576, blockSize: 16 });
         // A whole group (128 × 576 f32 = 288 KiB) exceeds the accumulator of either vendor: the default splits it.
         expect(() => pagedAttention(dev, args, { config: { GB: 128 } })).toThrow();
         const split = pagedAttention(dev, args);
@@ -359,26 +341,8 @@ for (const target of NUMERIC_TARGETS) {
 
     it.runIf(isSimulator(target))('is memory-bound at decode (timing-only, long contexts)', async () => {
       const dev = await openDevice(target, 'timing');
-      const [H, KH, D, BS] = [32, 8, 128, 16];
-      const seqs = 64;
-      const ctx = 4096;
-      const maxBlocks = ctx / BS;
-      const cache = dev.alloc('bf16', seqs * maxBlocks * BS * KH * D);
-      const q = dev.alloc('bf16', seqs * H * D);
-      const r = pagedAttention(dev, {
-        q,
-        keyCache: cache,
-        valueCache: cache,
-        blockTables: dev.alloc('i32', seqs * maxBlocks),
-        out: q,
-        queryLens: new Array(seqs).fill(1),
-        contextLens: new Array(seqs).fill(ctx),
-        maxBlocksPerSeq: maxBlocks,
-        blockSize: BS,
-        heads: H,
-        kvHeads: KH,
-        headDim: D,
-      });
+      const [KH, D, seqs, ctx] = [8, 128, 64, 4096];
+      const r = pagedAttention(dev, decodeStep(dev, { seqs, ctx, heads: 32, kvHeads: KH, headDim: D, blockSize: 16 }));
       expect(r.timing.bound).toBe('memory');
       const kvBytes = 2 * seqs * ctx * KH * D * 2;
       expect(r.cost.total.bytesRead).toBeGreaterThanOrEqual(kvBytes);

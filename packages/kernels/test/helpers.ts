@@ -68,3 +68,35 @@ export function erf64(x: number): number {
   const erfc = (Math.exp(-ax * ax) / (ax * Math.sqrt(Math.PI))) * sum;
   return Math.sign(x) * (1 - erfc);
 }
+
+/**
+ * Paged-attention arguments for a timing-only decode step: `seqs` sequences of one query token each over `ctx`
+ * cached tokens, every block table in range, the cache in `cacheDtype` (fp8 caches get per-tensor scales). Nothing
+ * is filled: on a timing-only device buffers only exist to be sized. `keyCache === valueCache` unless `separate`.
+ */
+export function decodeStep(
+  dev: Device,
+  s: { seqs: number; ctx: number; heads: number; kvHeads: number; headDim: number; blockSize: number },
+  cacheDtype: DType = 'bf16',
+  separate = false,
+) {
+  const maxBlocksPerSeq = Math.ceil(s.ctx / s.blockSize);
+  const cache = () => dev.alloc(cacheDtype, s.seqs * maxBlocksPerSeq * s.blockSize * s.kvHeads * s.headDim);
+  const keyCache = cache();
+  const q = dev.alloc('bf16', s.seqs * s.heads * s.headDim);
+  return {
+    q,
+    keyCache,
+    valueCache: separate ? cache() : keyCache,
+    blockTables: dev.alloc('i32', s.seqs * maxBlocksPerSeq),
+    out: q,
+    queryLens: new Array<number>(s.seqs).fill(1),
+    contextLens: new Array<number>(s.seqs).fill(s.ctx),
+    maxBlocksPerSeq,
+    blockSize: s.blockSize,
+    heads: s.heads,
+    kvHeads: s.kvHeads,
+    headDim: s.headDim,
+    ...(cacheDtype === 'fp8e4m3' || cacheDtype === 'fp8e5m2' ? { kScale: 0.05, vScale: 0.05 } : {}),
+  };
+}

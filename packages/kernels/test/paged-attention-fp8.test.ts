@@ -9,6 +9,7 @@ import { castScalar, createRuntime, type Device, DTYPE_INFO, type DType, isTesse
 import { randomArray, relativeError, rng, TOLERANCE } from '@tessera/device/testing';
 import { describe, expect, it } from 'vitest';
 import { pagedAttention, reshapeAndCache } from '../src/paged-attention';
+import { decodeStep } from './helpers';
 import { NUMERIC_TARGETS, openDevice } from './setup';
 
 type Fp8 = 'fp8e4m3' | 'fp8e5m2';
@@ -351,27 +352,10 @@ describe(`fp8 KV cache on ${nvidia.device}`, () => {
 
   it('reads the cache at 1 byte per element: an fp8 decode at long context reads half the KV bytes of bf16 and models correspondingly faster (timing-only)', async () => {
     const dev = await openDevice(nvidia, 'timing');
-    const [H, KH, D, BS] = [32, 8, 128, 16];
-    const [seqs, ctx] = [64, 4096];
-    const maxBlocks = ctx / BS;
+    const [KH, D, seqs, ctx] = [8, 128, 64, 4096];
     const run = (cacheDtype: DType) => {
-      const cache = () => dev.alloc(cacheDtype, seqs * maxBlocks * BS * KH * D);
-      const q = dev.alloc('bf16', seqs * H * D);
-      const r = pagedAttention(dev, {
-        q,
-        keyCache: cache(),
-        valueCache: cache(),
-        blockTables: dev.alloc('i32', seqs * maxBlocks),
-        out: q,
-        queryLens: new Array(seqs).fill(1),
-        contextLens: new Array(seqs).fill(ctx),
-        maxBlocksPerSeq: maxBlocks,
-        blockSize: BS,
-        heads: H,
-        kvHeads: KH,
-        headDim: D,
-        ...(cacheDtype === 'bf16' ? {} : { kScale: 0.05, vScale: 0.05 }),
-      });
+      const shape = { seqs, ctx, heads: 32, kvHeads: KH, headDim: D, blockSize: 16 };
+      const r = pagedAttention(dev, decodeStep(dev, shape, cacheDtype, true));
       // The KV pages every program gathers: K and V, every context token, at the cache dtype's size.
       const kvBytes = 2 * seqs * ctx * KH * D * DTYPE_INFO[cacheDtype].bytes;
       return { r, kvBytes, other: r.cost.total.bytesRead - kvBytes };
