@@ -6,6 +6,8 @@
  * forces one. Limits are raised to what the adapter allows (the defaults cap workgroups at 256 invocations and 16 KiB
  * of workgroup memory), and the optional features Tessera uses are requested where present.
  */
+
+import { deviceRequest, fixedSubgroupSize } from '@tessera/device/wgsl';
 import type { create as CreateFn } from 'webgpu';
 
 export interface GpuHandle {
@@ -20,23 +22,6 @@ export interface GpuHandle {
   /** Subgroup size when the adapter has the `subgroups` feature and a fixed size (min = max). */
   subgroupSize: number | null;
 }
-
-/** Features Tessera uses when present. */
-const WANTED_FEATURES = ['timestamp-query', 'subgroups', 'shader-f16'] as const;
-
-/** Limits raised to the adapter's maximum. */
-const RAISED_LIMITS = [
-  'maxComputeWorkgroupSizeX',
-  'maxComputeWorkgroupSizeY',
-  'maxComputeWorkgroupSizeZ',
-  'maxComputeInvocationsPerWorkgroup',
-  'maxComputeWorkgroupStorageSize',
-  'maxComputeWorkgroupsPerDimension',
-  'maxStorageBufferBindingSize',
-  'maxBufferSize',
-  'maxStorageBuffersPerShaderStage',
-  'maxUniformBufferBindingSize',
-] as const;
 
 const ORDER: readonly ['vulkan' | 'opengl', 'core' | 'compatibility'][] = [
   ['vulkan', 'core'],
@@ -71,20 +56,13 @@ export async function openGpu(): Promise<GpuHandle | null> {
         tried.push(`${api}: no adapter`);
         continue;
       }
-      const features = WANTED_FEATURES.filter((f) => adapter.features.has(f));
-      const requiredLimits: Record<string, number> = {};
-      const limits = adapter.limits as unknown as Record<string, number>;
-      for (const l of RAISED_LIMITS) if (typeof limits[l] === 'number') requiredLimits[l] = limits[l];
+      const { requiredFeatures: features, requiredLimits } = deviceRequest(adapter);
       const device = await adapter.requestDevice({
         requiredFeatures: features as GPUFeatureName[],
         requiredLimits,
       });
       const info = adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
-      const subgroupSize =
-        features.includes('subgroups') && info.subgroupMinSize && info.subgroupMinSize === info.subgroupMaxSize
-          ? info.subgroupMinSize
-          : null;
-      return { gpu, adapter, device, api, featureLevel, features: [...features], subgroupSize };
+      return { gpu, adapter, device, api, featureLevel, features, subgroupSize: fixedSubgroupSize(features, info) };
     } catch (e) {
       tried.push(`${api}: ${(e as Error).message}`);
     }

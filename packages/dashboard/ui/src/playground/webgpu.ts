@@ -16,7 +16,9 @@ import {
   storageView,
 } from '@tessera/device';
 import {
+  deviceRequest,
   type FaultRecord,
+  fixedSubgroupSize,
   type GpuAdapter,
   type GpuDevice,
   limitOf,
@@ -71,21 +73,6 @@ interface GpuContext {
   subgroupSize: number | null;
 }
 
-/** Optional features the lowering can use, requested where the adapter has them. */
-const WANTED_FEATURES = ['timestamp-query', 'subgroups', 'shader-f16'];
-/** Limits raised to the adapter's maximum (the defaults cap workgroups at 256 invocations and 16 KiB). */
-const RAISED_LIMITS = [
-  'maxComputeWorkgroupSizeX',
-  'maxComputeWorkgroupSizeY',
-  'maxComputeWorkgroupSizeZ',
-  'maxComputeInvocationsPerWorkgroup',
-  'maxComputeWorkgroupStorageSize',
-  'maxComputeWorkgroupsPerDimension',
-  'maxStorageBufferBindingSize',
-  'maxBufferSize',
-  'maxStorageBuffersPerShaderStage',
-];
-
 /** One device per GPU entry point, opened on first use and forgotten when it is lost. */
 const contexts = new WeakMap<object, Promise<GpuContext>>();
 
@@ -103,18 +90,10 @@ function openGpu(gpu: WebGpuLike): Promise<GpuContext> {
           hint: 'Enable hardware acceleration, or use the simulated devices.',
         });
       }
-      const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f));
-      const requiredLimits: Record<string, number> = {};
-      for (const l of RAISED_LIMITS) {
-        const v = limitOf(adapter.limits, l, Number.NaN);
-        if (Number.isFinite(v)) requiredLimits[l] = v;
-      }
-      const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
+      const request = deviceRequest(adapter);
+      const device = await adapter.requestDevice(request);
       const info = adapter.info ?? {};
-      const subgroupSize =
-        requiredFeatures.includes('subgroups') && info.subgroupMinSize && info.subgroupMinSize === info.subgroupMaxSize
-          ? info.subgroupMinSize
-          : null;
+      const subgroupSize = fixedSubgroupSize(request.requiredFeatures, info);
       const adapterName =
         info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(' ') || 'WebGPU adapter';
       return { device, adapterName, subgroupSize };

@@ -134,3 +134,46 @@ export function limitOf(limits: object, name: string, fallback: number): number 
   const v = (limits as Record<string, unknown>)[name];
   return typeof v === 'number' && Number.isFinite(v) ? v : fallback;
 }
+
+/** Optional features the lowering uses where the adapter has them. */
+export const WANTED_FEATURES = ['timestamp-query', 'subgroups', 'shader-f16'] as const;
+
+/**
+ * Limits a device is opened with at the adapter's maximum: WebGPU's defaults cap workgroups at 256 invocations and
+ * 16 KiB of workgroup memory, bindings at 128 MiB and 8 storage buffers per stage, far below what GPUs offer.
+ */
+export const RAISED_LIMITS = [
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupSizeZ',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxStorageBuffersPerShaderStage',
+  'maxUniformBufferBindingSize',
+] as const;
+
+/** What to ask `adapter.requestDevice` for: the wanted features the adapter has, the raised limits at its maximum. */
+export function deviceRequest(adapter: { readonly features: GpuSupportedFeatures; readonly limits: object }): {
+  requiredFeatures: string[];
+  requiredLimits: Record<string, number>;
+} {
+  const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f));
+  const requiredLimits: Record<string, number> = {};
+  for (const l of RAISED_LIMITS) {
+    const v = limitOf(adapter.limits, l, Number.NaN);
+    if (Number.isFinite(v)) requiredLimits[l] = v;
+  }
+  return { requiredFeatures, requiredLimits };
+}
+
+/** The subgroup size warp ops lower to: the adapter's, when it has `subgroups` and one fixed size (min = max). */
+export function fixedSubgroupSize(
+  features: readonly string[],
+  info: { subgroupMinSize?: number; subgroupMaxSize?: number } | undefined,
+): number | null {
+  const min = info?.subgroupMinSize;
+  return features.includes('subgroups') && min && min === info?.subgroupMaxSize ? min : null;
+}
