@@ -26,8 +26,11 @@ import { errorOfName, TesseraError } from '../../errors';
 import { dotF32, dotI32, dotUsesWasm, forgetDotOutput } from '../../kernel/dot';
 import { erf, rint } from '../../kernel/math';
 
-/** Tile storage: float dtypes hold f32 values in a Float32Array, integers an Int32Array, bool a Uint8Array. */
-export type TileData = Float32Array | Int32Array | Uint8Array;
+// Tile storage (kernel/tile-data.ts): float dtypes hold f32 values in a Float32Array, integers an Int32Array, bool a
+// Uint8Array — one representation for the interpreter, this runtime and the cost analysis.
+import type { TileData } from '../../kernel/tile-data';
+
+export { allocTileData as allocTile, finishData as finishArray, kindOf, type TileData } from '../../kernel/tile-data';
 
 /** Something that can name a buffer in a message (a DeviceBuffer on the main thread). */
 export interface Describable {
@@ -143,37 +146,6 @@ export function finishValue(x: number, dtype: TileDType): number {
     case 'bool':
       return x & 0xff;
   }
-}
-
-/** Rounds / wraps freshly computed tile data to its dtype in place (kernel/tile-data.ts `finishData`). */
-export function finishArray(data: TileData, dtype: TileDType): void {
-  switch (dtype) {
-    case 'f16':
-      for (let i = 0; i < data.length; i++) data[i] = roundF16(data[i]!);
-      return;
-    case 'bf16':
-      for (let i = 0; i < data.length; i++) data[i] = roundBf16(data[i]!);
-      return;
-    case 'i8':
-      for (let i = 0; i < data.length; i++) data[i] = (data[i]! << 24) >> 24;
-      return;
-    case 'u8':
-      for (let i = 0; i < data.length; i++) data[i] = data[i]! & 0xff;
-      return;
-    case 'i16':
-      for (let i = 0; i < data.length; i++) data[i] = (data[i]! << 16) >> 16;
-      return;
-    default:
-  }
-}
-
-export function kindOf(d: TileDType): 'float' | 'int' | 'bool' {
-  return d === 'bool' ? 'bool' : isFloat(d) ? 'float' : 'int';
-}
-
-export function allocTile(dtype: TileDType, n: number): TileData {
-  const k = kindOf(dtype);
-  return k === 'float' ? new Float32Array(n) : k === 'int' ? new Int32Array(n) : new Uint8Array(n);
 }
 
 /** Stored bits → value (null: the storage holds values). */
