@@ -48,14 +48,24 @@ export function routing(L: Layout, pass: Pass): Routing {
   const routed: number[] = [];
   for (let i = 0; i < L.stageRanks; i++) routed.push(routedRows(L, rowsOf(pass.groups[Math.floor(i / L.tp)]!)));
   if (L.ep === 1) return { routed, send: [], recv: routed.map((n) => n * L.k) };
-  const send = routed.map((n) => evenSplit(n * L.k, L.ep));
+  // Each sender splits its (token, expert) rows evenly over the owners; the rows that do not divide go round-robin
+  // from where the previous sender's stopped, so no owner collects every sender's extra row (routing is uniform).
+  let at = 0;
+  const send = routed.map((n) => {
+    const share = evenSplit(n * L.k, L.ep);
+    const extra = (n * L.k) % L.ep;
+    const rotated = share.map((_, j) => share[(j - at + L.ep) % L.ep]!);
+    at = (at + extra) % L.ep;
+    return rotated;
+  });
   const recv = routed.map((_, j) => send.reduce((s, row) => s + row[j]!, 0));
   const n = L.stageRanks;
   const G = L.domain;
   if (L.prefillDispatch !== 'hierarchical' || G >= n || n % G !== 0 || !isPrefillPass(L, pass))
     return { routed, send, recv };
-  // The chance that a token's k experts (uniform over E, E·G/n per domain) touch a given domain.
-  const perDomain = (L.E * G) / n;
+  // The chance that a token's k experts (uniform over E; a domain holds E·G/n of them, or with redundant slots
+  // El·G, at most all E) touch a given domain.
+  const perDomain = Math.min(L.E, L.El * G);
   let miss = 1;
   for (let t = 0; t < L.k; t++) miss *= Math.max(0, L.E - perDomain - t) / (L.E - t);
   const pDomain = 1 - miss;

@@ -61,10 +61,12 @@ export interface Layout {
   inter: number;
   /** LM head rows per rank (vocab-parallel). */
   Vs: number;
-  /** MoE: experts per token, experts, experts per rank, expert / shared intermediate per rank. */
+  /** MoE: experts per token, experts, expert slots per rank (⌈E / ep⌉), expert / shared intermediate per rank. */
   k: number;
   E: number;
   El: number;
+  /** MoE with EP: slots holding a replica of an expert another rank also holds (El · ep − E; 0 when ep divides E). */
+  redundantExperts: number;
   eInter: number;
   shInter: number;
   blockSize: number;
@@ -155,8 +157,9 @@ export function resolveLayout(o: ProjectStepOptions, domain = Number.POSITIVE_IN
             ? `moe_intermediate_size (${moe.expertIntermediateSize}) is not divisible by it`
             : null;
   if (why) throw new ProjectionError('tp', `TP degree ${tp} does not fit ${a.modelType}: ${why}.`);
-  if (moe && ep > 1 && moe.numExperts % ep !== 0)
-    throw new ProjectionError('ep', `The ${moe.numExperts} experts of ${a.modelType} do not split over ep = ${ep}.`);
+  // EP need not divide the experts: every rank holds ⌈E / ep⌉ expert slots, the E experts once each and the slots left
+  // over filled with replicas of the busiest ones (redundant experts, as DeepSeek's EPLB and CloudMatrix-Infer's EP320
+  // place 256 routed experts on 320 dies), so routing stays balanced over the ranks.
   if (pp > a.numLayers) throw new ProjectionError('pp', `pp = ${pp} exceeds the model's ${a.numLayers} layers.`);
   const blockSize = o.blockSize ?? 16;
   positiveInt('blockSize', blockSize);
@@ -295,7 +298,8 @@ export function resolveLayout(o: ProjectStepOptions, domain = Number.POSITIVE_IN
     Vs: Math.ceil(a.vocabSize / tp),
     k,
     E,
-    El: moe ? E / ep : 0,
+    El: moe ? Math.ceil(E / ep) : 0,
+    redundantExperts: moe && ep > 1 ? Math.ceil(E / ep) * ep - E : 0,
     eInter: moe ? (ep === 1 ? moe.expertIntermediateSize / tp : moe.expertIntermediateSize) : 0,
     shInter: moe ? (moe.numSharedExperts * moe.expertIntermediateSize) / (ep === 1 ? tp : 1) : 0,
     blockSize,

@@ -182,7 +182,7 @@ function assumptions(L: Layout): string[] {
     out.push(
       `uniform routing: each of the ${L.E} experts gets an equal share (±1) of the (token, expert) pairs`,
       L.ep > 1
-        ? `expert parallelism over the ${L.ep} ranks of a stage: ${L.El} whole experts each; every rank routes ⌈N/tp⌉ of its group's tokens and sends an equal share to every owner (dispatch and combine: all-to-all-v)`
+        ? `expert parallelism over the ${L.ep} ranks of a stage: ${L.El} whole experts each${L.redundantExperts > 0 ? ` (${L.E} experts in ${L.El * L.ep} slots: ${L.redundantExperts} hold replicas, as EPLB places redundant experts)` : ''}; every rank routes ⌈N/tp⌉ of its group's tokens and sends an equal share to every owner (dispatch and combine: all-to-all-v)`
         : 'experts TP-sharded over their intermediate dimension (vLLM without --enable-expert-parallel)',
     );
   }

@@ -84,6 +84,30 @@ describe('projectStep parallelism', () => {
   );
 
   test(
+    'EP need not divide the experts: each rank holds ⌈E / ep⌉ slots (the rest replicas), and the rows stay balanced over the ranks',
+    async () => {
+      const arch = loadShippedModel('mixtral-8x7b'); // 8 experts, top-2
+      const base = { arch, topology: 'dgx-h100', contextLen: 1024, phase: 'decode' as const, tp: 1 };
+      // EP 6 over 8 experts: 2 slots a rank, 12 in all, 4 of them replicas.
+      const ep6 = await projectStep({ ...base, dp: 6, batch: 12 });
+      expect(ep6.devices).toBe(6);
+      expect(ep6.assumptions.join(' ')).toMatch(
+        /6 ranks of a stage: 2 whole experts each \(8 experts in 12 slots: 4 hold replicas/,
+      );
+      // The same expert weights per rank as EP 4, where 2 experts a rank is exact.
+      const ep4 = await projectStep({ ...base, dp: 4, batch: 8 });
+      expect(ep6.memory.weights).toBe(ep4.memory.weights);
+      // 12 tokens × top-2 = 24 (token, expert) rows, each computed once, 4 on every rank: a sender's 4 rows do not
+      // divide over 6 owners, and the extra rows go round-robin instead of all to the first owners.
+      const I = arch.moe!.expertIntermediateSize;
+      const rowsOn = (r: StepProjection['ranks'][number]) =>
+        r.ops.filter((o) => o.name === 'silu_and_mul').reduce((t, o) => t + o.bytesWritten!, 0) / (I * 2 * 32);
+      expect(ep6.ranks.map(rowsOn)).toEqual([4, 4, 4, 4, 4, 4]);
+    },
+    SLOW,
+  );
+
+  test(
     'speculative decoding verifies n + 1 tokens per sequence, runs n draft passes, and emits (1 − α^(n+1)) / (1 − α) tokens per sequence',
     async () => {
       const arch = loadShippedModel('llama-3.1-8b');
