@@ -63,12 +63,7 @@ export function routing(L: Layout, pass: Pass): Routing {
   const G = L.domain;
   if (L.prefillDispatch !== 'hierarchical' || G >= n || n % G !== 0 || !isPrefillPass(L, pass))
     return { routed, send, recv };
-  // The chance that a token's k experts (uniform over E; a domain holds E·G/n of them, or with redundant slots
-  // El·G, at most all E) touch a given domain.
-  const perDomain = Math.min(L.E, L.El * G);
-  let miss = 1;
-  for (let t = 0; t < L.k; t++) miss *= Math.max(0, L.E - perDomain - t) / (L.E - t);
-  const pDomain = 1 - miss;
+  const pDomain = 1 - missDomain(L, G);
   const land = routed.map((Ns, i) =>
     Array.from({ length: n }, (_, j) =>
       j % G === i % G && Math.floor(j / G) !== Math.floor(i / G) ? Math.round(Ns * pDomain) : 0,
@@ -81,6 +76,48 @@ export function routing(L: Layout, pass: Pass): Routing {
   const landed = land[0]!.map((_, j) => land.reduce((s, row) => s + row[j]!, 0));
   const forwarded = fwd.map((row) => row.reduce((s, x) => s + x, 0));
   return { routed, send, recv, hier: { land, fwd, landed, forwarded } };
+}
+
+/** C(n, r) as a double (small arguments: expert groups). */
+function choose(n: number, r: number): number {
+  if (r < 0 || r > n) return 0;
+  let c = 1;
+  for (let i = 0; i < r; i++) c = (c * (n - i)) / (i + 1);
+  return c;
+}
+
+/** The chance that none of k experts drawn uniformly without replacement from `pool` falls among `among` of them. */
+function missAll(pool: number, among: number, k: number): number {
+  let miss = 1;
+  for (let t = 0; t < k; t++) miss *= Math.max(0, pool - among - t) / (pool - t);
+  return miss;
+}
+
+/**
+ * The chance that a token's k experts miss a given domain of G ranks (the experts placed in order, El per rank).
+ * Uniform routing picks k of the E experts. Group-limited routing (DeepSeek's `n_group` / `topk_group`, node-limited
+ * in the V3 report: a token picks topk_group of the n_group expert groups, then its k experts among theirs) applies
+ * where a domain holds whole groups and no expert is replicated: the domain is missed when none of its groups is
+ * picked, or when none of the k experts falls in the picked groups it holds.
+ */
+export function missDomain(L: Layout, G: number): number {
+  // A domain holds E·G/n experts — with redundant slots El·G, at most all E.
+  const perDomain = Math.min(L.E, L.El * G);
+  const groups = L.moe?.numExpertGroups ?? null;
+  const picked = L.moe?.topkGroups ?? null;
+  if (groups !== null && picked !== null && picked < groups && L.redundantExperts === 0 && L.E % groups === 0) {
+    const perGroup = L.E / groups;
+    const held = perDomain / perGroup;
+    if (Number.isInteger(held) && picked * perGroup >= L.k) {
+      let miss = 0;
+      for (let j = 0; j <= Math.min(held, picked); j++) {
+        const pJ = (choose(held, j) * choose(groups - held, picked - j)) / choose(groups, picked);
+        miss += pJ * missAll(picked * perGroup, j * perGroup, L.k);
+      }
+      return miss;
+    }
+  }
+  return missAll(L.E, perDomain, L.k);
 }
 
 /** The buffers of one rank of stage `s`. */

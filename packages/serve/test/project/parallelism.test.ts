@@ -250,6 +250,39 @@ describe('projectStep parallelism', () => {
     SLOW,
   );
 
+  test(
+    "group-limited routing (DeepSeek's n_group / topk_group) narrows the domains a prefill token crosses the network to",
+    async () => {
+      // DeepSeek-V3 cut to its first 4 layers (3 dense, 1 MoE): 256 experts in 8 groups, a token picks 4 groups and 8
+      // experts among their 128. EP 32 over four DGX H100s: each NVLink domain holds 64 experts, 2 whole groups.
+      const ds = loadShippedModel('deepseek-v3');
+      const grouped: ModelArchitecture = { ...ds, numLayers: 4 };
+      const uniform: ModelArchitecture = { ...grouped, moe: { ...ds.moe!, numExpertGroups: null, topkGroups: null } };
+      const base = { topology: 'dgx-h100x4', tp: 1, dp: 32, batch: 32, contextLen: 256, phase: 'prefill' as const };
+      const network = async (arch: ModelArchitecture) =>
+        (await projectStep({ ...base, arch })).ranks[0]!.ops.filter((o) => o.name === 'allToAllv')[0]!.bytes!;
+      const C = (n: number, r: number) => {
+        let c = 1;
+        for (let i = 0; i < r; i++) c = (c * (n - i)) / (i + 1);
+        return c;
+      };
+      const missAll = (pool: number, among: number) => {
+        let m = 1;
+        for (let t = 0; t < 8; t++) m *= (pool - among - t) / (pool - t);
+        return m;
+      };
+      // Missing a domain: none of its 2 groups picked, or the 8 experts all in the picked groups it does not hold.
+      let groupedMiss = 0;
+      for (let j = 0; j <= 2; j++) groupedMiss += ((C(2, j) * C(6, 4 - j)) / C(8, 4)) * missAll(128, 32 * j);
+      const tokens = 256; // rank 0's prefill tokens
+      const rows = (miss: number) => Math.round(tokens * (1 - miss));
+      expect(rows(groupedMiss)).toBeLessThan(rows(missAll(256, 64))); // ≈ 2.2 of 3 other domains, not ≈ 2.7
+      const [g, u] = [await network(grouped), await network(uniform)];
+      expect(g / rows(groupedMiss)).toBe(u / rows(missAll(256, 64)));
+    },
+    SLOW,
+  );
+
   test('a mixed step (chunked prefill beside decodes) and a uniform one described as sequences cost alike', async () => {
     const arch = loadShippedModel('llama-3.1-8b');
     const base = { arch, topology: 'dgx-h100', tp: 2, batch: 8, contextLen: 512, phase: 'decode' as const };
