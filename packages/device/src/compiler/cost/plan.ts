@@ -8,6 +8,7 @@ import { type DType, dtypeBytes, isFloat, isFp8, type TileDType } from '../../dt
 import { COST_DTYPE_INDEX, type CostDType } from '../../kernel/cost';
 import { BINARY_OPS, type BinaryOp, UNARY_OPS, type UnaryOp } from '../../kernel/elementwise';
 import type { KernelIR, Op, Region, Type, Value } from '../ir';
+import { MATH_UNARY } from '../scalar-math';
 
 export enum C {
   SBinary,
@@ -454,21 +455,9 @@ const SIMT_FLOP_BINARY: Readonly<Record<string, 0 | 1>> = {
   atan2: 1,
   hypot: 1,
 };
-const SIMT_FLOP_UNARY: ReadonlySet<string> = new Set([
-  'sqrt',
-  'cbrt',
-  'exp',
-  'expm1',
-  'log',
-  'log2',
-  'log10',
-  'log1p',
-  'sin',
-  'cos',
-  'tan',
-  'tanh',
-  'atan',
-]);
+/** The math functions that are not arithmetic: sign and magnitude, rounding (to integers, or f32's `fround`). */
+const NOT_FLOPS = new Set(['floor', 'ceil', 'round', 'trunc', 'sign', 'abs', 'fround']);
+const SIMT_FLOP_UNARY: ReadonlySet<string> = new Set(MATH_UNARY.filter((n) => !NOT_FLOPS.has(n)));
 
 const isFloatScalar = (t: Type) => t.kind === 'scalar' && t.s === 'float';
 
