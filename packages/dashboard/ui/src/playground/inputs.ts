@@ -142,9 +142,22 @@ function describe(v: unknown): string {
 
 /** The comparison of a run's output with the program's reference, and what is wrong with it (null: it passed). */
 export interface Verdict {
+  /** ‖out − ref‖ / ‖ref‖ against the reference (null without a check, or when the run failed). */
   relError: number | null;
+  /** Elements of the output still NaN (poison) where the reference has a number: never written. */
   nanCount: number;
   error: PlaygroundIssue | null;
+}
+
+/** What a run (simulated or on WebGPU) reports of its output: the verdict, and the output itself. */
+export interface OutputReport extends Verdict {
+  tolerance: number | null;
+  /** The buffer previewed and compared. */
+  output: string;
+  /** Its first 8 values. */
+  outputPreview: number[];
+  /** All its values (null when the run failed). */
+  outputValues: Float32Array | Int32Array | null;
 }
 
 /** Compares `values` (the program's output after a run) with the reference computed from `inputs`. */

@@ -24,7 +24,7 @@ import {
   sanitizerTools,
 } from '@tessera/device';
 import { findSimulatedDevice } from './devices';
-import { checkResult, checkRunLimits, checkWork, hostInputs, poisonValue } from './inputs';
+import { checkResult, checkRunLimits, checkWork, hostInputs, type OutputReport, poisonValue } from './inputs';
 import { compileFor } from './inspect';
 import { costFor } from './model';
 import { bodyOffset, issueFrom, lineOfSnippet } from './source';
@@ -56,7 +56,7 @@ export interface SanitizerResult {
   summary: string;
 }
 
-export interface RunReport {
+export interface RunReport extends OutputReport {
   /** No error, the check passed (when there is one), and the sanitizer found no errors. */
   ok: boolean;
   backend: string;
@@ -67,17 +67,6 @@ export interface RunReport {
   timing: KernelTiming | null;
   /** Wall time of the launch on this machine's CPU, ms (compute only: no upload, no comparison). */
   wallMs: number;
-  /** ‖out − ref‖ / ‖ref‖ of `output` against the reference (null without a check, or when the run failed). */
-  relError: number | null;
-  tolerance: number | null;
-  /** Elements of the output still NaN (poison) where the reference has a number: never written. */
-  nanCount: number;
-  /** The buffer previewed and compared. */
-  output: string;
-  /** Its first 8 values. */
-  outputPreview: number[];
-  /** All its values (null when the run failed). */
-  outputValues: Float32Array | Int32Array | null;
   sanitizer: SanitizerResult;
   /** What went wrong: a refusal, a fault (the runtime's message), a failed check. Never thrown. */
   error: PlaygroundIssue | null;

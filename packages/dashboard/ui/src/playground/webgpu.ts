@@ -32,7 +32,7 @@ import {
   type WgslProgram,
 } from '@tessera/device/wgsl';
 import { findSimulatedDevice } from './devices';
-import { checkResult, checkRunLimits, hostInputs, poisonValue } from './inputs';
+import { checkResult, checkRunLimits, hostInputs, type OutputReport, poisonValue } from './inputs';
 import { compileFor, inspectionArgs } from './inspect';
 import { costFor, modelRow } from './model';
 import { bodyOffset, issueFrom, lineOfSnippet } from './source';
@@ -45,7 +45,7 @@ export interface WebGpuOptions {
   modelOn?: string;
 }
 
-export interface WebGpuReport {
+export interface WebGpuReport extends OutputReport {
   /** No fault, and the check passed (when there is one). */
   ok: boolean;
   /** The adapter, as it describes itself ("NVIDIA GeForce RTX 4090", "llvmpipe (LLVM 15.0.6, 256 bits)", …). */
@@ -57,12 +57,6 @@ export interface WebGpuReport {
   /** The modelled time on `options.modelOn`, ms (null without it, or when that device refuses the launch). */
   modelledMs: number | null;
   modelledOn: string | null;
-  relError: number | null;
-  tolerance: number | null;
-  nanCount: number;
-  output: string;
-  outputPreview: number[];
-  outputValues: Float32Array | Int32Array | null;
   /** A fault (from the kernel's fault record) or a failed check. Never thrown. */
   error: PlaygroundIssue | null;
 }
